@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  // Where the DICOM instances of one series come from: files on disk (command-line tools) or
+  // buffers handed over by Orthanc (the plugin). The loader sees nothing else, so both routes
+  // produce the same volume.
+  class SliceSource
+  {
+  public:
+    virtual ~SliceSource() = default;
+
+    virtual size_t count() const = 0;
+
+    // How to name instance `index` in a message: a path, an Orthanc instance ID.
+    virtual std::string describe(size_t index) const = 0;
+
+    // The DICOM Part 10 bytes of instance `index`.
+    virtual std::string read(size_t index) const = 0;
+  };
+
+  // Every regular file given, or every regular file in the folders given (not recursive).
+  class FileSliceSource : public SliceSource
+  {
+  public:
+    explicit FileSliceSource(const std::vector<std::string>& filesOrFolders);
+
+    size_t count() const override { return paths_.size(); }
+    std::string describe(size_t index) const override { return paths_[index]; }
+    std::string read(size_t index) const override;
+
+  private:
+    std::vector<std::string> paths_;
+  };
+}
