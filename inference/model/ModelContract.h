@@ -43,4 +43,10 @@ namespace spinemet
 
   Preprocessing parsePreprocessing(const Json::Value& json);           // throws AnalysisError("model-contract")
   ModelMetadata parseModelMetadata(const std::string& jsonText);       // throws AnalysisError("model-contract")
+
+  // Refuses parameters that no crop can be made with (also used for hand-built Preprocessing).
+  void validatePreprocessing(const Preprocessing& preprocessing);     // throws AnalysisError("model-contract")
+
+  // The "preprocessing" object of the contract, as parsePreprocessing reads it.
+  Json::Value toJson(const Preprocessing& preprocessing);
 }

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "model/ModelContract.h"
+
+#include "common/AnalysisError.h"
+
+#include <json/reader.h>
+#include <json/writer.h>
+
+#include <cmath>
+#include <memory>
+#include <regex>
+#include <sstream>
+
+namespace spinemet
+{
+  namespace
+  {
+    const char* const CONTRACT = "spinemet-model/1";
+    const std::vector<std::string> OUTPUT_NAMES = {
+      "blastic_logit", "lytic_logit", "bone_quality_logits", "posterolateral_logits"};
+    // The engine maps logits onto BoneQuality / Posterolateral by position, so the order is fixed.
+    const std::vector<std::string> BONE_QUALITY_CLASSES = {"normal", "blastic", "lytic", "mixed"};
+    const std::vector<std::string> POSTEROLATERAL_CLASSES = {"none", "unilateral", "bilateral"};
+
+    [[noreturn]] void refuse(const std::string& field, const std::string& problem)
+    {
+      throw AnalysisError("model-contract", "model metadata: \"" + field + "\" " + problem);
+    }
+
+    const Json::Value& member(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const std::string field = path.empty() ? key : path + "." + key;
+      if (!object.isMember(key))
+      {
+        refuse(field, "is missing");
+      }
+      return object[key];
+    }
+
+    bool isNumber(const Json::Value& value)
+    {
+      // jsoncpp converts booleans to numbers on request; a contract that says `true` for a size
+      // is wrong, so only real JSON numbers count.
+      return value.type() == Json::intValue || value.type() == Json::uintValue ||
+             value.type() == Json::realValue;
+    }
+
+    double number(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!isNumber(value) || !std::isfinite(value.asDouble()))
+      {
+        refuse(path + "." + key, "must be a number");
+      }
+      return value.asDouble();
+    }
+
+    int integer(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!isNumber(value) || !value.isInt())
+      {
+        refuse(path + "." + key, "must be an integer");
+      }
+      return value.asInt();
+    }
+
+    std::string text(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const std::string field = path.empty() ? key : path + "." + key;
+      const Json::Value& value = member(object, path, key);
+      if (!value.isString() || value.asString().empty())
+      {
+        refuse(field, "must be a non-empty string");
+      }
+      return value.asString();
+    }
+
+    const Json::Value& object(const Json::Value& parent, const std::string& path, const char* key)
+    {
+      const std::string field = path.empty() ? key : path + "." + key;
+      const Json::Value& value = member(parent, path, key);
+      if (!value.isObject())
+      {
+        refuse(field, "must be a JSON object");
+      }
+      return value;
+    }
+
+    std::string joined(const std::vector<std::string>& names)
+    {
+      std::string result = "[";
+      for (size_t i = 0; i < names.size(); ++i)
+      {
+        result += (i > 0 ? ", \"" : "\"") + names[i] + "\"";
+      }
+      return result + "]";
+    }
+
+    std::vector<std::string> exactNames(const Json::Value& parent, const std::string& path, const char* key,
+                                        const std::vector<std::string>& expected)
+    {
+      const std::string field = path.empty() ? key : path + "." + key;
+      const Json::Value& value = member(parent, path, key);
+      bool matches = value.isArray() && value.size() == expected.size();
+      for (Json::ArrayIndex i = 0; matches && i < value.size(); ++i)
+      {
+        matches = value[i].isString() && value[i].asString() == expected[i];
+      }
+      if (!matches)
+      {
+        refuse(field, "must be " + joined(expected) + " in this order");
+      }
+      return expected;
+    }
+
+    std::string compact(const Json::Value& value)
+    {
+      Json::StreamWriterBuilder builder;
+      builder["indentation"] = "";
+      return Json::writeString(builder, value);
+    }
+
+    // "densenet growth_rate=12 block_config=[2,4,6]": one line for the SR and the logs; the
+    // structured form stays in ModelMetadata::raw.
+    std::string describeArchitecture(const Json::Value& architecture)
+    {
+      const std::string family = text(architecture, "architecture", "family");
+      std::string description = family;
+      for (const std::string& key : architecture.getMemberNames())
+      {
+        if (key != "family")
+        {
+          const Json::Value& value = architecture[key];
+          description += " " + key + "=" + (value.isString() ? value.asString() : compact(value));
+        }
+      }
+      return description;
+    }
+  }
+
+  void validatePreprocessing(const Preprocessing& p)
+  {
+    const std::string path = "preprocessing";
+    if (p.inputSize < 1 || p.inputSize > 4096)
+    {
+      refuse(path + ".input_size", "must be between 1 and 4096 pixels, not " + std::to_string(p.inputSize));
+    }
+    if (p.channels < 1 || p.channels > 64 || p.channels % 2 == 0)
+    {
+      refuse(path + ".channels", "must be an odd number between 1 and 63 (the slice itself in the middle), not " +
+                                   std::to_string(p.channels));
+    }
+    if (!std::isfinite(p.channelSpacingMm) || p.channelSpacingMm < 0 ||
+        (p.channels > 1 && p.channelSpacingMm <= 0))
+    {
+      refuse(path + ".channel_spacing_mm", "must be > 0 when channels > 1, and >= 0 otherwise");
+    }
+    if (!std::isfinite(p.cropMm) || p.cropMm <= 0)
+    {
+      refuse(path + ".crop_mm", "must be a positive size in mm");
+    }
+    if (!std::isfinite(p.windowLow) || !std::isfinite(p.windowHigh) || p.windowLow >= p.windowHigh)
+    {
+      refuse(path + ".window", "must be [low, high] HU with low < high");
+    }
+    if (!std::isfinite(p.mean))
+    {
+      refuse(path + ".mean", "must be a finite number");
+    }
+    if (!std::isfinite(p.std) || p.std <= 0)
+    {
+      refuse(path + ".std", "must be a positive number");
+    }
+  }
+
+  Preprocessing parsePreprocessing(const Json::Value& json)
+  {
+    const std::string path = "preprocessing";
+    if (!json.isObject())
+    {
+      refuse(path, "must be a JSON object");
+    }
+    Preprocessing p;
+    p.inputSize = integer(json, path, "input_size");
+    p.channels = integer(json, path, "channels");
+    p.channelSpacingMm = number(json, path, "channel_spacing_mm");
+    p.cropMm = number(json, path, "crop_mm");
+    const Json::Value& window = member(json, path, "window");
+    if (!window.isArray() || window.size() != 2 || !isNumber(window[0]) || !isNumber(window[1]))
+    {
+      refuse(path + ".window", "must be [low, high] HU, two numbers");
+    }
+    p.windowLow = window[0].asDouble();
+    p.windowHigh = window[1].asDouble();
+    p.mean = number(json, path, "mean");
+    p.std = number(json, path, "std");
+    validatePreprocessing(p);
+    return p;
+  }
+
+  Json::Value toJson(const Preprocessing& p)
+  {
+    Json::Value json(Json::objectValue);
+    json["input_size"] = p.inputSize;
+    json["channels"] = p.channels;
+    json["channel_spacing_mm"] = p.channelSpacingMm;
+    json["crop_mm"] = p.cropMm;
+    json["window"] = Json::Value(Json::arrayValue);
+    json["window"].append(p.windowLow);
+    json["window"].append(p.windowHigh);
+    json["mean"] = p.mean;
+    json["std"] = p.std;
+    return json;
+  }
+
+  ModelMetadata parseModelMetadata(const std::string& jsonText)
+  {
+    Json::Value root;
+    {
+      Json::CharReaderBuilder builder;
+      builder["collectComments"] = false;
+      builder["rejectDupKeys"] = true;
+      std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+      std::string errors;
+      if (!reader->parse(jsonText.data(), jsonText.data() + jsonText.size(), &root, &errors))
+      {
+        throw AnalysisError("model-contract", "model metadata is not valid JSON: " + errors);
+      }
+    }
+    if (!root.isObject())
+    {
+      throw AnalysisError("model-contract", "model metadata must be a JSON object");
+    }
+
+    ModelMetadata metadata;
+    metadata.contract = text(root, "", "contract");
+    if (metadata.contract != CONTRACT)
+    {
+      refuse("contract", std::string("is \"") + metadata.contract + "\", this SpineMet reads \"" + CONTRACT + "\"");
+    }
+    metadata.name = text(root, "", "name");
+    metadata.version = text(root, "", "version");
+    metadata.architecture = describeArchitecture(object(root, "", "architecture"));
+
+    const Json::Value& input = object(root, "", "input");
+    if (text(input, "input", "dtype") != "float32")
+    {
+      refuse("input.dtype", "must be \"float32\"");
+    }
+    if (text(input, "input", "layout") != "NCHW")
+    {
+      refuse("input.layout", "must be \"NCHW\"");
+    }
+
+    metadata.preprocessing = parsePreprocessing(object(root, "", "preprocessing"));
+    exactNames(root, "", "outputs", OUTPUT_NAMES);
+    const Json::Value& classes = object(root, "", "classes");
+    metadata.boneQualityClasses = exactNames(classes, "classes", "bone_quality", BONE_QUALITY_CLASSES);
+    metadata.posterolateralClasses = exactNames(classes, "classes", "posterolateral", POSTEROLATERAL_CLASSES);
+    metadata.aggregation = text(object(root, "", "aggregation"), "aggregation", "rule");
+    metadata.trainedOn = text(root, "", "trained_on");
+    object(root, "", "evaluation");
+    metadata.date = text(root, "", "date");
+    static const std::regex isoDate("[0-9]{4}-[0-9]{2}-[0-9]{2}");
+    if (!std::regex_match(metadata.date, isoDate))
+    {
+      refuse("date", "must be YYYY-MM-DD, not \"" + metadata.date + "\"");
+    }
+    text(root, "", "intended_use");
+    metadata.raw = root;
+    return metadata;
+  }
+}
