@@ -4,7 +4,6 @@
 #include "common/AnalysisError.h"
 
 #include <json/reader.h>
-#include <json/writer.h>
 
 #include <cmath>
 #include <memory>
@@ -114,26 +113,14 @@ namespace spinemet
       return expected;
     }
 
-    std::string compact(const Json::Value& value)
-    {
-      Json::StreamWriterBuilder builder;
-      builder["indentation"] = "";
-      return Json::writeString(builder, value);
-    }
-
-    // "densenet growth_rate=12 block_config=[2,4,6]": one line for the SR and the logs; the
-    // structured form stays in ModelMetadata::raw.
+    // A short name for the SR and the logs ("densenet multitask"); the structured description stays
+    // in ModelMetadata::raw.
     std::string describeArchitecture(const Json::Value& architecture)
     {
-      const std::string family = text(architecture, "architecture", "family");
-      std::string description = family;
-      for (const std::string& key : architecture.getMemberNames())
+      std::string description = text(architecture, "architecture", "family");
+      if (architecture.isMember("variant"))
       {
-        if (key != "family")
-        {
-          const Json::Value& value = architecture[key];
-          description += " " + key + "=" + (value.isString() ? value.asString() : compact(value));
-        }
+        description += " " + text(architecture, "architecture", "variant");
       }
       return description;
     }

@@ -18,7 +18,7 @@ namespace spinemet
       "contract": "spinemet-model/1",
       "name": "spinemet-demo",
       "version": "0.1.0",
-      "architecture": {"family": "densenet", "growth_rate": 12, "block_config": [2, 4, 6]},
+      "architecture": {"family": "densenet", "variant": "multitask", "growth_rate": 12, "block_config": [2, 4, 6]},
       "input": {"dtype": "float32", "layout": "NCHW"},
       "preprocessing": {"input_size": 64, "channels": 3, "channel_spacing_mm": 2.5,
                         "crop_mm": 90, "window": [-300, 1300], "mean": 0.25, "std": 0.5},
@@ -72,7 +72,7 @@ namespace spinemet
     EXPECT_EQ(metadata.contract, "spinemet-model/1");
     EXPECT_EQ(metadata.name, "spinemet-demo");
     EXPECT_EQ(metadata.version, "0.1.0");
-    EXPECT_EQ(metadata.architecture, "densenet block_config=[2,4,6] growth_rate=12");
+    EXPECT_EQ(metadata.architecture, "densenet multitask");
     EXPECT_EQ(metadata.preprocessing.inputSize, 64);
     EXPECT_EQ(metadata.preprocessing.channels, 3);
     EXPECT_DOUBLE_EQ(metadata.preprocessing.channelSpacingMm, 2.5);
