@@ -24,7 +24,9 @@ namespace spinemet
     virtual std::string read(size_t index) const = 0;
   };
 
-  // Every regular file given, or every regular file in the folders given (not recursive).
+  // Every regular file given, or every regular file in the folders given (not recursive), in
+  // lexicographic path order. Files named DICOMDIR are media indexes, not instances, and are left
+  // out. A path that does not exist is an AnalysisError("missing-input").
   class FileSliceSource : public SliceSource
   {
   public:
@@ -36,5 +38,24 @@ namespace spinemet
 
   private:
     std::vector<std::string> paths_;
+  };
+
+  // DICOM instances already in memory, each with the name that messages use for it.
+  class MemorySliceSource : public SliceSource
+  {
+  public:
+    void add(std::string name, std::string bytes);
+
+    size_t count() const override { return instances_.size(); }
+    std::string describe(size_t index) const override { return instances_[index].name; }
+    std::string read(size_t index) const override { return instances_[index].bytes; }
+
+  private:
+    struct Instance
+    {
+      std::string name;
+      std::string bytes;
+    };
+    std::vector<Instance> instances_;
   };
 }
