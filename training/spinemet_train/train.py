@@ -122,7 +122,7 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
     samples_per_epoch = config.samples_per_epoch or len(indices)
     steps_per_epoch = max(1, samples_per_epoch // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    history, start_epoch, best_score = [], 0, -1.0
+    history, start_epoch, best_score = [], 0, -math.inf
     data_description = {"train": describe(train_set), "train_slices_in_loss": int(indices.size),
                         "validation": describe(val_set) if val_set is not None else None,
                         "train_dirs": list(data_dirs), "val_dirs": list(val_dirs or [])}

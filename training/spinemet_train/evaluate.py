@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Evaluate a SpineMet model at slice and vertebra level.
+
+    PYTHONPATH=training /usr/bin/python3 -m spinemet_train.evaluate --checkpoint RUN/best.pt \
+        --val DATA/val --test DATA/test --out RUN/evaluation.json
+    PYTHONPATH=training /usr/bin/python3 -m spinemet_train.evaluate --model Resources/model/spinemet-demo.pt \
+        --test DATA/test --out evaluation.json
+
+With --val the slice -> vertebra aggregation rule is chosen there by measurement (bone quality:
+the best balanced accuracy over the four classes, posterolateral: the best mean of accuracy and
+balanced accuracy; ties go to the earlier, simpler candidate) and then applied once to the test
+set. Without --val the rule comes from the model's metadata (--model) or --aggregation-from.
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+from . import BONE_QUALITY_CLASSES, POSTEROLATERAL_CLASSES
+from .aggregation import (BONE_QUALITY_CANDIDATES, POSTEROLATERAL_CANDIDATES, aggregate_bone_quality,
+                          aggregate_posterolateral, describe_rule, group_slices, rule_name)
+from .data import SampleSet, describe, load_samples
+from .export import load_exported
+from .model import ModelConfig, build_model
+from .predict import predict
+
+
+def confusion(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (truth, predicted), 1)
+    return matrix
+
+
+def ratio(numerator, denominator):
+    return float(numerator) / float(denominator) if denominator else None
+
+
+def class_figures(matrix: np.ndarray, names) -> dict:
+    """Rows are the truth, columns the prediction."""
+    total = matrix.sum()
+    figures = {"n": int(total), "confusion": matrix.tolist(), "sensitivity": {}, "specificity": {}, "support": {}}
+    for c, name in enumerate(names):
+        tp = matrix[c, c]
+        positives = matrix[c].sum()
+        negatives = total - positives
+        fp = matrix[:, c].sum() - tp
+        figures["sensitivity"][name] = ratio(tp, positives)
+        figures["specificity"][name] = ratio(negatives - fp, negatives)
+        figures["support"][name] = int(positives)
+    figures["accuracy"] = ratio(np.trace(matrix), total)
+    present = [v for v in figures["sensitivity"].values() if v is not None]
+    figures["balanced_accuracy"] = float(np.mean(present)) if present else None
+    return figures
+
+
+def bone_quality_figures(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    figures = class_figures(confusion(truth, predicted, 4), BONE_QUALITY_CLASSES)
+    lesion, called = truth > 0, predicted > 0
+    figures["any_lesion"] = {"sensitivity": ratio((lesion & called).sum(), lesion.sum()),
+                             "specificity": ratio((~lesion & ~called).sum(), (~lesion).sum())}
+    return figures
+
+
+def posterolateral_figures(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    known = truth >= 0
+    return class_figures(confusion(truth[known], predicted[known], 3), POSTEROLATERAL_CLASSES)
+
+
+class Predictions:
+    def __init__(self, samples: SampleSet, outputs: dict):
+        self.samples = samples
+        self.outputs = outputs
+        keys = samples.vertebra_keys()
+        known = samples.bone_quality >= 0
+        self.groups = [g for g in group_slices(keys, samples.slice_index) if known[g[0]]]
+
+    def vertebra_truth(self):
+        first = np.array([g[0] for g in self.groups])
+        return self.samples.bone_quality[first], self.samples.posterolateral[first]
+
+    def vertebra_bone_quality(self, rule: dict) -> np.ndarray:
+        o = self.outputs
+        return np.array([aggregate_bone_quality(rule, o["blastic_probability"][g], o["lytic_probability"][g],
+                                                o["bone_quality_probabilities"][g]) for g in self.groups])
+
+    def vertebra_posterolateral(self, rule: dict) -> np.ndarray:
+        r = self.outputs["posterolateral_probabilities"]
+        return np.array([aggregate_posterolateral(rule, r[g]) for g in self.groups])
+
+
+def choose_aggregation(predictions: Predictions) -> tuple:
+    bq_truth, pl_truth = predictions.vertebra_truth()
+    bq_scores, pl_scores = {}, {}
+    best_bq, best_bq_score = None, -1.0
+    for rule in BONE_QUALITY_CANDIDATES:
+        score = bone_quality_figures(bq_truth, predictions.vertebra_bone_quality(rule))["balanced_accuracy"]
+        bq_scores[rule_name(rule)] = score
+        if score > best_bq_score + 1e-9:
+            best_bq, best_bq_score = rule, score
+    best_pl, best_pl_score = None, -1.0
+    for rule in POSTEROLATERAL_CANDIDATES:
+        figures = posterolateral_figures(pl_truth, predictions.vertebra_posterolateral(rule))
+        score = 0.5 * ((figures["accuracy"] or 0) + (figures["balanced_accuracy"] or 0))
+        pl_scores[rule_name(rule)] = score
+        if score > best_pl_score + 1e-9:
+            best_pl, best_pl_score = rule, score
+    return best_bq, best_pl, {"bone_quality_balanced_accuracy": bq_scores,
+                              "posterolateral_mean_of_accuracy_and_balanced_accuracy": pl_scores}
+
+
+def evaluate_predictions(predictions: Predictions, aggregation: dict) -> dict:
+    samples, o = predictions.samples, predictions.outputs
+    on_vertebra = samples.on_vertebra & (samples.bone_quality >= 0)
+    slice_bq = bone_quality_figures(samples.bone_quality[on_vertebra],
+                                    o["bone_quality_probabilities"][on_vertebra].argmax(1))
+    slice_pl = posterolateral_figures(samples.posterolateral[on_vertebra],
+                                      o["posterolateral_probabilities"][on_vertebra].argmax(1))
+    bq_truth, pl_truth = predictions.vertebra_truth()
+    vertebra_bq = bone_quality_figures(bq_truth, predictions.vertebra_bone_quality(aggregation["bone_quality"]))
+    vertebra_pl = posterolateral_figures(pl_truth, predictions.vertebra_posterolateral(aggregation["posterolateral"]))
+    return {"slice": {"bone_quality": slice_bq, "posterolateral": slice_pl,
+                      "slices": "slices the ground truth puts on the labelled vertebra (disc and end slices excluded)"},
+            "vertebra": {"bone_quality": vertebra_bq, "posterolateral": vertebra_pl,
+                         "slices": "every slice the spine finder assigned, as in serving"}}
+
+
+def summarise(report: dict, data: dict, posterolateral_trained: bool) -> dict:
+    """The compact form embedded in the model metadata."""
+    def level(figures):
+        bq, pl = figures["bone_quality"], figures["posterolateral"]
+        entry = {"bone_quality_sensitivity": bq["sensitivity"], "bone_quality_specificity": bq["specificity"],
+                 "bone_quality_accuracy": bq["accuracy"], "bone_quality_confusion": bq["confusion"],
+                 "any_lesion_sensitivity": bq["any_lesion"]["sensitivity"],
+                 "any_lesion_specificity": bq["any_lesion"]["specificity"]}
+        if posterolateral_trained:
+            entry.update({"posterolateral_accuracy": pl["accuracy"], "posterolateral_sensitivity": pl["sensitivity"],
+                          "posterolateral_confusion": pl["confusion"]})
+        else:
+            entry["posterolateral"] = "not trained"
+        return entry
+    return {"test_set": data, "note": "measured on synthetic CT phantoms, not on patients",
+            "slice_level": level(report["slice"]), "vertebra_level": level(report["vertebra"])}
+
+
+def load_model(args):
+    if args.model:
+        module, metadata = load_exported(args.model)
+        return module, metadata.get("aggregation"), metadata.get("posterolateral_trained", True)
+    checkpoint = torch.load(args.checkpoint, map_location="cpu")
+    config = ModelConfig.from_json(checkpoint["model_config"])
+    model = build_model(config)
+    model.load_state_dict(checkpoint["model_state"])
+    trained = config.variant == "multitask" and checkpoint["training"].get("aux_task", True)
+    return model.eval(), None, trained
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="exported TorchScript model")
+    source.add_argument("--checkpoint", help="checkpoint written by spinemet_train.train")
+    parser.add_argument("--test", nargs="+", required=True, help="spinemet-prep output folders (held-out test set)")
+    parser.add_argument("--val", nargs="*", help="validation folders to choose the aggregation rule on")
+    parser.add_argument("--aggregation-from", help="evaluation.json whose aggregation rule to apply")
+    parser.add_argument("--out", required=True, help="evaluation.json to write")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    model, aggregation, posterolateral_trained = load_model(args)
+    candidates = None
+    if args.val:
+        val = load_samples(args.val)
+        bq_rule, pl_rule, candidates = choose_aggregation(Predictions(val, predict(model, val.crops)))
+        aggregation = describe_rule(bq_rule, pl_rule, f"measured on the validation set ({describe(val)['vertebrae']} "
+                                                      f"vertebrae): bone quality by balanced accuracy, posterolateral "
+                                                      f"by the mean of accuracy and balanced accuracy")
+    elif args.aggregation_from:
+        with open(args.aggregation_from) as f:
+            aggregation = json.load(f)["aggregation"]
+    if not aggregation or "bone_quality" not in aggregation:
+        parser.error("no aggregation rule: give --val, --aggregation-from, or a model whose metadata has one")
+    test = load_samples(args.test)
+    report = evaluate_predictions(Predictions(test, predict(model, test.crops)), aggregation)
+    data = describe(test)
+    report.update({"aggregation": aggregation, "aggregation_candidates_on_validation": candidates,
+                   "test_set": data, "summary": summarise(report, data, posterolateral_trained)})
+    with open(args.out, "w") as f:
+        json.dump(report, f, indent=1)
+    print_report(report, posterolateral_trained)
+    return 0
+
+
+def print_report(report: dict, posterolateral_trained: bool = True) -> None:
+    print(f"aggregation: {report['aggregation']['rule']}")
+    data = report["test_set"]
+    print(f"test set (synthetic phantoms): {data['studies']} studies, {data['vertebrae']} vertebrae "
+          f"{dict(zip(BONE_QUALITY_CLASSES, data['vertebrae_by_bone_quality']))}, {data['slices']} slices")
+    for level in ("slice", "vertebra"):
+        bq, pl = report[level]["bone_quality"], report[level]["posterolateral"]
+        sens = " ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a" for k, v in bq["sensitivity"].items())
+        print(f"{level:8s} bone quality sensitivity: {sens}; any-lesion specificity "
+              f"{bq['any_lesion']['specificity']:.3f}; accuracy {bq['accuracy']:.3f}")
+        if posterolateral_trained:
+            pls = " ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a" for k, v in pl["sensitivity"].items())
+            print(f"{level:8s} posterolateral accuracy {pl['accuracy']:.3f}; sensitivity {pls}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
