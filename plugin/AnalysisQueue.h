@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// The durable record of what SpineMet has to do and has done, one row per Orthanc series. The
+// dispatcher only talks to this interface: the embedded SQLite store (SqliteAnalysisQueue) serves a
+// single Orthanc node; a store on a shared database (PostgreSQL) can serve several nodes by
+// implementing the same claim/finish semantics with row locks.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  enum class AnalysisState
+  {
+    Queued,      // waiting for a worker
+    Running,     // claimed by a node; back to Queued if that node restarts
+    Done,        // the current result is stored
+    Failed,      // the reason is in errorCode/message
+    Skipped,     // not a series SpineMet analyses (the reason says which rule)
+    Cancelled    // cancelled from Orthanc's job list or the REST API
+  };
+
+  const char* toString(AnalysisState state);
+  AnalysisState parseAnalysisState(const std::string& text);     // throws std::invalid_argument
+
+  // What identifies one analysis: the same series with the same instances and model is the same
+  // analysis, and is not run twice.
+  struct AnalysisKey
+  {
+    std::string fingerprint;         // of the series' instances (see instancesFingerprint)
+    std::string modelVersion;        // model name and version
+  };
+
+  struct AnalysisRecord
+  {
+    std::string series;              // Orthanc series ID
+    std::string study;               // Orthanc study ID
+    AnalysisState state = AnalysisState::Queued;
+    AnalysisKey wanted;              // what the next analysis should cover
+    AnalysisKey analysed;            // what the current result covers (empty before the first)
+    std::string trigger;             // "stable-series", "manual", ...
+    std::string errorCode;           // why it failed or was skipped
+    std::string message;
+    std::string node;                // the node that claimed it
+    int attempts = 0;                // starts of the current analysis, restarts included
+    double queuedAt = 0;             // seconds since the epoch
+    double startedAt = 0;
+    double finishedAt = 0;
+    std::vector<std::string> outputs;// Orthanc instance IDs of the current result's SR and overlays
+    double seconds = 0;              // of the last finished analysis
+    uint64_t slices = 0;
+  };
+
+  enum class EnqueueOutcome
+  {
+    Queued,          // a new analysis is waiting
+    Updated,         // it was already waiting; its key is now the new one
+    Pending,         // running: it will run again once the current run finishes
+    UpToDate         // the current result (or failure) already covers this key
+  };
+
+  const char* toString(EnqueueOutcome outcome);
+
+  struct EnqueueRequest
+  {
+    std::string series;
+    std::string study;
+    AnalysisKey key;
+    std::string trigger;
+    bool force = false;              // analyse again even if the current result covers the key
+  };
+
+  struct FinishedAnalysis
+  {
+    AnalysisKey analysed;
+    std::vector<std::string> outputs;
+    double seconds = 0;
+    uint64_t slices = 0;
+  };
+
+  class AnalysisQueue
+  {
+  public:
+    virtual ~AnalysisQueue() = default;
+
+    virtual EnqueueOutcome enqueue(const EnqueueRequest& request) = 0;
+
+    // Records a series that the selection rules leave out (or Orthanc no longer has).
+    virtual void skip(const std::string& series, const std::string& study,
+                      const std::string& code, const std::string& message) = 0;
+
+    // The oldest queued series, now Running on `node` with one more attempt; nothing when idle.
+    virtual std::optional<AnalysisRecord> claim(const std::string& node) = 0;
+
+    // Done; if the wanted key changed meanwhile (the series grew), straight back to Queued.
+    virtual void finish(const std::string& series, const FinishedAnalysis& finished) = 0;
+    virtual void fail(const std::string& series, const std::string& code, const std::string& message) = 0;
+    virtual void cancel(const std::string& series, const std::string& message) = 0;
+
+    // Puts the series that `node` was running back in the queue: called when the node starts, so
+    // that analyses interrupted by a stop or a crash run again. Returns how many.
+    virtual size_t requeueInterrupted(const std::string& node) = 0;
+
+    virtual std::optional<AnalysisRecord> find(const std::string& series) = 0;
+    virtual std::vector<AnalysisRecord> listStudy(const std::string& study) = 0;
+    virtual std::vector<AnalysisRecord> listStates(const std::vector<AnalysisState>& states, size_t limit) = 0;
+    virtual std::map<AnalysisState, uint64_t> countByState() = 0;
+
+    // The last sequence number of Orthanc's change log that has been handled (-1: never started).
+    virtual int64_t lastChange() = 0;
+    virtual void setLastChange(int64_t sequence) = 0;
+  };
+
+  // A stable digest of a series' instance IDs, whatever their order.
+  std::string instancesFingerprint(std::vector<std::string> instanceIds);
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ChangeListener.h"
+
+#include "OrthancApi.h"
+#include "SeriesSelection.h"
+
+namespace spinemet
+{
+  namespace
+  {
+    const unsigned CHANGES_PER_PAGE = 100;
+
+    std::string tag(const Json::Value& tags, const char* name)
+    {
+      const Json::Value& value = tags[name];
+      if (value.isString()) return value.asString();
+      if (value.isArray())                        // multi-valued in the simplified form
+      {
+        std::string joined;
+        for (const Json::Value& item : value) joined += (joined.empty() ? "" : "\\") + item.asString();
+        return joined;
+      }
+      return "";
+    }
+  }
+
+  ChangeListener::ChangeListener(const PluginConfiguration& configuration, AnalysisQueue& queue,
+                                 std::string modelVersion) :
+    configuration_(configuration), queue_(queue), modelVersion_(std::move(modelVersion))
+  {
+  }
+
+  size_t ChangeListener::followChangeLog()
+  {
+    int64_t since = queue_.lastChange();
+    if (since < 0)
+    {
+      // A new queue starts at the end of the log: installing SpineMet does not analyse the whole
+      // archive (POST /spinemet/series/{id}/analyse does, series by series).
+      Json::Value last = orthanc::getJson("/changes?last");
+      queue_.setLastChange(last["Last"].asInt64());
+      orthanc::logInfo("new queue, following Orthanc's change log from sequence " + last["Last"].asString());
+      return 0;
+    }
+
+    size_t queued = 0;
+    for (;;)
+    {
+      Json::Value page = orthanc::getJson("/changes?since=" + std::to_string(since) +
+                                          "&limit=" + std::to_string(CHANGES_PER_PAGE));
+      for (const Json::Value& change : page["Changes"])
+      {
+        if (change["ChangeType"].asString() == "StableSeries")
+        {
+          Admission admission = admit(change["ID"].asString(), "stable-series", false);
+          if (admission.outcome == "queued") queued++;
+        }
+        since = change["Seq"].asInt64();
+      }
+      queue_.setLastChange(std::max(since, page["Last"].asInt64()));
+      since = std::max(since, page["Last"].asInt64());
+      if (page["Done"].asBool() || page["Changes"].empty())
+      {
+        return queued;
+      }
+    }
+  }
+
+  ChangeListener::Admission ChangeListener::admit(const std::string& series, const std::string& trigger, bool force)
+  {
+    Admission admission;
+    Json::Value seriesJson;
+    if (!orthanc::tryGetJson("/series/" + series, seriesJson))
+    {
+      admission.known = false;
+      admission.outcome = "unknown";
+      admission.message = "Orthanc has no series " + series;
+      return admission;
+    }
+    const std::string study = seriesJson["ParentStudy"].asString();
+    const Json::Value& mainTags = seriesJson["MainDicomTags"];
+    std::vector<std::string> instances;
+    for (const Json::Value& instance : seriesJson["Instances"]) instances.push_back(instance.asString());
+
+    SeriesFacts facts;
+    facts.modality = tag(mainTags, "Modality");
+    facts.seriesDescription = tag(mainTags, "SeriesDescription");
+    facts.bodyPartExamined = tag(mainTags, "BodyPartExamined");
+    facts.instanceCount = instances.size();
+    if (!instances.empty() && facts.modality == "CT")
+    {
+      // One instance stands for the series: Image Type and thickness do not vary within a CT series
+      // that SpineMet can analyse, and the volume loader checks every slice anyway.
+      Json::Value tags = orthanc::getJson("/instances/" + instances.front() + "/simplified-tags");
+      facts.sopClassUid = tag(tags, "SOPClassUID");
+      facts.imageType = tag(tags, "ImageType");
+      facts.sliceThickness = tag(tags, "SliceThickness");
+    }
+
+    if (std::optional<SelectionVerdict> verdict = checkSelection(configuration_.selection, facts))
+    {
+      queue_.skip(series, study, verdict->code, verdict->message);
+      orthanc::logInfo("series " + series + " not analysed: " + verdict->message);
+      admission.outcome = "skipped";
+      admission.code = verdict->code;
+      admission.message = verdict->message;
+      return admission;
+    }
+
+    if (!force && configuration_.reanalysis == ReanalysisPolicy::Never)
+    {
+      std::optional<AnalysisRecord> existing = queue_.find(series);
+      if (existing && existing->state != AnalysisState::Skipped && existing->state != AnalysisState::Cancelled)
+      {
+        admission.outcome = "up-to-date";
+        admission.message = "ReanalysisPolicy is Never and the series was analysed before";
+        return admission;
+      }
+    }
+
+    EnqueueRequest request;
+    request.series = series;
+    request.study = study;
+    request.key = {instancesFingerprint(instances), modelVersion_};
+    request.trigger = trigger;
+    request.force = force;
+    EnqueueOutcome outcome = queue_.enqueue(request);
+    admission.outcome = toString(outcome);
+    if (outcome != EnqueueOutcome::UpToDate)
+    {
+      orthanc::logInfo("series " + series + " " + admission.outcome + " for analysis (" + trigger + ", " +
+                       std::to_string(instances.size()) + " instances)");
+    }
+    return admission;
+  }
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "AnalysisQueue.h"
+#include "Configuration.h"
+
+#include <string>
+
+namespace spinemet
+{
+  // Turns Orthanc's change log into queued analyses. The change callback itself only wakes the
+  // dispatcher (it runs inside Orthanc's core and must not block nor call the REST API); the
+  // dispatcher thread then reads /changes from the last sequence it handled, which serves live
+  // events, the catch-up after a stop or crash, and series stored while the plugin was disabled,
+  // all the same way. Replaying a change is harmless: the queue de-duplicates.
+  class ChangeListener
+  {
+  public:
+    ChangeListener(const PluginConfiguration& configuration, AnalysisQueue& queue, std::string modelVersion);
+
+    // Reads the change log up to its end; returns how many series were queued.
+    size_t followChangeLog();
+
+    struct Admission
+    {
+      bool known = true;             // false: Orthanc does not have the series (any more)
+      std::string outcome;           // "queued", "up-to-date", "skipped", ...
+      std::string code;              // when skipped: the rule
+      std::string message;
+    };
+
+    // Checks the selection rules on the series' real tags and queues it (trigger: "stable-series",
+    // "manual"); `force` re-analyses a series whose current result is up to date.
+    Admission admit(const std::string& series, const std::string& trigger, bool force);
+
+  private:
+    const PluginConfiguration& configuration_;
+    AnalysisQueue& queue_;
+    std::string modelVersion_;
+  };
+}

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "Configuration.h"
+
+#include <json/writer.h>
+
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+
+namespace spinemet
+{
+  namespace
+  {
+    std::string typeName(const Json::Value& value)
+    {
+      switch (value.type())
+      {
+        case Json::nullValue: return "null";
+        case Json::intValue:
+        case Json::uintValue: return "an integer";
+        case Json::realValue: return "a number";
+        case Json::stringValue: return "a string";
+        case Json::booleanValue: return "a boolean";
+        case Json::arrayValue: return "an array";
+        case Json::objectValue: return "an object";
+      }
+      return "a value";
+    }
+
+    std::string show(const Json::Value& value)
+    {
+      Json::StreamWriterBuilder builder;
+      builder["indentation"] = "";
+      return Json::writeString(builder, value);
+    }
+
+    // Reads one JSON object, reporting wrong types and unknown keys under its dotted path.
+    class SectionReader
+    {
+    public:
+      SectionReader(const Json::Value& section, std::string path, std::vector<std::string>& problems) :
+        section_(section), path_(std::move(path)), problems_(problems)
+      {
+      }
+
+      void boolean(const char* key, bool& target)
+      {
+        read(key, [&](const Json::Value& value) {
+          if (!value.isBool()) return expected(key, "true or false", value);
+          target = value.asBool();
+        });
+      }
+
+      void count(const char* key, unsigned& target, unsigned minimum)
+      {
+        read(key, [&](const Json::Value& value) {
+          if (!value.isIntegral() || value.asInt64() < minimum || value.asInt64() > 1000000)
+          {
+            return expected(key, "an integer of at least " + std::to_string(minimum), value);
+          }
+          target = static_cast<unsigned>(value.asUInt64());
+        });
+      }
+
+      void text(const char* key, std::string& target)
+      {
+        read(key, [&](const Json::Value& value) {
+          if (!value.isString()) return expected(key, "a string", value);
+          target = value.asString();
+        });
+      }
+
+      void choice(const char* key, std::string& target, const std::vector<std::string>& choices)
+      {
+        read(key, [&](const Json::Value& value) {
+          std::string list;
+          for (const std::string& choice : choices) list += (list.empty() ? "\"" : ", \"") + choice + "\"";
+          if (!value.isString()) return expected(key, "one of " + list, value);
+          for (const std::string& choice : choices)
+          {
+            if (value.asString() == choice)
+            {
+              target = choice;
+              return;
+            }
+          }
+          expected(key, "one of " + list, value);
+        });
+      }
+
+      void pattern(const char* key, std::string& target)
+      {
+        read(key, [&](const Json::Value& value) {
+          if (!value.isString()) return expected(key, "a regular expression (string)", value);
+          try
+          {
+            std::regex check(value.asString(), std::regex::ECMAScript | std::regex::icase);
+            target = value.asString();
+          }
+          catch (const std::regex_error& error)
+          {
+            problem(key, "\"" + value.asString() + "\" is not a valid regular expression (" + error.what() + ")");
+          }
+        });
+      }
+
+      void names(const char* key, std::vector<std::string>& target)
+      {
+        read(key, [&](const Json::Value& value) {
+          bool valid = value.isArray();
+          for (Json::ArrayIndex i = 0; valid && i < value.size(); i++) valid = value[i].isString();
+          if (!valid) return expected(key, "an array of strings", value);
+          target.clear();
+          for (const Json::Value& name : value) target.push_back(name.asString());
+        });
+      }
+
+      void range(const char* key, double& low, double& high)
+      {
+        read(key, [&](const Json::Value& value) {
+          if (!value.isArray() || value.size() != 2 || !value[0].isNumeric() || !value[1].isNumeric() ||
+              value[0].asDouble() < 0 || value[0].asDouble() > value[1].asDouble())
+          {
+            return expected(key, "[minimum, maximum] in millimetres, 0 <= minimum <= maximum", value);
+          }
+          low = value[0].asDouble();
+          high = value[1].asDouble();
+        });
+      }
+
+      // A nested object: `readBody` gets a reader for it.
+      void section(const char* key, const std::function<void(SectionReader&)>& readBody)
+      {
+        read(key, [&](const Json::Value& value) {
+          if (!value.isObject()) return expected(key, "an object", value);
+          SectionReader nested(value, path_ + "." + key, problems_);
+          readBody(nested);
+          nested.reportUnknownKeys();
+        });
+      }
+
+      bool has(const char* key) const
+      {
+        return section_.isMember(key);
+      }
+
+      void problem(const std::string& key, const std::string& message)
+      {
+        problems_.push_back(path_ + "." + key + ": " + message);
+      }
+
+      void reportUnknownKeys()
+      {
+        for (const std::string& key : section_.getMemberNames())
+        {
+          if (known_.count(key) == 0)
+          {
+            std::string list;
+            for (const std::string& name : known_) list += (list.empty() ? "" : ", ") + name;
+            problems_.push_back(path_ + ": unknown setting \"" + key + "\" (known settings: " + list + ")");
+          }
+        }
+      }
+
+    private:
+      void read(const char* key, const std::function<void(const Json::Value&)>& parse)
+      {
+        known_.insert(key);
+        if (section_.isMember(key))
+        {
+          parse(section_[key]);
+        }
+      }
+
+      void expected(const std::string& key, const std::string& what, const Json::Value& value)
+      {
+        problem(key, "expected " + what + ", got " + show(value) + " (" + typeName(value) + ")");
+      }
+
+      const Json::Value& section_;
+      std::string path_;
+      std::vector<std::string>& problems_;
+      std::set<std::string> known_;
+    };
+
+    void checkOrthancSettings(const Json::Value& orthanc, PluginConfiguration& configuration,
+                              std::vector<std::string>& problems)
+    {
+      const Json::Value& contentTypes = orthanc["UserContentType"];
+      if (!contentTypes.isObject() || !contentTypes.isMember(RESULT_ATTACHMENT))
+      {
+        problems.push_back(std::string("UserContentType: the result JSON is attached to each analysed series as \"") +
+                           RESULT_ATTACHMENT + "\"; declare it in Orthanc's configuration, e.g. "
+                           "\"UserContentType\": { \"" + RESULT_ATTACHMENT + "\": [ 4600, \"application/json\" ] }");
+      }
+
+      const Json::Value& modalities = orthanc["DicomModalities"];
+      bool modalitiesInDatabase = orthanc["DicomModalitiesInDatabase"].isBool() &&
+                                  orthanc["DicomModalitiesInDatabase"].asBool();
+      if (!modalitiesInDatabase)
+      {
+        for (const std::string& name : configuration.forward.modalities)
+        {
+          if (!modalities.isObject() || !modalities.isMember(name))
+          {
+            problems.push_back("SpineMet.Forward.Modalities: \"" + name +
+                               "\" is not one of Orthanc's DicomModalities");
+          }
+        }
+      }
+
+      if (configuration.queueDatabase.empty())
+      {
+        std::string storage = orthanc["StorageDirectory"].isString() ?
+          orthanc["StorageDirectory"].asString() : "OrthancStorage";     // Orthanc's own default
+        configuration.queueDatabase = storage + "/spinemet-queue.sqlite";
+      }
+    }
+  }
+
+  ConfigurationReading readConfiguration(const Json::Value& orthanc)
+  {
+    ConfigurationReading reading;
+    PluginConfiguration& configuration = reading.configuration;
+    std::vector<std::string>& problems = reading.problems;
+
+    if (!orthanc.isObject() || !orthanc.isMember("SpineMet"))
+    {
+      problems.push_back("SpineMet: the configuration has no \"SpineMet\" section (see config/README.md)");
+      return reading;
+    }
+    const Json::Value& section = orthanc["SpineMet"];
+    if (!section.isObject())
+    {
+      problems.push_back("SpineMet: expected an object, got " + show(section) + " (" + typeName(section) + ")");
+      return reading;
+    }
+
+    SectionReader reader(section, "SpineMet", problems);
+    reader.boolean("Enabled", configuration.enabled);
+    reader.text("ModelPath", configuration.modelPath);
+    reader.choice("Device", configuration.device, {"auto", "cpu", "cuda"});
+    reader.count("Threads", configuration.threads, 0);
+    reader.count("BatchSize", configuration.batchSize, 1);
+    reader.count("VolumesInFlight", configuration.volumesInFlight, 1);
+    reader.count("MaximumAttempts", configuration.maximumAttempts, 1);
+    reader.text("QueueDatabase", configuration.queueDatabase);
+    reader.section("Selection", [&](SectionReader& selection) {
+      selection.count("MinimumSlices", configuration.selection.minimumSlices, 1);
+      selection.range("SliceThickness", configuration.selection.minimumSliceThickness,
+                      configuration.selection.maximumSliceThickness);
+      selection.pattern("BodyPart", configuration.selection.bodyPartPattern);
+      selection.pattern("SeriesDescription", configuration.selection.seriesDescriptionPattern);
+    });
+    reader.section("Outputs", [&](SectionReader& outputs) {
+      outputs.boolean("StructuredReport", configuration.outputs.structuredReport);
+      outputs.boolean("Overlays", configuration.outputs.overlays);
+    });
+    reader.section("Forward", [&](SectionReader& forward) {
+      forward.names("Modalities", configuration.forward.modalities);
+      forward.text("Webhook", configuration.forward.webhook);
+      forward.count("WebhookTimeout", configuration.forward.webhookTimeoutSeconds, 1);
+      if (!configuration.forward.webhook.empty() &&
+          configuration.forward.webhook.rfind("http://", 0) != 0 &&
+          configuration.forward.webhook.rfind("https://", 0) != 0)
+      {
+        forward.problem("Webhook", "\"" + configuration.forward.webhook + "\" is not an http:// or https:// URL");
+      }
+    });
+    std::string policy = "WhenChanged";
+    reader.choice("ReanalysisPolicy", policy, {"WhenChanged", "Never"});
+    configuration.reanalysis = policy == "Never" ? ReanalysisPolicy::Never : ReanalysisPolicy::WhenChanged;
+    reader.reportUnknownKeys();
+
+    if (configuration.enabled && configuration.modelPath.empty())
+    {
+      problems.push_back("SpineMet.ModelPath: missing; it names the TorchScript model file (docs/model-contract.md)");
+    }
+
+    checkOrthancSettings(orthanc, configuration, problems);
+    return reading;
+  }
+
+  const char* toString(ReanalysisPolicy policy)
+  {
+    return policy == ReanalysisPolicy::Never ? "Never" : "WhenChanged";
+  }
+}

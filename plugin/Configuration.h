@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// The "SpineMet" section of Orthanc's configuration (documented in config/README.md). Parsing never
+// throws: every mistake becomes one problem line, and a configuration with problems leaves the
+// plugin loaded but disabled, its health route saying why.
+
+#include <json/value.h>
+
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  // Which stored series are worth analysing. Modality CT and an ORIGINAL\PRIMARY\AXIAL Image Type are
+  // not settings: the model reads Hounsfield units of acquired axial slices.
+  struct SeriesSelection
+  {
+    unsigned minimumSlices = 20;
+    double minimumSliceThickness = 0.5;      // mm, inclusive
+    double maximumSliceThickness = 5.0;
+    std::string bodyPartPattern;             // ECMAScript regex, case-insensitive; empty: any
+    std::string seriesDescriptionPattern;
+  };
+
+  struct OutputSettings
+  {
+    bool structuredReport = true;            // TID 1500 SR
+    bool overlays = true;                    // Secondary Capture key images
+  };
+
+  struct ForwardSettings
+  {
+    std::vector<std::string> modalities;     // symbolic names from Orthanc's "DicomModalities"
+    std::string webhook;                     // URL that gets a POST for studies with a suspected lesion
+    unsigned webhookTimeoutSeconds = 10;
+  };
+
+  enum class ReanalysisPolicy
+  {
+    WhenChanged,                             // new instances or a new model version: analyse again
+    Never                                    // one automatic analysis per series; manual ones still run
+  };
+
+  struct PluginConfiguration
+  {
+    bool enabled = true;
+    std::string modelPath;
+    std::string device = "auto";             // auto | cpu | cuda
+    unsigned threads = 0;                    // LibTorch intra-op threads, 0: LibTorch's default
+    unsigned batchSize = 32;                 // crops per forward pass
+    unsigned volumesInFlight = 1;            // series analysed at the same time
+    unsigned maximumAttempts = 3;            // starts of one analysis (restarts count) before it fails
+    SeriesSelection selection;
+    OutputSettings outputs;
+    ForwardSettings forward;
+    ReanalysisPolicy reanalysis = ReanalysisPolicy::WhenChanged;
+    std::string queueDatabase;               // default: <StorageDirectory>/spinemet-queue.sqlite
+  };
+
+  // The user content type under which the result JSON is attached to the source series.
+  static const char* const RESULT_ATTACHMENT = "spinemet-result";
+
+  struct ConfigurationReading
+  {
+    PluginConfiguration configuration;
+    std::vector<std::string> problems;       // one line each, naming the setting
+  };
+
+  // `orthanc` is Orthanc's whole configuration (OrthancPluginGetConfiguration): the SpineMet section
+  // plus what the plugin needs from Orthanc's own settings (StorageDirectory, UserContentType,
+  // DicomModalities).
+  ConfigurationReading readConfiguration(const Json::Value& orthanc);
+
+  const char* toString(ReanalysisPolicy policy);
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "Jobs.h"
+
+#include "OrthancApi.h"
+
+#include <json/value.h>
+
+#include <chrono>
+#include <thread>
+
+namespace spinemet
+{
+  namespace
+  {
+    // Orthanc calls a job's callbacks from one thread at a time, so the job needs no lock of its own.
+    struct AnalysisJob
+    {
+      std::shared_ptr<AnalysisProgress> progress;
+      std::string content;           // must outlive the call that returns it
+    };
+
+    AnalysisJob& job(void* pointer)
+    {
+      return *static_cast<AnalysisJob*>(pointer);
+    }
+
+    const char* outcomeName(AnalysisProgress::Outcome outcome)
+    {
+      switch (outcome)
+      {
+        case AnalysisProgress::Outcome::Running: return "running";
+        case AnalysisProgress::Outcome::Done: return "done";
+        case AnalysisProgress::Outcome::Failed: return "failed";
+        case AnalysisProgress::Outcome::Cancelled: return "cancelled";
+        case AnalysisProgress::Outcome::Interrupted: return "interrupted";
+      }
+      return "?";
+    }
+
+    void finalizeJob(void* pointer)
+    {
+      delete static_cast<AnalysisJob*>(pointer);
+    }
+
+    float getProgress(void* pointer)
+    {
+      return job(pointer).progress->progress();
+    }
+
+    const char* getContent(void* pointer)
+    {
+      AnalysisJob& analysisJob = job(pointer);
+      const AnalysisProgress& progress = *analysisJob.progress;
+      Json::Value content;
+      content["Series"] = progress.series();
+      content["Study"] = progress.study();
+      content["Stage"] = progress.stage();
+      content["Outcome"] = outcomeName(progress.outcome());
+      content["Message"] = progress.message();
+      content["Status"] = "/spinemet/series/" + progress.series();
+      analysisJob.content = orthanc::writeJson(content);
+      return analysisJob.content.c_str();
+    }
+
+    const char* getSerialized(void*)
+    {
+      return nullptr;                // not persisted: the queue database is the record
+    }
+
+    OrthancPluginJobStepStatus step(void* pointer)
+    {
+      // Orthanc steps a job in a loop: waiting here a little keeps that loop from spinning while
+      // the analysis runs on its own thread.
+      const AnalysisProgress& progress = *job(pointer).progress;
+      for (int i = 0; i < 10 && progress.outcome() == AnalysisProgress::Outcome::Running; i++)
+      {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      switch (progress.outcome())
+      {
+        case AnalysisProgress::Outcome::Running: return OrthancPluginJobStepStatus_Continue;
+        case AnalysisProgress::Outcome::Done: return OrthancPluginJobStepStatus_Success;
+        default: return OrthancPluginJobStepStatus_Failure;
+      }
+    }
+
+    OrthancPluginErrorCode stop(void* pointer, OrthancPluginJobStopReason reason)
+    {
+      if (reason == OrthancPluginJobStopReason_Canceled)
+      {
+        job(pointer).progress->requestCancel();
+      }
+      return OrthancPluginErrorCode_Success;
+    }
+
+    OrthancPluginErrorCode reset(void*)
+    {
+      // Resubmitting the job shows the same analysis again; a new analysis is asked for with
+      // POST /spinemet/series/{id}/analyse.
+      return OrthancPluginErrorCode_Success;
+    }
+  }
+
+  std::string submitAnalysisJob(const std::shared_ptr<AnalysisProgress>& progress)
+  {
+    AnalysisJob* analysisJob = new AnalysisJob{progress, {}};
+    OrthancPluginJob* handle = OrthancPluginCreateJob(orthanc::context(), analysisJob, finalizeJob,
+                                                      ANALYSIS_JOB_TYPE, getProgress, getContent,
+                                                      getSerialized, step, stop, reset);
+    if (handle == nullptr)
+    {
+      delete analysisJob;
+      orthanc::logWarning("Orthanc refused the job for series " + progress->series());
+      return "";
+    }
+    char* id = OrthancPluginSubmitJob(orthanc::context(), handle, 0);   // Orthanc owns the job now
+    if (id == nullptr)
+    {
+      orthanc::logWarning("Orthanc did not accept the job for series " + progress->series());
+      return "";
+    }
+    std::string jobId(id);
+    OrthancPluginFreeString(orthanc::context(), id);
+    return jobId;
+  }
+}

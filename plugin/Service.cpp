@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "Service.h"
+
+#include "OrthancApi.h"
+#include "SqliteAnalysisQueue.h"
+#include "common/AnalysisError.h"
+#include "engine/Engine.h"
+
+#include <ctime>
+
+namespace spinemet
+{
+  namespace
+  {
+    Json::Value isoTime(double secondsSinceEpoch)
+    {
+      if (secondsSinceEpoch <= 0) return Json::nullValue;
+      std::time_t time = static_cast<std::time_t>(secondsSinceEpoch);
+      std::tm utc{};
+      gmtime_r(&time, &utc);
+      char text[32];
+      std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+      return text;
+    }
+  }
+
+  Service::Service(const Json::Value& orthancConfiguration)
+  {
+    ConfigurationReading reading = readConfiguration(orthancConfiguration);
+    configuration_ = reading.configuration;
+    problems_ = reading.problems;
+    for (const std::string& problem : problems_)
+    {
+      orthanc::logError("configuration: " + problem);
+    }
+    if (!configuration_.enabled)
+    {
+      problems_.push_back("SpineMet.Enabled is false");
+    }
+    if (!problems_.empty())
+    {
+      orthanc::logError("disabled until the configuration is fixed (GET /spinemet/health lists the reasons)");
+      return;
+    }
+
+    try
+    {
+      EngineOptions options;
+      options.device = configuration_.device;
+      options.threads = static_cast<int>(configuration_.threads);
+      engine_ = Engine::load(configuration_.modelPath, options);
+    }
+    catch (const std::exception& error)
+    {
+      problems_.push_back("SpineMet.ModelPath: the model " + configuration_.modelPath + " does not load: " + error.what());
+    }
+
+    if (problems_.empty())
+    {
+      try
+      {
+        queue_ = std::make_unique<SqliteAnalysisQueue>(configuration_.queueDatabase);
+      }
+      catch (const std::exception& error)
+      {
+        problems_.push_back("SpineMet.QueueDatabase: " + std::string(error.what()));
+      }
+    }
+
+    if (!problems_.empty())
+    {
+      for (const std::string& problem : problems_) orthanc::logError(problem);
+      orthanc::logError("disabled (GET /spinemet/health lists the reasons)");
+      engine_.reset();
+      queue_.reset();
+      return;
+    }
+
+    listener_ = std::make_unique<ChangeListener>(configuration_, *queue_, modelVersion());
+    analyser_ = std::make_unique<SeriesAnalyser>(configuration_, engine_);
+    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_);
+    orthanc::logWarning("model " + modelVersion() + " loaded from " + configuration_.modelPath +
+                        ", LibTorch device " + deviceName() + ", queue " + configuration_.queueDatabase);
+  }
+
+  Service::~Service()
+  {
+    onOrthancStopped();
+  }
+
+  std::string Service::deviceName() const
+  {
+    return engine_ ? engine_->deviceName() : "";
+  }
+
+  std::string Service::modelVersion() const
+  {
+    return engine_ ? engine_->metadata().name + " " + engine_->metadata().version : "";
+  }
+
+  void Service::onOrthancStarted()
+  {
+    if (dispatcher_)
+    {
+      dispatcher_->start();
+    }
+  }
+
+  void Service::onOrthancStopped()
+  {
+    if (dispatcher_)
+    {
+      dispatcher_->stop();
+    }
+  }
+
+  void Service::onStableSeries()
+  {
+    if (dispatcher_)
+    {
+      dispatcher_->wake();
+    }
+  }
+
+  Json::Value Service::health()
+  {
+    Json::Value health;
+    health["Name"] = "SpineMet";
+    health["Version"] = SPINEMET_VERSION;
+    health["Enabled"] = enabled();
+    health["Status"] = enabled() ? "enabled" : "disabled";
+    health["Problems"] = Json::arrayValue;
+    for (const std::string& problem : problems_) health["Problems"].append(problem);
+    if (enabled())
+    {
+      health["Device"] = deviceName();
+      health["Model"] = modelVersion();
+      health["ModelPath"] = configuration_.modelPath;
+      health["QueueDatabase"] = configuration_.queueDatabase;
+      health["ReanalysisPolicy"] = toString(configuration_.reanalysis);
+      health["VolumesInFlight"] = configuration_.volumesInFlight;
+      Json::Value counts;
+      for (const auto& count : queue_->countByState()) counts[toString(count.first)] = Json::UInt64(count.second);
+      health["Analyses"] = counts;
+    }
+    return health;
+  }
+
+  Json::Value Service::model()
+  {
+    Json::Value model = engine_->metadata().raw;
+    model["Device"] = deviceName();
+    model["Path"] = configuration_.modelPath;
+    return model;
+  }
+
+  Json::Value Service::queueStatus()
+  {
+    Json::Value status;
+    Json::Value counts;
+    for (const auto& count : queue_->countByState()) counts[toString(count.first)] = Json::UInt64(count.second);
+    status["Counts"] = counts;
+    status["Analyses"] = Json::arrayValue;
+    for (const AnalysisRecord& record : queue_->listStates({AnalysisState::Running, AnalysisState::Queued}, 1000))
+    {
+      status["Analyses"].append(describe(record, false));
+    }
+    return status;
+  }
+
+  Json::Value Service::describe(const AnalysisRecord& record, bool withResult)
+  {
+    Json::Value status;
+    status["Series"] = record.series;
+    status["Study"] = record.study;
+    status["State"] = toString(record.state);
+    status["Trigger"] = record.trigger;
+    if (!record.errorCode.empty())
+    {
+      status["Reason"]["Code"] = record.errorCode;
+      status["Reason"]["Message"] = record.message;
+    }
+    status["Attempts"] = record.attempts;
+    status["QueuedAt"] = isoTime(record.queuedAt);
+    status["StartedAt"] = isoTime(record.startedAt);
+    status["FinishedAt"] = isoTime(record.finishedAt);
+    status["Instances"] = record.wanted.fingerprint;
+    status["AnalysedInstances"] = record.analysed.fingerprint;
+    status["Model"] = record.analysed.modelVersion;
+    status["Seconds"] = record.seconds;
+    status["Slices"] = Json::UInt64(record.slices);
+    status["Outputs"] = Json::arrayValue;
+    for (const std::string& output : record.outputs) status["Outputs"].append(output);
+
+    if (record.state == AnalysisState::Running && dispatcher_)
+    {
+      if (std::shared_ptr<AnalysisProgress> progress = dispatcher_->progressOf(record.series))
+      {
+        status["Stage"] = progress->stage();
+        status["Progress"] = progress->progress();
+      }
+    }
+
+    if (withResult && !record.analysed.fingerprint.empty())
+    {
+      try
+      {
+        status["Result"] = orthanc::parseJson(
+          orthanc::get("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT + "/data"),
+          "the SpineMet result attached to series " + record.series);
+      }
+      catch (const std::exception& error)
+      {
+        status["Result"] = Json::nullValue;
+        status["ResultError"] = error.what();
+      }
+    }
+    return status;
+  }
+
+  Json::Value Service::seriesStatus(const std::string& series)
+  {
+    std::optional<AnalysisRecord> record = queue_->find(series);
+    return record ? describe(*record, true) : Json::Value(Json::nullValue);
+  }
+
+  Json::Value Service::studyStatus(const std::string& study)
+  {
+    Json::Value status;
+    status["Study"] = study;
+    status["Series"] = Json::arrayValue;
+    bool suspected = false;
+    bool analysed = false;
+    for (const AnalysisRecord& record : queue_->listStudy(study))
+    {
+      if (record.state == AnalysisState::Skipped) continue;
+      Json::Value series = describe(record, true);
+      const Json::Value& summary = series["Result"]["summary"];
+      if (summary.isObject())
+      {
+        analysed = true;
+        suspected = suspected || summary["lesion_suspected"].asBool();
+      }
+      status["Series"].append(series);
+    }
+    status["Analysed"] = analysed;
+    status["LesionSuspected"] = suspected;
+    return status;
+  }
+
+  Json::Value Service::requestAnalysis(const std::string& series)
+  {
+    ChangeListener::Admission admission = listener_->admit(series, "manual", true);
+    if (!admission.known)
+    {
+      return Json::nullValue;
+    }
+    dispatcher_->wake();
+    Json::Value answer;
+    answer["Series"] = series;
+    answer["Outcome"] = admission.outcome;
+    if (!admission.code.empty())
+    {
+      answer["Reason"]["Code"] = admission.code;
+      answer["Reason"]["Message"] = admission.message;
+    }
+    answer["Status"] = "/spinemet/series/" + series;
+    return answer;
+  }
+
+  bool Service::cancel(const std::string& series)
+  {
+    return dispatcher_->cancel(series);
+  }
+}

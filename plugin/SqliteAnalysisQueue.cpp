@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "SqliteAnalysisQueue.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+
+namespace spinemet
+{
+  namespace
+  {
+    const char* const STATE_NAMES[] = {"queued", "running", "done", "failed", "skipped", "cancelled"};
+
+    double now()
+    {
+      using namespace std::chrono;
+      return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+    }
+
+    // Output IDs are Orthanc IDs (hex and dashes): a space-separated list needs no escaping.
+    std::string joinIds(const std::vector<std::string>& ids)
+    {
+      std::string joined;
+      for (const std::string& id : ids) joined += (joined.empty() ? "" : " ") + id;
+      return joined;
+    }
+
+    std::vector<std::string> splitIds(const std::string& joined)
+    {
+      std::vector<std::string> ids;
+      size_t start = 0;
+      while (start < joined.size())
+      {
+        size_t end = joined.find(' ', start);
+        if (end == std::string::npos) end = joined.size();
+        if (end > start) ids.push_back(joined.substr(start, end - start));
+        start = end + 1;
+      }
+      return ids;
+    }
+
+    const char* const COLUMNS =
+      "series, study, state, wantedFingerprint, wantedModel, analysedFingerprint, analysedModel, trigger, "
+      "errorCode, message, node, attempts, queuedAt, startedAt, finishedAt, outputs, seconds, slices";
+  }
+
+  const char* toString(AnalysisState state)
+  {
+    return STATE_NAMES[static_cast<int>(state)];
+  }
+
+  AnalysisState parseAnalysisState(const std::string& text)
+  {
+    for (int i = 0; i < 6; i++)
+    {
+      if (text == STATE_NAMES[i]) return static_cast<AnalysisState>(i);
+    }
+    throw std::invalid_argument("unknown analysis state \"" + text + "\"");
+  }
+
+  const char* toString(EnqueueOutcome outcome)
+  {
+    switch (outcome)
+    {
+      case EnqueueOutcome::Queued: return "queued";
+      case EnqueueOutcome::Updated: return "updated";
+      case EnqueueOutcome::Pending: return "pending";
+      case EnqueueOutcome::UpToDate: return "up-to-date";
+    }
+    return "?";
+  }
+
+  std::string instancesFingerprint(std::vector<std::string> instanceIds)
+  {
+    std::sort(instanceIds.begin(), instanceIds.end());
+    uint64_t hash = 1469598103934665603ull;            // FNV-1a, 64 bits
+    for (const std::string& id : instanceIds)
+    {
+      for (unsigned char c : id + "\n")
+      {
+        hash ^= c;
+        hash *= 1099511628211ull;
+      }
+    }
+    char digest[17];
+    std::snprintf(digest, sizeof(digest), "%016llx", static_cast<unsigned long long>(hash));
+    return std::to_string(instanceIds.size()) + "-" + digest;
+  }
+
+  class SqliteAnalysisQueue::Statement
+  {
+  public:
+    Statement(sqlite3* db, const std::string& sql) : db_(db)
+    {
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement_, nullptr) != SQLITE_OK)
+      {
+        throw std::runtime_error(std::string("SQLite cannot prepare \"") + sql + "\": " + sqlite3_errmsg(db));
+      }
+    }
+    ~Statement() { sqlite3_finalize(statement_); }
+
+    Statement& bind(int index, const std::string& value)
+    {
+      check(sqlite3_bind_text(statement_, index, value.c_str(), -1, SQLITE_TRANSIENT));
+      return *this;
+    }
+    Statement& bind(int index, int64_t value)
+    {
+      check(sqlite3_bind_int64(statement_, index, value));
+      return *this;
+    }
+    Statement& bindDouble(int index, double value)
+    {
+      check(sqlite3_bind_double(statement_, index, value));
+      return *this;
+    }
+
+    bool step()   // true while a row is available
+    {
+      int code = sqlite3_step(statement_);
+      if (code == SQLITE_ROW) return true;
+      if (code == SQLITE_DONE) return false;
+      throw std::runtime_error(std::string("SQLite statement failed: ") + sqlite3_errmsg(db_));
+    }
+
+    std::string text(int column) const
+    {
+      const unsigned char* value = sqlite3_column_text(statement_, column);
+      return value == nullptr ? std::string() : reinterpret_cast<const char*>(value);
+    }
+    int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+    double real(int column) const { return sqlite3_column_double(statement_, column); }
+
+    AnalysisRecord record() const
+    {
+      AnalysisRecord record;
+      record.series = text(0);
+      record.study = text(1);
+      record.state = parseAnalysisState(text(2));
+      record.wanted = {text(3), text(4)};
+      record.analysed = {text(5), text(6)};
+      record.trigger = text(7);
+      record.errorCode = text(8);
+      record.message = text(9);
+      record.node = text(10);
+      record.attempts = static_cast<int>(integer(11));
+      record.queuedAt = real(12);
+      record.startedAt = real(13);
+      record.finishedAt = real(14);
+      record.outputs = splitIds(text(15));
+      record.seconds = real(16);
+      record.slices = static_cast<uint64_t>(integer(17));
+      return record;
+    }
+
+  private:
+    void check(int code)
+    {
+      if (code != SQLITE_OK)
+      {
+        throw std::runtime_error(std::string("SQLite cannot bind a value: ") + sqlite3_errmsg(db_));
+      }
+    }
+
+    sqlite3* db_;
+    sqlite3_stmt* statement_ = nullptr;
+  };
+
+  // BEGIN IMMEDIATE: the write lock is taken up front, so two processes sharing the file (a test
+  // tool next to Orthanc) never deadlock upgrading a read lock.
+  class SqliteAnalysisQueue::Transaction
+  {
+  public:
+    explicit Transaction(SqliteAnalysisQueue& queue) : queue_(queue)
+    {
+      queue_.execute("BEGIN IMMEDIATE");
+    }
+    ~Transaction()
+    {
+      if (!committed_)
+      {
+        sqlite3_exec(queue_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      }
+    }
+    void commit()
+    {
+      queue_.execute("COMMIT");
+      committed_ = true;
+    }
+
+  private:
+    SqliteAnalysisQueue& queue_;
+    bool committed_ = false;
+  };
+
+  SqliteAnalysisQueue::SqliteAnalysisQueue(const std::string& path) :
+    path_(path)
+  {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK)
+    {
+      std::string reason = db_ == nullptr ? "out of memory" : sqlite3_errmsg(db_);
+      sqlite3_close(db_);
+      throw std::runtime_error("cannot open the SpineMet queue database " + path + ": " + reason);
+    }
+    try
+    {
+      sqlite3_busy_timeout(db_, 10000);
+      execute("PRAGMA journal_mode=WAL");
+      execute("PRAGMA synchronous=FULL");
+      execute("CREATE TABLE IF NOT EXISTS analyses("
+              " series TEXT PRIMARY KEY, study TEXT NOT NULL, state TEXT NOT NULL,"
+              " wantedFingerprint TEXT NOT NULL DEFAULT '', wantedModel TEXT NOT NULL DEFAULT '',"
+              " analysedFingerprint TEXT NOT NULL DEFAULT '', analysedModel TEXT NOT NULL DEFAULT '',"
+              " trigger TEXT NOT NULL DEFAULT '', errorCode TEXT NOT NULL DEFAULT '',"
+              " message TEXT NOT NULL DEFAULT '', node TEXT NOT NULL DEFAULT '',"
+              " attempts INTEGER NOT NULL DEFAULT 0, queuedAt REAL NOT NULL DEFAULT 0,"
+              " startedAt REAL NOT NULL DEFAULT 0, finishedAt REAL NOT NULL DEFAULT 0,"
+              " outputs TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL DEFAULT 0,"
+              " slices INTEGER NOT NULL DEFAULT 0)");
+      execute("CREATE INDEX IF NOT EXISTS analysesByState ON analyses(state, queuedAt)");
+      execute("CREATE INDEX IF NOT EXISTS analysesByStudy ON analyses(study)");
+      execute("CREATE TABLE IF NOT EXISTS properties(name TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      execute("INSERT OR IGNORE INTO properties VALUES('schema', 'spinemet-queue/1')");
+    }
+    catch (const std::exception& error)
+    {
+      sqlite3_close(db_);
+      throw std::runtime_error("cannot use the SpineMet queue database " + path + ": " + error.what());
+    }
+  }
+
+  SqliteAnalysisQueue::~SqliteAnalysisQueue()
+  {
+    sqlite3_close(db_);
+  }
+
+  void SqliteAnalysisQueue::execute(const char* sql)
+  {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK)
+    {
+      std::string message = error == nullptr ? "unknown error" : error;
+      sqlite3_free(error);
+      throw std::runtime_error(std::string("SQLite failed on \"") + sql + "\": " + message);
+    }
+  }
+
+  std::optional<AnalysisRecord> SqliteAnalysisQueue::findLocked(const std::string& series)
+  {
+    Statement select(db_, std::string("SELECT ") + COLUMNS + " FROM analyses WHERE series = ?");
+    select.bind(1, series);
+    if (select.step())
+    {
+      return select.record();
+    }
+    return std::nullopt;
+  }
+
+  EnqueueOutcome SqliteAnalysisQueue::enqueue(const EnqueueRequest& request)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction transaction(*this);
+    std::optional<AnalysisRecord> existing = findLocked(request.series);
+
+    EnqueueOutcome outcome;
+    bool requeue;
+    if (!existing)
+    {
+      Statement insert(db_, "INSERT INTO analyses(series, study, state) VALUES(?, ?, 'queued')");
+      insert.bind(1, request.series).bind(2, request.study).step();
+      outcome = EnqueueOutcome::Queued;
+      requeue = true;
+    }
+    else if (existing->state == AnalysisState::Queued)
+    {
+      outcome = EnqueueOutcome::Updated;
+      requeue = false;
+    }
+    else if (existing->state == AnalysisState::Running)
+    {
+      // finish() compares the wanted key with the analysed one and queues the series again.
+      bool same = existing->wanted.fingerprint == request.key.fingerprint &&
+                  existing->wanted.modelVersion == request.key.modelVersion;
+      outcome = same && !request.force ? EnqueueOutcome::UpToDate : EnqueueOutcome::Pending;
+      if (request.force)
+      {
+        Statement reset(db_, "UPDATE analyses SET wantedFingerprint = '' WHERE series = ?");
+        reset.bind(1, request.series).step();
+      }
+      else if (!same)
+      {
+        Statement update(db_, "UPDATE analyses SET wantedFingerprint = ?, wantedModel = ? WHERE series = ?");
+        update.bind(1, request.key.fingerprint).bind(2, request.key.modelVersion).bind(3, request.series).step();
+      }
+      transaction.commit();
+      return outcome;
+    }
+    else
+    {
+      bool covered = existing->state != AnalysisState::Skipped &&
+                     existing->state != AnalysisState::Cancelled &&
+                     existing->wanted.fingerprint == request.key.fingerprint &&
+                     existing->wanted.modelVersion == request.key.modelVersion;
+      if (covered && !request.force)
+      {
+        return EnqueueOutcome::UpToDate;     // the transaction rolls back: nothing changed
+      }
+      outcome = EnqueueOutcome::Queued;
+      requeue = true;
+    }
+
+    if (requeue)
+    {
+      Statement update(db_,
+        "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ?, state = 'queued',"
+        " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ? WHERE series = ?");
+      update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
+            .bind(4, request.trigger).bindDouble(5, now()).bind(6, request.series).step();
+    }
+    else
+    {
+      // Still waiting: it keeps its place in the queue and covers the newest instances.
+      Statement update(db_,
+        "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ? WHERE series = ?");
+      update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
+            .bind(4, request.trigger).bind(5, request.series).step();
+    }
+    transaction.commit();
+    return outcome;
+  }
+
+  void SqliteAnalysisQueue::skip(const std::string& series, const std::string& study,
+                                 const std::string& code, const std::string& message)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement upsert(db_,
+      "INSERT INTO analyses(series, study, state, errorCode, message, finishedAt) VALUES(?, ?, 'skipped', ?, ?, ?)"
+      " ON CONFLICT(series) DO UPDATE SET state = 'skipped', errorCode = excluded.errorCode,"
+      " message = excluded.message, finishedAt = excluded.finishedAt, node = ''");
+    upsert.bind(1, series).bind(2, study).bind(3, code).bind(4, message).bindDouble(5, now()).step();
+  }
+
+  std::optional<AnalysisRecord> SqliteAnalysisQueue::claim(const std::string& node)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction transaction(*this);
+    std::optional<std::string> series;
+    {
+      Statement oldest(db_, "SELECT series FROM analyses WHERE state = 'queued' ORDER BY queuedAt, series LIMIT 1");
+      if (oldest.step())
+      {
+        series = oldest.text(0);
+      }
+    }
+    if (!series)
+    {
+      return std::nullopt;
+    }
+    Statement update(db_, "UPDATE analyses SET state = 'running', node = ?, attempts = attempts + 1,"
+                          " startedAt = ? WHERE series = ?");
+    update.bind(1, node).bindDouble(2, now()).bind(3, *series).step();
+    std::optional<AnalysisRecord> claimed = findLocked(*series);
+    transaction.commit();
+    return claimed;
+  }
+
+  void SqliteAnalysisQueue::finish(const std::string& series, const FinishedAnalysis& finished)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Transaction transaction(*this);
+    std::optional<AnalysisRecord> existing = findLocked(series);
+    if (!existing)
+    {
+      throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    bool grewMeanwhile = existing->wanted.fingerprint != finished.analysed.fingerprint ||
+                         existing->wanted.modelVersion != finished.analysed.modelVersion;
+    Statement update(db_,
+      "UPDATE analyses SET state = ?, analysedFingerprint = ?, analysedModel = ?, outputs = ?, seconds = ?,"
+      " slices = ?, finishedAt = ?, errorCode = '', message = '', node = '', attempts = 0,"
+      " queuedAt = CASE WHEN ? = 'queued' THEN ? ELSE queuedAt END WHERE series = ?");
+    const char* state = grewMeanwhile ? "queued" : "done";
+    double time = now();
+    update.bind(1, state).bind(2, finished.analysed.fingerprint).bind(3, finished.analysed.modelVersion)
+          .bind(4, joinIds(finished.outputs)).bindDouble(5, finished.seconds)
+          .bind(6, static_cast<int64_t>(finished.slices)).bindDouble(7, time).bind(8, state)
+          .bindDouble(9, time).bind(10, series).step();
+    transaction.commit();
+  }
+
+  void SqliteAnalysisQueue::endAnalysis(const std::string& series, AnalysisState state,
+                                        const std::string& code, const std::string& message)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement update(db_, "UPDATE analyses SET state = ?, errorCode = ?, message = ?, finishedAt = ?, node = ''"
+                          " WHERE series = ?");
+    update.bind(1, toString(state)).bind(2, code).bind(3, message).bindDouble(4, now()).bind(5, series).step();
+  }
+
+  void SqliteAnalysisQueue::fail(const std::string& series, const std::string& code, const std::string& message)
+  {
+    endAnalysis(series, AnalysisState::Failed, code, message);
+  }
+
+  void SqliteAnalysisQueue::cancel(const std::string& series, const std::string& message)
+  {
+    endAnalysis(series, AnalysisState::Cancelled, "cancelled", message);
+  }
+
+  size_t SqliteAnalysisQueue::requeueInterrupted(const std::string& node)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement update(db_, "UPDATE analyses SET state = 'queued', node = '' WHERE state = 'running' AND node = ?");
+    update.bind(1, node).step();
+    return static_cast<size_t>(sqlite3_changes(db_));
+  }
+
+  std::optional<AnalysisRecord> SqliteAnalysisQueue::find(const std::string& series)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return findLocked(series);
+  }
+
+  std::vector<AnalysisRecord> SqliteAnalysisQueue::listStudy(const std::string& study)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement select(db_, std::string("SELECT ") + COLUMNS + " FROM analyses WHERE study = ? ORDER BY series");
+    select.bind(1, study);
+    std::vector<AnalysisRecord> records;
+    while (select.step()) records.push_back(select.record());
+    return records;
+  }
+
+  std::vector<AnalysisRecord> SqliteAnalysisQueue::listStates(const std::vector<AnalysisState>& states, size_t limit)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string placeholders;
+    for (size_t i = 0; i < states.size(); i++) placeholders += i == 0 ? "?" : ", ?";
+    Statement select(db_, std::string("SELECT ") + COLUMNS + " FROM analyses WHERE state IN (" + placeholders +
+                          ") ORDER BY queuedAt, series LIMIT ?");
+    int index = 1;
+    for (AnalysisState state : states) select.bind(index++, std::string(toString(state)));
+    select.bind(index, static_cast<int64_t>(limit));
+    std::vector<AnalysisRecord> records;
+    while (select.step()) records.push_back(select.record());
+    return records;
+  }
+
+  std::map<AnalysisState, uint64_t> SqliteAnalysisQueue::countByState()
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::map<AnalysisState, uint64_t> counts;
+    for (int i = 0; i < 6; i++) counts[static_cast<AnalysisState>(i)] = 0;
+    Statement select(db_, "SELECT state, COUNT(*) FROM analyses GROUP BY state");
+    while (select.step()) counts[parseAnalysisState(select.text(0))] = static_cast<uint64_t>(select.integer(1));
+    return counts;
+  }
+
+  int64_t SqliteAnalysisQueue::lastChange()
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement select(db_, "SELECT value FROM properties WHERE name = 'lastChange'");
+    return select.step() ? std::stoll(select.text(0)) : -1;
+  }
+
+  void SqliteAnalysisQueue::setLastChange(int64_t sequence)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement upsert(db_, "INSERT INTO properties VALUES('lastChange', ?)"
+                          " ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+    upsert.bind(1, std::to_string(sequence)).step();
+  }
+}

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "AnalysisQueue.h"
+
+#include <mutex>
+#include <string>
+
+struct sqlite3;
+
+namespace spinemet
+{
+  // The analysis queue in one SQLite file beside Orthanc's storage. Every change is one transaction
+  // in WAL mode, so a process killed at any point leaves the last committed state.
+  class SqliteAnalysisQueue : public AnalysisQueue
+  {
+  public:
+    explicit SqliteAnalysisQueue(const std::string& path);    // throws std::runtime_error naming the file
+    ~SqliteAnalysisQueue() override;
+
+    SqliteAnalysisQueue(const SqliteAnalysisQueue&) = delete;
+    SqliteAnalysisQueue& operator=(const SqliteAnalysisQueue&) = delete;
+
+    EnqueueOutcome enqueue(const EnqueueRequest& request) override;
+    void skip(const std::string& series, const std::string& study,
+              const std::string& code, const std::string& message) override;
+    std::optional<AnalysisRecord> claim(const std::string& node) override;
+    void finish(const std::string& series, const FinishedAnalysis& finished) override;
+    void fail(const std::string& series, const std::string& code, const std::string& message) override;
+    void cancel(const std::string& series, const std::string& message) override;
+    size_t requeueInterrupted(const std::string& node) override;
+    std::optional<AnalysisRecord> find(const std::string& series) override;
+    std::vector<AnalysisRecord> listStudy(const std::string& study) override;
+    std::vector<AnalysisRecord> listStates(const std::vector<AnalysisState>& states, size_t limit) override;
+    std::map<AnalysisState, uint64_t> countByState() override;
+    int64_t lastChange() override;
+    void setLastChange(int64_t sequence) override;
+
+    const std::string& path() const { return path_; }
+
+  private:
+    class Statement;
+    class Transaction;
+
+    void execute(const char* sql);
+    std::optional<AnalysisRecord> findLocked(const std::string& series);
+    void endAnalysis(const std::string& series, AnalysisState state,
+                     const std::string& code, const std::string& message);
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+    std::mutex mutex_;
+  };
+}

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "Configuration.h"
+
+#include <gtest/gtest.h>
+#include <json/reader.h>
+
+#include <memory>
+
+namespace spinemet
+{
+  namespace
+  {
+    Json::Value parse(const std::string& text)
+    {
+      Json::CharReaderBuilder builder;
+      std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+      Json::Value value;
+      std::string errors;
+      EXPECT_TRUE(reader->parse(text.data(), text.data() + text.size(), &value, &errors)) << errors;
+      return value;
+    }
+
+    // A valid Orthanc configuration with the given SpineMet section.
+    Json::Value orthancWith(const std::string& section)
+    {
+      return parse(R"({
+        "StorageDirectory": "/var/lib/orthanc/db",
+        "UserContentType": { "spinemet-result": [4600, "application/json"] },
+        "DicomModalities": { "PACS": ["PACS", "127.0.0.1", 4242] },
+        "SpineMet": )" + section + "}");
+    }
+
+    bool mentions(const std::vector<std::string>& problems, const std::string& text)
+    {
+      for (const std::string& problem : problems)
+      {
+        if (problem.find(text) != std::string::npos) return true;
+      }
+      return false;
+    }
+  }
+
+  TEST(Configuration, CompleteSectionIsRead)
+  {
+    ConfigurationReading reading = readConfiguration(orthancWith(R"({
+      "Enabled": true, "ModelPath": "/models/demo.pt", "Device": "cpu", "Threads": 2, "BatchSize": 16,
+      "VolumesInFlight": 2, "MaximumAttempts": 4, "QueueDatabase": "/tmp/q.sqlite",
+      "Selection": { "MinimumSlices": 30, "SliceThickness": [0.6, 3], "BodyPart": "SPINE|CHEST",
+                     "SeriesDescription": "bone" },
+      "Outputs": { "StructuredReport": true, "Overlays": false },
+      "Forward": { "Modalities": ["PACS"], "Webhook": "http://127.0.0.1:9/hook", "WebhookTimeout": 3 },
+      "ReanalysisPolicy": "Never" })"));
+    EXPECT_TRUE(reading.problems.empty()) << reading.problems.front();
+    const PluginConfiguration& c = reading.configuration;
+    EXPECT_EQ(c.modelPath, "/models/demo.pt");
+    EXPECT_EQ(c.device, "cpu");
+    EXPECT_EQ(c.threads, 2u);
+    EXPECT_EQ(c.batchSize, 16u);
+    EXPECT_EQ(c.volumesInFlight, 2u);
+    EXPECT_EQ(c.maximumAttempts, 4u);
+    EXPECT_EQ(c.queueDatabase, "/tmp/q.sqlite");
+    EXPECT_EQ(c.selection.minimumSlices, 30u);
+    EXPECT_DOUBLE_EQ(c.selection.minimumSliceThickness, 0.6);
+    EXPECT_DOUBLE_EQ(c.selection.maximumSliceThickness, 3);
+    EXPECT_EQ(c.selection.bodyPartPattern, "SPINE|CHEST");
+    EXPECT_FALSE(c.outputs.overlays);
+    EXPECT_EQ(c.forward.modalities, std::vector<std::string>{"PACS"});
+    EXPECT_EQ(c.forward.webhook, "http://127.0.0.1:9/hook");
+    EXPECT_EQ(c.forward.webhookTimeoutSeconds, 3u);
+    EXPECT_EQ(c.reanalysis, ReanalysisPolicy::Never);
+  }
+
+  TEST(Configuration, DefaultsNeedOnlyTheModel)
+  {
+    ConfigurationReading reading = readConfiguration(orthancWith(R"({ "ModelPath": "/m.pt" })"));
+    EXPECT_TRUE(reading.problems.empty());
+    EXPECT_EQ(reading.configuration.queueDatabase, "/var/lib/orthanc/db/spinemet-queue.sqlite");
+    EXPECT_EQ(reading.configuration.device, "auto");
+    EXPECT_EQ(reading.configuration.reanalysis, ReanalysisPolicy::WhenChanged);
+  }
+
+  TEST(Configuration, EachMistakeIsOneProblemNamingTheSetting)
+  {
+    ConfigurationReading reading = readConfiguration(orthancWith(R"({
+      "ModelPath": "/m.pt", "Treads": 2, "Device": "gpu", "BatchSize": "32", "VolumesInFlight": 0,
+      "Selection": { "MinimumSlices": 10, "BodyPart": "([", "Colour": 1, "SliceThickness": [5, 1] },
+      "Forward": { "Modalities": ["NOWHERE"], "Webhook": "ftp://x" },
+      "ReanalysisPolicy": "Sometimes" })"));
+    const std::vector<std::string>& problems = reading.problems;
+    EXPECT_TRUE(mentions(problems, "SpineMet: unknown setting \"Treads\"")) << problems.size();
+    EXPECT_TRUE(mentions(problems, "SpineMet.Device: expected one of \"auto\", \"cpu\", \"cuda\", got \"gpu\""));
+    EXPECT_TRUE(mentions(problems, "SpineMet.BatchSize: expected an integer of at least 1, got \"32\" (a string)"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.VolumesInFlight: expected an integer of at least 1, got 0"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.Selection.BodyPart: \"([\" is not a valid regular expression"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.Selection: unknown setting \"Colour\""));
+    EXPECT_TRUE(mentions(problems, "SpineMet.Selection.SliceThickness: expected [minimum, maximum]"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.Forward.Modalities: \"NOWHERE\" is not one of Orthanc's DicomModalities"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.Forward.Webhook: \"ftp://x\" is not an http"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.ReanalysisPolicy: expected one of \"WhenChanged\", \"Never\""));
+    EXPECT_EQ(problems.size(), 10u);
+  }
+
+  TEST(Configuration, MissingSectionModelOrAttachmentTypeIsReported)
+  {
+    EXPECT_TRUE(mentions(readConfiguration(parse("{}")).problems, "no \"SpineMet\" section"));
+    EXPECT_TRUE(mentions(readConfiguration(orthancWith("{}")).problems, "SpineMet.ModelPath: missing"));
+    EXPECT_TRUE(mentions(readConfiguration(orthancWith("[1]")).problems, "SpineMet: expected an object"));
+    Json::Value withoutType = orthancWith(R"({ "ModelPath": "/m.pt" })");
+    withoutType.removeMember("UserContentType");
+    EXPECT_TRUE(mentions(readConfiguration(withoutType).problems, "\"spinemet-result\""));
+  }
+
+  TEST(Configuration, ModalitiesKeptInOrthancsDatabaseAreNotCheckedAtStart)
+  {
+    Json::Value orthanc = orthancWith(R"({ "ModelPath": "/m.pt", "Forward": { "Modalities": ["LATER"] } })");
+    orthanc["DicomModalitiesInDatabase"] = true;
+    EXPECT_TRUE(readConfiguration(orthanc).problems.empty());
+  }
+}
