@@ -13,10 +13,22 @@
 
 namespace spinemet
 {
+  // How the TorchScript graph is prepared once at load time (benchmarks/README.md, engine section,
+  // has the figures behind the default).
+  enum class GraphOptimisation
+  {
+    None,                    // the scripted module as saved
+    Freeze,                  // torch::jit::freeze: weights become constants, BatchNorm folded into convolutions
+    OptimizeForInference     // freeze + torch::jit::optimize_for_inference (oneDNN/MKLDNN layouts on CPU)
+  };
+
   struct EngineOptions
   {
     std::string device = "auto";    // "auto" (CUDA when LibTorch sees a GPU), "cpu", "cuda"
-    int threads = 0;                 // CPU intra-op threads; 0 = LibTorch's default
+    int threads = 0;                 // CPU intra-op threads; 0 = LibTorch's default. Process-global
+                                     // (at::set_num_threads): the last engine loaded sets it for all.
+    GraphOptimisation graph = GraphOptimisation::Freeze;
+    bool channelsLast = false;       // feed NHWC-strided input (a CPU lever; see the benchmark)
   };
 
   // The model's outputs for one crop, as probabilities.
@@ -29,16 +41,21 @@ namespace spinemet
   };
 
   // A loaded TorchScript model honouring the contract. Loaded once, shared by all workers; predict()
-  // may be called from several threads.
+  // may be called from several threads at once (TorchScript's interpreter keeps per-call state;
+  // the module's weights are only read under torch::InferenceMode).
   class Engine
   {
   public:
-    // Throws AnalysisError("model-load" / "model-contract") naming the file and what is wrong.
+    // Throws AnalysisError naming the file and what is wrong: "model-load" (missing, unreadable, not
+    // TorchScript), "model-contract" (no or bad spinemet.json, outputs that break the contract on a
+    // probe batch run at load time), "device" (cuda asked for and not available).
     static std::shared_ptr<Engine> load(const std::string& path, const EngineOptions& options);
 
     virtual ~Engine() = default;
     virtual const ModelMetadata& metadata() const = 0;
     virtual std::string deviceName() const = 0;
+    // One prediction per crop, in batch order. Throws std::invalid_argument for a batch whose
+    // channels or size differ from metadata().preprocessing (a programming error, not bad input).
     virtual std::vector<SlicePrediction> predict(const CropBatch& batch) = 0;
   };
 }

@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "result/AnalysisResult.h"
+
+#include <stdexcept>
+
+namespace spinemet
+{
+  namespace
+  {
+    const char* const BONE_QUALITY_NAMES[] = {"normal", "blastic", "lytic", "mixed"};
+    const char* const POSTEROLATERAL_NAMES[] = {"none", "unilateral", "bilateral"};
+
+    // Severity for the study summary follows the SINS bone-lesion points, with blastic above normal.
+    int severity(BoneQuality value)
+    {
+      switch (value)
+      {
+        case BoneQuality::Lytic: return 3;
+        case BoneQuality::Mixed: return 2;
+        case BoneQuality::Blastic: return 1;
+        case BoneQuality::Normal: return 0;
+      }
+      return 0;
+    }
+
+    [[noreturn]] void refuse(const std::string& field, const std::string& what)
+    {
+      throw std::invalid_argument("spinemet result JSON: \"" + field + "\" " + what);
+    }
+
+    const Json::Value& member(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const std::string field = path.empty() ? key : path + "." + key;
+      if (!object.isObject() || !object.isMember(key))
+      {
+        refuse(field, "is missing");
+      }
+      return object[key];
+    }
+
+    std::string text(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!value.isString())
+      {
+        refuse(path.empty() ? key : path + "." + key, "must be a string");
+      }
+      return value.asString();
+    }
+
+    // Empty strings are written as null where "unknown" is the meaning (the level).
+    std::string optionalText(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (value.isNull())
+      {
+        return std::string();
+      }
+      if (!value.isString())
+      {
+        refuse(path + "." + key, "must be a string or null");
+      }
+      return value.asString();
+    }
+
+    double number(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!value.isNumeric())
+      {
+        refuse(path.empty() ? key : path + "." + key, "must be a number");
+      }
+      return value.asDouble();
+    }
+
+    size_t count(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!value.isUInt64())
+      {
+        refuse(path + "." + key, "must be a non-negative integer");
+      }
+      return static_cast<size_t>(value.asUInt64());
+    }
+
+    int integer(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!value.isInt())
+      {
+        refuse(path + "." + key, "must be an integer");
+      }
+      return value.asInt();
+    }
+
+    const Json::Value& array(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (!value.isArray())
+      {
+        refuse(path.empty() ? key : path + "." + key, "must be an array");
+      }
+      return value;
+    }
+
+    Json::Value vectorToJson(const Vector3& v)
+    {
+      Json::Value json(Json::arrayValue);
+      for (double x : v)
+      {
+        json.append(x);
+      }
+      return json;
+    }
+
+    Vector3 vectorFromJson(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& json = array(object, path, key);
+      if (json.size() != 3 || !json[0].isNumeric() || !json[1].isNumeric() || !json[2].isNumeric())
+      {
+        refuse(path + "." + key, "must be three numbers");
+      }
+      return {json[0].asDouble(), json[1].asDouble(), json[2].asDouble()};
+    }
+
+    template <size_t N>
+    Json::Value probabilitiesToJson(const std::array<float, N>& values, const char* const (&names)[N])
+    {
+      Json::Value json(Json::objectValue);
+      for (size_t i = 0; i < N; ++i)
+      {
+        json[names[i]] = values[i];
+      }
+      return json;
+    }
+
+    template <size_t N>
+    std::array<float, N> probabilitiesFromJson(const Json::Value& object, const std::string& path, const char* key,
+                                               const char* const (&names)[N])
+    {
+      const Json::Value& json = member(object, path, key);
+      std::array<float, N> values{};
+      for (size_t i = 0; i < N; ++i)
+      {
+        values[i] = static_cast<float>(number(json, path + "." + key, names[i]));
+      }
+      return values;
+    }
+
+    // (key, member) pairs of SeriesAttributes, so that writing and reading cannot drift apart.
+    struct AttributeField
+    {
+      const char* key;
+      std::string SeriesAttributes::*field;
+    };
+
+    const AttributeField SERIES_FIELDS[] = {
+      {"patient_name", &SeriesAttributes::patientName},
+      {"patient_id", &SeriesAttributes::patientId},
+      {"patient_birth_date", &SeriesAttributes::patientBirthDate},
+      {"patient_sex", &SeriesAttributes::patientSex},
+      {"study_instance_uid", &SeriesAttributes::studyInstanceUid},
+      {"study_date", &SeriesAttributes::studyDate},
+      {"study_time", &SeriesAttributes::studyTime},
+      {"study_id", &SeriesAttributes::studyId},
+      {"accession_number", &SeriesAttributes::accessionNumber},
+      {"referring_physician_name", &SeriesAttributes::referringPhysicianName},
+      {"study_description", &SeriesAttributes::studyDescription},
+      {"series_instance_uid", &SeriesAttributes::seriesInstanceUid},
+      {"series_number", &SeriesAttributes::seriesNumber},
+      {"series_description", &SeriesAttributes::seriesDescription},
+      {"modality", &SeriesAttributes::modality},
+      {"body_part_examined", &SeriesAttributes::bodyPartExamined},
+      {"frame_of_reference_uid", &SeriesAttributes::frameOfReferenceUid},
+      {"manufacturer", &SeriesAttributes::manufacturer},
+      {"specific_character_set", &SeriesAttributes::specificCharacterSet},
+    };
+
+    Json::Value geometryToJson(const VolumeGeometry& g)
+    {
+      Json::Value json(Json::objectValue);
+      json["columns"] = Json::UInt64(g.columns);
+      json["rows"] = Json::UInt64(g.rows);
+      json["slices"] = Json::UInt64(g.slices);
+      json["column_spacing_mm"] = g.columnSpacing;
+      json["row_spacing_mm"] = g.rowSpacing;
+      json["slice_spacing_mm"] = g.sliceSpacing;
+      json["slice_thickness_mm"] = g.sliceThickness;
+      json["origin"] = vectorToJson(g.origin);
+      json["row_direction"] = vectorToJson(g.rowDirection);
+      json["column_direction"] = vectorToJson(g.columnDirection);
+      json["slice_direction"] = vectorToJson(g.sliceDirection);
+      return json;
+    }
+
+    VolumeGeometry geometryFromJson(const Json::Value& json)
+    {
+      const std::string path = "geometry";
+      VolumeGeometry g;
+      g.columns = count(json, path, "columns");
+      g.rows = count(json, path, "rows");
+      g.slices = count(json, path, "slices");
+      g.columnSpacing = number(json, path, "column_spacing_mm");
+      g.rowSpacing = number(json, path, "row_spacing_mm");
+      g.sliceSpacing = number(json, path, "slice_spacing_mm");
+      g.sliceThickness = number(json, path, "slice_thickness_mm");
+      g.origin = vectorFromJson(json, path, "origin");
+      g.rowDirection = vectorFromJson(json, path, "row_direction");
+      g.columnDirection = vectorFromJson(json, path, "column_direction");
+      g.sliceDirection = vectorFromJson(json, path, "slice_direction");
+      return g;
+    }
+
+    Json::Value vertebraToJson(const VertebraResult& v)
+    {
+      Json::Value json(Json::objectValue);
+      json["index"] = v.index;
+      json["level"] = v.level.empty() ? Json::Value() : Json::Value(v.level);
+      json["display_name"] = v.displayName;
+      json["first_slice"] = Json::UInt64(v.firstSlice);
+      json["last_slice"] = Json::UInt64(v.lastSlice);
+      json["key_slice"] = Json::UInt64(v.keySlice);
+      json["key_slice_sop_instance_uid"] = v.keySliceSopInstanceUid;
+      Json::Value outline(Json::arrayValue);
+      for (const auto& point : v.keySliceOutline)
+      {
+        Json::Value pair(Json::arrayValue);
+        pair.append(point[0]);
+        pair.append(point[1]);
+        outline.append(pair);
+      }
+      json["key_slice_outline"] = outline;
+
+      Json::Value boneQuality(Json::objectValue);
+      boneQuality["class"] = toString(v.boneQuality);
+      boneQuality["probability"] = v.boneQualityProbability;
+      boneQuality["probabilities"] = probabilitiesToJson(v.boneQualityProbabilities, BONE_QUALITY_NAMES);
+      json["bone_quality"] = boneQuality;
+
+      Json::Value posterolateral(Json::objectValue);
+      posterolateral["class"] = toString(v.posterolateral);
+      posterolateral["probability"] = v.posterolateralProbability;
+      posterolateral["probabilities"] = probabilitiesToJson(v.posterolateralProbabilities, POSTEROLATERAL_NAMES);
+      json["posterolateral"] = posterolateral;
+
+      Json::Value sins(Json::objectValue);
+      sins["bone_lesion"] = v.sinsBoneLesion;
+      sins["posterolateral"] = v.sinsPosterolateral;
+      json["sins"] = sins;
+      return json;
+    }
+
+    VertebraResult vertebraFromJson(const Json::Value& json, const std::string& path)
+    {
+      VertebraResult v;
+      v.index = integer(json, path, "index");
+      v.level = optionalText(json, path, "level");
+      v.displayName = text(json, path, "display_name");
+      v.firstSlice = count(json, path, "first_slice");
+      v.lastSlice = count(json, path, "last_slice");
+      v.keySlice = count(json, path, "key_slice");
+      v.keySliceSopInstanceUid = text(json, path, "key_slice_sop_instance_uid");
+      const Json::Value& outline = array(json, path, "key_slice_outline");
+      for (Json::ArrayIndex i = 0; i < outline.size(); ++i)
+      {
+        const Json::Value& point = outline[i];
+        if (!point.isArray() || point.size() != 2 || !point[0].isNumeric() || !point[1].isNumeric())
+        {
+          refuse(path + ".key_slice_outline[" + std::to_string(i) + "]", "must be [column, row]");
+        }
+        v.keySliceOutline.push_back({point[0].asDouble(), point[1].asDouble()});
+      }
+
+      const std::string bonePath = path + ".bone_quality";
+      const Json::Value& boneQuality = member(json, path, "bone_quality");
+      try
+      {
+        v.boneQuality = parseBoneQuality(text(boneQuality, bonePath, "class"));
+      }
+      catch (const std::invalid_argument& error)
+      {
+        refuse(bonePath + ".class", error.what());
+      }
+      v.boneQualityProbability = static_cast<float>(number(boneQuality, bonePath, "probability"));
+      v.boneQualityProbabilities = probabilitiesFromJson(boneQuality, bonePath, "probabilities", BONE_QUALITY_NAMES);
+
+      const std::string posteroPath = path + ".posterolateral";
+      const Json::Value& posterolateral = member(json, path, "posterolateral");
+      try
+      {
+        v.posterolateral = parsePosterolateral(text(posterolateral, posteroPath, "class"));
+      }
+      catch (const std::invalid_argument& error)
+      {
+        refuse(posteroPath + ".class", error.what());
+      }
+      v.posterolateralProbability = static_cast<float>(number(posterolateral, posteroPath, "probability"));
+      v.posterolateralProbabilities =
+        probabilitiesFromJson(posterolateral, posteroPath, "probabilities", POSTEROLATERAL_NAMES);
+
+      const Json::Value& sins = member(json, path, "sins");
+      v.sinsBoneLesion = integer(sins, path + ".sins", "bone_lesion");
+      v.sinsPosterolateral = integer(sins, path + ".sins", "posterolateral");
+      if (v.sinsBoneLesion != sinsBoneLesionScore(v.boneQuality) ||
+          v.sinsPosterolateral != sinsPosterolateralScore(v.posterolateral))
+      {
+        refuse(path + ".sins", "does not match the classes (SINS: lytic 2, mixed 1, blastic 0, normal 0; "
+                               "bilateral 3, unilateral 1, none 0)");
+      }
+      return v;
+    }
+
+    Json::Value sliceToJson(const SliceResult& s)
+    {
+      Json::Value json(Json::objectValue);
+      json["slice_index"] = Json::UInt64(s.sliceIndex);
+      json["sop_instance_uid"] = s.sopInstanceUid;
+      json["vertebra"] = s.vertebra;
+      json["blastic"] = s.blastic;
+      json["lytic"] = s.lytic;
+      json["bone_quality"] = probabilitiesToJson(s.boneQuality, BONE_QUALITY_NAMES);
+      json["posterolateral"] = probabilitiesToJson(s.posterolateral, POSTEROLATERAL_NAMES);
+      return json;
+    }
+
+    SliceResult sliceFromJson(const Json::Value& json, const std::string& path)
+    {
+      SliceResult s;
+      s.sliceIndex = count(json, path, "slice_index");
+      s.sopInstanceUid = text(json, path, "sop_instance_uid");
+      s.vertebra = integer(json, path, "vertebra");
+      s.blastic = static_cast<float>(number(json, path, "blastic"));
+      s.lytic = static_cast<float>(number(json, path, "lytic"));
+      s.boneQuality = probabilitiesFromJson(json, path, "bone_quality", BONE_QUALITY_NAMES);
+      s.posterolateral = probabilitiesFromJson(json, path, "posterolateral", POSTEROLATERAL_NAMES);
+      return s;
+    }
+  }
+
+  const char* toString(BoneQuality value)
+  {
+    return BONE_QUALITY_NAMES[static_cast<int>(value)];
+  }
+
+  const char* toString(Posterolateral value)
+  {
+    return POSTEROLATERAL_NAMES[static_cast<int>(value)];
+  }
+
+  BoneQuality parseBoneQuality(const std::string& text)
+  {
+    for (int i = 0; i < 4; ++i)
+    {
+      if (text == BONE_QUALITY_NAMES[i])
+      {
+        return static_cast<BoneQuality>(i);
+      }
+    }
+    throw std::invalid_argument("unknown bone quality \"" + text + "\" (normal, blastic, lytic, mixed)");
+  }
+
+  Posterolateral parsePosterolateral(const std::string& text)
+  {
+    for (int i = 0; i < 3; ++i)
+    {
+      if (text == POSTEROLATERAL_NAMES[i])
+      {
+        return static_cast<Posterolateral>(i);
+      }
+    }
+    throw std::invalid_argument("unknown posterolateral involvement \"" + text + "\" (none, unilateral, bilateral)");
+  }
+
+  int sinsBoneLesionScore(BoneQuality value)
+  {
+    switch (value)
+    {
+      case BoneQuality::Lytic: return 2;
+      case BoneQuality::Mixed: return 1;
+      case BoneQuality::Blastic: return 0;
+      case BoneQuality::Normal: return 0;
+    }
+    return 0;
+  }
+
+  int sinsPosterolateralScore(Posterolateral value)
+  {
+    switch (value)
+    {
+      case Posterolateral::Bilateral: return 3;
+      case Posterolateral::Unilateral: return 1;
+      case Posterolateral::None: return 0;
+    }
+    return 0;
+  }
+
+  bool AnalysisResult::lesionSuspected() const
+  {
+    for (const auto& vertebra : vertebrae)
+    {
+      if (vertebra.boneQuality != BoneQuality::Normal)
+      {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  BoneQuality AnalysisResult::highestBoneQuality() const
+  {
+    BoneQuality highest = BoneQuality::Normal;
+    for (const auto& vertebra : vertebrae)
+    {
+      if (severity(vertebra.boneQuality) > severity(highest))
+      {
+        highest = vertebra.boneQuality;
+      }
+    }
+    return highest;
+  }
+
+  Json::Value toJson(const AnalysisResult& result)
+  {
+    Json::Value json(Json::objectValue);
+    json["schema"] = RESULT_SCHEMA;
+
+    Json::Value series(Json::objectValue);
+    for (const auto& field : SERIES_FIELDS)
+    {
+      series[field.key] = result.series.*field.field;
+    }
+    json["series"] = series;
+    json["geometry"] = geometryToJson(result.geometry);
+
+    Json::Value model(Json::objectValue);
+    model["name"] = result.model.name;
+    model["version"] = result.model.version;
+    model["architecture"] = result.model.architecture;
+    model["trained_on"] = result.model.trainedOn;
+    json["model"] = model;
+
+    // Derived from the vertebrae: written for readers that want the triage answer at a glance,
+    // checked (not trusted) when read back.
+    Json::Value summary(Json::objectValue);
+    summary["lesion_suspected"] = result.lesionSuspected();
+    summary["highest_bone_quality"] = toString(result.highestBoneQuality());
+    summary["vertebrae"] = Json::UInt64(result.vertebrae.size());
+    json["summary"] = summary;
+
+    Json::Value vertebrae(Json::arrayValue);
+    for (const auto& vertebra : result.vertebrae)
+    {
+      vertebrae.append(vertebraToJson(vertebra));
+    }
+    json["vertebrae"] = vertebrae;
+
+    Json::Value slices(Json::arrayValue);
+    for (const auto& slice : result.slices)
+    {
+      slices.append(sliceToJson(slice));
+    }
+    json["slices"] = slices;
+
+    Json::Value warnings(Json::arrayValue);
+    for (const auto& warning : result.warnings)
+    {
+      warnings.append(warning);
+    }
+    json["warnings"] = warnings;
+    return json;
+  }
+
+  AnalysisResult resultFromJson(const Json::Value& json)
+  {
+    if (!json.isObject())
+    {
+      throw std::invalid_argument("spinemet result JSON: the document must be an object");
+    }
+    const std::string schema = text(json, "", "schema");
+    if (schema != RESULT_SCHEMA)
+    {
+      refuse("schema", "is \"" + schema + "\", this build reads \"" + RESULT_SCHEMA + "\"");
+    }
+
+    AnalysisResult result;
+    const Json::Value& series = member(json, "", "series");
+    for (const auto& field : SERIES_FIELDS)
+    {
+      result.series.*field.field = text(series, "series", field.key);
+    }
+    result.geometry = geometryFromJson(member(json, "", "geometry"));
+
+    const Json::Value& model = member(json, "", "model");
+    result.model.name = text(model, "model", "name");
+    result.model.version = text(model, "model", "version");
+    result.model.architecture = text(model, "model", "architecture");
+    result.model.trainedOn = text(model, "model", "trained_on");
+
+    const Json::Value& vertebrae = array(json, "", "vertebrae");
+    for (Json::ArrayIndex i = 0; i < vertebrae.size(); ++i)
+    {
+      result.vertebrae.push_back(vertebraFromJson(vertebrae[i], "vertebrae[" + std::to_string(i) + "]"));
+    }
+    const Json::Value& slices = array(json, "", "slices");
+    for (Json::ArrayIndex i = 0; i < slices.size(); ++i)
+    {
+      const std::string path = "slices[" + std::to_string(i) + "]";
+      result.slices.push_back(sliceFromJson(slices[i], path));
+      const int vertebra = result.slices.back().vertebra;
+      if (vertebra < 0 || static_cast<size_t>(vertebra) >= result.vertebrae.size())
+      {
+        refuse(path + ".vertebra", "is not the index of a vertebra in \"vertebrae\"");
+      }
+    }
+    const Json::Value& warnings = array(json, "", "warnings");
+    for (Json::ArrayIndex i = 0; i < warnings.size(); ++i)
+    {
+      if (!warnings[i].isString())
+      {
+        refuse("warnings[" + std::to_string(i) + "]", "must be a string");
+      }
+      result.warnings.push_back(warnings[i].asString());
+    }
+
+    const Json::Value& summary = member(json, "", "summary");
+    const Json::Value& lesionSuspected = member(summary, "summary", "lesion_suspected");
+    if (!lesionSuspected.isBool() || lesionSuspected.asBool() != result.lesionSuspected() ||
+        text(summary, "summary", "highest_bone_quality") != toString(result.highestBoneQuality()))
+    {
+      refuse("summary", "does not match the vertebrae");
+    }
+    return result;
+  }
+}

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The LibTorch engine against the Python model and against broken model files. The models are made
+// at test time by make_test_models.py (the engine.models fixture) into SPINEMET_ENGINE_MODELS.
+
+#include "engine/Engine.h"
+#include "common/AnalysisError.h"
+#include "NpyFile.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+namespace spinemet
+{
+  namespace
+  {
+    std::string modelPath(const std::string& name)
+    {
+      const char* folder = std::getenv("SPINEMET_ENGINE_MODELS");
+      if (folder == nullptr)
+      {
+        throw std::runtime_error("SPINEMET_ENGINE_MODELS is not set (run through ctest)");
+      }
+      return std::string(folder) + "/" + name;
+    }
+
+    EngineOptions cpu(GraphOptimisation graph = GraphOptimisation::Freeze, bool channelsLast = false)
+    {
+      EngineOptions options;
+      options.device = "cpu";
+      options.threads = 1;
+      options.graph = graph;
+      options.channelsLast = channelsLast;
+      return options;
+    }
+
+    CropBatch referenceBatch(size_t& count)
+    {
+      const NpyFloatArray inputs = readNpyFloat32(modelPath("reference-inputs.npy"));
+      CropBatch batch;
+      batch.channels = inputs.shape.at(1);
+      batch.size = inputs.shape.at(2);
+      count = inputs.shape.at(0);
+      for (size_t i = 0; i < count; ++i)
+      {
+        batch.sliceIndices.push_back(i);
+      }
+      batch.values = inputs.values;
+      return batch;
+    }
+
+    std::vector<float> flatten(const SlicePrediction& p)
+    {
+      std::vector<float> v{p.blastic, p.lytic};
+      v.insert(v.end(), p.boneQuality.begin(), p.boneQuality.end());
+      v.insert(v.end(), p.posterolateral.begin(), p.posterolateral.end());
+      return v;
+    }
+
+    // The AnalysisError thrown by loading `name`, or a failure if it loads.
+    AnalysisError loadError(const std::string& name, const EngineOptions& options = cpu())
+    {
+      try
+      {
+        Engine::load(modelPath(name), options);
+      }
+      catch (const AnalysisError& error)
+      {
+        return error;
+      }
+      ADD_FAILURE() << name << " was accepted";
+      return AnalysisError("", "");
+    }
+  }
+
+  class EngineAgainstPython : public ::testing::TestWithParam<std::tuple<GraphOptimisation, bool>>
+  {
+  };
+
+  TEST_P(EngineAgainstPython, OutputsEqualPythonWithin1e4)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu(std::get<0>(GetParam()), std::get<1>(GetParam())));
+    size_t count = 0;
+    const CropBatch batch = referenceBatch(count);
+    const NpyFloatArray reference = readNpyFloat32(modelPath("reference-outputs.npy"));
+    ASSERT_EQ(reference.shape, (std::vector<size_t>{count, 9}));
+
+    const auto predictions = engine->predict(batch);
+    ASSERT_EQ(predictions.size(), count);
+    double worst = 0;
+    for (size_t i = 0; i < count; ++i)
+    {
+      const auto actual = flatten(predictions[i]);
+      for (size_t k = 0; k < 9; ++k)
+      {
+        const double difference = std::fabs(actual[k] - reference.values[i * 9 + k]);
+        worst = std::max(worst, difference);
+        EXPECT_LE(difference, 1e-4) << "crop " << i << " output " << k;
+      }
+    }
+    RecordProperty("max_abs_difference", std::to_string(worst));
+  }
+
+  INSTANTIATE_TEST_SUITE_P(GraphOptimisations, EngineAgainstPython,
+                           ::testing::Values(std::make_tuple(GraphOptimisation::None, false),
+                                             std::make_tuple(GraphOptimisation::Freeze, false),
+                                             std::make_tuple(GraphOptimisation::OptimizeForInference, false),
+                                             std::make_tuple(GraphOptimisation::Freeze, true)),
+                           [](const auto& info) {
+                             static const char* const names[] = {"Scripted", "Frozen", "OptimizedForInference"};
+                             return std::string(names[static_cast<int>(std::get<0>(info.param))]) +
+                                    (std::get<1>(info.param) ? "ChannelsLast" : "");
+                           });
+
+  TEST(Engine, ReadsItsMetadata)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu());
+    EXPECT_EQ(engine->metadata().name, "spinemet-tiny-test");
+    EXPECT_EQ(engine->metadata().preprocessing.inputSize, 32);
+    EXPECT_EQ(engine->metadata().preprocessing.channels, 1);
+    EXPECT_EQ(engine->deviceName(), "cpu (1 threads)");
+
+    auto threeChannels = Engine::load(modelPath("tiny-3ch.pt"), cpu());
+    EXPECT_EQ(threeChannels->metadata().preprocessing.channels, 3);
+  }
+
+  TEST(Engine, PredictsOneBatchOrManyAlike)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu());
+    size_t count = 0;
+    const CropBatch batch = referenceBatch(count);
+    const auto whole = engine->predict(batch);
+    const size_t cropValues = batch.channels * batch.size * batch.size;
+    for (size_t i = 0; i < count; ++i)
+    {
+      CropBatch single;
+      single.channels = batch.channels;
+      single.size = batch.size;
+      single.sliceIndices = {i};
+      single.values.assign(batch.crop(i), batch.crop(i) + cropValues);
+      const auto one = engine->predict(single);
+      ASSERT_EQ(one.size(), 1u);
+      const auto a = flatten(one[0]);
+      const auto b = flatten(whole[i]);
+      for (size_t k = 0; k < a.size(); ++k)
+      {
+        EXPECT_NEAR(a[k], b[k], 1e-5) << "crop " << i;
+      }
+    }
+  }
+
+  TEST(Engine, PredictIsSafeFromSeveralThreads)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu());
+    size_t count = 0;
+    const CropBatch batch = referenceBatch(count);
+    const auto expected = engine->predict(batch);
+    std::vector<std::vector<SlicePrediction>> results(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t)
+    {
+      threads.emplace_back([&, t] {
+        for (int repeat = 0; repeat < 5; ++repeat)
+        {
+          results[t] = engine->predict(batch);
+        }
+      });
+    }
+    for (auto& thread : threads)
+    {
+      thread.join();
+    }
+    for (const auto& result : results)
+    {
+      ASSERT_EQ(result.size(), count);
+      for (size_t i = 0; i < count; ++i)
+      {
+        EXPECT_EQ(flatten(result[i]), flatten(expected[i]));
+      }
+    }
+  }
+
+  TEST(Engine, EmptyBatchGivesNoPredictions)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu());
+    CropBatch empty;
+    empty.channels = 1;
+    empty.size = 32;
+    EXPECT_TRUE(engine->predict(empty).empty());
+  }
+
+  TEST(Engine, RefusesABatchOfTheWrongShape)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu());
+    CropBatch batch;
+    batch.channels = 1;
+    batch.size = 64;
+    batch.sliceIndices = {0};
+    batch.values.assign(64 * 64, 0.0f);
+    EXPECT_THROW(engine->predict(batch), std::invalid_argument);
+  }
+
+  TEST(EngineRefuses, AMissingFile)
+  {
+    const AnalysisError error = loadError("does-not-exist.pt");
+    EXPECT_EQ(error.code(), "model-load");
+    EXPECT_NE(std::string(error.what()).find("does-not-exist.pt\" does not exist"), std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, GarbageBytes)
+  {
+    const AnalysisError error = loadError("garbage.pt");
+    EXPECT_EQ(error.code(), "model-load");
+    EXPECT_NE(std::string(error.what()).find("is not a TorchScript archive"), std::string::npos) << error.what();
+    EXPECT_EQ(std::string(error.what()).find('\n'), std::string::npos) << "no LibTorch backtrace: " << error.what();
+  }
+
+  TEST(EngineRefuses, TorchScriptWithoutMetadata)
+  {
+    const AnalysisError error = loadError("no-metadata.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("carries no embedded spinemet.json"), std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, AModelWithThreeOutputs)
+  {
+    const AnalysisError error = loadError("wrong-outputs.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("must return a tuple of 4 tensors"), std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, AModelWithAWrongOutputShape)
+  {
+    const AnalysisError error = loadError("wrong-shape.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("output 2 (bone_quality_logits) has shape [2, 5], the contract says [2, 4]"),
+              std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, MetadataOfAnotherContract)
+  {
+    const AnalysisError error = loadError("bad-metadata.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("bad-metadata.pt"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("contract"), std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, AnUnknownDevice)
+  {
+    EngineOptions options = cpu();
+    options.device = "tpu";
+    EXPECT_EQ(loadError("tiny.pt", options).code(), "device");
+  }
+
+  TEST(Engine, CudaWhereLibTorchSeesAGpuElseAClearRefusal)
+  {
+    EngineOptions options = cpu();
+    options.device = "cuda";
+    std::shared_ptr<Engine> engine;
+    try
+    {
+      engine = Engine::load(modelPath("tiny.pt"), options);
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "device");
+      EXPECT_NE(std::string(error.what()).find("sees no CUDA device"), std::string::npos) << error.what();
+      options.device = "auto";
+      EXPECT_EQ(Engine::load(modelPath("tiny.pt"), options)->deviceName().rfind("cpu", 0), 0u);
+      return;
+    }
+    EXPECT_EQ(engine->deviceName(), "cuda:0");
+  }
+}

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Test models for the engine tests, written into a build folder at test time (never committed).
+
+- tiny.pt               the training package's tiny random-weight export (the real contract)
+- tiny-3ch.pt           the same with three stacked channels
+- no-metadata.pt        valid TorchScript without the embedded spinemet.json
+- wrong-outputs.pt      honest metadata, but forward() returns three tensors
+- wrong-shape.pt        honest metadata, but bone_quality_logits is [N, 5]
+- bad-metadata.pt       a correct model whose spinemet.json names another contract
+- unknown-rule.pt       a correct model whose aggregation rule is unknown to the engine
+- garbage.pt            random bytes
+- reference-inputs.npy  fixed crops [N, 1, 32, 32] float32
+- reference-outputs.npy tiny.pt's probabilities per crop [N, 9] float32 in the order
+                        P(blastic), P(lytic), bone quality (4, softmax), posterolateral (3, softmax)
+
+    PYTHONPATH=training /usr/bin/python3 tests/engine/make_test_models.py OUT_DIR
+"""
+
+import json
+import os
+import sys
+from typing import Tuple
+
+import numpy as np
+import torch
+
+from spinemet_train.export import METADATA_FILE, export_tiny, load_exported
+
+
+class ThreeOutputs(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = x.shape[0]
+        return x.mean(dim=[1, 2, 3]), x.mean(dim=[1, 2, 3]), torch.zeros(n, 4)
+
+
+class WrongWidth(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = x.shape[0]
+        return torch.zeros(n), torch.zeros(n), torch.zeros(n, 5), torch.zeros(n, 3)
+
+
+def save(module: torch.nn.Module, path: str, metadata=None) -> None:
+    scripted = torch.jit.script(module)
+    extra = {METADATA_FILE: json.dumps(metadata)} if metadata is not None else {}
+    torch.jit.save(scripted, path, _extra_files=extra)
+
+
+def main(out: str) -> int:
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    metadata = export_tiny(os.path.join(out, "tiny.pt"), input_size=32, channels=1, seed=0)
+    export_tiny(os.path.join(out, "tiny-3ch.pt"), input_size=32, channels=3, seed=1)
+
+    save(ThreeOutputs(), os.path.join(out, "no-metadata.pt"))
+    save(ThreeOutputs(), os.path.join(out, "wrong-outputs.pt"), metadata)
+    save(WrongWidth(), os.path.join(out, "wrong-shape.pt"), metadata)
+    model, _ = load_exported(os.path.join(out, "tiny.pt"))
+    save(model, os.path.join(out, "bad-metadata.pt"), dict(metadata, contract="spinemet-model/0"))
+    save(model, os.path.join(out, "unknown-rule.pt"), dict(metadata, aggregation={"rule": "median_of_modes"}))
+    with open(os.path.join(out, "garbage.pt"), "wb") as f:
+        f.write(np.random.default_rng(7).bytes(4096))
+
+    # Crops spread over the window's range and beyond, as real normalised crops are.
+    generator = torch.Generator().manual_seed(1234)
+    inputs = torch.rand(12, 1, 32, 32, generator=generator) * 1.4 - 0.2
+    with torch.no_grad():
+        blastic, lytic, bone_quality, posterolateral = model(inputs)
+    reference = torch.cat([torch.sigmoid(blastic)[:, None], torch.sigmoid(lytic)[:, None],
+                           torch.softmax(bone_quality, 1), torch.softmax(posterolateral, 1)], dim=1)
+    np.save(os.path.join(out, "reference-inputs.npy"), inputs.numpy().astype(np.float32))
+    np.save(os.path.join(out, "reference-outputs.npy"), reference.numpy().astype(np.float32))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
