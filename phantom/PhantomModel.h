@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// Internal to the phantom library: the analytic anatomy that the renderer turns into slices, and
+// the deterministic random numbers and hashes everything is drawn from.
+
+#include "phantom/Phantom.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  namespace phantom_detail
+  {
+    // splitmix64: tiny, fast, and the same on every platform (std:: distributions are not).
+    class Random
+    {
+    public:
+      explicit Random(uint64_t seed) : state_(seed) {}
+
+      uint64_t next()
+      {
+        uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+      }
+
+      double uniform()   // [0, 1)
+      {
+        return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0);
+      }
+
+      double uniform(double low, double high)
+      {
+        return low + (high - low) * uniform();
+      }
+
+      bool chance(double probability)
+      {
+        return uniform() < probability;
+      }
+
+      double normal()    // Box-Muller
+      {
+        const double u1 = 1.0 - uniform();
+        const double u2 = uniform();
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+      }
+
+      size_t index(size_t count)
+      {
+        return static_cast<size_t>(uniform() * static_cast<double>(count));
+      }
+
+    private:
+      uint64_t state_;
+    };
+
+    uint64_t hash64(const std::string& text, uint64_t salt);
+    // The random stream of one purpose ("anatomy", "labels", ...) for one seed.
+    Random stream(uint64_t seed, const std::string& purpose);
+    // "2.25." + a 128-bit decimal derived from the text (RFC 9562 version 8 layout).
+    std::string uidFromText(const std::string& text);
+
+    struct Interval
+    {
+      double low = 0;
+      double high = 0;
+      double length() const { return high > low ? high - low : 0; }
+    };
+
+    inline Interval intersect(const Interval& a, const Interval& b)
+    {
+      return Interval{std::max(a.low, b.low), std::min(a.high, b.high)};
+    }
+
+    struct Lesion
+    {
+      PhantomLesion truth;
+      bool posterolateral = false;   // in a pedicle rather than the body
+    };
+
+    // A bone (or disc) shape extruded along z over `z`: an ellipse or a capsule (a segment with a
+    // radius) in the axial plane, with a cortical shell and cancellous core.
+    struct Element
+    {
+      enum class Shape { Ellipse, Capsule };
+      enum class Tissue { Bone, Disc };
+      Shape shape = Shape::Ellipse;
+      Tissue tissue = Tissue::Bone;
+      double x0 = 0, y0 = 0;         // ellipse centre, or capsule start
+      double x1 = 0, y1 = 0;         // ellipse semi-axes, or capsule end
+      double radius = 0;             // capsule radius
+      Interval z;
+      double cortexMm = 1;
+      double corticalHu = 900;
+      double coreHu = 220;           // cancellous bone, or disc nucleus
+      double endplateMm = 0;         // cortical endplates at both ends of z (vertebral bodies)
+      double clipMaxY = 1e9;         // flat posterior wall of a vertebral body
+      int vertebra = -1;             // whose lesions apply (index into Anatomy::vertebrae)
+    };
+
+    struct VertebraModel
+    {
+      int levelIndex = 0;            // 0 = T1 ... 16 = L5
+      double zBottom = 0;
+      double zTop = 0;
+      double centreX = 0;
+      double centreY = 0;
+      double width = 0;
+      double depth = 0;
+      double height = 0;
+      double discBelow = 0;          // height of the disc under the body
+      double canalRadiusX = 0;
+      double canalRadiusY = 0;
+      double canalCentreY = 0;
+      double transverseTipX = 0;     // distance of the transverse process tips from the midline
+      double spinousTipY = 0;
+      double pedicleOffsetX = 0;     // pedicle axis from the midline
+      double pedicleRadius = 0;
+      double pedicleStartY = 0;
+      double pedicleEndY = 0;
+      Interval pedicleZ;
+      bool inStudy = false;
+      int studyIndex = -1;
+      std::vector<Lesion> lesions;
+    };
+
+    // The trunk and organs at one height.
+    struct Anatomy
+    {
+      // trunk
+      double bodyCentreX = 0;
+      double bodyCentreY = 0;
+      double bodySemiX = 160;
+      double bodySemiY = 110;
+      double fatMm = 20;
+      double tableTopY = 0;          // y of the table top = the flattened back
+      // column
+      std::vector<VertebraModel> vertebrae;    // T1..L5, all of them (cranial first)
+      std::vector<Element> elements;           // bone and disc shapes of the whole column
+      std::vector<double> levelCentresZ;       // mid-height of each level, T1..L5
+      // soft tissue
+      double lungScale = 1;
+      double psoasScale = 1;
+      double kidneyShiftZ = 0;
+      double cancellousHu = 220;
+    };
+
+    // The column position (centre of the vertebral body) at height z.
+    void columnCentreAt(const Anatomy& anatomy, double z, double& x, double& y);
+
+    // Renders one slab [z - thickness/2, z + thickness/2] into `hu` (rows x columns, row-major),
+    // before blur and noise; reports whether lesion voxels are present.
+    struct SliceGrid
+    {
+      size_t columns = 0;
+      size_t rows = 0;
+      double originX = 0;            // centre of pixel (0, 0)
+      double originY = 0;
+      double spacing = 1;
+    };
+
+    struct SliceFindings
+    {
+      bool lesionVisible = false;
+      bool posterolateralLesionVisible = false;
+    };
+
+    SliceFindings renderSlab(const Anatomy& anatomy, const SliceGrid& grid, double z,
+                             double thickness, std::vector<float>& hu,
+                             std::vector<float>& accumulatedValue,
+                             std::vector<float>& accumulatedWeight);
+
+    void blurInPlane(std::vector<float>& image, size_t columns, size_t rows, double sigmaPixels,
+                     std::vector<float>& scratch);
+  }
+}

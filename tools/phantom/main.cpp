@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// spinemet-phantom: writes a synthetic spine CT study (one DICOM file per slice) and its
+// ground_truth.json. Exit codes: 0 written, 1 generation or writing failed, 2 bad arguments.
+#include "phantom/Phantom.h"
+
+#include "common/AnalysisError.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace
+{
+  const int EXIT_WRITTEN = 0;
+  const int EXIT_FAILED = 1;
+  const int EXIT_USAGE = 2;
+
+  const char* const USAGE = R"(Usage: spinemet-phantom --out DIR [options]
+
+Writes a synthetic spine CT study: one CT Image Storage file per axial slice and
+DIR/ground_truth.json (docs/phantom.md). Same seed and options, same bytes.
+
+Study:
+  --out DIR                    folder to write (created; existing files are overwritten)
+  --seed N                     random seed (default 1)
+  --levels FIRST-LAST          vertebral levels covered, T1..T12, L1..L5 (default T12-L2)
+  --random-acquisition         draw matrix, spacings, order, offsets, levels and transfer
+                               syntax from the seed; options given explicitly still win
+Acquisition:
+  --matrix 512|256             rows and columns (default 512)
+  --pixel-spacing MM           0.5 to 1.0 (default 0.7)
+  --slice-thickness MM         0.625 to 5 (default 2.5)
+  --slice-spacing MM           0.625 to 5 (default: the slice thickness)
+  --order ascending|descending instance 1 most caudal / most cranial (default descending)
+  --transfer-syntax SYNTAX     explicit (default), rle, jpeg-lossless (process 14 SV1), jpeg-ls
+  --lateral-offset MM          body centre left (+) or right (-) of the image centre
+  --ap-offset MM               body centre below (+) or above (-) the image centre
+  --noise HU                   Gaussian noise sigma (default 20)
+  --blur MM                    in-plane point spread sigma (default 0.45)
+Findings:
+  --difficulty easy|normal|hard        lesion size and contrast ranges (default normal)
+  --lesion-probability P               a vertebra has a lesion (default 0.5)
+  --lesion-weights B,L,M               relative odds of blastic, lytic, mixed (default 1,1,1)
+  --posterolateral-probability P       a lesion extends into the pedicles (default 0.5)
+  --bilateral-probability P            given extension, both sides (default 0.4)
+  --lesion-radius MIN,MAX              mm, overrides the difficulty
+  --lytic-hu MIN,MAX                   overrides the difficulty
+  --blastic-hu MIN,MAX                 overrides the difficulty
+  --labels LEVEL=QUALITY[:EXTENSION],...
+                               force labels, e.g. T11=lytic:bilateral,L1=blastic:unilateral-left,L2=normal
+                               QUALITY normal|blastic|lytic|mixed; EXTENSION none|unilateral|
+                               unilateral-left|unilateral-right|bilateral
+  --help                       this text
+)";
+
+  struct UsageError
+  {
+    std::string message;
+  };
+
+  double parseNumber(const std::string& option, const std::string& text)
+  {
+    char* end = nullptr;
+    errno = 0;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == nullptr || *end != '\0' || errno != 0)
+    {
+      throw UsageError{option + " expects a number, not \"" + text + "\""};
+    }
+    return value;
+  }
+
+  std::vector<double> parseNumbers(const std::string& option, const std::string& text, size_t count)
+  {
+    std::vector<double> values;
+    size_t start = 0;
+    while (start <= text.size())
+    {
+      const size_t comma = text.find(',', start);
+      values.push_back(parseNumber(option, text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                                          : comma - start)));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (values.size() != count)
+    {
+      throw UsageError{option + " expects " + std::to_string(count) + " comma-separated numbers, not \"" +
+                       text + "\""};
+    }
+    return values;
+  }
+
+  uint64_t parseSeed(const std::string& text)
+  {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0)
+    {
+      throw UsageError{"--seed expects a non-negative integer, not \"" + text + "\""};
+    }
+    return value;
+  }
+}
+
+int main(int argc, char** argv)
+{
+  using namespace spinemet;
+  PhantomSettings settings;
+  std::string out;
+  PhantomLesionRanges ranges;
+  bool customRanges = false;
+
+  try
+  {
+    std::map<std::string, std::function<void(const std::string&)>> withValue = {
+      {"--out", [&](const std::string& v) { out = v; }},
+      {"--seed", [&](const std::string& v) { settings.seed = parseSeed(v); }},
+      {"--levels", [&](const std::string& v) { settings.levels = v; }},
+      {"--matrix", [&](const std::string& v)
+        {
+          const double m = parseNumber("--matrix", v);
+          if (m != 256 && m != 512) throw UsageError{"--matrix must be 512 or 256, not " + v};
+          settings.matrix = static_cast<size_t>(m);
+        }},
+      {"--pixel-spacing", [&](const std::string& v) { settings.pixelSpacingMm = parseNumber("--pixel-spacing", v); }},
+      {"--slice-thickness", [&](const std::string& v) { settings.sliceThicknessMm = parseNumber("--slice-thickness", v); }},
+      {"--slice-spacing", [&](const std::string& v) { settings.sliceSpacingMm = parseNumber("--slice-spacing", v); }},
+      {"--order", [&](const std::string& v) { settings.order = parsePhantomSliceOrder(v); }},
+      {"--transfer-syntax", [&](const std::string& v) { settings.transferSyntax = parsePhantomTransferSyntax(v); }},
+      {"--lateral-offset", [&](const std::string& v) { settings.lateralOffsetMm = parseNumber("--lateral-offset", v); }},
+      {"--ap-offset", [&](const std::string& v) { settings.anteriorPosteriorOffsetMm = parseNumber("--ap-offset", v); }},
+      {"--noise", [&](const std::string& v) { settings.noiseSigmaHu = parseNumber("--noise", v); }},
+      {"--blur", [&](const std::string& v) { settings.inPlaneBlurMm = parseNumber("--blur", v); }},
+      {"--difficulty", [&](const std::string& v) { settings.difficulty = parsePhantomDifficulty(v); }},
+      {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
+      {"--lesion-weights", [&](const std::string& v)
+        {
+          const auto w = parseNumbers("--lesion-weights", v, 3);
+          settings.lesionTypeWeights = {w[0], w[1], w[2]};
+        }},
+      {"--posterolateral-probability", [&](const std::string& v)
+        { settings.posterolateralProbability = parseNumber("--posterolateral-probability", v); }},
+      {"--bilateral-probability", [&](const std::string& v)
+        { settings.bilateralProbability = parseNumber("--bilateral-probability", v); }},
+      {"--lesion-radius", [&](const std::string& v)
+        {
+          const auto r = parseNumbers("--lesion-radius", v, 2);
+          ranges.radiusMinMm = r[0]; ranges.radiusMaxMm = r[1]; customRanges = true;
+        }},
+      {"--lytic-hu", [&](const std::string& v)
+        {
+          const auto r = parseNumbers("--lytic-hu", v, 2);
+          ranges.lyticHuMin = r[0]; ranges.lyticHuMax = r[1]; customRanges = true;
+        }},
+      {"--blastic-hu", [&](const std::string& v)
+        {
+          const auto r = parseNumbers("--blastic-hu", v, 2);
+          ranges.blasticHuMin = r[0]; ranges.blasticHuMax = r[1]; customRanges = true;
+        }},
+      {"--labels", [&](const std::string& v) { settings.labels = parsePhantomLabels(v); }},
+    };
+
+    std::map<std::string, std::string> given;
+    for (int i = 1; i < argc; ++i)
+    {
+      std::string argument = argv[i];
+      if (argument == "--help" || argument == "-h")
+      {
+        std::cout << USAGE;
+        return EXIT_WRITTEN;
+      }
+      if (argument == "--random-acquisition")
+      {
+        settings.randomAcquisition = true;
+        continue;
+      }
+      std::string value;
+      bool hasValue = false;
+      const size_t equals = argument.find('=');
+      if (argument.rfind("--", 0) == 0 && equals != std::string::npos)
+      {
+        value = argument.substr(equals + 1);
+        argument = argument.substr(0, equals);
+        hasValue = true;
+      }
+      if (withValue.find(argument) == withValue.end())
+      {
+        throw UsageError{"unknown option \"" + argument + "\""};
+      }
+      if (!hasValue)
+      {
+        if (i + 1 >= argc)
+        {
+          throw UsageError{argument + " needs a value"};
+        }
+        value = argv[++i];
+      }
+      given[argument] = value;
+    }
+    // the difficulty first, so that explicit ranges override its defaults in any order
+    if (given.count("--difficulty"))
+    {
+      withValue["--difficulty"](given["--difficulty"]);
+    }
+    ranges = phantomLesionRanges(settings.difficulty);
+    for (const auto& [option, value] : given)
+    {
+      if (option != "--difficulty")
+      {
+        withValue[option](value);
+      }
+    }
+    if (customRanges)
+    {
+      settings.lesionRanges = ranges;
+    }
+    if (out.empty())
+    {
+      throw UsageError{"--out DIR is required"};
+    }
+  }
+  catch (const UsageError& error)
+  {
+    std::cerr << "spinemet-phantom: " << error.message << "\n(see spinemet-phantom --help)\n";
+    return EXIT_USAGE;
+  }
+  catch (const AnalysisError& error)
+  {
+    std::cerr << "spinemet-phantom: " << error.what() << "\n(see spinemet-phantom --help)\n";
+    return EXIT_USAGE;
+  }
+
+  try
+  {
+    const PhantomStudy study = generatePhantom(settings);
+    writePhantomStudy(study, out);
+    std::cout << "wrote " << study.truth.slices.size() << " slices (" << study.acquisition.firstLevel << "-"
+              << study.acquisition.lastLevel << ", " << study.acquisition.matrix << "x" << study.acquisition.matrix
+              << ", " << toString(study.acquisition.transferSyntax) << ") and ground_truth.json to " << out
+              << "\n";
+    return EXIT_WRITTEN;
+  }
+  catch (const AnalysisError& error)
+  {
+    std::cerr << "spinemet-phantom: " << error.what() << " [" << error.code() << "]\n";
+    return error.code() == "phantom-settings" ? EXIT_USAGE : EXIT_FAILED;
+  }
+  catch (const std::exception& error)
+  {
+    std::cerr << "spinemet-phantom: internal error: " << error.what() << "\n";
+    return EXIT_FAILED;
+  }
+}
