@@ -344,11 +344,13 @@ namespace spinemet
         const double cancellous = anatomy.cancellousHu + random.uniform(-12, 12);
         anatomy.levelCentresZ.push_back((v.zTop + v.zBottom) / 2);
 
+        // posterior elements are mostly compact bone
+        const double posteriorCortex = cortex + 0.5;
         auto bone = [&](Element e, Interval zRange, double core)
         {
           e.tissue = Element::Tissue::Bone;
           e.z = zRange;
-          e.cortexMm = cortex;
+          e.cortexMm = e.endplateMm > 0 ? cortex : posteriorCortex;
           e.corticalHu = cortical;
           e.coreHu = core;
           e.vertebra = static_cast<int>(i);
@@ -396,7 +398,7 @@ namespace spinemet
           anatomy.elements.push_back(disc);
         }
 
-        const double posteriorCore = cancellous + 40;
+        const double posteriorCore = cancellous + 90;
         const double laminaRadius = along({{0, 2.8}, {16, 3.8}}, s);
         const double laminaJoinY = v.canalCentreY + v.canalRadiusY + laminaRadius * 0.8;
         const double spinousLength = along({{0, 28}, {5, 32}, {11, 28}, {16, 25}}, s);
@@ -909,7 +911,8 @@ namespace spinemet
     geometry.origin = {grid.originX, grid.originY, firstZ};
 
     std::vector<std::vector<int16_t>> voxels(sliceCount);
-    std::vector<float> hu, accumulatedValue, accumulatedWeight, scratch;
+    std::vector<float> hu;
+    RenderBuffers buffers;
     const std::vector<float>& gaussian = gaussianTable();
     const double blurPixels = settings.inPlaneBlurMm / a.pixelSpacingMm;
     const float noise = static_cast<float>(settings.noiseSigmaHu);
@@ -920,8 +923,8 @@ namespace spinemet
     {
       const double z = roundTo(firstZ + k * a.sliceSpacingMm, 1e-6);
       zs[k] = z;
-      findings[k] = renderSlab(anatomy, grid, z, a.sliceThicknessMm, hu, accumulatedValue, accumulatedWeight);
-      blurInPlane(hu, grid.columns, grid.rows, blurPixels, scratch);
+      findings[k] = renderSlab(anatomy, grid, z, a.sliceThicknessMm, hu, buffers);
+      blurInPlane(hu, grid.columns, grid.rows, blurPixels, buffers.scratch);
 
       Random random = stream(settings.seed, "noise-" + std::to_string(k));
       std::vector<int16_t>& out = voxels[k];

@@ -171,10 +171,20 @@ namespace spinemet
       bool posterolateralLesionVisible = false;
     };
 
+    // Scratch space reused from slice to slice.
+    struct RenderBuffers
+    {
+      std::vector<float> value;           // accumulated bone value x share
+      std::vector<float> weight;          // accumulated share of the slab
+      std::vector<float> distance;        // signed distance to the nearest active outline
+      std::vector<int> owner;             // which active shape that is
+      std::vector<float> lesion;          // share of the voxel that is lesion
+      std::vector<float> posterolateral;  // ... of which in a pedicle
+      std::vector<float> scratch;         // blur
+    };
+
     SliceFindings renderSlab(const Anatomy& anatomy, const SliceGrid& grid, double z,
-                             double thickness, std::vector<float>& hu,
-                             std::vector<float>& accumulatedValue,
-                             std::vector<float>& accumulatedWeight);
+                             double thickness, std::vector<float>& hu, RenderBuffers& buffers);
 
     void blurInPlane(std::vector<float>& image, size_t columns, size_t rows, double sigmaPixels,
                      std::vector<float>& scratch);

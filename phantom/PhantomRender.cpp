@@ -339,47 +339,46 @@ namespace spinemet
     }
 
     SliceFindings renderSlab(const Anatomy& anatomy, const SliceGrid& grid, double z,
-                             double thickness, std::vector<float>& hu,
-                             std::vector<float>& accumulatedValue,
-                             std::vector<float>& accumulatedWeight)
+                             double thickness, std::vector<float>& hu, RenderBuffers& buffers)
     {
       const size_t pixels = grid.columns * grid.rows;
       hu.assign(pixels, static_cast<float>(AIR_HU));
-      accumulatedValue.assign(pixels, 0.f);
-      accumulatedWeight.assign(pixels, 0.f);
+      buffers.value.resize(pixels);
+      buffers.weight.resize(pixels);
+      buffers.distance.resize(pixels);
+      buffers.lesion.resize(pixels);
+      buffers.posterolateral.resize(pixels);
+      buffers.owner.resize(pixels);
 
       Painter painter(grid, hu);
       const LevelShape shape = shapeAt(anatomy, z);
       paintTable(painter, anatomy);
       paintTrunk(painter, anatomy, shape);
 
-      // The column: each element adds its value weighted by its share of the slab; whatever
-      // share is left keeps the soft tissue painted above.
+      // The column. The slab is cut where any element starts or ends along z; within each piece the
+      // active bone shapes form one solid (the union: nearest outline wins), whose share of the
+      // slab is that piece's length. Whatever share is left keeps the soft tissue painted above.
       const Interval slab{z - thickness / 2, z + thickness / 2};
       const double inversePixel = 1.0 / grid.spacing;
-      SliceFindings findings;
-      PixelBounds touched{grid.columns, 0, grid.rows, 0};
-      std::vector<const Lesion*> lesions;
 
+      struct Active
+      {
+        const Element* element;
+        PixelBounds bounds;
+      };
+      std::vector<Active> active;
+      std::vector<double> cuts{slab.low, slab.high};
+      auto cut = [&](double at)
+      {
+        if (at > slab.low && at < slab.high) cuts.push_back(at);
+      };
+      PixelBounds touched{grid.columns, 0, grid.rows, 0};
       for (const Element& e : anatomy.elements)
       {
-        const Interval part = intersect(slab, e.z);
-        const double partLength = part.length();
-        if (partLength <= 0)
+        if (intersect(slab, e.z).length() <= 0)
         {
           continue;
         }
-        const double weight = partLength / thickness;
-
-        double coreHu = e.coreHu;
-        if (e.endplateMm > 0)
-        {
-          const double endplates =
-            intersect(part, Interval{e.z.low, e.z.low + e.endplateMm}).length() +
-            intersect(part, Interval{e.z.high - e.endplateMm, e.z.high}).length();
-          coreHu = (endplates * e.corticalHu + (partLength - endplates) * e.coreHu) / partLength;
-        }
-
         double xMin, xMax, yMin, yMax;
         if (e.shape == Element::Shape::Ellipse)
         {
@@ -396,48 +395,145 @@ namespace spinemet
         {
           continue;
         }
+        active.push_back(Active{&e, b});
+        cut(e.z.low);
+        cut(e.z.high);
+        if (e.endplateMm > 0)
+        {
+          cut(e.z.low + e.endplateMm);
+          cut(e.z.high - e.endplateMm);
+        }
         touched.column0 = std::min(touched.column0, b.column0);
         touched.column1 = std::max(touched.column1, b.column1);
         touched.row0 = std::min(touched.row0, b.row0);
         touched.row1 = std::max(touched.row1, b.row1);
+      }
+      std::sort(cuts.begin(), cuts.end());
 
-        lesions.clear();
-        if (e.tissue == Element::Tissue::Bone && e.vertebra >= 0)
+      SliceFindings findings;
+      if (active.empty())
+      {
+        return findings;
+      }
+      for (size_t row = touched.row0; row < touched.row1; ++row)
+      {
+        const size_t from = row * grid.columns + touched.column0;
+        const size_t to = row * grid.columns + touched.column1;
+        std::fill(buffers.value.begin() + from, buffers.value.begin() + to, 0.f);
+        std::fill(buffers.weight.begin() + from, buffers.weight.begin() + to, 0.f);
+        std::fill(buffers.lesion.begin() + from, buffers.lesion.begin() + to, 0.f);
+        std::fill(buffers.posterolateral.begin() + from, buffers.posterolateral.begin() + to, 0.f);
+      }
+
+      struct Member
+      {
+        const Element* element;
+        PixelBounds bounds;
+        double coreHu;
+        std::vector<const Lesion*> lesions;
+      };
+      std::vector<Member> members;
+      for (size_t c = 0; c + 1 < cuts.size(); ++c)
+      {
+        const Interval piece{cuts[c], cuts[c + 1]};
+        const double length = piece.length();
+        if (length < 1e-6)
         {
-          for (const Lesion& lesion : anatomy.vertebrae[e.vertebra].lesions)
+          continue;
+        }
+        const double middle = (piece.low + piece.high) / 2;
+        const double weight = length / thickness;
+
+        members.clear();
+        PixelBounds bounds{grid.columns, 0, grid.rows, 0};
+        for (const Active& a : active)
+        {
+          const Element& e = *a.element;
+          if (middle < e.z.low || middle > e.z.high)
           {
-            const PhantomLesion& l = lesion.truth;
-            const Interval extent{l.centre[2] - l.radiiMm[2], l.centre[2] + l.radiiMm[2]};
-            if (intersect(part, extent).length() > 0 &&
-                l.centre[0] + l.radiiMm[0] > xMin && l.centre[0] - l.radiiMm[0] < xMax &&
-                l.centre[1] + l.radiiMm[1] > yMin && l.centre[1] - l.radiiMm[1] < yMax)
+            continue;
+          }
+          Member m{&e, a.bounds, e.coreHu, {}};
+          if (e.endplateMm > 0 && (middle < e.z.low + e.endplateMm || middle > e.z.high - e.endplateMm))
+          {
+            m.coreHu = e.corticalHu;
+          }
+          if (e.tissue == Element::Tissue::Bone && e.vertebra >= 0)
+          {
+            for (const Lesion& lesion : anatomy.vertebrae[e.vertebra].lesions)
             {
-              lesions.push_back(&lesion);
+              const PhantomLesion& l = lesion.truth;
+              if (intersect(piece, Interval{l.centre[2] - l.radiiMm[2], l.centre[2] + l.radiiMm[2]}).length() > 0)
+              {
+                m.lesions.push_back(&lesion);
+              }
+            }
+          }
+          bounds.column0 = std::min(bounds.column0, a.bounds.column0);
+          bounds.column1 = std::max(bounds.column1, a.bounds.column1);
+          bounds.row0 = std::min(bounds.row0, a.bounds.row0);
+          bounds.row1 = std::max(bounds.row1, a.bounds.row1);
+          members.push_back(std::move(m));
+        }
+        if (members.empty())
+        {
+          continue;
+        }
+
+        for (size_t row = bounds.row0; row < bounds.row1; ++row)
+        {
+          const size_t from = row * grid.columns + bounds.column0;
+          const size_t to = row * grid.columns + bounds.column1;
+          std::fill(buffers.distance.begin() + from, buffers.distance.begin() + to, 1e9f);
+          std::fill(buffers.owner.begin() + from, buffers.owner.begin() + to, -1);
+        }
+        for (size_t k = 0; k < members.size(); ++k)
+        {
+          const Member& m = members[k];
+          for (size_t row = m.bounds.row0; row < m.bounds.row1; ++row)
+          {
+            const double y = grid.originY + row * grid.spacing;
+            const size_t offset = row * grid.columns;
+            for (size_t column = m.bounds.column0; column < m.bounds.column1; ++column)
+            {
+              const double x = grid.originX + column * grid.spacing;
+              const float distance = static_cast<float>(elementDistance(x, y, *m.element));
+              if (distance < buffers.distance[offset + column])
+              {
+                buffers.distance[offset + column] = distance;
+                buffers.owner[offset + column] = static_cast<int>(k);
+              }
             }
           }
         }
 
-        const double shellMm = e.tissue == Element::Tissue::Bone ? e.cortexMm : 4.0;
-        const double shellHu = e.tissue == Element::Tissue::Bone ? e.corticalHu : DISC_ANNULUS_HU;
-        for (size_t row = b.row0; row < b.row1; ++row)
+        for (size_t row = bounds.row0; row < bounds.row1; ++row)
         {
           const double y = grid.originY + row * grid.spacing;
           const size_t offset = row * grid.columns;
-          for (size_t column = b.column0; column < b.column1; ++column)
+          for (size_t column = bounds.column0; column < bounds.column1; ++column)
           {
-            const double x = grid.originX + column * grid.spacing;
-            const double distance = elementDistance(x, y, e);
+            const size_t i = offset + column;
+            if (buffers.owner[i] < 0)
+            {
+              continue;
+            }
+            const double distance = buffers.distance[i];
             const double alpha = clamp01(0.5 - distance * inversePixel);
             if (alpha <= 0)
             {
               continue;
             }
-            const double core = e.tissue == Element::Tissue::Bone ?
-              clamp01(0.5 - (distance + shellMm) * inversePixel) :
-              smoothStep(0, shellMm, -distance);
-            double value = core * coreHu + (1 - core) * shellHu;
+            const Member& m = members[buffers.owner[i]];
+            const Element& e = *m.element;
+            const bool isBone = e.tissue == Element::Tissue::Bone;
+            const double shellMm = isBone ? e.cortexMm : 4.0;
+            const double core = isBone ? clamp01(0.5 - (distance + shellMm) * inversePixel)
+                                       : smoothStep(0, shellMm, -distance);
+            double value = core * m.coreHu + (1 - core) * (isBone ? e.corticalHu : DISC_ANNULUS_HU);
 
-            for (const Lesion* lesion : lesions)
+            const double x = grid.originX + column * grid.spacing;
+            for (const Lesion* lesion : m.lesions)
             {
               const PhantomLesion& l = lesion->truth;
               const double u = (x - l.centre[0]) / l.radiiMm[0];
@@ -449,17 +545,17 @@ namespace spinemet
               }
               const double halfChord = l.radiiMm[2] * std::sqrt(1 - q);
               const double fraction =
-                intersect(part, Interval{l.centre[2] - halfChord, l.centre[2] + halfChord}).length() /
-                partLength;
+                intersect(piece, Interval{l.centre[2] - halfChord, l.centre[2] + halfChord}).length() / length;
               value += fraction * (l.hu - value);
-              if (weight * alpha * fraction >= VISIBLE_LESION_FRACTION)
+              const float share = static_cast<float>(weight * alpha * fraction);
+              buffers.lesion[i] += share;
+              if (lesion->posterolateral)
               {
-                findings.lesionVisible = true;
-                findings.posterolateralLesionVisible |= lesion->posterolateral;
+                buffers.posterolateral[i] += share;
               }
             }
-            accumulatedValue[offset + column] += static_cast<float>(weight * alpha * value);
-            accumulatedWeight[offset + column] += static_cast<float>(weight * alpha);
+            buffers.value[i] += static_cast<float>(weight * alpha * value);
+            buffers.weight[i] += static_cast<float>(weight * alpha);
           }
         }
       }
@@ -469,19 +565,13 @@ namespace spinemet
         for (size_t column = touched.column0; column < touched.column1; ++column)
         {
           const size_t i = row * grid.columns + column;
-          const float w = accumulatedWeight[i];
-          if (w <= 0)
+          const float w = std::min(buffers.weight[i], 1.f);
+          if (w > 0)
           {
-            continue;
+            hu[i] = hu[i] * (1 - w) + buffers.value[i];
           }
-          if (w >= 1)
-          {
-            hu[i] = accumulatedValue[i] / w;   // overlapping shapes: their mean
-          }
-          else
-          {
-            hu[i] = hu[i] * (1 - w) + accumulatedValue[i];
-          }
+          findings.lesionVisible |= buffers.lesion[i] >= VISIBLE_LESION_FRACTION;
+          findings.posterolateralLesionVisible |= buffers.posterolateral[i] >= VISIBLE_LESION_FRACTION;
         }
       }
       return findings;
