@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "Tid1500MeasurementReport.h"
+
+#include "Codes.h"
+#include "DicomCommon.h"
+
+#include "common/AnalysisError.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmsr/dsrdoc.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+// The tree is built with DSRDocumentTree rather than DCMTK's cmr TID1500_MeasurementReport:
+// DCMTK 3.6.7's cmr offers TID 1411 (volumetric) groups only, which carry a region as a
+// segmentation reference or SCOORD3D. The per-vertebra region on the key slice needs TID 1410
+// (planar: SCOORD SELECTED FROM IMAGE), which cmr does not implement. docs/dicom-outputs.md.
+
+namespace spinemet
+{
+  namespace
+  {
+    const char* const CT_IMAGE_STORAGE = UID_CTImageStorage;
+
+    DSRCodedEntryValue toDcmtk(const CodedConcept& concept)
+    {
+      return DSRCodedEntryValue(concept.value.c_str(), concept.scheme.c_str(), concept.meaning.c_str());
+    }
+
+    std::string describe(const CodedConcept& concept)
+    {
+      return "(" + concept.value + ", " + concept.scheme + ", \"" + concept.meaning + "\")";
+    }
+
+    std::string formatNumber(double value, int decimals)
+    {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+      return text;
+    }
+
+    // Adds content items with the cursor semantics of DSRDocumentTree, checking every step.
+    class TreeBuilder
+    {
+    public:
+      explicit TreeBuilder(DSRDocumentTree& tree) : tree_(tree) {}
+
+      // A sibling of the current item (or the root when the tree is empty).
+      DSRContentItem& add(DSRTypes::E_RelationshipType relationship, DSRTypes::E_ValueType valueType,
+                          const CodedConcept* concept)
+      {
+        return addAt(relationship, valueType, concept, DSRTypes::AM_afterCurrent);
+      }
+
+      // The first child of the current item.
+      DSRContentItem& addChild(DSRTypes::E_RelationshipType relationship, DSRTypes::E_ValueType valueType,
+                               const CodedConcept* concept)
+      {
+        return addAt(relationship, valueType, concept, DSRTypes::AM_belowCurrent);
+      }
+
+      void up()
+      {
+        if (tree_.goUp() == 0)
+        {
+          throw AnalysisError("internal", "SR tree: no parent to return to");
+        }
+      }
+
+      DSRContentItem& text(DSRTypes::E_RelationshipType relationship, const CodedConcept& concept,
+                           const std::string& value, bool child = false)
+      {
+        DSRContentItem& item = child ? addChild(relationship, DSRTypes::VT_Text, &concept)
+                                     : add(relationship, DSRTypes::VT_Text, &concept);
+        dicom::check(item.setStringValue(value.c_str()), "SR: cannot set " + describe(concept) + " to \"" + value + "\"");
+        return item;
+      }
+
+      DSRContentItem& uidref(DSRTypes::E_RelationshipType relationship, const CodedConcept& concept,
+                             const std::string& value)
+      {
+        DSRContentItem& item = add(relationship, DSRTypes::VT_UIDRef, &concept);
+        dicom::check(item.setStringValue(value.c_str()), "SR: cannot set " + describe(concept) + " to " + value);
+        return item;
+      }
+
+      DSRContentItem& code(DSRTypes::E_RelationshipType relationship, const CodedConcept& concept,
+                           const CodedConcept& value, bool child = false)
+      {
+        DSRContentItem& item = child ? addChild(relationship, DSRTypes::VT_Code, &concept)
+                                     : add(relationship, DSRTypes::VT_Code, &concept);
+        dicom::check(item.setCodeValue(toDcmtk(value)), "SR: cannot set " + describe(concept) + " to " + describe(value));
+        return item;
+      }
+
+      DSRContentItem& number(const CodedConcept& concept, const std::string& value, const CodedConcept& unit)
+      {
+        DSRContentItem& item = add(DSRTypes::RT_contains, DSRTypes::VT_Num, &concept);
+        dicom::check(item.setNumericValue(DSRNumericMeasurementValue(value.c_str(), toDcmtk(unit))),
+                     "SR: cannot set " + describe(concept) + " to " + value);
+        return item;
+      }
+
+    private:
+      DSRContentItem& addAt(DSRTypes::E_RelationshipType relationship, DSRTypes::E_ValueType valueType,
+                            const CodedConcept* concept, DSRTypes::E_AddMode mode)
+      {
+        if (tree_.addContentItem(relationship, valueType, mode) == 0)
+        {
+          throw AnalysisError("dicom-write", std::string("SR: DCMTK refuses a ") + DSRTypes::valueTypeToDefinedTerm(valueType) +
+                                             " content item here" + (concept ? " for " + describe(*concept) : std::string()));
+        }
+        DSRContentItem& item = tree_.getCurrentContentItem();
+        if (concept != nullptr)
+        {
+          dicom::check(item.setConceptName(toDcmtk(*concept)), "SR: cannot set concept name " + describe(*concept));
+        }
+        return item;
+      }
+
+      DSRDocumentTree& tree_;
+    };
+
+    // SCOORD pixel coordinates put (0,0) at the top left corner of the top left pixel; the
+    // outline is in pixel indices, whose centres lie half a pixel further in.
+    const double PIXEL_CENTRE = 0.5;
+
+    std::vector<std::array<double, 2>> closedOutline(const std::vector<std::array<double, 2>>& outline)
+    {
+      std::vector<std::array<double, 2>> closed = outline;
+      if (!closed.empty() && (closed.front()[0] != closed.back()[0] || closed.front()[1] != closed.back()[1]))
+      {
+        closed.push_back(closed.front());
+      }
+      return closed;
+    }
+
+    void addMeasurementGroup(TreeBuilder& tree, const AnalysisResult& result, const VertebraResult& vertebra,
+                             const std::string& sopClassUid)
+    {
+      // A sibling of the algorithm identification that opens the Imaging Measurements container.
+      DSRContentItem& group = tree.add(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::MEASUREMENT_GROUP);
+      dicom::check(group.setTemplateIdentification("1410", "DCMR"), "SR: cannot set template identification");
+
+      tree.text(DSRTypes::RT_hasObsContext, codes::TRACKING_IDENTIFIER, vertebra.displayName, true);
+      tree.uidref(DSRTypes::RT_hasObsContext, codes::TRACKING_UNIQUE_IDENTIFIER,
+                  uidFromText("spinemet-vertebra:" + result.series.seriesInstanceUid + ":" + std::to_string(vertebra.index)));
+      tree.code(DSRTypes::RT_contains, codes::FINDING, codes::boneQualityCode(vertebra.boneQuality));
+
+      const auto outline = closedOutline(vertebra.keySliceOutline);
+      if (outline.size() < 4)
+      {
+        throw AnalysisError("dicom-write", "SR: vertebra " + vertebra.displayName +
+                                           " has no key-slice outline (at least three points are needed)");
+      }
+      if (vertebra.keySliceSopInstanceUid.empty())
+      {
+        throw AnalysisError("dicom-write", "SR: vertebra " + vertebra.displayName + " has no key slice SOP Instance UID");
+      }
+      DSRContentItem& region = tree.add(DSRTypes::RT_contains, DSRTypes::VT_SCoord, &codes::IMAGE_REGION);
+      DSRSpatialCoordinatesValue coordinates(DSRTypes::GT_Polyline);
+      for (const auto& point : outline)
+      {
+        coordinates.getGraphicDataList().addItem(static_cast<Float32>(point[0] + PIXEL_CENTRE),
+                                                 static_cast<Float32>(point[1] + PIXEL_CENTRE));
+      }
+      dicom::check(region.setSpatialCoordinates(coordinates), "SR: cannot set the region of " + vertebra.displayName);
+      DSRContentItem& image = tree.addChild(DSRTypes::RT_selectedFrom, DSRTypes::VT_Image, nullptr);
+      dicom::check(image.setImageReference(DSRImageReferenceValue(sopClassUid.c_str(), vertebra.keySliceSopInstanceUid.c_str())),
+                   "SR: cannot reference key slice " + vertebra.keySliceSopInstanceUid);
+      tree.up();
+
+      // TID 1419 "ROI Measurements": finding site, then the measurements.
+      if (const auto site = codes::vertebraCode(vertebra.level))
+      {
+        tree.code(DSRTypes::RT_hasConceptMod, codes::FINDING_SITE, *site);
+      }
+      for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
+      {
+        tree.number(codes::boneQualityProbability(value),
+                    formatNumber(vertebra.boneQualityProbabilities[static_cast<size_t>(value)], 4), codes::NO_UNITS);
+      }
+      for (Posterolateral value : {Posterolateral::None, Posterolateral::Unilateral, Posterolateral::Bilateral})
+      {
+        tree.number(codes::posterolateralProbability(value),
+                    formatNumber(vertebra.posterolateralProbabilities[static_cast<size_t>(value)], 4), codes::NO_UNITS);
+      }
+      tree.number(codes::SINS_BONE_LESION_COMPONENT, std::to_string(vertebra.sinsBoneLesion), codes::NO_UNITS);
+      tree.number(codes::SINS_POSTEROLATERAL_COMPONENT, std::to_string(vertebra.sinsPosterolateral), codes::NO_UNITS);
+
+      tree.code(DSRTypes::RT_contains, codes::BONE_LESION_QUALITY, codes::boneQualityCode(vertebra.boneQuality));
+      tree.code(DSRTypes::RT_contains, codes::POSTEROLATERAL_INVOLVEMENT, codes::posterolateralCode(vertebra.posterolateral));
+      tree.up();
+    }
+
+    std::string disclaimer(const AnalysisResult& result)
+    {
+      std::ostringstream text;
+      text << "AI result - not for diagnostic use. Produced automatically by " << result.model.name << " version "
+           << result.model.version;
+      if (!result.model.trainedOn.empty())
+      {
+        text << ", a model trained on " << result.model.trainedOn;
+      }
+      text << ". Per vertebra it gives two partial components of the Spinal Instability Neoplastic Score "
+              "(bone lesion quality: lytic 2, mixed 1, blastic or normal 0; posterolateral involvement: "
+              "bilateral 3, unilateral 1, none 0). These are not the SINS total, which also needs location, "
+              "pain, alignment and collapse.";
+      return text.str();
+    }
+  }
+
+  std::string reportSeriesDescription(const ModelIdentity& model)
+  {
+    if (model.trainedOn.find("phantom") != std::string::npos)
+    {
+      return "SpineMet AI results (phantom-trained demo model)";
+    }
+    return "SpineMet AI results";
+  }
+
+  DicomObject writeMeasurementReport(const AnalysisResult& result, const DicomOutputOptions& options)
+  {
+    const std::string sopClassUid = CT_IMAGE_STORAGE;
+    if (result.series.studyInstanceUid.empty() || result.series.seriesInstanceUid.empty())
+    {
+      throw AnalysisError("dicom-write", "SR: the result names no source study or series (Study/Series Instance UID empty)");
+    }
+    if (result.vertebrae.empty())
+    {
+      throw AnalysisError("dicom-write", "SR: the result has no vertebra to report");
+    }
+
+    DSRDocument document(DSRTypes::DT_ComprehensiveSR);
+    dicom::check(document.createNewSeriesInStudy(result.series.studyInstanceUid.c_str()), "SR: bad Study Instance UID");
+    dicom::check(document.setSeriesDescription(reportSeriesDescription(result.model).c_str()), "SR: Series Description");
+    const int seriesNumber = options.seriesNumber != 0 ? options.seriesNumber : 9901;
+    dicom::check(document.setSeriesNumber(std::to_string(seriesNumber).c_str()), "SR: Series Number");
+    dicom::check(document.setInstanceNumber("1"), "SR: Instance Number");
+    dicom::check(document.setManufacturer("SpineMet"), "SR: Manufacturer");
+    dicom::check(document.setManufacturerModelName(result.model.name.c_str()), "SR: Manufacturer's Model Name");
+    dicom::check(document.setSoftwareVersions((std::string("SpineMet ") + SPINEMET_VERSION + "\\" + result.model.name + " " +
+                                               result.model.version).c_str()), "SR: Software Versions");
+    const std::string date = dicom::currentDate();
+    const std::string time = dicom::currentTime();
+    dicom::check(document.setContentDate(date.c_str()), "SR: Content Date");
+    dicom::check(document.setContentTime(time.c_str()), "SR: Content Time");
+    dicom::check(document.completeDocument(), "SR: cannot mark the document complete");
+
+    for (const auto& scheme : codes::codingSchemes())
+    {
+      dicom::check(document.getCodingSchemeIdentification().addItem(scheme.designator.c_str(), scheme.uid.c_str(),
+                                                                     scheme.name.c_str(), scheme.responsibleOrganization.c_str()),
+                   "SR: cannot declare coding scheme " + scheme.designator);
+    }
+
+    TreeBuilder tree(document.getTree());
+    DSRContentItem& root = tree.add(DSRTypes::RT_isRoot, DSRTypes::VT_Container, &codes::IMAGING_MEASUREMENT_REPORT);
+    dicom::check(root.setTemplateIdentification("1500", "DCMR"), "SR: cannot set template identification");
+
+    // TID 1204 language, TID 1001/1002/1004 observer context (the algorithm as a device).
+    tree.code(DSRTypes::RT_hasConceptMod, codes::LANGUAGE_OF_CONTENT, codes::ENGLISH_UNITED_STATES, true);
+    tree.code(DSRTypes::RT_hasObsContext, codes::OBSERVER_TYPE, codes::DEVICE);
+    tree.uidref(DSRTypes::RT_hasObsContext, codes::DEVICE_OBSERVER_UID,
+                uidFromText("spinemet-device:" + result.model.name + ":" + result.model.version));
+    tree.text(DSRTypes::RT_hasObsContext, codes::DEVICE_OBSERVER_NAME, result.model.name + " " + result.model.version);
+    tree.text(DSRTypes::RT_hasObsContext, codes::DEVICE_OBSERVER_MANUFACTURER, "SpineMet");
+    tree.text(DSRTypes::RT_hasObsContext, codes::DEVICE_OBSERVER_MODEL_NAME,
+              result.model.architecture.empty() ? result.model.name : result.model.name + " (" + result.model.architecture + ")");
+    tree.code(DSRTypes::RT_hasConceptMod, codes::PROCEDURE_REPORTED, codes::CT_UNSPECIFIED_BODY_REGION);
+
+    // TID 1600 Image Library: the key slices that the regions are drawn on.
+    std::vector<std::string> keySlices;
+    {
+      std::set<std::string> seen;
+      for (const auto& vertebra : result.vertebrae)
+      {
+        if (seen.insert(vertebra.keySliceSopInstanceUid).second)
+        {
+          keySlices.push_back(vertebra.keySliceSopInstanceUid);
+        }
+      }
+    }
+    tree.add(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::IMAGE_LIBRARY);
+    tree.addChild(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::IMAGE_LIBRARY_GROUP);
+    for (size_t i = 0; i < keySlices.size(); ++i)
+    {
+      DSRContentItem& image = i == 0 ? tree.addChild(DSRTypes::RT_contains, DSRTypes::VT_Image, nullptr)
+                                     : tree.add(DSRTypes::RT_contains, DSRTypes::VT_Image, nullptr);
+      dicom::check(image.setImageReference(DSRImageReferenceValue(sopClassUid.c_str(), keySlices[i].c_str())),
+                   "SR: cannot reference image " + keySlices[i]);
+    }
+    tree.up();
+    tree.up();
+
+    // TID 1500 row 6: the measurements, one TID 1410 group per vertebra.
+    tree.add(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::IMAGING_MEASUREMENTS);
+    tree.text(DSRTypes::RT_hasConceptMod, codes::ALGORITHM_NAME, result.model.name, true);
+    tree.text(DSRTypes::RT_hasConceptMod, codes::ALGORITHM_VERSION, result.model.version);
+    for (const auto& vertebra : result.vertebrae)
+    {
+      addMeasurementGroup(tree, result, vertebra, sopClassUid);
+    }
+    tree.up();
+
+    // TID 1500 row 12: the study-level summary.
+    tree.add(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::QUALITATIVE_EVALUATIONS);
+    tree.code(DSRTypes::RT_contains, codes::METASTATIC_LESION_SUSPECTED, result.lesionSuspected() ? codes::YES : codes::NO, true);
+    tree.code(DSRTypes::RT_contains, codes::HIGHEST_BONE_LESION_QUALITY, codes::boneQualityCode(result.highestBoneQuality()));
+    tree.text(DSRTypes::RT_contains, codes::VERTEBRAE_ANALYSED, std::to_string(result.vertebrae.size()));
+    tree.text(DSRTypes::RT_contains, codes::COMMENT, disclaimer(result));
+
+    for (const auto& uid : keySlices)
+    {
+      dicom::check(document.getCurrentRequestedProcedureEvidence().addItem(result.series.studyInstanceUid.c_str(),
+                                                                           result.series.seriesInstanceUid.c_str(),
+                                                                           sopClassUid.c_str(), uid.c_str()),
+                   "SR: cannot list evidence " + uid);
+    }
+
+    DcmFileFormat file;
+    DcmDataset& dataset = *file.getDataset();
+    dicom::check(document.write(dataset), "SR: DCMTK cannot write the document");
+    dicom::copyPatientAndStudy(result.series, dataset);
+    if (!options.seriesInstanceUid.empty())
+    {
+      dicom::put(dataset, DCM_SeriesInstanceUID, options.seriesInstanceUid);
+    }
+
+    DicomObject object;
+    object.sopClassUid = UID_ComprehensiveSRStorage;
+    OFString value;
+    dataset.findAndGetOFString(DCM_SOPInstanceUID, value);
+    object.sopInstanceUid = value.c_str();
+    dataset.findAndGetOFString(DCM_SeriesInstanceUID, value);
+    object.seriesInstanceUid = value.c_str();
+    object.studyInstanceUid = result.series.studyInstanceUid;
+    object.bytes = dicom::toPart10(file);
+    return object;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reading
+
+  namespace
+  {
+    bool is(const DSRCodedEntryValue& code, const CodedConcept& concept)
+    {
+      return concept.sameAs(code.getCodeValue().c_str(), code.getCodingSchemeDesignator().c_str());
+    }
+
+    [[noreturn]] void missing(const std::string& what)
+    {
+      throw AnalysisError("sr-content", "not a SpineMet measurement report: " + what);
+    }
+
+    double numberOf(const DSRContentItem& item, const std::string& where)
+    {
+      Float64 value = 0;
+      if (item.getNumericValue().getFloatingPointRepresentation(value).bad())
+      {
+        const std::string text = item.getNumericValue().getNumericValue().c_str();
+        try
+        {
+          return std::stod(text);
+        }
+        catch (const std::exception&)
+        {
+          missing(where + " has no numeric value (\"" + text + "\")");
+        }
+      }
+      return value;
+    }
+
+    ReportedVertebra readGroup(DSRDocumentTree& tree)
+    {
+      ReportedVertebra vertebra;
+      if (tree.goDown() == 0)
+      {
+        missing("an empty measurement group");
+      }
+      do
+      {
+        const DSRContentItem& item = tree.getCurrentContentItem();
+        const DSRCodedEntryValue& name = item.getConceptName();
+        if (is(name, codes::TRACKING_IDENTIFIER))
+        {
+          vertebra.trackingIdentifier = item.getStringValue().c_str();
+        }
+        else if (is(name, codes::TRACKING_UNIQUE_IDENTIFIER))
+        {
+          vertebra.trackingUid = item.getStringValue().c_str();
+        }
+        else if (is(name, codes::FINDING_SITE))
+        {
+          vertebra.level = codes::levelFromVertebraCode(item.getCodeValue().getCodeValue().c_str(),
+                                                        item.getCodeValue().getCodingSchemeDesignator().c_str());
+        }
+        else if (is(name, codes::BONE_LESION_QUALITY))
+        {
+          vertebra.boneQuality = codes::boneQualityFromCode(item.getCodeValue().getCodeValue().c_str(),
+                                                            item.getCodeValue().getCodingSchemeDesignator().c_str());
+        }
+        else if (is(name, codes::POSTEROLATERAL_INVOLVEMENT))
+        {
+          vertebra.posterolateral = codes::posterolateralFromCode(item.getCodeValue().getCodeValue().c_str(),
+                                                                  item.getCodeValue().getCodingSchemeDesignator().c_str());
+        }
+        else if (is(name, codes::SINS_BONE_LESION_COMPONENT))
+        {
+          vertebra.sinsBoneLesion = static_cast<int>(std::lround(numberOf(item, "the SINS bone lesion component")));
+        }
+        else if (is(name, codes::SINS_POSTEROLATERAL_COMPONENT))
+        {
+          vertebra.sinsPosterolateral = static_cast<int>(std::lround(numberOf(item, "the SINS posterolateral component")));
+        }
+        else if (is(name, codes::IMAGE_REGION))
+        {
+          DSRSpatialCoordinatesValue coordinates;
+          item.getSpatialCoordinates(coordinates);
+          const DSRGraphicDataList& points = coordinates.getGraphicDataList();
+          for (size_t i = 1; i <= points.getNumberOfItems(); ++i)
+          {
+            const DSRGraphicDataItem& point = points.getItem(i);
+            vertebra.region.push_back({point.Column - PIXEL_CENTRE, point.Row - PIXEL_CENTRE});
+          }
+          if (tree.goDown() != 0)
+          {
+            vertebra.keySliceSopInstanceUid = tree.getCurrentContentItem().getImageReference().getSOPInstanceUID().c_str();
+            tree.goUp();
+          }
+        }
+        else if (item.getValueType() == DSRTypes::VT_Num)
+        {
+          for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
+          {
+            if (is(name, codes::boneQualityProbability(value)))
+            {
+              vertebra.boneQualityProbabilities[static_cast<size_t>(value)] = numberOf(item, codes::boneQualityProbability(value).meaning);
+            }
+          }
+          for (Posterolateral value : {Posterolateral::None, Posterolateral::Unilateral, Posterolateral::Bilateral})
+          {
+            if (is(name, codes::posterolateralProbability(value)))
+            {
+              vertebra.posterolateralProbabilities[static_cast<size_t>(value)] = numberOf(item, codes::posterolateralProbability(value).meaning);
+            }
+          }
+        }
+      } while (tree.gotoNext() != 0);
+      tree.goUp();
+      if (vertebra.trackingIdentifier.empty())
+      {
+        missing("a measurement group without Tracking Identifier");
+      }
+      return vertebra;
+    }
+  }
+
+  ReportedAnalysis readMeasurementReport(const std::string& part10Bytes)
+  {
+    DcmFileFormat file;
+    dicom::fromPart10(part10Bytes, file, "sr-read");
+    DSRDocument document;
+    dicom::check(document.read(*file.getDataset()), "not a readable DICOM SR document", "sr-read");
+
+    ReportedAnalysis report;
+    OFString value;
+    document.getStudyInstanceUID(value);
+    report.studyInstanceUid = value.c_str();
+    document.getSeriesInstanceUID(value);
+    report.seriesInstanceUid = value.c_str();
+    document.getSeriesDescription(value);
+    report.seriesDescription = value.c_str();
+
+    DSRDocumentTree& tree = document.getTree();
+    if (tree.gotoRoot() == 0 || !is(tree.getCurrentContentItem().getConceptName(), codes::IMAGING_MEASUREMENT_REPORT))
+    {
+      missing("the root is not (126000, DCM, \"Imaging Measurement Report\")");
+    }
+    if (tree.goDown() == 0)
+    {
+      missing("the root container is empty");
+    }
+    bool measurementsFound = false;
+    bool summaryFound = false;
+    do
+    {
+      const DSRCodedEntryValue& name = tree.getCurrentContentItem().getConceptName();
+      if (is(name, codes::IMAGING_MEASUREMENTS))
+      {
+        measurementsFound = true;
+        if (tree.goDown() != 0)
+        {
+          do
+          {
+            const DSRContentItem& item = tree.getCurrentContentItem();
+            if (is(item.getConceptName(), codes::MEASUREMENT_GROUP))
+            {
+              report.vertebrae.push_back(readGroup(tree));
+            }
+            else if (is(item.getConceptName(), codes::ALGORITHM_NAME))
+            {
+              report.algorithmName = item.getStringValue().c_str();
+            }
+            else if (is(item.getConceptName(), codes::ALGORITHM_VERSION))
+            {
+              report.algorithmVersion = item.getStringValue().c_str();
+            }
+          } while (tree.gotoNext() != 0);
+          tree.goUp();
+        }
+      }
+      else if (is(name, codes::QUALITATIVE_EVALUATIONS))
+      {
+        summaryFound = true;
+        if (tree.goDown() != 0)
+        {
+          do
+          {
+            const DSRContentItem& item = tree.getCurrentContentItem();
+            if (is(item.getConceptName(), codes::METASTATIC_LESION_SUSPECTED))
+            {
+              report.lesionSuspected = is(item.getCodeValue(), codes::YES);
+            }
+            else if (is(item.getConceptName(), codes::HIGHEST_BONE_LESION_QUALITY))
+            {
+              report.highestBoneQuality = codes::boneQualityFromCode(item.getCodeValue().getCodeValue().c_str(),
+                                                                     item.getCodeValue().getCodingSchemeDesignator().c_str());
+            }
+            else if (is(item.getConceptName(), codes::VERTEBRAE_ANALYSED))
+            {
+              report.vertebraeAnalysed = std::atoi(item.getStringValue().c_str());
+            }
+          } while (tree.gotoNext() != 0);
+          tree.goUp();
+        }
+      }
+    } while (tree.gotoNext() != 0);
+
+    if (!measurementsFound)
+    {
+      missing("no (126010, DCM, \"Imaging Measurements\") container");
+    }
+    if (!summaryFound)
+    {
+      missing("no (C0034375, UMLS, \"Qualitative Evaluations\") summary");
+    }
+    return report;
+  }
+
+  ReportedAnalysis readMeasurementReportFile(const std::string& path)
+  {
+    std::ifstream stream(path, std::ios::binary);
+    if (!stream)
+    {
+      throw AnalysisError("sr-read", "cannot open " + path);
+    }
+    std::ostringstream bytes;
+    bytes << stream.rdbuf();
+    try
+    {
+      return readMeasurementReport(bytes.str());
+    }
+    catch (const AnalysisError& error)
+    {
+      throw AnalysisError(error.code(), path + ": " + error.what());
+    }
+  }
+}

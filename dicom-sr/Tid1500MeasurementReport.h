@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// The SpineMet result as a DICOM Comprehensive SR whose root is TID 1500 "Measurement Report",
+// one TID 1410 "Planar ROI Measurements and Qualitative Evaluations" group per vertebra (so that
+// viewers such as OHIF draw each vertebra's region), and a study-level summary in the TID 1500
+// "Qualitative Evaluations" container. The document and its codes: docs/dicom-outputs.md.
+
+#include "DicomObject.h"
+#include "result/AnalysisResult.h"
+
+#include <array>
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  // The SR of `result`, in the study of the series it describes, in a new series.
+  // Throws AnalysisError("dicom-write") when DCMTK refuses a value (the message names it).
+  DicomObject writeMeasurementReport(const AnalysisResult& result, const DicomOutputOptions& options = {});
+
+  // What a SpineMet SR says about one vertebra.
+  struct ReportedVertebra
+  {
+    std::string trackingIdentifier;  // the display name ("T7", "vertebra 3 of 12")
+    std::string trackingUid;
+    std::string level;               // from the finding site; empty when the SR has none
+    BoneQuality boneQuality = BoneQuality::Normal;
+    Posterolateral posterolateral = Posterolateral::None;
+    std::array<double, 4> boneQualityProbabilities{};
+    std::array<double, 3> posterolateralProbabilities{};
+    int sinsBoneLesion = -1;
+    int sinsPosterolateral = -1;
+    std::string keySliceSopInstanceUid;
+    std::vector<std::array<double, 2>> region;  // SCOORD polyline, (column, row), closed
+  };
+
+  struct ReportedAnalysis
+  {
+    std::string studyInstanceUid;
+    std::string seriesInstanceUid;   // of the SR
+    std::string seriesDescription;
+    std::string algorithmName;
+    std::string algorithmVersion;
+    bool lesionSuspected = false;
+    BoneQuality highestBoneQuality = BoneQuality::Normal;
+    int vertebraeAnalysed = 0;
+    std::vector<ReportedVertebra> vertebrae;   // in document order (cranial to caudal)
+  };
+
+  // Reads a SpineMet SR back from Part 10 bytes or a file. Throws AnalysisError("sr-read") when
+  // it is not a readable SR, AnalysisError("sr-content") when it is not a SpineMet TID 1500
+  // report (the message names the missing or unexpected content item).
+  ReportedAnalysis readMeasurementReport(const std::string& part10Bytes);
+  ReportedAnalysis readMeasurementReportFile(const std::string& path);
+
+  // "SpineMet AI results" plus what the model was trained on: the Series Description of the SR.
+  std::string reportSeriesDescription(const ModelIdentity& model);
+}

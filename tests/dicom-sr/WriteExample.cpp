@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Writes the SR and the overlays of the test phantom into a folder: the source of the rendered
+// examples under docs/examples/ (scripts in docs/dicom-outputs.md) and a quick way to look at
+// the outputs in a viewer.
+
+#include "PhantomResult.h"
+#include "SecondaryCaptureOverlays.h"
+#include "Tid1500MeasurementReport.h"
+
+#include "common/AnalysisError.h"
+
+#include <filesystem>
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+  if (argc != 2)
+  {
+    std::cerr << "usage: " << argv[0] << " OUTPUT_FOLDER\n";
+    return 2;
+  }
+  try
+  {
+    const std::filesystem::path folder = argv[1];
+    std::filesystem::create_directories(folder);
+    const auto made = spinemet::testing::makePhantomWithResult();
+    spinemet::writeMeasurementReport(made.result).save((folder / "sr.dcm").string());
+    const auto overlays = spinemet::makeOverlays(made.result, made.study.series);
+    for (size_t i = 0; i < overlays.size(); ++i)
+    {
+      const std::string name = overlays[i].kind == spinemet::Overlay::Kind::SagittalOverview
+                                 ? "overlay-sagittal.dcm"
+                                 : "overlay-" + made.result.vertebrae[static_cast<size_t>(overlays[i].vertebra)].displayName + ".dcm";
+      overlays[i].dicom.save((folder / name).string());
+    }
+    std::cout << "wrote the SR and " << overlays.size() << " overlays to " << folder.string() << "\n";
+    return 0;
+  }
+  catch (const spinemet::AnalysisError& error)
+  {
+    std::cerr << "error (" << error.code() << "): " << error.what() << "\n";
+    return 1;
+  }
+}
