@@ -3,6 +3,7 @@
 
 #include <json/writer.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <regex>
@@ -184,8 +185,14 @@ namespace spinemet
       std::set<std::string> known_;
     };
 
-    void checkOrthancSettings(const Json::Value& orthanc, PluginConfiguration& configuration,
-                              std::vector<std::string>& problems)
+    std::string resolve(const std::string& folder, const std::string& path)
+    {
+      std::filesystem::path resolved(path);
+      return resolved.is_absolute() ? path : (std::filesystem::path(folder) / resolved).lexically_normal().string();
+    }
+
+    void checkOrthancSettings(const Json::Value& orthanc, const std::string& folder,
+                              PluginConfiguration& configuration, std::vector<std::string>& problems)
     {
       const Json::Value& contentTypes = orthanc["UserContentType"];
       if (!contentTypes.isObject() || !contentTypes.isMember(RESULT_ATTACHMENT))
@@ -214,12 +221,17 @@ namespace spinemet
       {
         std::string storage = orthanc["StorageDirectory"].isString() ?
           orthanc["StorageDirectory"].asString() : "OrthancStorage";     // Orthanc's own default
-        configuration.queueDatabase = storage + "/spinemet-queue.sqlite";
+        configuration.queueDatabase = (std::filesystem::path(storage) / "spinemet-queue.sqlite").string();
+      }
+      configuration.queueDatabase = resolve(folder, configuration.queueDatabase);
+      if (!configuration.modelPath.empty())
+      {
+        configuration.modelPath = resolve(folder, configuration.modelPath);
       }
     }
   }
 
-  ConfigurationReading readConfiguration(const Json::Value& orthanc)
+  ConfigurationReading readConfiguration(const Json::Value& orthanc, const std::string& configurationFolder)
   {
     ConfigurationReading reading;
     PluginConfiguration& configuration = reading.configuration;
@@ -278,7 +290,7 @@ namespace spinemet
       problems.push_back("SpineMet.ModelPath: missing; it names the TorchScript model file (docs/model-contract.md)");
     }
 
-    checkOrthancSettings(orthanc, configuration, problems);
+    checkOrthancSettings(orthanc, configurationFolder, configuration, problems);
     return reading;
   }
 

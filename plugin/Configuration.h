@@ -69,8 +69,8 @@ namespace spinemet
 
   // `orthanc` is Orthanc's whole configuration (OrthancPluginGetConfiguration): the SpineMet section
   // plus what the plugin needs from Orthanc's own settings (StorageDirectory, UserContentType,
-  // DicomModalities).
-  ConfigurationReading readConfiguration(const Json::Value& orthanc);
+  // DicomModalities). Relative paths are taken from `configurationFolder`, as Orthanc does.
+  ConfigurationReading readConfiguration(const Json::Value& orthanc, const std::string& configurationFolder = ".");
 
   const char* toString(ReanalysisPolicy policy);
 }

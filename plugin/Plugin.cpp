@@ -5,6 +5,7 @@
 #include "RestApi.h"
 #include "Service.h"
 
+#include <filesystem>
 #include <memory>
 
 namespace
@@ -40,6 +41,24 @@ namespace
   }
 }
 
+namespace
+{
+  // Orthanc resolves relative paths of its configuration from the folder of the configuration file
+  // (or from the folder given on the command line); so does SpineMet.
+  std::string configurationFolder(OrthancPluginContext* context)
+  {
+    char* path = OrthancPluginGetConfigurationPath(context);
+    if (path == nullptr)
+    {
+      return ".";
+    }
+    std::filesystem::path configuration(path);
+    OrthancPluginFreeString(context, path);
+    return std::filesystem::is_directory(configuration) ? configuration.string() :
+      configuration.parent_path().string();
+  }
+}
+
 namespace spinemet
 {
   extern const char* const EXPLORER_SCRIPT;     // OrthancExplorer.js, embedded at build time
@@ -71,7 +90,7 @@ extern "C"
         orthancConfiguration = spinemet::orthanc::parseJson(text, "Orthanc's configuration");
       }
       spinemet::orthanc::logWarning(std::string("SpineMet ") + SPINEMET_VERSION + " initialising");
-      service = std::make_unique<spinemet::Service>(orthancConfiguration);
+      service = std::make_unique<spinemet::Service>(orthancConfiguration, configurationFolder(context));
     }
     catch (const std::exception& error)
     {

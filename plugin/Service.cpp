@@ -7,6 +7,7 @@
 #include "engine/Engine.h"
 
 #include <ctime>
+#include <filesystem>
 
 namespace spinemet
 {
@@ -24,9 +25,9 @@ namespace spinemet
     }
   }
 
-  Service::Service(const Json::Value& orthancConfiguration)
+  Service::Service(const Json::Value& orthancConfiguration, const std::string& configurationFolder)
   {
-    ConfigurationReading reading = readConfiguration(orthancConfiguration);
+    ConfigurationReading reading = readConfiguration(orthancConfiguration, configurationFolder);
     configuration_ = reading.configuration;
     problems_ = reading.problems;
     for (const std::string& problem : problems_)
@@ -59,6 +60,8 @@ namespace spinemet
     {
       try
       {
+        // Plugins start before Orthanc creates its storage folder, where the queue lives by default.
+        std::filesystem::create_directories(std::filesystem::path(configuration_.queueDatabase).parent_path());
         queue_ = std::make_unique<SqliteAnalysisQueue>(configuration_.queueDatabase);
       }
       catch (const std::exception& error)

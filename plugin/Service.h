@@ -24,8 +24,8 @@ namespace spinemet
   class Service
   {
   public:
-    // `orthancConfiguration` is Orthanc's whole configuration.
-    explicit Service(const Json::Value& orthancConfiguration);
+    // `orthancConfiguration` is Orthanc's whole configuration, read from `configurationFolder`.
+    Service(const Json::Value& orthancConfiguration, const std::string& configurationFolder);
     ~Service();
 
     bool enabled() const { return dispatcher_ != nullptr; }

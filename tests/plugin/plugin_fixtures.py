@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the plugin's tests share: the built plugin, a model for it, and an Orthanc configured
+with both (tests/support/orthanc_server.py starts it)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from orthanc_server import OrthancServer
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def plugin_path():
+    path = os.environ.get("SPINEMET_PLUGIN")
+    if not path or not os.path.exists(path):
+        raise RuntimeError("SPINEMET_PLUGIN must name the built libSpineMet.so (CTest sets it)")
+    return path
+
+
+def export_tiny_model(path, input_size=32):
+    """The random-weight test model of training/spinemet_train/export.py: it has the contract's
+    shape, so the whole pipeline runs; its findings mean nothing."""
+    subprocess.run([sys.executable, "-m", "spinemet_train.export", "--tiny", "--out", str(path),
+                    "--input-size", str(input_size)],
+                   check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "training")),
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return str(path)
+
+
+def spinemet_config(model_path, **settings):
+    """Orthanc settings for SpineMet: the attachment type it needs and its own section."""
+    section = {"ModelPath": str(model_path), "Device": "cpu", "Threads": 1,
+               "Selection": {"MinimumSlices": 10}}
+    section.update(settings)
+    return {"UserContentType": {"spinemet-result": [4600, "application/json"]},
+            "StableAge": 1,
+            "SpineMet": section}
+
+
+def spinemet_orthanc(model_path, extra=None, **settings):
+    config = spinemet_config(model_path, **settings)
+    config.update(extra or {})
+    return OrthancServer(config=config, plugins=[plugin_path()], startup_timeout=120)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    return export_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt")

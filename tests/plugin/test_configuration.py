@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Orthanc loads the plugin, which says who it is; a wrong configuration or a broken model leaves
+Orthanc running with the plugin disabled and the reasons in /spinemet/health."""
+
+import urllib.error
+
+import pytest
+
+from plugin_fixtures import spinemet_orthanc
+
+
+def test_orthanc_loads_the_plugin_which_logs_name_version_and_device(tiny_model):
+    with spinemet_orthanc(tiny_model) as orthanc:
+        health = orthanc.get("/spinemet/health")
+        assert health["Enabled"] is True, health
+        assert health["Problems"] == []
+        assert health["Version"] == "0.1.0"
+        assert health["Device"].startswith("cpu")
+        assert health["Model"] == "spinemet-tiny-test 0.0.0"
+        assert health["QueueDatabase"] == orthanc.storage + "/spinemet-queue.sqlite"
+
+        assert "spinemet" in orthanc.get("/plugins")
+        assert orthanc.get("/plugins/spinemet")["Version"] == "0.1.0"
+        log = orthanc.logs()
+        assert "SpineMet 0.1.0 initialising" in log
+        assert "LibTorch device cpu" in log
+
+        model = orthanc.get("/spinemet/model")
+        assert model["contract"] == "spinemet-model/1"
+        assert model["name"] == "spinemet-tiny-test"
+        assert orthanc.get("/spinemet/queue")["Analyses"] == []
+
+        metrics = orthanc.get("/tools/metrics-prometheus", raw=True).decode()
+        assert "spinemet_queue_depth 0" in metrics
+        explorer = orthanc.get("/plugins/explorer.js", raw=True).decode()
+        assert "spinemet/series/" in explorer
+
+
+def expect_disabled(orthanc, *reasons):
+    health = orthanc.get("/spinemet/health")
+    assert health["Enabled"] is False
+    problems = "\n".join(health["Problems"])
+    for reason in reasons:
+        assert reason in problems, problems
+    log = orthanc.logs()
+    for reason in reasons:
+        assert reason in log
+    # Orthanc itself goes on, and the other routes say why they cannot answer.
+    assert orthanc.get("/system")["Name"] == "spinemet-test"
+    with pytest.raises(urllib.error.HTTPError) as error:
+        orthanc.get("/spinemet/queue")
+    assert error.value.code == 503
+
+
+def test_wrong_configuration_disables_the_plugin_with_one_line_per_mistake(tiny_model):
+    with spinemet_orthanc(tiny_model, Treads=2, BatchSize="big", Device="tpu",
+                          Selection={"MinimumSlices": 0}) as orthanc:
+        expect_disabled(orthanc,
+                        'SpineMet: unknown setting "Treads"',
+                        'SpineMet.BatchSize: expected an integer of at least 1, got "big" (a string)',
+                        'SpineMet.Device: expected one of "auto", "cpu", "cuda", got "tpu"',
+                        "SpineMet.Selection.MinimumSlices: expected an integer of at least 1, got 0")
+
+
+def test_broken_model_file_disables_the_plugin(tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"this is not a TorchScript archive")
+    with spinemet_orthanc(broken) as orthanc:
+        expect_disabled(orthanc, "SpineMet.ModelPath: the model " + str(broken) + " does not load")
+
+
+def test_missing_model_file_and_attachment_type_disable_the_plugin(tmp_path):
+    missing = tmp_path / "missing.pt"
+    with spinemet_orthanc(missing) as orthanc:
+        expect_disabled(orthanc, str(missing))
+    with spinemet_orthanc(missing, extra={"UserContentType": {}}) as orthanc:
+        expect_disabled(orthanc, 'UserContentType: the result JSON is attached to each analysed series as "spinemet-result"')
