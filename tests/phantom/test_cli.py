@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""spinemet-phantom on the command line: help, exit codes, clear errors, the files it writes."""
+
+import json
+import os
+
+import pytest
+
+from phantom_cli import generate_phantom, run_phantom
+
+
+def test_help_lists_the_options():
+    result = run_phantom("--help")
+    assert result.returncode == 0
+    for option in ("--out", "--seed", "--levels", "--matrix", "--pixel-spacing", "--slice-thickness",
+                   "--slice-spacing", "--order", "--transfer-syntax", "--difficulty",
+                   "--random-acquisition", "--labels", "--lesion-probability"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "--out DIR is required"),
+    (["--out", "x", "--matrix", "300"], "--matrix"),
+    (["--out", "x", "--seed", "-3"], "--seed"),
+    (["--out", "x", "--pixel-spacing", "fine"], "--pixel-spacing expects a number"),
+    (["--out", "x", "--transfer-syntax", "jpeg2000"], "unknown transfer syntax"),
+    (["--out", "x", "--levels", "L3-T1"], "cranial to caudal"),
+    (["--out", "x", "--labels", "T11=normal:bilateral"], "cannot have posterolateral"),
+    (["--out", "x", "--slice-thickness", "7"], "slice thickness must be 0.625 to 5 mm"),
+    (["--out", "x", "--frobnicate"], "unknown option"),
+    (["--out"], "needs a value"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, args, message):
+    os.chdir(tmp_path)
+    result = run_phantom(*args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_unwritable_output_exits_1(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_phantom("--out", blocker / "study", "--levels", "L1", "--matrix", "256", check=False)
+    assert result.returncode == 1
+    assert "phantom-write" in result.stderr
+
+
+def test_ground_truth_describes_the_files(tmp_path):
+    truth = generate_phantom(tmp_path, "--seed", "33", "--levels", "T11-L1", "--matrix", "256",
+                             "--slice-thickness", "2.5", "--order", "ascending",
+                             "--labels", "T11=lytic:bilateral,T12=normal,L1=blastic:unilateral-right")
+    assert truth["schema"] == "spinemet-phantom-truth/1"
+    assert truth["synthetic"] is True
+    assert truth["seed"] == 33
+    series = truth["series"]
+    assert (series["rows"], series["columns"]) == (256, 256)
+    assert series["slices"] == len(truth["slices"])
+    files = sorted(f for f in os.listdir(tmp_path) if f.endswith(".dcm"))
+    assert files == sorted(s["file"] for s in truth["slices"])
+
+    levels = [v["level"] for v in truth["vertebrae"]]
+    assert levels == ["T11", "T12", "L1"]
+    t11, t12, l1 = truth["vertebrae"]
+    assert (t11["bone_quality"], t11["posterolateral"], t11["side"]) == ("lytic", "bilateral", "both")
+    assert (t12["bone_quality"], t12["posterolateral"], t12["lesions"]) == ("normal", "none", [])
+    assert (l1["bone_quality"], l1["posterolateral"], l1["side"]) == ("blastic", "unilateral", "right")
+    assert {l["region"] for l in t11["lesions"]} >= {"left-pedicle", "right-pedicle", "body"}
+
+    # slices cranial to caudal; ascending order puts instance 1 at the caudal end
+    zs = [s["z_mm"] for s in truth["slices"]]
+    assert zs == sorted(zs, reverse=True)
+    assert truth["slices"][-1]["instance_number"] == 1
+    for v in truth["vertebrae"]:
+        assert v["z_min_mm"] < v["z_max_mm"]
+        inside = [s for s in truth["slices"] if s["vertebra"] == v["index"]]
+        assert [s["sop_instance_uid"] for s in inside] == v["sop_instance_uids"]
+        assert all(v["z_min_mm"] <= s["z_mm"] <= v["z_max_mm"] for s in inside)
+        assert all(s["bone_quality"] == v["bone_quality"] for s in inside)
+    for s in truth["slices"]:
+        if s["vertebra"] is None:
+            assert (s["bone_quality"], s["posterolateral"]) == ("normal", "none")
+    assert any(s["lesion_visible"] for s in truth["slices"] if s["vertebra"] == 0)
+    assert not any(s["lesion_visible"] for s in truth["slices"] if s["vertebra"] == 1)
+
+
+def test_same_seed_same_bytes_other_seed_other_study(tmp_path):
+    args = ("--levels", "L2", "--matrix", "256", "--slice-thickness", "5", "--transfer-syntax", "rle")
+    a = generate_phantom(tmp_path / "a", "--seed", "8", *args)
+    b = generate_phantom(tmp_path / "b", "--seed", "8", *args)
+    c = generate_phantom(tmp_path / "c", "--seed", "9", *args)
+    assert a == b
+    for s in a["slices"]:
+        assert (tmp_path / "a" / s["file"]).read_bytes() == (tmp_path / "b" / s["file"]).read_bytes()
+    assert c["series"]["study_instance_uid"] != a["series"]["study_instance_uid"]
+    assert (tmp_path / "a" / "ground_truth.json").read_bytes() == (tmp_path / "b" / "ground_truth.json").read_bytes()
+
+
+def test_random_acquisition_is_recorded(tmp_path):
+    truth = generate_phantom(tmp_path, "--seed", "5", "--random-acquisition", "--levels", "L1")
+    acquisition = truth["settings"]["acquisition"]
+    assert truth["settings"]["random_acquisition"] is True
+    assert acquisition["matrix"] in (256, 512)
+    assert 0.5 <= acquisition["pixel_spacing_mm"] <= 1.0
+    assert acquisition["transfer_syntax"] == truth["series"]["transfer_syntax"]
+    assert json.dumps(truth)   # plain JSON all the way down
