@@ -20,6 +20,14 @@ namespace spinemet
                      [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
       return name == "DICOMDIR";
     }
+
+    // A DICOM file (PS3.10) has a 128-byte preamble and then "DICM".
+    bool hasDicomPrefix(const std::filesystem::path& path)
+    {
+      std::ifstream stream(path, std::ios::binary);
+      char prefix[132];
+      return stream.read(prefix, sizeof(prefix)) && std::string(prefix + 128, 4) == "DICM";
+    }
   }
 
   FileSliceSource::FileSliceSource(const std::vector<std::string>& filesOrFolders)
@@ -38,7 +46,7 @@ namespace spinemet
         std::vector<std::string> inFolder;
         for (const fs::directory_entry& entry : fs::directory_iterator(input))
         {
-          if (entry.is_regular_file() && !isDicomDirectory(entry.path()))
+          if (entry.is_regular_file() && !isDicomDirectory(entry.path()) && hasDicomPrefix(entry.path()))
           {
             inFolder.push_back(entry.path().string());
           }

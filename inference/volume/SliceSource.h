@@ -24,9 +24,12 @@ namespace spinemet
     virtual std::string read(size_t index) const = 0;
   };
 
-  // Every regular file given, or every regular file in the folders given (not recursive), in
-  // lexicographic path order. Files named DICOMDIR are media indexes, not instances, and are left
-  // out. A path that does not exist is an AnalysisError("missing-input").
+  // Every file given, and the DICOM files in the folders given (not recursive), in lexicographic
+  // path order. In a folder, a DICOM file is a regular file with the PS3.10 prefix (preamble and
+  // "DICM"): notes, JSON and thumbnails beside the images are left out, while a file named
+  // explicitly is always read (and reported if it is not DICOM). Files named DICOMDIR are media
+  // indexes, not instances, and are left out. A path that does not exist is
+  // AnalysisError("missing-input").
   class FileSliceSource : public SliceSource
   {
   public:

@@ -268,6 +268,7 @@ namespace spinemet::test
     std::filesystem::create_directory(folder.path() / "subfolder");     // not recursed into
     std::ofstream(folder.path() / "subfolder" / "stray.dcm") << "not DICOM";
     std::ofstream(folder.path() / "DICOMDIR") << "a media index, skipped by name";
+    std::ofstream(folder.path() / "ground_truth.json") << "{}";             // not DICOM: left out
 
     const FileSliceSource fromFolder({folder.path().string()});
     EXPECT_EQ(fromFolder.count(), spec.slices);
@@ -280,6 +281,24 @@ namespace spinemet::test
     const FileSliceSource fromTwoFiles({(folder.path() / "slice-0.dcm").string(),
                                         (folder.path() / "slice-1.dcm").string()});
     EXPECT_EQ(fromTwoFiles.count(), 2u);
+
+    // Named explicitly, a file that is not DICOM is read, and reported by name.
+    std::vector<std::string> named;
+    for (size_t i = 0; i < spec.slices; ++i)
+    {
+      named.push_back((folder.path() / ("slice-" + std::to_string(i) + ".dcm")).string());
+    }
+    named.push_back((folder.path() / "ground_truth.json").string());
+    try
+    {
+      loadSeries(FileSliceSource(named));
+      FAIL() << "accepted a JSON file as a slice";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "unreadable-file");
+      EXPECT_NE(std::string(error.what()).find("ground_truth.json"), std::string::npos) << error.what();
+    }
   }
 
   TEST(Loader, MissingInputIsNamed)
