@@ -1,0 +1,15 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Builds the phantom data set for training/configs/demo.json into training/data (git-ignored):
+# train (40 studies), val (10), test (24 hard studies with unseen acquisition settings).
+# Usage: training/make_dataset.sh [BUILD_DIR]   (BUILD_DIR holds spinemet-phantom and spinemet-prep; default build)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+for tool in "$build/tools/phantom/spinemet-phantom" "$build/tools/prep/spinemet-prep"; do
+  [ -x "$tool" ] || { echo "missing $tool: cmake --build $build --target spinemet-phantom spinemet-prep" >&2; exit 2; }
+done
+PYTHONPATH=$root/training exec nice -n 10 /usr/bin/python3 -m spinemet_train.make_dataset \
+  --out "$root/training/data" \
+  --phantom "$build/tools/phantom/spinemet-phantom" --prep "$build/tools/prep/spinemet-prep" \
+  --preprocessing "$root/training/configs/demo-preprocessing.json" --jobs 2
