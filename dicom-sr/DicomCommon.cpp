@@ -40,7 +40,9 @@ namespace spinemet
       return bits;
     }
 
-    uint64_t fnv1a(const std::string& text, uint64_t basis)
+    // FNV-1a, then the SplitMix64 finaliser so that texts differing in their last character
+    // differ in every digit of the UID, not only in the low bits.
+    uint64_t hashText(const std::string& text, uint64_t basis)
     {
       uint64_t hash = basis;
       for (unsigned char c : text)
@@ -48,6 +50,11 @@ namespace spinemet
         hash ^= c;
         hash *= 1099511628211ULL;
       }
+      hash ^= hash >> 30;
+      hash *= 0xBF58476D1CE4E5B9ULL;
+      hash ^= hash >> 27;
+      hash *= 0x94D049BB133111EBULL;
+      hash ^= hash >> 31;
       return hash;
     }
   }
@@ -65,9 +72,9 @@ namespace spinemet
 
   std::string uidFromText(const std::string& text)
   {
-    // Two independent 64-bit FNV-1a hashes; stable across platforms and runs.
-    const unsigned __int128 high = fnv1a(text, 14695981039346656037ULL);
-    const unsigned __int128 low = fnv1a(text, 0x84222325CBF29CE4ULL ^ 0x5370696E654D6574ULL);
+    // Two 64-bit hashes with different bases; stable across platforms and runs.
+    const unsigned __int128 high = hashText(text, 14695981039346656037ULL);
+    const unsigned __int128 low = hashText(text, 14695981039346656037ULL ^ 0x5370696E654D6574ULL);
     return uidFrom128Bits(asUuid((high << 64) | low, 8));
   }
 

@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The SR and the overlays of a phantom study, checked by the real validators (dciodvfy,
+// PixelMed's DicomSRValidator), read by DCMTK's own tools, read back by our reader, and their
+// pixels looked at.
+
+#include "Codes.h"
+#include "PhantomResult.h"
+#include "SecondaryCaptureOverlays.h"
+#include "Tid1500MeasurementReport.h"
+
+#include "common/AnalysisError.h"
+
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace spinemet
+{
+  namespace
+  {
+    struct CommandResult
+    {
+      int exitCode = -1;
+      std::string output;
+    };
+
+    CommandResult run(const std::string& command)
+    {
+      CommandResult result;
+      FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+      if (pipe == nullptr)
+      {
+        return result;
+      }
+      char buffer[4096];
+      size_t read = 0;
+      while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+      {
+        result.output.append(buffer, read);
+      }
+      const int status = pclose(pipe);
+      result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      return result;
+    }
+
+    std::vector<std::string> linesStartingWith(const std::string& text, const std::string& prefix)
+    {
+      std::vector<std::string> lines;
+      std::istringstream stream(text);
+      std::string line;
+      while (std::getline(stream, line))
+      {
+        if (line.rfind(prefix, 0) == 0)
+        {
+          lines.push_back(line);
+        }
+      }
+      return lines;
+    }
+
+    std::unique_ptr<DcmFileFormat> parse(const std::string& bytes)
+    {
+      auto file = std::make_unique<DcmFileFormat>();
+      DcmInputBufferStream stream;
+      stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+      stream.setEos();
+      file->transferInit();
+      const OFCondition status = file->read(stream);
+      file->transferEnd();
+      EXPECT_TRUE(status.good()) << status.text();
+      return file;
+    }
+
+    std::string stringOf(DcmItem& item, const DcmTagKey& tag)
+    {
+      OFString value;
+      item.findAndGetOFStringArray(tag, value);
+      return value.c_str();
+    }
+
+    // The class whose Okabe-Ito colour has the chroma direction of `rgb` (grey: normal). A tint
+    // blended over grey keeps its colour's chroma direction, scaled by the opacity.
+    BoneQuality classOfColour(const std::array<uint8_t, 3>& rgb)
+    {
+      auto chroma = [](const std::array<uint8_t, 3>& c) {
+        const double low = std::min({c[0], c[1], c[2]});
+        return std::array<double, 3>{c[0] - low, c[1] - low, c[2] - low};
+      };
+      const auto observed = chroma(rgb);
+      const double length = std::sqrt(observed[0] * observed[0] + observed[1] * observed[1] + observed[2] * observed[2]);
+      if (length < 12)
+      {
+        return BoneQuality::Normal;
+      }
+      BoneQuality best = BoneQuality::Normal;
+      double bestCosine = -1;
+      for (BoneQuality candidate : {BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
+      {
+        const auto reference = chroma(boneQualityColour(candidate));
+        const double referenceLength = std::sqrt(reference[0] * reference[0] + reference[1] * reference[1] + reference[2] * reference[2]);
+        const double cosine = (observed[0] * reference[0] + observed[1] * reference[1] + observed[2] * reference[2]) /
+                              (length * referenceLength);
+        if (cosine > bestCosine)
+        {
+          bestCosine = cosine;
+          best = candidate;
+        }
+      }
+      return best;
+    }
+
+    struct DecodedImage
+    {
+      size_t width = 0;
+      size_t height = 0;
+      std::vector<uint8_t> rgb;
+
+      std::array<uint8_t, 3> at(size_t x, size_t y) const
+      {
+        const size_t offset = (y * width + x) * 3;
+        return {rgb[offset], rgb[offset + 1], rgb[offset + 2]};
+      }
+    };
+
+    DecodedImage decode(const std::string& bytes)
+    {
+      auto file = parse(bytes);
+      DcmDataset& dataset = *file->getDataset();
+      DecodedImage image;
+      Uint16 rows = 0;
+      Uint16 columns = 0;
+      EXPECT_TRUE(dataset.findAndGetUint16(DCM_Rows, rows).good());
+      EXPECT_TRUE(dataset.findAndGetUint16(DCM_Columns, columns).good());
+      EXPECT_EQ("RGB", stringOf(dataset, DCM_PhotometricInterpretation));
+      const Uint8* pixels = nullptr;
+      unsigned long count = 0;
+      EXPECT_TRUE(dataset.findAndGetUint8Array(DCM_PixelData, pixels, &count).good());
+      image.width = columns;
+      image.height = rows;
+      if (pixels != nullptr && count >= image.width * image.height * 3)
+      {
+        image.rgb.assign(pixels, pixels + image.width * image.height * 3);
+      }
+      return image;
+    }
+  }
+
+  class DicomOutputs : public ::testing::Test
+  {
+  protected:
+    static void SetUpTestSuite()
+    {
+      made_ = new testing::PhantomWithResult(testing::makePhantomWithResult());
+      report_ = new DicomObject(writeMeasurementReport(made_->result));
+      overlays_ = new std::vector<Overlay>(makeOverlays(made_->result, made_->study.series));
+      folder_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                          ("spinemet-dicom-sr-test-" + std::to_string(::getpid())));
+      std::filesystem::create_directories(*folder_);
+      report_->save((*folder_ / "sr.dcm").string());
+      for (size_t i = 0; i < overlays_->size(); ++i)
+      {
+        (*overlays_)[i].dicom.save((*folder_ / ("overlay-" + std::to_string(i) + ".dcm")).string());
+      }
+    }
+
+    static void TearDownTestSuite()
+    {
+      std::filesystem::remove_all(*folder_);
+      delete folder_;
+      delete overlays_;
+      delete report_;
+      delete made_;
+    }
+
+    static std::string srPath() { return (*folder_ / "sr.dcm").string(); }
+    static std::string overlayPath(size_t i) { return (*folder_ / ("overlay-" + std::to_string(i) + ".dcm")).string(); }
+
+    static testing::PhantomWithResult* made_;
+    static DicomObject* report_;
+    static std::vector<Overlay>* overlays_;
+    static std::filesystem::path* folder_;
+  };
+
+  testing::PhantomWithResult* DicomOutputs::made_ = nullptr;
+  DicomObject* DicomOutputs::report_ = nullptr;
+  std::vector<Overlay>* DicomOutputs::overlays_ = nullptr;
+  std::filesystem::path* DicomOutputs::folder_ = nullptr;
+
+  // --- Structured Report ---------------------------------------------------------------------
+
+  TEST_F(DicomOutputs, SrPassesDciodvfyWithoutErrors)
+  {
+    const CommandResult result = run("dciodvfy '" + srPath() + "'");
+    EXPECT_NE(std::string::npos, result.output.find("ComprehensiveSR")) << result.output;
+    EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << result.output;
+    // The only warnings: the private coding scheme designator, which dciodvfy cannot know.
+    for (const std::string& warning : linesStartingWith(result.output, "Warning"))
+    {
+      EXPECT_NE(std::string::npos, warning.find("99SPINEMET")) << warning;
+    }
+  }
+
+  TEST_F(DicomOutputs, SrPassesPixelMedValidatorIncludingTemplates)
+  {
+    // /usr/bin/DicomSRValidator passes no JVM options; the XPath limits of current JDKs stop the
+    // template checks unless lifted. The validator exits 0 whatever it finds: read its output.
+    const CommandResult result = run("java -Djdk.xml.xpathExprOpLimit=0 -Djdk.xml.xpathExprGrpLimit=0 "
+                                     "-Djdk.xml.xpathTotalOpLimit=0 -cp /usr/share/java/pixelmed.jar "
+                                     "com.pixelmed.validate.DicomSRValidator '" + srPath() + "'");
+    EXPECT_NE(std::string::npos, result.output.find("Found ComprehensiveSR IOD")) << result.output;
+    EXPECT_NE(std::string::npos, result.output.find("Found Root Template TID_1500")) << result.output;
+    EXPECT_NE(std::string::npos, result.output.find("Root Template Validation Complete")) << result.output;
+    EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << result.output;
+    // PixelMed's TID 1410 table (2022) ends with the TID 1419 measurements, so it reports the two
+    // qualitative evaluations of each group as "not in template"; nothing else may be flagged.
+    for (const std::string& warning : linesStartingWith(result.output, "Warning"))
+    {
+      const bool known = warning.find("Content Item not in template") != std::string::npos &&
+                         (warning.find("BONE-QUALITY,99SPINEMET") != std::string::npos ||
+                          warning.find("PL-INVOLVEMENT,99SPINEMET") != std::string::npos);
+      EXPECT_TRUE(known) << warning;
+    }
+  }
+
+  TEST_F(DicomOutputs, SrIsReadByDsrdumpAndRenderedByDsr2html)
+  {
+    const CommandResult dump = run("dsrdump '" + srPath() + "'");
+    EXPECT_EQ(0, dump.exitCode) << dump.output;
+    EXPECT_NE(std::string::npos, dump.output.find("Imaging Measurement Report")) << dump.output;
+    EXPECT_TRUE(std::regex_search(dump.output, std::regex("Completion Flag *: COMPLETE"))) << dump.output;
+    EXPECT_TRUE(std::regex_search(dump.output, std::regex("Verification Flag *: UNVERIFIED"))) << dump.output;
+    EXPECT_EQ(std::string::npos, dump.output.find("E: ")) << dump.output;
+
+    const CommandResult html = run("dsr2html '" + srPath() + "'");
+    EXPECT_EQ(0, html.exitCode) << html.output;
+    EXPECT_NE(std::string::npos, html.output.find("<html")) << html.output;
+    EXPECT_NE(std::string::npos, html.output.find("Spinal metastatic lesion suspected"));
+    EXPECT_NE(std::string::npos, html.output.find("T12"));
+  }
+
+  TEST_F(DicomOutputs, SrRoundTripGivesTheSameFindings)
+  {
+    const ReportedAnalysis read = readMeasurementReport(report_->bytes);
+    const AnalysisResult& result = made_->result;
+    EXPECT_EQ(result.series.studyInstanceUid, read.studyInstanceUid);
+    EXPECT_EQ(report_->seriesInstanceUid, read.seriesInstanceUid);
+    EXPECT_EQ("SpineMet AI results (phantom-trained demo model)", read.seriesDescription);
+    EXPECT_EQ(result.model.name, read.algorithmName);
+    EXPECT_EQ(result.model.version, read.algorithmVersion);
+    EXPECT_TRUE(read.lesionSuspected);
+    EXPECT_EQ(BoneQuality::Lytic, read.highestBoneQuality);
+    EXPECT_EQ(static_cast<int>(result.vertebrae.size()), read.vertebraeAnalysed);
+    ASSERT_EQ(result.vertebrae.size(), read.vertebrae.size());
+    for (size_t i = 0; i < result.vertebrae.size(); ++i)
+    {
+      const VertebraResult& expected = result.vertebrae[i];
+      const ReportedVertebra& got = read.vertebrae[i];
+      SCOPED_TRACE(expected.displayName);
+      EXPECT_EQ(expected.displayName, got.trackingIdentifier);
+      EXPECT_EQ(expected.level, got.level);
+      EXPECT_EQ(expected.boneQuality, got.boneQuality);
+      EXPECT_EQ(expected.posterolateral, got.posterolateral);
+      EXPECT_EQ(expected.sinsBoneLesion, got.sinsBoneLesion);
+      EXPECT_EQ(expected.sinsPosterolateral, got.sinsPosterolateral);
+      EXPECT_EQ(expected.keySliceSopInstanceUid, got.keySliceSopInstanceUid);
+      for (size_t c = 0; c < 4; ++c)
+      {
+        EXPECT_NEAR(expected.boneQualityProbabilities[c], got.boneQualityProbabilities[c], 1e-4);
+      }
+      for (size_t c = 0; c < 3; ++c)
+      {
+        EXPECT_NEAR(expected.posterolateralProbabilities[c], got.posterolateralProbabilities[c], 1e-4);
+      }
+      // The region is the outline, closed.
+      ASSERT_EQ(expected.keySliceOutline.size() + 1, got.region.size());
+      for (size_t p = 0; p < got.region.size(); ++p)
+      {
+        const auto& point = expected.keySliceOutline[p % expected.keySliceOutline.size()];
+        EXPECT_NEAR(point[0], got.region[p][0], 1e-3);
+        EXPECT_NEAR(point[1], got.region[p][1], 1e-3);
+      }
+      EXPECT_EQ(0u, got.trackingUid.rfind("2.25.", 0)) << got.trackingUid;
+      EXPECT_LE(got.trackingUid.size(), 64u);
+    }
+    std::set<std::string> trackingUids;
+    for (const auto& vertebra : read.vertebrae)
+    {
+      trackingUids.insert(vertebra.trackingUid);
+    }
+    EXPECT_EQ(read.vertebrae.size(), trackingUids.size());
+  }
+
+  TEST_F(DicomOutputs, SrHeaderPlacesItInTheSourceStudy)
+  {
+    auto file = parse(report_->bytes);
+    DcmDataset& dataset = *file->getDataset();
+    const SeriesAttributes& source = made_->study.series.attributes;
+    EXPECT_EQ("SR", stringOf(dataset, DCM_Modality));
+    EXPECT_EQ(source.studyInstanceUid, stringOf(dataset, DCM_StudyInstanceUID));
+    EXPECT_EQ(source.patientId, stringOf(dataset, DCM_PatientID));
+    EXPECT_EQ(source.patientName, stringOf(dataset, DCM_PatientName));
+    EXPECT_EQ(source.accessionNumber, stringOf(dataset, DCM_AccessionNumber));
+    EXPECT_NE(source.seriesInstanceUid, stringOf(dataset, DCM_SeriesInstanceUID));
+    EXPECT_EQ("COMPLETE", stringOf(dataset, DCM_CompletionFlag));
+    EXPECT_EQ("UNVERIFIED", stringOf(dataset, DCM_VerificationFlag));
+    EXPECT_FALSE(stringOf(dataset, DCM_ContentDate).empty());
+    EXPECT_FALSE(stringOf(dataset, DCM_ContentTime).empty());
+
+    std::set<std::string> designators;
+    DcmItem* item = nullptr;
+    for (long i = 0; dataset.findAndGetSequenceItem(DCM_CodingSchemeIdentificationSequence, item, i).good(); ++i)
+    {
+      designators.insert(stringOf(*item, DCM_CodingSchemeDesignator));
+    }
+    for (const char* expected : {"DCM", "SCT", "UCUM", "LN", "UMLS", "RFC5646", "99SPINEMET"})
+    {
+      EXPECT_EQ(1u, designators.count(expected)) << expected;
+    }
+
+    // Every key slice is listed as evidence, in the source series.
+    DcmItem* study = nullptr;
+    ASSERT_TRUE(dataset.findAndGetSequenceItem(DCM_CurrentRequestedProcedureEvidenceSequence, study, 0).good());
+    DcmItem* series = nullptr;
+    ASSERT_TRUE(study->findAndGetSequenceItem(DCM_ReferencedSeriesSequence, series, 0).good());
+    EXPECT_EQ(source.seriesInstanceUid, stringOf(*series, DCM_SeriesInstanceUID));
+    std::set<std::string> evidence;
+    DcmItem* instance = nullptr;
+    for (long i = 0; series->findAndGetSequenceItem(DCM_ReferencedSOPSequence, instance, i).good(); ++i)
+    {
+      evidence.insert(stringOf(*instance, DCM_ReferencedSOPInstanceUID));
+    }
+    for (const auto& vertebra : made_->result.vertebrae)
+    {
+      EXPECT_EQ(1u, evidence.count(vertebra.keySliceSopInstanceUid)) << vertebra.displayName;
+    }
+  }
+
+  TEST_F(DicomOutputs, SrIsDeterministicApartFromUidsAndTimes)
+  {
+    const DicomObject again = writeMeasurementReport(made_->result);
+    EXPECT_NE(report_->sopInstanceUid, again.sopInstanceUid);
+    const ReportedAnalysis first = readMeasurementReport(report_->bytes);
+    const ReportedAnalysis second = readMeasurementReport(again.bytes);
+    ASSERT_EQ(first.vertebrae.size(), second.vertebrae.size());
+    for (size_t i = 0; i < first.vertebrae.size(); ++i)
+    {
+      EXPECT_EQ(first.vertebrae[i].trackingUid, second.vertebrae[i].trackingUid);
+    }
+  }
+
+  TEST_F(DicomOutputs, SrWithoutKnownLevelsHasNoFindingSite)
+  {
+    AnalysisResult result = made_->result;
+    for (size_t i = 0; i < result.vertebrae.size(); ++i)
+    {
+      result.vertebrae[i].level.clear();
+      result.vertebrae[i].displayName = "vertebra " + std::to_string(i + 1) + " of " + std::to_string(result.vertebrae.size());
+    }
+    const DicomObject object = writeMeasurementReport(result);
+    EXPECT_EQ(std::string::npos, object.bytes.find("363698007"));   // no Finding Site at all
+    const ReportedAnalysis read = readMeasurementReport(object.bytes);
+    ASSERT_EQ(result.vertebrae.size(), read.vertebrae.size());
+    EXPECT_EQ("vertebra 2 of 5", read.vertebrae[1].trackingIdentifier);
+    EXPECT_TRUE(read.vertebrae[1].level.empty());
+  }
+
+  TEST_F(DicomOutputs, ReaderRefusesWhatIsNotASpineMetReport)
+  {
+    try
+    {
+      readMeasurementReport("not DICOM at all");
+      FAIL() << "no error";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ("sr-read", error.code());
+    }
+    try
+    {
+      readMeasurementReport(overlays_->front().dicom.bytes);
+      FAIL() << "no error";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_TRUE(error.code() == "sr-read" || error.code() == "sr-content") << error.code();
+    }
+  }
+
+  TEST_F(DicomOutputs, WriterNamesWhatIsMissing)
+  {
+    AnalysisResult result = made_->result;
+    result.vertebrae[1].keySliceOutline.clear();
+    try
+    {
+      writeMeasurementReport(result);
+      FAIL() << "no error";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ("dicom-write", error.code());
+      EXPECT_NE(std::string::npos, std::string(error.what()).find("T12")) << error.what();
+    }
+  }
+
+  // --- Secondary Capture overlays --------------------------------------------------------------
+
+  TEST_F(DicomOutputs, OverlaysPassDciodvfyWithoutErrors)
+  {
+    for (size_t i = 0; i < overlays_->size(); ++i)
+    {
+      const CommandResult result = run("dciodvfy '" + overlayPath(i) + "'");
+      EXPECT_NE(std::string::npos, result.output.find("SCImage")) << result.output;
+      EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << "overlay " << i << "\n" << result.output;
+    }
+  }
+
+  TEST_F(DicomOutputs, OverlaysAreTheOverviewAndOneKeySlicePerFinding)
+  {
+    const AnalysisResult& result = made_->result;
+    ASSERT_FALSE(overlays_->empty());
+    EXPECT_EQ(Overlay::Kind::SagittalOverview, overlays_->front().kind);
+    std::vector<int> shown;
+    for (size_t i = 1; i < overlays_->size(); ++i)
+    {
+      EXPECT_EQ(Overlay::Kind::KeySlice, (*overlays_)[i].kind);
+      shown.push_back((*overlays_)[i].vertebra);
+    }
+    std::vector<int> withFinding;
+    for (size_t i = 0; i < result.vertebrae.size(); ++i)
+    {
+      if (result.vertebrae[i].boneQuality != BoneQuality::Normal || result.vertebrae[i].posterolateral != Posterolateral::None)
+      {
+        withFinding.push_back(static_cast<int>(i));
+      }
+    }
+    EXPECT_EQ(withFinding, shown);   // T12, L1, L2: not the normal T11 and L3
+
+    std::set<std::string> sourceUids;
+    for (const auto& slice : made_->study.series.slices)
+    {
+      sourceUids.insert(slice.sopInstanceUid);
+    }
+    for (const Overlay& overlay : *overlays_)
+    {
+      auto file = parse(overlay.dicom.bytes);
+      DcmDataset& dataset = *file->getDataset();
+      EXPECT_EQ(result.series.studyInstanceUid, stringOf(dataset, DCM_StudyInstanceUID));
+      EXPECT_EQ(overlays_->front().dicom.seriesInstanceUid, stringOf(dataset, DCM_SeriesInstanceUID));
+      EXPECT_NE(result.series.seriesInstanceUid, stringOf(dataset, DCM_SeriesInstanceUID));
+      EXPECT_EQ("DERIVED\\SECONDARY", stringOf(dataset, DCM_ImageType));
+      EXPECT_EQ("WSD", stringOf(dataset, DCM_ConversionType));
+      EXPECT_EQ("YES", stringOf(dataset, DCM_BurnedInAnnotation));
+      size_t sources = 0;
+      DcmItem* item = nullptr;
+      for (long i = 0; dataset.findAndGetSequenceItem(DCM_SourceImageSequence, item, i).good(); ++i, ++sources)
+      {
+        EXPECT_EQ(1u, sourceUids.count(stringOf(*item, DCM_ReferencedSOPInstanceUID)));
+      }
+      EXPECT_GE(sources, 1u);
+      if (overlay.kind == Overlay::Kind::KeySlice)
+      {
+        EXPECT_EQ(1u, sources);
+        ASSERT_TRUE(dataset.findAndGetSequenceItem(DCM_SourceImageSequence, item, 0).good());
+        EXPECT_EQ(result.vertebrae[static_cast<size_t>(overlay.vertebra)].keySliceSopInstanceUid,
+                  stringOf(*item, DCM_ReferencedSOPInstanceUID));
+      }
+    }
+  }
+
+  TEST_F(DicomOutputs, TintAtEachVertebraHasItsClassColour)
+  {
+    const AnalysisResult& result = made_->result;
+    for (const Overlay& overlay : *overlays_)
+    {
+      const DecodedImage image = decode(overlay.dicom.bytes);
+      ASSERT_EQ(overlay.width, image.width);
+      ASSERT_EQ(overlay.height, image.height);
+      ASSERT_FALSE(image.rgb.empty());
+      const size_t expectedMarks = overlay.kind == Overlay::Kind::SagittalOverview ? result.vertebrae.size() : 1;
+      ASSERT_EQ(expectedMarks, overlay.marks.size());
+      for (const OverlayMark& mark : overlay.marks)
+      {
+        const VertebraResult& vertebra = result.vertebrae[static_cast<size_t>(mark.vertebra)];
+        SCOPED_TRACE(vertebra.displayName);
+        // A 5 x 5 neighbourhood, so that a single noisy voxel cannot decide.
+        std::array<double, 3> sum{};
+        for (size_t y = mark.y - 2; y <= mark.y + 2; ++y)
+        {
+          for (size_t x = mark.x - 2; x <= mark.x + 2; ++x)
+          {
+            const auto pixel = image.at(x, y);
+            for (size_t c = 0; c < 3; ++c)
+            {
+              sum[c] += pixel[c];
+            }
+          }
+        }
+        const std::array<uint8_t, 3> mean{static_cast<uint8_t>(sum[0] / 25), static_cast<uint8_t>(sum[1] / 25),
+                                          static_cast<uint8_t>(sum[2] / 25)};
+        EXPECT_EQ(vertebra.boneQuality, classOfColour(mean))
+          << "pixel (" << mark.x << ", " << mark.y << ") is " << int(mean[0]) << "," << int(mean[1]) << "," << int(mean[2]);
+      }
+    }
+  }
+
+  TEST_F(DicomOutputs, EveryOverlayCarriesTheWarningText)
+  {
+    for (const Overlay& overlay : *overlays_)
+    {
+      const DecodedImage image = decode(overlay.dicom.bytes);
+      ASSERT_FALSE(image.rgb.empty());
+      // The banner is black with white text: count the text's bright pixels, and check that they
+      // span most of the banner's width (the whole sentence, not a stray mark).
+      size_t bright = 0;
+      size_t leftmost = image.width;
+      size_t rightmost = 0;
+      for (size_t y = 0; y + 4 < overlay.bannerHeight; ++y)
+      {
+        for (size_t x = 0; x < image.width; ++x)
+        {
+          const auto pixel = image.at(x, y);
+          if (pixel[0] > 200 && pixel[1] > 200 && pixel[2] > 200)
+          {
+            ++bright;
+            leftmost = std::min(leftmost, x);
+            rightmost = std::max(rightmost, x);
+          }
+        }
+      }
+      EXPECT_GT(bright, 800u);
+      EXPECT_GT(rightmost - leftmost, 300u);
+    }
+  }
+
+  TEST_F(DicomOutputs, OverlaysRefuseAResultOfAnotherSeries)
+  {
+    AnalysisResult result = made_->result;
+    result.vertebrae[2].keySliceSopInstanceUid = "1.2.3.4";
+    try
+    {
+      makeOverlays(result, made_->study.series);
+      FAIL() << "no error";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ("dicom-write", error.code());
+      EXPECT_NE(std::string::npos, std::string(error.what()).find("1.2.3.4")) << error.what();
+    }
+  }
+
+  TEST_F(DicomOutputs, MissingFontIsAClearError)
+  {
+    OverlayOptions options;
+    options.fontPath = (*folder_ / "no-such-font.ttf").string();
+    try
+    {
+      makeOverlays(made_->result, made_->study.series, options);
+      FAIL() << "no error";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ("font-missing", error.code());
+      EXPECT_NE(std::string::npos, std::string(error.what()).find("no-such-font.ttf"));
+    }
+  }
+
+  // --- Codes ---------------------------------------------------------------------------------
+
+  TEST(DicomCodes, VertebraLevelsAreCid7603)
+  {
+    EXPECT_EQ("62487009", codes::vertebraCode("T7")->value);
+    EXPECT_EQ("SCT", codes::vertebraCode("L1")->scheme);
+    EXPECT_EQ("1626008", codes::vertebraCode("T3")->value);
+    EXPECT_FALSE(codes::vertebraCode("vertebra 3 of 12").has_value());
+    EXPECT_FALSE(codes::vertebraCode("S1").has_value());
+    for (const char* level : {"C1", "C7", "T1", "T12", "L1", "L5"})
+    {
+      const auto code = codes::vertebraCode(level);
+      ASSERT_TRUE(code.has_value()) << level;
+      EXPECT_EQ(level, codes::levelFromVertebraCode(code->value, code->scheme));
+      EXPECT_EQ(std::string(level) + " vertebra", code->meaning);
+    }
+  }
+
+  TEST(DicomCodes, ValuesFitTheirValueRepresentations)
+  {
+    std::vector<CodedConcept> all = {
+      codes::IMAGING_MEASUREMENT_REPORT, codes::BONE_LESION_QUALITY, codes::POSTEROLATERAL_INVOLVEMENT, codes::BLASTIC,
+      codes::LYTIC, codes::MIXED, codes::SINS_BONE_LESION_COMPONENT, codes::SINS_POSTEROLATERAL_COMPONENT,
+      codes::METASTATIC_LESION_SUSPECTED, codes::HIGHEST_BONE_LESION_QUALITY, codes::VERTEBRAE_ANALYSED};
+    for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
+    {
+      all.push_back(codes::boneQualityProbability(value));
+      EXPECT_EQ(value, codes::boneQualityFromCode(codes::boneQualityCode(value).value, codes::boneQualityCode(value).scheme));
+    }
+    for (Posterolateral value : {Posterolateral::None, Posterolateral::Unilateral, Posterolateral::Bilateral})
+    {
+      all.push_back(codes::posterolateralProbability(value));
+      EXPECT_EQ(value, codes::posterolateralFromCode(codes::posterolateralCode(value).value,
+                                                     codes::posterolateralCode(value).scheme));
+    }
+    for (const CodedConcept& code : all)
+    {
+      EXPECT_LE(code.value.size(), 16u) << code.value;      // SH
+      EXPECT_LE(code.meaning.size(), 64u) << code.meaning;  // LO
+    }
+    EXPECT_THROW(codes::boneQualityFromCode("LYTIC", "SCT"), AnalysisError);
+  }
+}
