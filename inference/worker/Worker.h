@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// The queue between the arrival of series and the model: many series analysed at once, the model
+// fed with batches of crops drawn from all of them. No Boost or LibTorch in this header.
+//
+//   Worker worker(Engine::load(path, {}), options);
+//   auto id = worker.submit({std::make_shared<FileSliceSource>(paths),
+//                            [](double fraction) { ... },                  // progress, 0..1
+//                            [](AnalysisOutcome&& outcome) { ... }});      // exactly once
+//   worker.cancel(id);                       // optional
+//   worker.shutdown(Worker::Shutdown::Finish);
+//
+// Inside (docs/engine-and-worker.md): a Boost.Asio thread pool reads, decodes and assembles the
+// series and finds their spines (WorkerOptions::cpuThreads series at a time); a second pool makes
+// the crops a few at a time, at most two batches ahead per series; one model thread takes crops
+// from every series in turn (round robin, one crop each) until a batch is full, or until no crops
+// are on their way, and runs Engine::predict. So a small series is not stuck behind a large one
+// and the model is never idle while crops are ready. Memory is bounded by maxInFlight: a series
+// holds its volume from admission to completion, and nothing waits inside the worker unadmitted:
+// submit() blocks (trySubmit() refuses) until a series completes. Callers that must never block
+// (the Orthanc plugin) keep their own durable queue and use trySubmit().
+
+#include "worker/Pipeline.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace spinemet
+{
+  struct WorkerOptions
+  {
+    size_t maxInFlight = 2;          // series admitted at once, each holding its volume
+                                     // (512 x 512 x 300 slices: 150 MiB of HU)
+    size_t cpuThreads = 2;           // series read / assembled / searched for the spine in parallel
+    size_t cropThreads = 1;          // crop makers, shared by all series
+    size_t batchSize = 16;           // crops per Engine::predict call
+    size_t cropChunk = 4;            // crops made per task
+    PipelineOptions pipeline;        // load and spine options (pipeline.batchSize is not used here)
+  };
+
+  // How one request ended. Exactly one per accepted request, also on cancellation and shutdown.
+  struct AnalysisOutcome
+  {
+    enum class Status
+    {
+      Done,              // `result` holds the analysis
+      Failed,            // the input cannot be analysed: errorCode is the AnalysisError code
+      Cancelled,         // cancel() or shutdown(Abandon): errorCode "cancelled"
+      InternalError      // a bug or resource failure, not the input's fault: errorCode "internal"
+    };
+
+    Status status = Status::Done;
+    AnalysisResult result;
+    std::shared_ptr<const Series> series;  // Done and AnalysisRequest::keepSeries only: the loaded
+                                           // series (for the overlays); no longer counted in flight
+    std::string errorCode;
+    std::string errorMessage;
+  };
+
+  struct AnalysisRequest
+  {
+    std::shared_ptr<const SliceSource> source;           // kept alive until the request completes
+    std::function<void(double fraction)> onProgress;      // optional; 0..1 as in Pipeline.h
+    std::function<void(AnalysisOutcome&& outcome)> onDone;
+    bool keepSeries = false;                              // hand the loaded series to onDone
+  };
+
+  // Thread-safe. Callbacks run on the worker's threads: keep them short, do not let them throw
+  // (an exception is swallowed), and never call shutdown() or destroy the worker from inside one.
+  class Worker
+  {
+  public:
+    using RequestId = std::uint64_t;
+    enum class Shutdown
+    {
+      Finish,            // accept nothing more, complete every accepted request
+      Abandon            // accept nothing more, cancel the rest (each still gets its onDone)
+    };
+
+    Worker(std::shared_ptr<Engine> engine, WorkerOptions options = {});
+    ~Worker();           // shutdown(Shutdown::Abandon)
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Admits the request, waiting while maxInFlight series are in flight. Throws
+    // std::invalid_argument for a request without source or onDone, std::logic_error after
+    // shutdown() has begun.
+    RequestId submit(AnalysisRequest request);
+
+    // Admits the request if a slot is free now, else returns nothing (the request is untouched).
+    std::optional<RequestId> trySubmit(AnalysisRequest& request);
+
+    // Stops a request at its next check (between instances, slices, crop chunks or batches); it
+    // then completes as Cancelled. False if the id is unknown or already completed. A request
+    // whose predictions are all in may still complete as Done.
+    bool cancel(RequestId id);
+
+    size_t inFlight() const;
+
+    // Returns once every accepted request has completed and the threads are joined. Idempotent.
+    void shutdown(Shutdown mode);
+
+  private:
+    struct State;
+    std::shared_ptr<State> state_;
+  };
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// spinemet: the whole SpineMet pipeline on a folder of DICOM files, without Orthanc.
+//
+//   spinemet classify <series folder or files>... [--model FILE] [--json OUT] [--device auto|cpu|cuda]
+//                     [--threads N] [--batch-size N] [--dicom-out DIR] [--quiet]
+//   spinemet model-info FILE
+//
+// Exit status: 0 done, 1 usage error, 2 the input or the model cannot be used (AnalysisError: the
+// message names what and where), 3 internal error.
+
+#include "Tid1500MeasurementReport.h"
+#include "SecondaryCaptureOverlays.h"
+#include "common/AnalysisError.h"
+#include "engine/Aggregation.h"
+#include "engine/Engine.h"
+#include "worker/Pipeline.h"
+
+#include <json/writer.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  namespace
+  {
+    const int EXIT_USAGE = 1;
+    const int EXIT_BAD_INPUT = 2;
+    const int EXIT_INTERNAL = 3;
+
+    const char* const USAGE = R"(Usage:
+  spinemet classify <series folder or files>... [options]
+  spinemet model-info FILE
+  spinemet --help | --version
+
+classify: runs the SpineMet pipeline (series -> volume -> spine -> crops -> model -> vertebrae)
+on one CT series and prints one line per vertebra.
+  --model FILE        TorchScript model (default: the installed demo model, else the source tree's
+                      Resources/model/spinemet-demo.pt)
+  --json OUT          write the result as JSON (schema spinemet-result/1, docs/result-schema.md)
+  --device D          auto (default: CUDA when LibTorch sees a GPU), cpu, cuda
+  --threads N         CPU threads for the model (default: LibTorch's choice)
+  --batch-size N      crops per model call (default 16)
+  --dicom-out DIR     write the TID 1500 Structured Report and the Secondary Capture overlays
+  --quiet             no progress bar, no table (errors still go to stderr)
+
+model-info: prints the metadata embedded in a model file (and checks it honours the contract).
+
+Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what and where),
+3 internal error.
+)";
+
+    struct UsageError : std::runtime_error
+    {
+      using std::runtime_error::runtime_error;
+    };
+
+    std::string defaultModelPath()
+    {
+      for (const char* candidate : {SPINEMET_INSTALLED_MODEL, SPINEMET_SOURCE_MODEL})
+      {
+        if (std::filesystem::exists(candidate))
+        {
+          return candidate;
+        }
+      }
+      return SPINEMET_INSTALLED_MODEL;
+    }
+
+    size_t positive(const std::string& option, const std::string& text)
+    {
+      try
+      {
+        size_t used = 0;
+        const long value = std::stol(text, &used);
+        if (used == text.size() && value > 0)
+        {
+          return static_cast<size_t>(value);
+        }
+      }
+      catch (const std::exception&)
+      {
+      }
+      throw UsageError(option + " expects a positive integer, not \"" + text + "\"");
+    }
+
+    // A one-line bar on stderr, redrawn in place; only on a terminal.
+    class ProgressBar
+    {
+    public:
+      explicit ProgressBar(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+
+      void update(double fraction)
+      {
+        if (!enabled_)
+        {
+          return;
+        }
+        const int width = 40;
+        const int filled = static_cast<int>(fraction * width + 0.5);
+        const int percent = static_cast<int>(fraction * 100 + 0.5);
+        if (percent == lastPercent_)
+        {
+          return;
+        }
+        lastPercent_ = percent;
+        const char* stage = fraction < 1.0 / 3 ? "reading " : fraction < 2.0 / 3 ? "spine   " : "model   ";
+        std::cerr << "\r" << stage << "[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
+                  << std::setw(3) << percent << "%" << std::flush;
+      }
+
+      void finish()
+      {
+        if (enabled_ && lastPercent_ >= 0)
+        {
+          std::cerr << "\r" << std::string(60, ' ') << "\r" << std::flush;
+        }
+      }
+
+    private:
+      bool enabled_;
+      int lastPercent_ = -1;
+    };
+
+    std::string fixed(double value, int decimals)
+    {
+      std::ostringstream out;
+      out << std::fixed << std::setprecision(decimals) << value;
+      return out.str();
+    }
+
+    std::string padded(const std::string& text, size_t width)
+    {
+      return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+    }
+
+    void printHeader(std::ostream& out, const Engine& engine, const AggregationRule& rule)
+    {
+      const ModelMetadata& m = engine.metadata();
+      out << "SpineMet " << SPINEMET_VERSION << ": model " << m.name << " " << m.version << " (" << m.architecture
+          << "), " << engine.deviceName() << "\n";
+      out << "Model trained on: " << m.trainedOn << "\n";
+      out << "Research and demonstration only; not for clinical use.\n";
+      out << "Aggregation: " << rule.name() << "\n";
+    }
+
+    void printTable(std::ostream& out, const AnalysisResult& result, double seconds)
+    {
+      out << "Series " << result.series.seriesInstanceUid << " (" << result.series.modality << ", "
+          << result.geometry.slices << " slices, " << result.slices.size() << " classified) in " << fixed(seconds, 1)
+          << " s\n";
+      for (const auto& warning : result.warnings)
+      {
+        out << "Warning: " << warning << "\n";
+      }
+      out << "\n"
+          << padded("vertebra", 18) << padded("slices", 10) << padded("bone quality", 14) << padded("P", 7)
+          << padded("posterolateral", 16) << padded("P", 7) << padded("SINS lesion", 13) << "SINS posterolateral\n";
+      for (const auto& v : result.vertebrae)
+      {
+        out << padded(v.displayName, 18) << padded(std::to_string(v.firstSlice) + "-" + std::to_string(v.lastSlice), 10)
+            << padded(toString(v.boneQuality), 14) << padded(fixed(v.boneQualityProbability, 2), 7)
+            << padded(toString(v.posterolateral), 16) << padded(fixed(v.posterolateralProbability, 2), 7)
+            << padded(std::to_string(v.sinsBoneLesion), 13) << v.sinsPosterolateral << "\n";
+      }
+      out << "\nStudy: " << (result.lesionSuspected() ? "lesion suspected" : "no lesion found")
+          << ", highest bone quality finding: " << toString(result.highestBoneQuality()) << "\n"
+          << "SINS: only the bone-lesion and posterolateral partial scores; the SINS total needs the "
+             "other four components.\n";
+    }
+
+    void writeJson(const AnalysisResult& result, const std::string& path)
+    {
+      Json::StreamWriterBuilder builder;
+      builder["indentation"] = " ";
+      // float32 values round-trip with 9 significant digits.
+      builder["precision"] = 9;
+      std::ofstream file(path, std::ios::binary);
+      file << Json::writeString(builder, toJson(result)) << "\n";
+      file.close();
+      if (!file)
+      {
+        throw AnalysisError("output-write", "cannot write the JSON result to \"" + path + "\"");
+      }
+    }
+
+    void writeDicom(const AnalysisResult& result, const Series& series, const std::string& folder)
+    {
+      std::error_code error;
+      std::filesystem::create_directories(folder, error);
+      if (error)
+      {
+        throw AnalysisError("output-write", "cannot create the folder \"" + folder + "\": " + error.message());
+      }
+      const DicomObject report = writeMeasurementReport(result);
+      report.save(folder + "/sr-" + report.sopInstanceUid + ".dcm");
+      size_t written = 1;
+      for (const Overlay& overlay : makeOverlays(result, series))
+      {
+        overlay.dicom.save(folder + "/sc-" + overlay.dicom.sopInstanceUid + ".dcm");
+        ++written;
+      }
+      std::cerr << "Wrote " << written << " DICOM files (1 SR, " << written - 1 << " overlays) to " << folder << "\n";
+    }
+
+    int classify(const std::vector<std::string>& args)
+    {
+      std::vector<std::string> inputs;
+      std::string modelPath = defaultModelPath();
+      std::string jsonPath;
+      std::string dicomOut;
+      EngineOptions engineOptions;
+      PipelineOptions pipelineOptions;
+      bool quiet = false;
+      for (size_t i = 0; i < args.size(); ++i)
+      {
+        const std::string& arg = args[i];
+        auto value = [&]() -> std::string {
+          if (i + 1 >= args.size())
+          {
+            throw UsageError(arg + " expects a value");
+          }
+          return args[++i];
+        };
+        if (arg == "--model")
+          modelPath = value();
+        else if (arg == "--json")
+          jsonPath = value();
+        else if (arg == "--dicom-out")
+          dicomOut = value();
+        else if (arg == "--device")
+        {
+          engineOptions.device = value();
+          if (engineOptions.device != "auto" && engineOptions.device != "cpu" && engineOptions.device != "cuda")
+          {
+            throw UsageError("--device expects auto, cpu or cuda, not \"" + engineOptions.device + "\"");
+          }
+        }
+        else if (arg == "--threads")
+          engineOptions.threads = static_cast<int>(positive(arg, value()));
+        else if (arg == "--batch-size")
+          pipelineOptions.batchSize = positive(arg, value());
+        else if (arg == "--quiet")
+          quiet = true;
+        else if (arg.rfind("--", 0) == 0)
+          throw UsageError("unknown option " + arg);
+        else
+          inputs.push_back(arg);
+      }
+      if (inputs.empty())
+      {
+        throw UsageError("classify needs a series folder or files");
+      }
+
+      const FileSliceSource source(inputs);     // a missing input is reported before the model loads
+      const auto engine = Engine::load(modelPath, engineOptions);
+      const AggregationRule rule = aggregationRuleFromMetadata(engine->metadata());
+      if (!quiet)
+      {
+        printHeader(std::cout, *engine, rule);
+        std::cout << std::flush;
+      }
+
+      ProgressBar bar(!quiet);
+      Series series;
+      const auto start = std::chrono::steady_clock::now();
+      AnalysisResult result;
+      try
+      {
+        result = analyseSeries(source, *engine, pipelineOptions, [&](double f) { bar.update(f); }, {},
+                               dicomOut.empty() ? nullptr : &series);
+      }
+      catch (...)
+      {
+        bar.finish();
+        throw;
+      }
+      bar.finish();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+      if (!quiet)
+      {
+        printTable(std::cout, result, seconds);
+      }
+      if (!jsonPath.empty())
+      {
+        writeJson(result, jsonPath);
+      }
+      if (!dicomOut.empty())
+      {
+        writeDicom(result, series, dicomOut);
+      }
+      return 0;
+    }
+
+    int modelInfo(const std::vector<std::string>& args)
+    {
+      if (args.size() != 1)
+      {
+        throw UsageError("model-info needs exactly one model file");
+      }
+      EngineOptions options;
+      options.device = "cpu";
+      const auto engine = Engine::load(args[0], options);
+      const ModelMetadata& m = engine->metadata();
+      const Preprocessing& p = m.preprocessing;
+      std::cout << "File:          " << args[0] << "\n"
+                << "Contract:      " << m.contract << " (honoured: outputs checked on a probe batch)\n"
+                << "Name:          " << m.name << " " << m.version << " (" << m.date << ")\n"
+                << "Architecture:  " << m.architecture << "\n"
+                << "Input:         [N, " << p.channels << ", " << p.inputSize << ", " << p.inputSize << "] float32, "
+                << p.cropMm << " mm crops, window [" << p.windowLow << ", " << p.windowHigh << "] HU\n"
+                << "Aggregation:   " << aggregationRuleFromMetadata(m).name() << "\n"
+                << "Trained on:    " << m.trainedOn << "\n"
+                << "Intended use:  " << m.raw.get("intended_use", "").asString() << "\n"
+                << "Metadata (spinemet.json):\n";
+      Json::StreamWriterBuilder builder;
+      builder["indentation"] = "  ";
+      std::cout << Json::writeString(builder, m.raw) << "\n";
+      return 0;
+    }
+
+    int run(const std::vector<std::string>& args)
+    {
+      if (args.empty())
+      {
+        throw UsageError("no command");
+      }
+      if (args[0] == "--help" || args[0] == "-h" || args[0] == "help")
+      {
+        std::cout << USAGE;
+        return 0;
+      }
+      if (args[0] == "--version")
+      {
+        std::cout << "spinemet " << SPINEMET_VERSION << "\n";
+        return 0;
+      }
+      const std::vector<std::string> rest(args.begin() + 1, args.end());
+      if (args[0] == "classify")
+      {
+        return classify(rest);
+      }
+      if (args[0] == "model-info")
+      {
+        return modelInfo(rest);
+      }
+      throw UsageError("unknown command \"" + args[0] + "\"");
+    }
+  }
+}
+
+int main(int argc, char** argv)
+{
+  using namespace spinemet;
+  try
+  {
+    return run(std::vector<std::string>(argv + 1, argv + argc));
+  }
+  catch (const UsageError& error)
+  {
+    std::cerr << "spinemet: " << error.what() << "\n\n" << USAGE;
+    return EXIT_USAGE;
+  }
+  catch (const AnalysisError& error)
+  {
+    std::cerr << "spinemet: error [" << error.code() << "]: " << error.what() << "\n";
+    return EXIT_BAD_INPUT;
+  }
+  catch (const std::exception& error)
+  {
+    std::cerr << "spinemet: internal error: " << error.what() << "\n";
+    return EXIT_INTERNAL;
+  }
+}
