@@ -9,9 +9,12 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmimgle/diutils.h>
 #include <dcmtk/dcmjpeg/djencode.h>
 #include <dcmtk/dcmjpeg/djrplol.h>
+#include <dcmtk/dcmjpeg/djutils.h>
 #include <dcmtk/dcmjpls/djencode.h>
+#include <dcmtk/dcmjpls/djlsutil.h>
 #include <dcmtk/dcmjpls/djrparam.h>
 
 #include <cstdio>
@@ -35,6 +38,11 @@ namespace spinemet
         DcmRLEEncoderRegistration::registerCodecs();
         DJEncoderRegistration::registerCodecs();
         DJLSEncoderRegistration::registerCodecs();
+        // the codecs (and dcmimgle under the JPEG one) report every slice they encode at INFO
+        // ("ignoring possible modality transform"): noise for a generator of hundreds of slices
+        DCM_dcmimgleLogger.setLogLevel(OFLogger::WARN_LOG_LEVEL);
+        DCM_dcmjpegLogger.setLogLevel(OFLogger::WARN_LOG_LEVEL);
+        DCM_dcmjplsLogger.setLogLevel(OFLogger::WARN_LOG_LEVEL);
       });
     }
 
