@@ -337,7 +337,7 @@ namespace spinemet
     for (size_t s = 0; s < layout.slices.size(); ++s)
     {
       const SliceSpine& spine = layout.slices[s];
-      if (spine.vertebraPresent && spine.vertebra >= 0 && static_cast<size_t>(spine.vertebra) < truth.vertebrae.size())
+      if (spine.vertebra >= 0 && static_cast<size_t>(spine.vertebra) < truth.vertebrae.size())
       {
         truth.slices[s].label = truth.vertebrae[spine.vertebra].label;
         truth.slices[s].sliceTruth = "vertebra";

@@ -270,7 +270,7 @@ namespace spinemet
       size_t slices = 0;
       for (size_t s = 0; s < layout.slices.size(); ++s)
       {
-        if (layout.slices[s].vertebraPresent && layout.slices[s].vertebra == static_cast<int>(v))
+        if (layout.slices[s].vertebra == static_cast<int>(v))
         {
           ++slices;
           const int t = truthVertebraOf(s);
@@ -339,7 +339,7 @@ namespace spinemet
       SliceTruth& slice = result.slices[s];
       slice.lesionVisible = truthSlice.lesionVisible;
       slice.posterolateralLesionVisible = truthSlice.posterolateralLesionVisible;
-      if (!spine.vertebraPresent)
+      if (spine.vertebra < 0)
       {
         if (truthSlice.vertebra >= 0)
         {

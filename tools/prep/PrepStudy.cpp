@@ -58,10 +58,11 @@ namespace spinemet
     PrepSummary writeStudy(const Series& series, const SpineLayout& layout, const StudyTruth& truth,
                            const fs::path& studyFolder, const std::string& outputFolder, const Preprocessing& preprocessing)
     {
+      // The slices serving classifies (worker/Pipeline.cpp, prepareSeries): those assigned to a vertebra.
       std::vector<size_t> sliceIndices;
       for (size_t s = 0; s < layout.slices.size(); ++s)
       {
-        if (layout.slices[s].vertebraPresent)
+        if (layout.slices[s].vertebra >= 0)
         {
           sliceIndices.push_back(s);
         }
