@@ -374,7 +374,9 @@ namespace spinemet
         // vertebral body, flattened at the back
         Element body = ellipse(cx, v.centreY, v.width / 2, v.depth / 2);
         body.clipMaxY = v.centreY + v.depth * 0.42;
-        body.endplateMm = 1.0;
+        // endplates: thin, and less dense than the shell, or every slice through one looks sclerotic
+        body.endplateMm = 0.7;
+        body.endplateHu = cancellous + 0.45 * (cortical - cancellous);
         bone(body, Interval{v.zBottom, v.zTop}, cancellous);
 
         // disc below, shaped between this body and the next one

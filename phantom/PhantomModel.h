@@ -100,6 +100,7 @@ namespace spinemet
       double corticalHu = 900;
       double coreHu = 220;           // cancellous bone, or disc nucleus
       double endplateMm = 0;         // cortical endplates at both ends of z (vertebral bodies)
+      double endplateHu = 0;
       double clipMaxY = 1e9;         // flat posterior wall of a vertebral body
       int vertebra = -1;             // whose lesions apply (index into Anatomy::vertebrae)
     };

@@ -456,7 +456,7 @@ namespace spinemet
           Member m{&e, a.bounds, e.coreHu, {}};
           if (e.endplateMm > 0 && (middle < e.z.low + e.endplateMm || middle > e.z.high - e.endplateMm))
           {
-            m.coreHu = e.corticalHu;
+            m.coreHu = e.endplateHu;
           }
           if (e.tissue == Element::Tissue::Bone && e.vertebra >= 0)
           {
