@@ -104,3 +104,41 @@ def test_random_acquisition_is_recorded(tmp_path):
     assert 0.5 <= acquisition["pixel_spacing_mm"] <= 1.0
     assert acquisition["transfer_syntax"] == truth["series"]["transfer_syntax"]
     assert json.dumps(truth)   # plain JSON all the way down
+
+
+def test_dicom_geometry_agrees_with_the_ground_truth(tmp_path):
+    """Read back with pydicom: positions, instance numbers, HU through the rescale, and the body
+    centre found where Image Position, Pixel Spacing and Orientation put it."""
+    import pydicom
+
+    truth = generate_phantom(tmp_path, "--seed", "19", "--levels", "L2-L3", "--matrix", "256",
+                             "--pixel-spacing", "0.85", "--slice-thickness", "2", "--order",
+                             "descending", "--labels", "L2=normal,L3=normal")
+    by_uid = {}
+    for s in truth["slices"]:
+        ds = pydicom.dcmread(tmp_path / s["file"])
+        assert ds.SOPInstanceUID == s["sop_instance_uid"]
+        assert int(ds.InstanceNumber) == s["instance_number"]
+        assert abs(float(ds.ImagePositionPatient[2]) - s["z_mm"]) < 1e-3
+        assert [float(v) for v in ds.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
+        assert (ds.BitsStored, ds.PixelRepresentation, float(ds.RescaleIntercept)) == (12, 0, -1024)
+        assert ds.PatientName == "PHANTOM^SPINE^19"
+        by_uid[s["sop_instance_uid"]] = ds
+    assert truth["slices"][0]["instance_number"] == 1   # descending: the most cranial slice first
+
+    for v in truth["vertebrae"]:
+        middle = v["sop_instance_uids"][len(v["sop_instance_uids"]) // 2]
+        ds = by_uid[middle]
+        hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+        spacing = float(ds.PixelSpacing[0])
+        column = (v["body_centre_mm"][0] - float(ds.ImagePositionPatient[0])) / spacing
+        row = (v["body_centre_mm"][1] - float(ds.ImagePositionPatient[1])) / spacing
+        assert abs(column - v["body_centre_pixel"]["column"]) < 1e-2
+        assert abs(row - v["body_centre_pixel"]["row"]) < 1e-2
+        r, c = int(round(row)), int(round(column))
+        centre = hu[r - 3:r + 4, c - 3:c + 4].mean()
+        assert 150 <= centre <= 300, f"{v['level']}: {centre} HU at the body centre"
+        # the spine is posterior: the body centre lies in the lower half of the image
+        assert row > ds.Rows / 2 - 40
+        # air outside the body, left and right of it at the same row, within the image
+        assert hu[2, 2] < -900 or hu[-3, 2] < -900 or hu[2, -3] < -900
