@@ -39,8 +39,10 @@ namespace spinemet
     void end(Outcome outcome, const std::string& message)
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      static const char* const names[] = {"running", "done", "failed", "cancelled", "interrupted"};
       outcome_ = outcome;
       message_ = message;
+      stage_ = names[static_cast<int>(outcome)];
       if (outcome == Outcome::Done) progress_ = 1;
     }
 

@@ -53,6 +53,7 @@ namespace spinemet
     std::vector<std::string> outputs;// Orthanc instance IDs of the current result's SR and overlays
     double seconds = 0;              // of the last finished analysis
     uint64_t slices = 0;
+    std::map<std::string, double> stageSeconds;   // where that time went ("read", "classify", ...)
   };
 
   enum class EnqueueOutcome
@@ -80,6 +81,7 @@ namespace spinemet
     std::vector<std::string> outputs;
     double seconds = 0;
     uint64_t slices = 0;
+    std::map<std::string, double> stageSeconds;
   };
 
   class AnalysisQueue

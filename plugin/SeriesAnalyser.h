@@ -4,20 +4,24 @@
 #include "AnalysisProgress.h"
 #include "AnalysisQueue.h"
 #include "Configuration.h"
+#include "ResultWriter.h"
 
 #include <memory>
 
 namespace spinemet
 {
   class Engine;
+  class Worker;
 
-  // One analysis of one series, from Orthanc's storage back into Orthanc: fetch the instances,
-  // run the pipeline (inference/), write and store the outputs (ResultWriter). Runs on a
-  // dispatcher thread; checks `progress` for a cancellation between stages.
+  // One analysis of one series, from Orthanc's storage back into Orthanc: the series' instances
+  // go through the pipeline on the shared Worker (inference/worker: batching across series), the
+  // outputs through the ResultWriter. run() is called on a dispatcher thread, which waits for the
+  // Worker and relays cancellation to it.
   class SeriesAnalyser
   {
   public:
     SeriesAnalyser(const PluginConfiguration& configuration, std::shared_ptr<Engine> engine);
+    ~SeriesAnalyser();               // abandons what the Worker still holds
 
     // Throws AnalysisError for anything wrong with the series or its outputs (the reason that the
     // REST status shows), AnalysisError("cancelled") when asked to stop.
@@ -25,6 +29,7 @@ namespace spinemet
 
   private:
     const PluginConfiguration& configuration_;
-    std::shared_ptr<Engine> engine_;
+    std::unique_ptr<Worker> worker_;
+    ResultWriter writer_;
   };
 }

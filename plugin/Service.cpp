@@ -192,6 +192,8 @@ namespace spinemet
     status["Model"] = record.analysed.modelVersion;
     status["Seconds"] = record.seconds;
     status["Slices"] = Json::UInt64(record.slices);
+    status["StageSeconds"] = Json::objectValue;
+    for (const auto& stage : record.stageSeconds) status["StageSeconds"][stage.first] = stage.second;
     status["Outputs"] = Json::arrayValue;
     for (const std::string& output : record.outputs) status["Outputs"].append(output);
 
@@ -238,7 +240,7 @@ namespace spinemet
     {
       if (record.state == AnalysisState::Skipped) continue;
       Json::Value series = describe(record, true);
-      const Json::Value& summary = series["Result"]["summary"];
+      const Json::Value& summary = series["Result"]["summary"];   // docs/result-schema.md
       if (summary.isObject())
       {
         analysed = true;

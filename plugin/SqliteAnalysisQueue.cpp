@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace spinemet
@@ -44,7 +45,29 @@ namespace spinemet
 
     const char* const COLUMNS =
       "series, study, state, wantedFingerprint, wantedModel, analysedFingerprint, analysedModel, trigger, "
-      "errorCode, message, node, attempts, queuedAt, startedAt, finishedAt, outputs, seconds, slices";
+      "errorCode, message, node, attempts, queuedAt, startedAt, finishedAt, outputs, seconds, slices, stageSeconds";
+
+    // "read=1.25 classify=3.5": stage names are single words.
+    std::string joinStages(const std::map<std::string, double>& stages)
+    {
+      std::string joined;
+      for (const auto& stage : stages)
+      {
+        joined += (joined.empty() ? "" : " ") + stage.first + "=" + std::to_string(stage.second);
+      }
+      return joined;
+    }
+
+    std::map<std::string, double> splitStages(const std::string& joined)
+    {
+      std::map<std::string, double> stages;
+      for (const std::string& item : splitIds(joined))
+      {
+        size_t equals = item.find('=');
+        if (equals != std::string::npos) stages[item.substr(0, equals)] = std::atof(item.c_str() + equals + 1);
+      }
+      return stages;
+    }
   }
 
   const char* toString(AnalysisState state)
@@ -153,6 +176,7 @@ namespace spinemet
       record.outputs = splitIds(text(15));
       record.seconds = real(16);
       record.slices = static_cast<uint64_t>(integer(17));
+      record.stageSeconds = splitStages(text(18));
       return record;
     }
 
@@ -220,7 +244,7 @@ namespace spinemet
               " attempts INTEGER NOT NULL DEFAULT 0, queuedAt REAL NOT NULL DEFAULT 0,"
               " startedAt REAL NOT NULL DEFAULT 0, finishedAt REAL NOT NULL DEFAULT 0,"
               " outputs TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL DEFAULT 0,"
-              " slices INTEGER NOT NULL DEFAULT 0)");
+              " slices INTEGER NOT NULL DEFAULT 0, stageSeconds TEXT NOT NULL DEFAULT '')");
       execute("CREATE INDEX IF NOT EXISTS analysesByState ON analyses(state, queuedAt)");
       execute("CREATE INDEX IF NOT EXISTS analysesByStudy ON analyses(study)");
       execute("CREATE TABLE IF NOT EXISTS properties(name TEXT PRIMARY KEY, value TEXT NOT NULL)");
@@ -382,13 +406,13 @@ namespace spinemet
     Statement update(db_,
       "UPDATE analyses SET state = ?, analysedFingerprint = ?, analysedModel = ?, outputs = ?, seconds = ?,"
       " slices = ?, finishedAt = ?, errorCode = '', message = '', node = '', attempts = 0,"
-      " queuedAt = CASE WHEN ? = 'queued' THEN ? ELSE queuedAt END WHERE series = ?");
+      " queuedAt = CASE WHEN ? = 'queued' THEN ? ELSE queuedAt END, stageSeconds = ? WHERE series = ?");
     const char* state = grewMeanwhile ? "queued" : "done";
     double time = now();
     update.bind(1, state).bind(2, finished.analysed.fingerprint).bind(3, finished.analysed.modelVersion)
           .bind(4, joinIds(finished.outputs)).bindDouble(5, finished.seconds)
           .bind(6, static_cast<int64_t>(finished.slices)).bindDouble(7, time).bind(8, state)
-          .bindDouble(9, time).bind(10, series).step();
+          .bindDouble(9, time).bind(10, joinStages(finished.stageSeconds)).bind(11, series).step();
     transaction.commit();
   }
 

@@ -60,6 +60,7 @@ namespace spinemet
         finished.outputs = std::move(outputs);
         finished.seconds = 2.5;
         finished.slices = 120;
+        finished.stageSeconds = {{"read", 1.5}, {"classify", 0.75}};
         return finished;
       }
 
@@ -98,6 +99,7 @@ namespace spinemet
     EXPECT_EQ(record->outputs, (std::vector<std::string>{"sr-1", "sc-1"}));
     EXPECT_EQ(record->slices, 120u);
     EXPECT_DOUBLE_EQ(record->seconds, 2.5);
+    EXPECT_EQ(record->stageSeconds, (std::map<std::string, double>{{"classify", 0.75}, {"read", 1.5}}));
     EXPECT_GT(record->finishedAt, 0);
   }
 

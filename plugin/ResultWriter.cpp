@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ResultWriter.h"
+
+#include "OrthancApi.h"
+#include "SecondaryCaptureOverlays.h"
+#include "Tid1500MeasurementReport.h"
+#include "common/AnalysisError.h"
+
+namespace spinemet
+{
+  namespace
+  {
+    std::string reportSeriesUid(const std::string& sourceSeriesUid)
+    {
+      return uidFromText("spinemet/structured-report/" + sourceSeriesUid);
+    }
+
+    std::string overlaySeriesUid(const std::string& sourceSeriesUid)
+    {
+      return uidFromText("spinemet/overlays/" + sourceSeriesUid);
+    }
+  }
+
+  ResultWriter::ResultWriter(const PluginConfiguration& configuration) :
+    configuration_(configuration)
+  {
+  }
+
+  std::vector<std::string> ResultWriter::write(const AnalysisRecord& record, const AnalysisResult& result,
+                                               const Series& series)
+  {
+    const std::string& sourceUid = result.series.seriesInstanceUid;
+    std::vector<DicomObject> outputs;
+    if (configuration_.outputs.structuredReport)
+    {
+      DicomOutputOptions options;
+      options.seriesInstanceUid = reportSeriesUid(sourceUid);
+      outputs.push_back(writeMeasurementReport(result, options));
+    }
+    if (configuration_.outputs.overlays)
+    {
+      OverlayOptions options;
+      options.seriesInstanceUid = overlaySeriesUid(sourceUid);
+      for (Overlay& overlay : makeOverlays(result, series, options))
+      {
+        outputs.push_back(std::move(overlay.dicom));
+      }
+    }
+
+    deletePreviousOutputs(record, {reportSeriesUid(sourceUid), overlaySeriesUid(sourceUid)});
+
+    std::vector<std::string> stored;
+    for (const DicomObject& output : outputs)
+    {
+      stored.push_back(store(output.bytes, "output " + output.sopInstanceUid));
+    }
+
+    try
+    {
+      orthanc::put("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT,
+                   orthanc::writeJson(toJson(result)));
+    }
+    catch (const orthanc::RestError& error)
+    {
+      throw AnalysisError("store", std::string("cannot attach the result to the source series: ") + error.what());
+    }
+
+    forward(record, result, stored);
+    return stored;
+  }
+
+  void ResultWriter::deletePreviousOutputs(const AnalysisRecord& record, const std::vector<std::string>& outputSeriesUids)
+  {
+    try
+    {
+      for (const std::string& uid : outputSeriesUids)
+      {
+        for (const Json::Value& match : orthanc::postJson("/tools/lookup", uid))
+        {
+          if (match["Type"].asString() == "Series")
+          {
+            orthanc::remove("/series/" + match["ID"].asString());
+          }
+        }
+      }
+      for (const std::string& instance : record.outputs)   // outputs written under other settings
+      {
+        orthanc::remove("/instances/" + instance);
+      }
+    }
+    catch (const std::exception& error)
+    {
+      throw AnalysisError("store", std::string("cannot delete the previous SpineMet outputs of the series: ") + error.what());
+    }
+  }
+
+  std::string ResultWriter::store(const std::string& bytes, const std::string& what)
+  {
+    Json::Value answer;
+    try
+    {
+      answer = orthanc::postJson("/instances", bytes);
+    }
+    catch (const std::exception& error)
+    {
+      throw AnalysisError("store", "Orthanc refused " + what + ": " + error.what());
+    }
+    if (!answer["ID"].isString())
+    {
+      throw AnalysisError("store", "Orthanc did not store " + what + ": " + orthanc::writeJson(answer));
+    }
+    return answer["ID"].asString();
+  }
+
+  void ResultWriter::forward(const AnalysisRecord& record, const AnalysisResult& result,
+                             const std::vector<std::string>& outputs)
+  {
+    // A forward that fails does not undo the analysis: the result is stored, the log says what
+    // did not reach its destination.
+    if (!outputs.empty())
+    {
+      Json::Value request;
+      request["Resources"] = Json::arrayValue;
+      for (const std::string& output : outputs) request["Resources"].append(output);
+      request["Asynchronous"] = true;
+      for (const std::string& modality : configuration_.forward.modalities)
+      {
+        try
+        {
+          orthanc::post("/modalities/" + modality + "/store", orthanc::writeJson(request));
+        }
+        catch (const std::exception& error)
+        {
+          orthanc::logWarning("cannot forward the outputs of series " + record.series + " to " + modality + ": " + error.what());
+        }
+      }
+    }
+
+    if (!configuration_.forward.webhook.empty() && result.lesionSuspected())
+    {
+      Json::Value notice;
+      notice["Event"] = "spinemet-lesion-suspected";
+      notice["Study"] = record.study;
+      notice["Series"] = record.series;
+      notice["StudyInstanceUID"] = result.series.studyInstanceUid;
+      notice["SeriesInstanceUID"] = result.series.seriesInstanceUid;
+      notice["HighestBoneQuality"] = toString(result.highestBoneQuality());
+      notice["Outputs"] = Json::arrayValue;
+      for (const std::string& output : outputs) notice["Outputs"].append(output);
+      notice["Status"] = "/spinemet/series/" + record.series;
+      std::string body = orthanc::writeJson(notice);
+
+      const char* headerKeys[] = {"Content-Type"};
+      const char* headerValues[] = {"application/json"};
+      OrthancPluginMemoryBuffer answer{nullptr, 0};
+      uint16_t status = 0;
+      OrthancPluginErrorCode code = OrthancPluginHttpClient(
+        orthanc::context(), &answer, nullptr, &status, OrthancPluginHttpMethod_Post,
+        configuration_.forward.webhook.c_str(), 1, headerKeys, headerValues, body.data(),
+        static_cast<uint32_t>(body.size()), nullptr, nullptr, configuration_.forward.webhookTimeoutSeconds,
+        nullptr, nullptr, nullptr, 0);
+      if (answer.data != nullptr)
+      {
+        OrthancPluginFreeMemoryBuffer(orthanc::context(), &answer);
+      }
+      if (code != OrthancPluginErrorCode_Success)
+      {
+        orthanc::logWarning("the webhook " + configuration_.forward.webhook + " did not take the notice for series " +
+                            record.series + " (HTTP status " + std::to_string(status) + ", " +
+                            OrthancPluginGetErrorDescription(orthanc::context(), code) + ")");
+      }
+    }
+  }
+}
