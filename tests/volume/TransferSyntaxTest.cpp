@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 namespace spinemet::test
 {
@@ -236,6 +237,40 @@ namespace spinemet::test
     spec.intercept = 0;
     writePlain(spec);
     EXPECT_EQ(compare(plain_, convertWithOpenJpeg("j2k", "", EXS_JPEG2000LosslessOnly)).largest, 0);
+  }
+
+  TEST_F(TransferSyntax, ConcurrentLoadsFromWorkerThreadsAgree)
+  {
+    // The plugin loads series on worker threads: codec registration and decoding must not race.
+    writePlain({});
+    const std::filesystem::path jpeg = folder_.path() / "jpeg";
+    convertWith("jpeg", "dcmcjpeg +e1 {in} {out}", UID_JPEGProcess14SV1TransferSyntax);
+    std::vector<Volume> volumes(4);
+    std::vector<std::string> errors(volumes.size());
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < volumes.size(); ++t)
+    {
+      threads.emplace_back([&, t]
+      {
+        try
+        {
+          volumes[t] = loadSeries(FileSliceSource({(t % 2 == 0 ? jpeg : folder_.path() / "plain").string()})).volume;
+        }
+        catch (const std::exception& error)
+        {
+          errors[t] = error.what();
+        }
+      });
+    }
+    for (std::thread& thread : threads)
+    {
+      thread.join();
+    }
+    for (size_t t = 0; t < volumes.size(); ++t)
+    {
+      EXPECT_EQ(errors[t], "") << "thread " << t;
+      EXPECT_EQ(compare(plain_, volumes[t]).largest, 0) << "thread " << t;
+    }
   }
 
   namespace
