@@ -18,6 +18,8 @@ packages=(
   python3-torch python3-torchvision python3-numpy python3-pydicom python3-pytest
   # real checkers and tools the tests use
   dicom3tools pixelmed-apps curl
+  # opj_compress: the volume tests encode JPEG 2000 with it (DCMTK has no JPEG 2000 encoder)
+  libopenjp2-tools
 )
 
 missing=()
