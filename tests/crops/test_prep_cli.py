@@ -150,3 +150,41 @@ def test_usage_errors(tmp_path):
     assert prep("--frobnicate", "--out", tmp_path, tmp_path).returncode == 2
     result = prep("--out", tmp_path, "--labels", tmp_path / "missing.csv", tmp_path)
     assert result.returncode == 2 and "labels-table" in result.stderr
+
+
+def write_stub_seg(path, patient_id):
+    """A Segmentation Storage header without segments: enough for finding the study's files."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.66.4"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    seg = Dataset()
+    seg.file_meta = meta
+    seg.SOPClassUID = meta.MediaStorageSOPClassUID
+    seg.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    seg.Modality = "SEG"
+    seg.PatientID = patient_id
+    seg.SeriesInstanceUID = generate_uid()
+    seg.is_little_endian, seg.is_implicit_VR = True, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seg.save_as(str(path), write_like_original=False)
+
+
+def test_real_study_files_and_case_are_checked(studies, tmp_path):
+    import shutil
+    case = tmp_path / "case-1"
+    shutil.copytree(studies["thin"], case / "study" / "ct", ignore=shutil.ignore_patterns("ground_truth.json"))
+    patient_id = "SPINEMET-PHANTOM-11"
+    table = tmp_path / "labels.csv"
+    table.write_text("case_id,blastic_levels,lytic_levels,mixed_levels\nother,T12,,\n")
+
+    result = prep("--out", tmp_path / "out", case)
+    assert result.returncode == 1 and "needs --labels" in result.stderr
+    result = prep("--out", tmp_path / "out", "--labels", table, case)
+    assert result.returncode == 1 and "0 DICOM SEG objects found" in result.stderr
+    write_stub_seg(case / "study" / "seg" / "seg.dcm", patient_id)
+    result = prep("--out", tmp_path / "out", "--labels", table, case)
+    assert result.returncode == 1
+    assert f'FAILED (labels-table): case "{patient_id}"' in result.stderr

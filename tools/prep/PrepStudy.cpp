@@ -2,6 +2,7 @@
 #include "PrepStudy.h"
 
 #include "PhantomTruth.h"
+#include "StudyFiles.h"
 #include "TrainingSamples.h"
 #include "common/AnalysisError.h"
 #include "crops/Crops.h"
@@ -140,7 +141,14 @@ namespace spinemet
       throw AnalysisError("prep-study", folder.string() + " has no " + PHANTOM_TRUTH_FILE +
                                           "; a real study (CT + vertebra SEG) needs --labels TABLE.csv");
     }
-    throw AnalysisError("prep-study", folder.string() + ": studies with a vertebra SEG need the spine stage's SEG "
-                                        "reader, which this build does not have yet");
+    const StudyFiles files = findStudyFiles(folder.string());
+    const CaseLevels* levels = options.labels->find(files.patientId);
+    if (levels == nullptr)
+    {
+      throw AnalysisError("labels-table", "case \"" + files.patientId + "\" (the Patient ID of " + files.ctFiles.front() +
+                                            ") is not in the labels table");
+    }
+    throw AnalysisError("prep-study", folder.string() + ": applying the vertebra SEG " + files.segFile +
+                                        " needs the spine stage's SEG reader, which this build does not have yet");
   }
 }
