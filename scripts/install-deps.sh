@@ -20,7 +20,12 @@ packages=(
   dicom3tools pixelmed-apps curl
   # opj_compress: the volume tests encode JPEG 2000 with it (DCMTK has no JPEG 2000 encoder)
   libopenjp2-tools
+  # the demo stack and its tests: DICOMweb and GDCM plugins, nginx serving OHIF, a real browser,
+  # and docker-compose to check the compose file (no Docker engine is needed for that)
+  orthanc-dicomweb orthanc-gdcm nginx-light openssl chromium docker-compose
 )
+# npm fetches the OHIF viewer; a machine that already has Node.js and npm keeps its own.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for package in "${packages[@]}"; do
