@@ -336,7 +336,7 @@ namespace spinemet
       const double heightMm = slices * g.sliceSpacing;
       double mmPerPixel = std::min(g.rowSpacing, g.sliceSpacing);
       mmPerPixel = std::min(mmPerPixel, heightMm / 560);     // small studies: enlarge for the labels
-      mmPerPixel = std::max(mmPerPixel, heightMm / 1400);    // long ones: keep the image manageable
+      mmPerPixel = std::max({mmPerPixel, heightMm / 1400, widthMm / 1000});   // long ones: keep the image manageable
       const size_t panelWidth = static_cast<size_t>(std::lround(widthMm / mmPerPixel));
       const size_t panelHeight = static_cast<size_t>(std::lround(heightMm / mmPerPixel));
 

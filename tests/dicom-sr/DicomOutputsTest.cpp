@@ -422,6 +422,7 @@ namespace spinemet
       const CommandResult result = run("dciodvfy '" + overlayPath(i) + "'");
       EXPECT_NE(std::string::npos, result.output.find("SCImage")) << result.output;
       EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << "overlay " << i << "\n" << result.output;
+      EXPECT_TRUE(linesStartingWith(result.output, "Warning").empty()) << "overlay " << i << "\n" << result.output;
     }
   }
 
