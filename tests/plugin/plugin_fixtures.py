@@ -49,3 +49,36 @@ def spinemet_orthanc(model_path, extra=None, **settings):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     return export_tiny_model(tmp_path_factory.mktemp("model") / "tiny.pt")
+
+
+FINAL_STATES = {"done", "failed", "skipped", "cancelled"}
+
+
+def wait_for_state(orthanc, series_id, states=FINAL_STATES, timeout=240, after=None):
+    """Polls /spinemet/series/{id} until its State is one of `states` (and, with `after`, its
+    FinishedAt differs from `after`); returns the status."""
+    def ready():
+        try:
+            status = orthanc.get(f"/spinemet/series/{series_id}")
+        except Exception:
+            return None
+        if status.get("State") in states and (after is None or status.get("FinishedAt") != after):
+            return status
+        return None
+    return orthanc.wait_until(ready, timeout=timeout, interval=0.5,
+                              what=f"SpineMet to finish series {series_id}")
+
+
+def series_of_study(orthanc, study_id):
+    """{Modality: [series JSON, ...]} of a study."""
+    found = {}
+    for series in orthanc.get(f"/studies/{study_id}/series"):
+        found.setdefault(series["MainDicomTags"].get("Modality"), []).append(series)
+    return found
+
+
+def source_series_id(orthanc, series_instance_uid):
+    matches = [m for m in orthanc.post("/tools/lookup", series_instance_uid, content_type="text/plain")
+               if m["Type"] == "Series"]
+    assert len(matches) == 1, matches
+    return matches[0]["ID"]
