@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The SpineMet demo, natively on this machine and on loopback only: Orthanc with the SpineMet,
 # DICOMweb and GDCM plugins, nginx serving the OHIF viewer; a synthetic phantom spine CT is sent
-# with storescu, analysed, and its findings printed with the viewer's URL.
+# with storescu, analysed, and its findings printed with the viewer's URL. The services start
+# through the same entry points as the docker-compose services (scripts/stack/).
 #   scripts/demo.sh          install, build, start (or reuse) the stack, send the phantom, show the result
-#   scripts/demo.sh stop     stop everything this script started
+#   scripts/demo.sh stop     stop everything this script started (Ctrl-C while it runs does too)
 # Ports: SPINEMET_HTTP_PORT (Orthanc, 8042), SPINEMET_DICOM_PORT (4242), SPINEMET_VIEWER_PORT (8080).
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
@@ -16,20 +17,18 @@ viewer_port=${SPINEMET_VIEWER_PORT:-8080}
 build=${SPINEMET_BUILD_DIR:-build}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
-
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_stack() {
-  if running "$state/runtime/nginx.pid"; then
-    nginx -c "$state/runtime/nginx.conf" -s quit 2>/dev/null || kill "$(cat "$state/runtime/nginx.pid")"
-    say "nginx stopped"
-  fi
-  if running "$state/orthanc.pid"; then
-    kill "$(cat "$state/orthanc.pid")"
-    for _ in $(seq 50); do running "$state/orthanc.pid" || break; sleep 0.2; done
-    say "Orthanc stopped"
-  fi
-  rm -f "$state/orthanc.pid"
+  local service
+  for service in viewer orthanc; do
+    if running "$state/$service.pid"; then
+      kill "$(cat "$state/$service.pid")"
+      for _ in $(seq 50); do running "$state/$service.pid" || break; sleep 0.2; done
+      say "$service stopped"
+    fi
+    rm -f "$state/$service.pid"
+  done
 }
 
 if [ "${1:-start}" = "stop" ]; then
@@ -55,8 +54,10 @@ if [ ! -f "$state/credentials" ]; then
 fi
 # shellcheck disable=SC1091
 . "$state/credentials"
+export SPINEMET_ORTHANC_USER=$ORTHANC_USER SPINEMET_ORTHANC_PASSWORD=$ORTHANC_PASSWORD
 orthanc_url="http://127.0.0.1:$http_port"
-curl_orthanc() { curl -fsS -u "$ORTHANC_USER:$ORTHANC_PASSWORD" "$@"; }
+orthanc_get() { curl -fsS -u "$ORTHANC_USER:$ORTHANC_PASSWORD" "$orthanc_url$1"; }
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 trap 'echo; stop_stack; exit 130' INT
 
@@ -64,69 +65,56 @@ if running "$state/orthanc.pid"; then
   say "Orthanc is already running ($orthanc_url)"
 else
   say "Starting Orthanc with SpineMet on $orthanc_url (DICOM port $dicom_port)"
-  scripts/stack/render-orthanc-config.py --out "$state/orthanc.json" --storage "$state/storage" \
-    --http-port "$http_port" --dicom-port "$dicom_port" \
-    --plugin "$build/plugin/libSpineMet.so" \
-    --plugin /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
-    --plugin /usr/share/orthanc/plugins/libOrthancGdcm.so \
-    --model Resources/model/spinemet-demo.pt \
-    --user "$ORTHANC_USER" --password "$ORTHANC_PASSWORD"
-  setsid /usr/sbin/Orthanc "$state/orthanc.json" >"$state/orthanc.log" 2>&1 < /dev/null &
+  SPINEMET_STORAGE="$state/storage" SPINEMET_HTTP_PORT=$http_port SPINEMET_DICOM_PORT=$dicom_port \
+  SPINEMET_PLUGIN="$top/$build/plugin/libSpineMet.so" SPINEMET_MODEL="$top/Resources/model/spinemet-demo.pt" \
+    setsid scripts/stack/orthanc-entrypoint.sh >"$state/orthanc.log" 2>&1 < /dev/null &
   echo $! > "$state/orthanc.pid"
   for _ in $(seq 120); do
-    curl_orthanc "$orthanc_url/system" >/dev/null 2>&1 && break
+    orthanc_get /system >/dev/null 2>&1 && break
     running "$state/orthanc.pid" || { tail -20 "$state/orthanc.log"; exit 1; }
     sleep 0.5
   done
 fi
-curl_orthanc "$orthanc_url/spinemet/health" | /usr/bin/python3 -c \
-  'import json,sys; h=json.load(sys.stdin); print("    SpineMet", h["Version"], h["Status"], h.get("Device",""), "; ".join(h["Problems"]))'
+orthanc_get /spinemet/health |
+  json '"    SpineMet %s: %s %s %s" % (d["Version"], d["Status"], d.get("Device", ""), "; ".join(d["Problems"]))'
 
-if running "$state/runtime/nginx.pid"; then
+if running "$state/viewer.pid"; then
   say "The viewer is already running"
 else
   say "Starting the OHIF viewer behind nginx on http://127.0.0.1:$viewer_port"
   SPINEMET_RUNTIME_DIR="$state/runtime" SPINEMET_VIEWER_LISTEN="127.0.0.1:$viewer_port" \
   SPINEMET_OHIF_DIR="$state/ohif" SPINEMET_ORTHANC_HTTP="127.0.0.1:$http_port" \
-  SPINEMET_ORTHANC_USER="$ORTHANC_USER" SPINEMET_ORTHANC_PASSWORD="$ORTHANC_PASSWORD" \
   SPINEMET_VIEWER_USER="$VIEWER_USER" SPINEMET_VIEWER_PASSWORD="$VIEWER_PASSWORD" \
-  SPINEMET_NGINX_DAEMON=on scripts/stack/render-nginx-config.sh >/dev/null
-  nginx -c "$state/runtime/nginx.conf" -e "$state/runtime/nginx-error.log"
+    setsid scripts/stack/viewer-entrypoint.sh >"$state/viewer.log" 2>&1 < /dev/null &
+  echo $! > "$state/viewer.pid"
 fi
 
+say "Sending the phantom study"
 phantom="$state/phantom"
-if [ ! -f "$phantom/ground_truth.json" ]; then
-  say "Generating a synthetic phantom spine CT (T10-L3, with lesions)"
-  "$build/tools/phantom/spinemet-phantom" --out "$phantom" --seed 2026 --levels T10-L3 \
-    --labels T11=lytic:bilateral,T12=normal,L1=blastic:unilateral-left,L2=mixed >/dev/null
-fi
-say "Sending it to Orthanc with storescu"
-storescu -aec ORTHANC 127.0.0.1 "$dicom_port" +sd "$phantom" 2>&1 | grep -v "^W:" || true
+SPINEMET_PHANTOM="$build/tools/phantom/spinemet-phantom" \
+  scripts/stack/load-phantom.sh 127.0.0.1 "$dicom_port" "$phantom" 2>&1 | grep -v "^W:" || true
 
-series_uid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["series"]["series_instance_uid"])' "$phantom/ground_truth.json")
-series=$(curl_orthanc -X POST "$orthanc_url/tools/lookup" -d "$series_uid" |
-         /usr/bin/python3 -c 'import json,sys; print([x["ID"] for x in json.load(sys.stdin) if x["Type"]=="Series"][0])')
+series_uid=$(json 'd["series"]["series_instance_uid"]' < "$phantom/ground_truth.json")
+study_uid=$(json 'd["series"]["study_instance_uid"]' < "$phantom/ground_truth.json")
+series=$(curl -fsS -u "$ORTHANC_USER:$ORTHANC_PASSWORD" -X POST "$orthanc_url/tools/lookup" -d "$series_uid" |
+         json '[x["ID"] for x in d if x["Type"] == "Series"][0]')
+study=$(orthanc_get "/series/$series" | json 'd["ParentStudy"]')
 
-say "Waiting for SpineMet's analysis (Orthanc waits for the series to be stable first)"
+say "Waiting for SpineMet's analysis (Orthanc first waits for the series to be stable)"
 while true; do
-  status=$(curl_orthanc "$orthanc_url/spinemet/series/$series")
-  line=$(printf '%s' "$status" | /usr/bin/python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-progress = s.get("Progress")
-print(s.get("State", "?"), s.get("Stage", ""), "" if progress is None else "%3.0f%%" % (100 * progress))')
+  status=$(orthanc_get "/spinemet/series/$series")
+  line=$(printf '%s' "$status" |
+         json 'd.get("State", "?") + " " + d.get("Stage", "") + ("" if d.get("Progress") is None else " %3.0f%%" % (100 * d["Progress"]))')
   printf '\r    %-60s' "$line"
   case $line in done*|failed*|skipped*|cancelled*) echo; break;; esac
   sleep 1
 done
-printf '%s' "$status" | /usr/bin/python3 "$top/scripts/stack/print-findings.py"
+printf '%s' "$status" | /usr/bin/python3 scripts/stack/print-findings.py || true
 
-study_uid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["series"]["study_instance_uid"])' "$phantom/ground_truth.json")
-study=$(curl_orthanc "$orthanc_url/series/$series" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ParentStudy"])')
 echo
 say "Open the study"
 echo "    OHIF viewer:       http://127.0.0.1:$viewer_port/viewer?StudyInstanceUIDs=$study_uid"
-echo "                       (login $VIEWER_USER / $VIEWER_PASSWORD, from $state/credentials)"
+echo "                       (login $VIEWER_USER / $VIEWER_PASSWORD, kept in $state/credentials)"
 echo "    Orthanc Explorer:  $orthanc_url/app/explorer.html#study?uuid=$study"
 echo "                       (login $ORTHANC_USER / $ORTHANC_PASSWORD)"
 echo "    SpineMet result:   $orthanc_url/spinemet/studies/$study"
