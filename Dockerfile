@@ -1,0 +1,68 @@
+# SpineMet images for docker-compose.yml, all on Debian bookworm packages.
+#   target "orthanc": Orthanc 1.10.1 + SpineMet + DICOMweb + GDCM, with the demo model
+#   target "viewer":  nginx serving the OHIF viewer, proxying Orthanc on the same origin
+#   target "loader":  generates the phantom study and sends it with storescu (one-shot)
+# Build argument LIBTORCH: "debian" (default: Debian's libtorch-dev, CPU only) or the path, inside
+# the build context, of an unpacked LibTorch distribution you provide (e.g. a CUDA build for the
+# "gpu" profile). Its version must load the TorchScript model (see docs/model-contract.md).
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+ARG DEBIAN_IMAGE=debian:bookworm-slim
+
+FROM ${DEBIAN_IMAGE} AS build
+ARG LIBTORCH=debian
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends cmake g++ make pkg-config orthanc-dev libdcmtk-dev \
+      libboost-dev libjsoncpp-dev libsqlite3-dev libopenjp2-7-dev libfreetype-dev fonts-dejavu-core \
+      $( [ "$LIBTORCH" = debian ] && echo libtorch-dev ) \
+ && rm -rf /var/lib/apt/lists/*
+COPY . /src
+RUN set -e; \
+    torch_dir=; mkdir -p /out/opt/libtorch; \
+    if [ "$LIBTORCH" != debian ]; then \
+      torch_dir="-DTorch_DIR=/src/$LIBTORCH/share/cmake/Torch"; cp -a "/src/$LIBTORCH/lib" /out/opt/libtorch/; \
+    fi; \
+    cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release -DSPINEMET_BUILD_TESTS=OFF $torch_dir; \
+    cmake --build /build -j"$(nproc)" --target SpineMet spinemet-phantom spinemet; \
+    install -D -m 644 /build/plugin/libSpineMet.so /out/usr/lib/spinemet/libSpineMet.so; \
+    install -D -m 755 /build/tools/phantom/spinemet-phantom /out/usr/bin/spinemet-phantom; \
+    install -D -m 755 /build/tools/spinemet/spinemet /out/usr/bin/spinemet; \
+    install -D -m 644 /src/Resources/model/spinemet-demo.pt /out/usr/share/spinemet/spinemet-demo.pt; \
+    mkdir -p /out/opt/spinemet/scripts; \
+    cp -a /src/scripts/stack /out/opt/spinemet/scripts/; cp -a /src/config /out/opt/spinemet/
+
+FROM ${DEBIAN_IMAGE} AS ohif
+RUN apt-get update && apt-get install -y --no-install-recommends npm ca-certificates && rm -rf /var/lib/apt/lists/*
+COPY scripts/stack/fetch-ohif.sh /fetch-ohif.sh
+RUN /fetch-ohif.sh /ohif
+
+FROM ${DEBIAN_IMAGE} AS orthanc
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-gdcm libtorch1.13 \
+      libopenblas0-pthread libdcmtk17 libjsoncpp25 libsqlite3-0 libopenjp2-7 libfreetype6 \
+      fonts-dejavu-core python3 curl dcmtk \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/ /
+ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
+    SPINEMET_STORAGE=/var/lib/orthanc/db \
+    SPINEMET_PLUGIN=/usr/lib/spinemet/libSpineMet.so \
+    SPINEMET_MODEL=/usr/share/spinemet/spinemet-demo.pt \
+    SPINEMET_REMOTE_ACCESS=true
+EXPOSE 8042 4242
+HEALTHCHECK --interval=10s --timeout=5s --retries=30 \
+  CMD curl -fsS -u "$SPINEMET_ORTHANC_USER:$SPINEMET_ORTHANC_PASSWORD" http://127.0.0.1:8042/spinemet/health || exit 1
+ENTRYPOINT ["/opt/spinemet/scripts/stack/orthanc-entrypoint.sh"]
+
+FROM orthanc AS loader
+ENTRYPOINT ["/opt/spinemet/scripts/stack/load-phantom.sh"]
+
+FROM ${DEBIAN_IMAGE} AS viewer
+RUN apt-get update && apt-get install -y --no-install-recommends nginx-light openssl curl \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=ohif /ohif /opt/ohif
+COPY --from=build /out/opt/spinemet /opt/spinemet
+ENV SPINEMET_RUNTIME_DIR=/run/spinemet SPINEMET_OHIF_DIR=/opt/ohif SPINEMET_VIEWER_LISTEN=80
+EXPOSE 80
+HEALTHCHECK --interval=10s --timeout=5s --retries=30 \
+  CMD curl -fsS -o /dev/null -u "$SPINEMET_VIEWER_USER:$SPINEMET_VIEWER_PASSWORD" http://127.0.0.1/ || exit 1
+ENTRYPOINT ["/opt/spinemet/scripts/stack/viewer-entrypoint.sh"]
