@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The spinemet command-line tool on a phantom study: the table, the JSON, the exit codes.
+
+    /usr/bin/python3 tests/worker/test_cli.py SPINEMET_BINARY MODEL PHANTOM_FOLDER WORK_DIR
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def run(*args):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=300)
+
+
+def main(binary, model, phantoms, work):
+    os.makedirs(work, exist_ok=True)
+    study = os.path.join(phantoms, "medium")
+    out = os.path.join(work, "medium.json")
+    done = run(binary, "classify", study, "--model", model, "--json", out, "--device", "cpu", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("spinemet-tiny-test" in line for line in lines[:2]), done.stdout
+    assert any(line.startswith("Model trained on: nothing: random weights") for line in lines), done.stdout
+    header = next(i for i, line in enumerate(lines) if line.startswith("vertebra "))
+    assert "bone quality" in lines[header] and "SINS posterolateral" in lines[header], lines[header]
+    assert "\r" not in done.stderr, "a progress bar was drawn although stderr is not a terminal"
+
+    with open(out) as f:
+        result = json.load(f)
+    assert result["schema"] == "spinemet-result/1"
+    assert result["model"]["name"] == "spinemet-tiny-test"
+    vertebrae = result["vertebrae"]
+    assert vertebrae, "no vertebra found in the phantom"
+    rows = lines[header + 1:header + 1 + len(vertebrae)]
+    for vertebra, row in zip(vertebrae, rows):
+        fields = row.split()
+        assert row.startswith(vertebra["display_name"]), (row, vertebra["display_name"])
+        assert vertebra["bone_quality"]["class"] in fields, row
+        assert vertebra["posterolateral"]["class"] in fields, row
+        sins = {"normal": 0, "blastic": 0, "mixed": 1, "lytic": 2}[vertebra["bone_quality"]["class"]]
+        assert vertebra["sins"]["bone_lesion"] == sins
+        assert fields[-2:] == [str(vertebra["sins"]["bone_lesion"]), str(vertebra["sins"]["posterolateral"])], row
+    for s in result["slices"]:
+        assert abs(sum(s["bone_quality"].values()) - 1) < 1e-5
+        assert 0 <= s["vertebra"] < len(vertebrae)
+    assert result["summary"]["lesion_suspected"] == any(v["bone_quality"]["class"] != "normal" for v in vertebrae)
+
+    # Bad input: exit 2 and the message names the file.
+    bad = os.path.join(phantoms, "not-dicom", "IM0001.dcm")
+    failed = run(binary, "classify", bad, "--model", model, "--quiet")
+    assert failed.returncode == 2, (failed.returncode, failed.stderr)
+    assert "spinemet: error [" in failed.stderr and bad in failed.stderr, failed.stderr
+
+    missing = run(binary, "classify", os.path.join(work, "no-such-folder"), "--model", model)
+    assert missing.returncode == 2 and "no-such-folder" in missing.stderr, missing.stderr
+
+    broken_model = run(binary, "classify", study, "--model", os.path.join(os.path.dirname(model), "garbage.pt"))
+    assert broken_model.returncode == 2 and "[model-load]" in broken_model.stderr, broken_model.stderr
+
+    # Usage errors: exit 1.
+    for args in (["classify"], ["classify", study, "--device", "tpu"], ["frobnicate"], ["classify", study, "--threads", "0"]):
+        usage = run(binary, *args)
+        assert usage.returncode == 1, (args, usage.returncode, usage.stderr)
+        assert "Usage:" in usage.stderr
+
+    info = run(binary, "model-info", model)
+    assert info.returncode == 0, info.stderr
+    assert "spinemet-model/1" in info.stdout and "Aggregation:   bone_quality=mean_probability" in info.stdout
+    embedded = json.loads(info.stdout.split("Metadata (spinemet.json):\n", 1)[1])
+    assert embedded["name"] == "spinemet-tiny-test"
+
+    no_metadata = run(binary, "model-info", os.path.join(os.path.dirname(model), "no-metadata.pt"))
+    assert no_metadata.returncode == 2 and "spinemet.json" in no_metadata.stderr, no_metadata.stderr
+    print("spinemet CLI: table, JSON, exit codes 0/1/2 checked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
