@@ -293,6 +293,8 @@ namespace spinemet
       anatomy.psoasScale = random.uniform(0.8, 1.15);
       anatomy.kidneyShiftZ = random.uniform(-0.7, 0.7);
       anatomy.cancellousHu = random.uniform(175, 265);
+      anatomy.trabecularHu = random.uniform(20, 40);
+      anatomy.textureSeed = random.next();
 
       const double sizeScale = random.uniform(0.92, 1.08);
       const double kyphosis = random.uniform(-6, 10);      // extra posterior bow at T7 (mm)
@@ -572,7 +574,7 @@ namespace spinemet
           const int count = lesions.chance(0.3) ? 2 : 1;
           for (int k = 0; k < count; ++k)
           {
-            v.lesions.push_back(Lesion{bodyLesion(lesions, v, ranges, true), false});
+            v.lesions.push_back(Lesion{bodyLesion(lesions, v, ranges, true), false, true});
           }
         }
         if (hasBlastic)
@@ -593,7 +595,7 @@ namespace spinemet
               }
               focus = bodyLesion(lesions, v, ranges, false);
             }
-            v.lesions.push_back(Lesion{focus, false});
+            v.lesions.push_back(Lesion{focus, false, false});
           }
         }
         for (bool left : {true, false})
@@ -605,7 +607,7 @@ namespace spinemet
           {
             const bool lytic = label.boneQuality == BoneQuality::Lytic ||
                                (label.boneQuality == BoneQuality::Mixed && lesions.chance(0.5));
-            v.lesions.push_back(Lesion{pedicleLesion(lesions, v, ranges, lytic, left), true});
+            v.lesions.push_back(Lesion{pedicleLesion(lesions, v, ranges, lytic, left), true, lytic});
           }
         }
 

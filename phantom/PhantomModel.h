@@ -82,6 +82,7 @@ namespace spinemet
     {
       PhantomLesion truth;
       bool posterolateral = false;   // in a pedicle rather than the body
+      bool lytic = false;            // else blastic
     };
 
     // A bone (or disc) shape extruded along z over `z`: an ellipse or a capsule (a segment with a
@@ -150,6 +151,8 @@ namespace spinemet
       double psoasScale = 1;
       double kidneyShiftZ = 0;
       double cancellousHu = 220;
+      double trabecularHu = 30;      // amplitude of the cancellous texture
+      uint64_t textureSeed = 0;
     };
 
     // The column position (centre of the vertebral body) at height z.

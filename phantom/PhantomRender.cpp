@@ -32,6 +32,39 @@ namespace spinemet
         return t * t * (3 - 2 * t);
       }
 
+      // Value noise on an integer lattice, smoothly interpolated: the trabecular texture of
+      // cancellous bone, the same wherever a slice cuts it. Returns -1..1.
+      inline double latticeValue(uint64_t seed, int64_t i, int64_t j, int64_t k)
+      {
+        uint64_t h = seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull) ^
+                     (static_cast<uint64_t>(j) * 0xC2B2AE3D27D4EB4Full) ^
+                     (static_cast<uint64_t>(k) * 0x165667B19E3779F9ull);
+        h ^= h >> 31;
+        h *= 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+        return static_cast<double>(h >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+      }
+
+      inline double valueNoise(uint64_t seed, double x, double y, double z)
+      {
+        const double fx = std::floor(x), fy = std::floor(y), fz = std::floor(z);
+        const int64_t i = static_cast<int64_t>(fx), j = static_cast<int64_t>(fy), k = static_cast<int64_t>(fz);
+        auto smooth = [](double t) { return t * t * (3 - 2 * t); };
+        const double u = smooth(x - fx), v = smooth(y - fy), w = smooth(z - fz);
+        auto lerp = [](double a, double b, double t) { return a + t * (b - a); };
+        const double c00 = lerp(latticeValue(seed, i, j, k), latticeValue(seed, i + 1, j, k), u);
+        const double c10 = lerp(latticeValue(seed, i, j + 1, k), latticeValue(seed, i + 1, j + 1, k), u);
+        const double c01 = lerp(latticeValue(seed, i, j, k + 1), latticeValue(seed, i + 1, j, k + 1), u);
+        const double c11 = lerp(latticeValue(seed, i, j + 1, k + 1), latticeValue(seed, i + 1, j + 1, k + 1), u);
+        return lerp(lerp(c00, c10, v), lerp(c01, c11, v), w);
+      }
+
+      inline double trabecularTexture(uint64_t seed, double x, double y, double z)
+      {
+        return 0.65 * valueNoise(seed, x / 1.6, y / 1.6, z / 1.6) +
+               0.35 * valueNoise(seed + 1, x / 4.5, y / 4.5, z / 4.5);
+      }
+
       inline double bump(double x, double centre, double width)
       {
         const double t = (x - centre) / width;
@@ -530,9 +563,14 @@ namespace spinemet
             const double shellMm = isBone ? e.cortexMm : 4.0;
             const double core = isBone ? clamp01(0.5 - (distance + shellMm) * inversePixel)
                                        : smoothStep(0, shellMm, -distance);
-            double value = core * m.coreHu + (1 - core) * (isBone ? e.corticalHu : DISC_ANNULUS_HU);
-
             const double x = grid.originX + column * grid.spacing;
+            double coreHu = m.coreHu;
+            if (isBone && core > 0 && anatomy.trabecularHu > 0)
+            {
+              coreHu += anatomy.trabecularHu * trabecularTexture(anatomy.textureSeed, x, y, middle);
+            }
+            double value = core * coreHu + (1 - core) * (isBone ? e.corticalHu : DISC_ANNULUS_HU);
+
             for (const Lesion* lesion : m.lesions)
             {
               const PhantomLesion& l = lesion->truth;
@@ -546,7 +584,9 @@ namespace spinemet
               const double halfChord = l.radiiMm[2] * std::sqrt(1 - q);
               const double fraction =
                 intersect(piece, Interval{l.centre[2] - halfChord, l.centre[2] + halfChord}).length() / length;
-              value += fraction * (l.hu - value);
+              // lytic tissue replaces bone, cortex included; sclerosis only ever adds density
+              const double lesionHu = lesion->lytic ? std::min(l.hu, value) : std::max(l.hu, value);
+              value += fraction * (lesionHu - value);
               const float share = static_cast<float>(weight * alpha * fraction);
               buffers.lesion[i] += share;
               if (lesion->posterolateral)
