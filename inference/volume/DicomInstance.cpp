@@ -111,6 +111,22 @@ namespace spinemet
       {
         return xfer.getXferName();
       }
+      // Newer than the DCMTK of Debian bookworm (3.6.7), and met in archives.
+      static const std::pair<const char*, const char*> newer[] = {
+        {"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 (Lossless Only)"},
+        {"1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options (Lossless Only)"},
+        {"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000"},
+        {"1.2.840.10008.1.2.8.1", "JPEG XL Lossless"},
+        {"1.2.840.10008.1.2.8.2", "JPEG XL JPEG Recompression"},
+        {"1.2.840.10008.1.2.8.3", "JPEG XL"},
+      };
+      for (const auto& [known, name] : newer)
+      {
+        if (uid == known)
+        {
+          return name;
+        }
+      }
       const char* name = dcmFindNameOfUID(uid.c_str(), nullptr);
       return name != nullptr ? name : "a transfer syntax DCMTK does not know";
     }

@@ -438,6 +438,31 @@ namespace spinemet::test
     EXPECT_TRUE(contains(r.message, "1.2.840.10008.1.2.4.100")) << r.message;
   }
 
+  TEST(Geometry, HighThroughputJpeg2000IsNamed)
+  {
+    // DCMTK 3.6.7 cannot write a syntax it does not know: write JPEG 2000, then relabel the file
+    // meta information as HTJ2K (1.2.840.10008.1.2.4.201) byte by byte.
+    Datasets files = makeSeries({});
+    encapsulate(*files[4], EXS_JPEG2000LosslessOnly, std::string(100, '\x42'));
+    std::string bytes = toBytes(*files[4], EXS_JPEG2000LosslessOnly);
+    const std::string j2k = UID_JPEG2000LosslessOnlyTransferSyntax;   // 22 characters, no padding
+    const std::string htj2k = std::string("1.2.840.10008.1.2.4.201") + '\0';
+    const size_t at = bytes.find(j2k);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(static_cast<unsigned char>(bytes[at - 2]), j2k.size());
+    bytes[at - 2] = static_cast<char>(htj2k.size());
+    bytes.replace(at, j2k.size(), htj2k);
+    bytes[140] = static_cast<char>(static_cast<unsigned char>(bytes[140]) + 2);   // group length (0002,0000)
+
+    files.erase(files.begin() + 4);
+    MemorySliceSource source = toSource(files);
+    source.add("htj2k.dcm", bytes);
+    const Rejection r = rejectionOf(source);
+    EXPECT_EQ(r.code, "unsupported-transfer-syntax");
+    EXPECT_TRUE(contains(r.message, "htj2k.dcm is encoded in High-Throughput JPEG 2000 (Lossless Only) "
+                                    "(1.2.840.10008.1.2.4.201)")) << r.message;
+  }
+
   TEST(Geometry, CorruptJpeg2000IsBrokenPixelData)
   {
     Datasets files = makeSeries({});
