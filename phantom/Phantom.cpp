@@ -869,6 +869,11 @@ namespace spinemet
       }
       centreX = std::min(std::max(centreX, xMax - halfField), xMin + halfField);
       centreY = std::min(std::max(centreY, yMax - halfField), yMin + halfField);
+      // record the offsets as used
+      study.acquisition.lateralOffsetMm = roundTo(anatomy.bodyCentreX - centreX, 0.1);
+      study.acquisition.anteriorPosteriorOffsetMm = roundTo(anatomy.bodyCentreY - centreY, 0.1);
+      centreX = anatomy.bodyCentreX - study.acquisition.lateralOffsetMm;
+      centreY = anatomy.bodyCentreY - study.acquisition.anteriorPosteriorOffsetMm;
     }
     SliceGrid grid;
     grid.columns = a.matrix;
