@@ -12,6 +12,8 @@
 - reference-inputs.npy  fixed crops [N, 1, 32, 32] float32
 - reference-outputs.npy tiny.pt's probabilities per crop [N, 9] float32 in the order
                         P(blastic), P(lytic), bone quality (4, softmax), posterolateral (3, softmax)
+- aggregation-cases.json random vertebrae with the class each of the training package's
+                        aggregation rules gives them (spinemet_train.aggregation)
 
     PYTHONPATH=training /usr/bin/python3 tests/engine/make_test_models.py OUT_DIR
 """
@@ -24,6 +26,7 @@ from typing import Tuple
 import numpy as np
 import torch
 
+from spinemet_train import aggregation
 from spinemet_train.export import METADATA_FILE, export_tiny, load_exported
 
 
@@ -69,7 +72,31 @@ def main(out: str) -> int:
                            torch.softmax(bone_quality, 1), torch.softmax(posterolateral, 1)], dim=1)
     np.save(os.path.join(out, "reference-inputs.npy"), inputs.numpy().astype(np.float32))
     np.save(os.path.join(out, "reference-outputs.npy"), reference.numpy().astype(np.float32))
+    write_aggregation_cases(os.path.join(out, "aggregation-cases.json"))
     return 0
+
+
+def write_aggregation_cases(path: str) -> None:
+    """Random vertebrae, and what every candidate rule of the training package makes of them.
+    Probabilities are rounded to float32 first, as the engine sees them."""
+    rng = np.random.default_rng(2024)
+    cases = []
+    for _ in range(60):
+        n = int(rng.integers(1, 13))
+        blastic = rng.random(n).astype(np.float32)
+        lytic = rng.random(n).astype(np.float32)
+        q = rng.dirichlet([0.7] * 4, n).astype(np.float32)
+        r = rng.dirichlet([0.7] * 3, n).astype(np.float32)
+        case = {"blastic": blastic.tolist(), "lytic": lytic.tolist(), "bone_quality": q.tolist(),
+                "posterolateral": r.tolist(), "bone_quality_rules": [], "posterolateral_rules": []}
+        for rule in aggregation.BONE_QUALITY_CANDIDATES:
+            case["bone_quality_rules"].append(
+                {"rule": rule, "class": aggregation.aggregate_bone_quality(rule, blastic, lytic, q)})
+        for rule in aggregation.POSTEROLATERAL_CANDIDATES:
+            case["posterolateral_rules"].append({"rule": rule, "class": aggregation.aggregate_posterolateral(rule, r)})
+        cases.append(case)
+    with open(path, "w") as f:
+        json.dump(cases, f)
 
 
 if __name__ == "__main__":
