@@ -474,6 +474,11 @@ namespace spinemet
                             "x" + std::to_string(image.rows) + " but Columns x Rows say " +
                             std::to_string(layout.columns) + "x" + std::to_string(layout.rows));
       }
+      if (image.precision == 0 || image.precision > 32)
+      {
+        throw AnalysisError("broken-pixel-data", "The JPEG 2000 image in " + name + " has a precision of " +
+                                                 std::to_string(image.precision) + " bits");
+      }
       // The codestream carries the sample values themselves. Some encoders write signed pixels
       // as an unsigned component; Pixel Representation decides, as it does for other syntaxes.
       PixelLayout decoded = layout;

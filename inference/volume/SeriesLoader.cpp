@@ -384,7 +384,8 @@ namespace spinemet
           std::vector<std::string> kinds;
           for (const auto& [thickness, count] : counts)
           {
-            kinds.push_back(number(thickness) + " mm (" + std::to_string(count) + " slices)");
+            kinds.push_back((thickness > 0 ? number(thickness) + " mm" : std::string("absent")) + " (" +
+                            std::to_string(count) + " slices)");
           }
           warnings_.push_back("Slice Thickness (0018,0050) varies within the series: " + enumerate(kinds));
         }
