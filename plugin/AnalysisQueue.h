@@ -16,6 +16,7 @@ namespace spinemet
 {
   enum class AnalysisState
   {
+    Receiving,   // instances are arriving; Orthanc has not called the series stable yet
     Queued,      // waiting for a worker
     Running,     // claimed by a node; back to Queued if that node restarts
     Done,        // the current result is stored
@@ -23,6 +24,8 @@ namespace spinemet
     Skipped,     // not a series SpineMet analyses (the reason says which rule)
     Cancelled    // cancelled from Orthanc's job list or the REST API
   };
+
+  static const int ANALYSIS_STATE_COUNT = 7;
 
   const char* toString(AnalysisState state);
   AnalysisState parseAnalysisState(const std::string& text);     // throws std::invalid_argument
@@ -90,6 +93,14 @@ namespace spinemet
     virtual ~AnalysisQueue() = default;
 
     virtual EnqueueOutcome enqueue(const EnqueueRequest& request) = 0;
+
+    // Records a new series whose instances are arriving (Orthanc's NewSeries change), unless the
+    // series is known already. Orthanc does not remember across a restart which series it has not
+    // yet called stable, so the plugin does: see receivingBefore().
+    virtual void noteReceiving(const std::string& series) = 0;
+
+    // Series still Receiving that were noted before `time` (seconds since the epoch).
+    virtual std::vector<std::string> receivingBefore(double time) = 0;
 
     // Records a series that the selection rules leave out (or Orthanc no longer has).
     virtual void skip(const std::string& series, const std::string& study,

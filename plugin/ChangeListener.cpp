@@ -50,7 +50,12 @@ namespace spinemet
                                           "&limit=" + std::to_string(CHANGES_PER_PAGE));
       for (const Json::Value& change : page["Changes"])
       {
-        if (change["ChangeType"].asString() == "StableSeries")
+        const std::string type = change["ChangeType"].asString();
+        if (type == "NewSeries")
+        {
+          queue_.noteReceiving(change["ID"].asString());
+        }
+        else if (type == "StableSeries")
         {
           Admission admission = admit(change["ID"].asString(), "stable-series", false);
           if (admission.outcome == "queued") queued++;
@@ -62,6 +67,18 @@ namespace spinemet
       if (page["Done"].asBool() || page["Changes"].empty())
       {
         return queued;
+      }
+    }
+  }
+
+  void ChangeListener::admitInterruptedArrivals(double startTime)
+  {
+    for (const std::string& series : queue_.receivingBefore(startTime))
+    {
+      Admission admission = admit(series, "restart", false);
+      if (!admission.known)
+      {
+        queue_.skip(series, "", "series-deleted", admission.message);
       }
     }
   }

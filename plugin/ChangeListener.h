@@ -21,6 +21,10 @@ namespace spinemet
     // Reads the change log up to its end; returns how many series were queued.
     size_t followChangeLog();
 
+    // Admits the series that were still arriving when Orthanc last stopped (noted before
+    // `startTime`): Orthanc will not call them stable after its restart.
+    void admitInterruptedArrivals(double startTime);
+
     struct Admission
     {
       bool known = true;             // false: Orthanc does not have the series (any more)

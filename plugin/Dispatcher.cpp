@@ -94,11 +94,18 @@ namespace spinemet
   void Dispatcher::loop()
   {
     orthanc::logInfo("worker started");
+    const double startTime = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    bool caughtUp = false;
     for (;;)
     {
       try
       {
         listener_.followChangeLog();
+        if (!caughtUp)
+        {
+          listener_.admitInterruptedArrivals(startTime);
+          caughtUp = true;
+        }
       }
       catch (const std::exception& error)
       {

@@ -13,7 +13,7 @@ namespace spinemet
 {
   namespace
   {
-    const char* const STATE_NAMES[] = {"queued", "running", "done", "failed", "skipped", "cancelled"};
+    const char* const STATE_NAMES[] = {"receiving", "queued", "running", "done", "failed", "skipped", "cancelled"};
 
     double now()
     {
@@ -77,7 +77,7 @@ namespace spinemet
 
   AnalysisState parseAnalysisState(const std::string& text)
   {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < ANALYSIS_STATE_COUNT; i++)
     {
       if (text == STATE_NAMES[i]) return static_cast<AnalysisState>(i);
     }
@@ -325,7 +325,8 @@ namespace spinemet
     }
     else
     {
-      bool covered = existing->state != AnalysisState::Skipped &&
+      bool covered = existing->state != AnalysisState::Receiving &&
+                     existing->state != AnalysisState::Skipped &&
                      existing->state != AnalysisState::Cancelled &&
                      existing->wanted.fingerprint == request.key.fingerprint &&
                      existing->wanted.modelVersion == request.key.modelVersion;
@@ -355,6 +356,23 @@ namespace spinemet
     }
     transaction.commit();
     return outcome;
+  }
+
+  void SqliteAnalysisQueue::noteReceiving(const std::string& series)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement insert(db_, "INSERT OR IGNORE INTO analyses(series, study, state, queuedAt) VALUES(?, '', 'receiving', ?)");
+    insert.bind(1, series).bindDouble(2, now()).step();
+  }
+
+  std::vector<std::string> SqliteAnalysisQueue::receivingBefore(double time)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement select(db_, "SELECT series FROM analyses WHERE state = 'receiving' AND queuedAt < ? ORDER BY queuedAt");
+    select.bindDouble(1, time);
+    std::vector<std::string> series;
+    while (select.step()) series.push_back(select.text(0));
+    return series;
   }
 
   void SqliteAnalysisQueue::skip(const std::string& series, const std::string& study,
@@ -478,7 +496,7 @@ namespace spinemet
   {
     std::lock_guard<std::mutex> lock(mutex_);
     std::map<AnalysisState, uint64_t> counts;
-    for (int i = 0; i < 6; i++) counts[static_cast<AnalysisState>(i)] = 0;
+    for (int i = 0; i < ANALYSIS_STATE_COUNT; i++) counts[static_cast<AnalysisState>(i)] = 0;
     Statement select(db_, "SELECT state, COUNT(*) FROM analyses GROUP BY state");
     while (select.step()) counts[parseAnalysisState(select.text(0))] = static_cast<uint64_t>(select.integer(1));
     return counts;

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Orthanc killed with SIGKILL while one series is being analysed and others wait, then started
+again on the same storage: every series ends with exactly one current result."""
+
+import signal
+
+from orthanc_server import storescu
+from phantom_cli import generate_phantom
+from plugin_fixtures import series_of_study, source_series_id, spinemet_orthanc, wait_for_state
+
+
+def test_sigkill_while_analysing_then_restart_gives_one_result_per_series(tmp_path, tiny_model):
+    truths = [generate_phantom(tmp_path / f"study{seed}", "--levels", "T11-L2", "--matrix", "512",
+                               "--slice-thickness", "2", "--seed", str(seed)) for seed in (21, 22, 23)]
+    server = spinemet_orthanc(tiny_model, VolumesInFlight=1)
+    with server as orthanc:
+        storescu(orthanc, *[tmp_path / f"study{seed}" for seed in (21, 22, 23)])
+        running = orthanc.wait_until(
+            lambda: [a for a in orthanc.get("/spinemet/queue")["Analyses"] if a["State"] == "running"],
+            timeout=120, interval=0.1, what="an analysis to start")
+        orthanc.process.send_signal(signal.SIGKILL)
+        orthanc.process.wait(timeout=30)
+
+        orthanc.start()   # same storage folder, same queue database
+        for truth in truths:
+            series_id = source_series_id(orthanc, truth["series"]["series_instance_uid"])
+            status = wait_for_state(orthanc, series_id, timeout=300)
+            assert status["State"] == "done", status
+            assert status["Slices"] == len(truth["slices"])
+            by_modality = series_of_study(orthanc, status["Study"])
+            assert len(by_modality["SR"]) == 1 and len(by_modality["SR"][0]["Instances"]) == 1
+            assert len(by_modality["OT"]) == 1
+            assert sorted(status["Outputs"]) == sorted(by_modality["SR"][0]["Instances"] +
+                                                       by_modality["OT"][0]["Instances"])
+        queue = orthanc.get("/spinemet/queue")
+        assert queue["Analyses"] == []
+        assert queue["Counts"]["done"] == 3 and queue["Counts"]["failed"] == 0
+        assert "interrupted by the last stop of Orthanc" in orthanc.logs()
