@@ -52,7 +52,8 @@ def write_study(folder, seed, vertebrae=8, slices_per_vertebra=5, size=32, chann
                 "blastic": int(bone_quality in (1, 3)), "lytic": int(bone_quality in (2, 3)),
                 "posterolateral": POSTEROLATERAL[posterolateral], "posterolateral_index": posterolateral,
                 "posterolateral_side": side if posterolateral == 1 else None,
-                "lesion_visible": (bone_quality > 0) and not edge if bone_quality else False})
+                "lesion_visible": (bone_quality > 0) and not edge if bone_quality else False,
+                "posterolateral_lesion_visible": posterolateral > 0 and not edge})
             slice_index += 1
         vertebra_entries.append({"index": v, "level": None, "first_slice": first, "last_slice": slice_index - 1,
                                  "crops": slices_per_vertebra, "bone_quality": CLASSES[bone_quality],

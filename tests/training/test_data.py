@@ -60,3 +60,13 @@ def test_augmentation_is_deterministic_and_keeps_left_and_right():
     left, right = a[..., 16:].sum(dim=(1, 2, 3)), a[..., :16].sum(dim=(1, 2, 3))
     assert bool((left > 3 * right).all())  # no horizontal flip, ever
     assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+
+
+def test_posterolateral_loss_is_masked_where_the_pedicle_lesion_does_not_show(tmp_path):
+    fakeprep.write_studies(str(tmp_path), [1, 2], vertebrae=6)
+    samples = load_samples([str(tmp_path)])
+    targets = samples.posterolateral_targets("exclude")
+    masked = targets == -1
+    assert masked.any()
+    assert bool((samples.posterolateral[masked] > 0).all() and (samples.posterolateral_visible[masked] == 0).all())
+    assert (samples.posterolateral_targets("keep") >= 0).all()

@@ -42,6 +42,7 @@ class SampleSet:
     posterolateral: np.ndarray     # int64 [N], 0..2, -1 unknown
     on_vertebra: np.ndarray        # bool [N]: ground truth says this slice shows the labelled vertebra
     lesion_visible: np.ndarray     # int8 [N]: 1 visible, 0 not, -1 not known
+    posterolateral_visible: np.ndarray  # int8 [N]: the pedicle lesion shows on this slice: 1, 0, -1 not known
     study: np.ndarray              # int64 [N], index into studies
     vertebra: np.ndarray           # int64 [N], the pipeline's vertebra index within its study
     slice_index: np.ndarray        # int64 [N]
@@ -61,6 +62,14 @@ class SampleSet:
         elif lesion_invisible != "keep":
             raise ValueError(f"lesion_invisible must be 'keep' or 'exclude', not {lesion_invisible!r}")
         return mask
+
+    def posterolateral_targets(self, lesion_invisible: str = "exclude") -> np.ndarray:
+        """Posterolateral labels for the loss: -1 (masked) where unknown and, unless lesion_invisible
+        == "keep", on slices of an involved vertebra where the pedicle lesion does not show."""
+        targets = self.posterolateral.copy()
+        if lesion_invisible == "exclude":
+            targets[(targets > 0) & (self.posterolateral_visible == 0)] = -1
+        return targets
 
     def vertebra_keys(self) -> np.ndarray:
         """One int64 id per (study, vertebra): slices of one vertebra share it."""
@@ -109,10 +118,12 @@ def load_samples(paths: Sequence[str]) -> SampleSet:
             if sample.get("crop_index", n) != n:
                 raise DataError(f"{folder}/samples.json: sample {n} has crop_index {sample.get('crop_index')}")
             visible = sample.get("lesion_visible")
+            pl_visible = sample.get("posterolateral_lesion_visible")
             rows.append((sample["bone_quality_index"], sample["blastic"], sample["lytic"],
                          sample["posterolateral_index"], sample.get("slice_truth") in ("vertebra", "unknown"),
                          -1 if visible is None else int(bool(visible)), study_number,
-                         sample["vertebra_index"], sample["slice_index"]))
+                         sample["vertebra_index"], sample["slice_index"],
+                         -1 if pl_visible is None else int(bool(pl_visible))))
     if not rows:
         raise DataError(f"{', '.join(paths)}: the studies hold no samples")
     columns = list(zip(*rows))
@@ -126,6 +137,7 @@ def load_samples(paths: Sequence[str]) -> SampleSet:
                      study=np.array(columns[6], dtype=np.int64),
                      vertebra=np.array(columns[7], dtype=np.int64),
                      slice_index=np.array(columns[8], dtype=np.int64),
+                     posterolateral_visible=np.array(columns[9], dtype=np.int8),
                      studies=studies, preprocessing=preprocessing)
 
 

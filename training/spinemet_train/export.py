@@ -58,7 +58,8 @@ def load_exported(path: str):
 
 
 def export_checkpoint(checkpoint_path: str, out: str, evaluation_path: Optional[str] = None,
-                      name: Optional[str] = None, version: Optional[str] = None) -> dict:
+                      name: Optional[str] = None, version: Optional[str] = None,
+                      fixed_check_path: Optional[str] = None) -> dict:
     checkpoint = torch.load(checkpoint_path, map_location="cpu")
     config = ModelConfig.from_json(checkpoint["model_config"])
     model = build_model(config)
@@ -69,6 +70,9 @@ def export_checkpoint(checkpoint_path: str, out: str, evaluation_path: Optional[
             report = json.load(f)
         evaluation = report["summary"]
         aggregation = report["aggregation"]
+    if fixed_check_path:
+        with open(fixed_check_path) as f:
+            evaluation = dict(evaluation or {}, fixed_phantom_check=json.load(f))
     metadata = build_metadata(config, parameter_count(model), checkpoint["preprocessing"],
                               name=name or checkpoint["training"].get("name", "spinemet"),
                               version=version or checkpoint["training"].get("version", "0.1.0"),
@@ -99,6 +103,7 @@ def main(argv=None) -> int:
     source.add_argument("--checkpoint", help="checkpoint written by spinemet_train.train")
     parser.add_argument("--out", required=True, help="TorchScript file to write")
     parser.add_argument("--evaluation", help="evaluation.json written by spinemet_train.evaluate")
+    parser.add_argument("--fixed-check", help="check.json written by spinemet_train.fixed_check")
     parser.add_argument("--name")
     parser.add_argument("--version")
     parser.add_argument("--input-size", type=int, default=32, help="--tiny only")
@@ -111,7 +116,8 @@ def main(argv=None) -> int:
         metadata = export_tiny(args.out, args.input_size, args.channels, args.seed,
                                "baseline" if args.baseline else "multitask")
     else:
-        metadata = export_checkpoint(args.checkpoint, args.out, args.evaluation, args.name, args.version)
+        metadata = export_checkpoint(args.checkpoint, args.out, args.evaluation, args.name, args.version,
+                                     args.fixed_check)
     print(f"wrote {args.out}: {metadata['name']} {metadata['version']}, "
           f"input [N, {metadata['preprocessing']['channels']}, {metadata['preprocessing']['input_size']}, "
           f"{metadata['preprocessing']['input_size']}], reload check passed")

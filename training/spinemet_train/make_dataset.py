@@ -33,7 +33,7 @@ SEEN = {"pixel_spacing": [0.6, 0.65, 0.7, 0.75, 0.8, 0.85], "slice_thickness": [
 UNSEEN = {"pixel_spacing": [0.5, 0.55, 0.9, 0.95, 1.0], "slice_thickness": [1.0, 1.25, 3.5, 4.0],
           "offset_mm": 30, "transfer_syntax": ["rle", "jpeg-lossless", "jpeg-ls"], "vertebrae": (8, 11)}
 
-SPLITS = {"train": (1000, 40, SEEN), "val": (2000, 10, SEEN), "test": (3000, 24, UNSEEN)}
+SPLITS = {"train": (1000, 30, SEEN), "val": (2000, 6, SEEN), "test": (3000, 22, UNSEEN)}
 
 
 def phantom_arguments(split: str, seed: int, ranges: dict) -> list:
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--preprocessing", help="preprocessing JSON for spinemet-prep")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--splits", nargs="+", default=list(SPLITS))
-    parser.add_argument("--count", type=int, help="studies per split (default: train 40, val 10, test 24)")
+    parser.add_argument("--count", type=int, help="studies per split (default: train 30, val 6, test 22)")
     parser.add_argument("--keep-dicom", action="store_true")
     args = parser.parse_args(argv)
     jobs = []

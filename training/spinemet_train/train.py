@@ -106,7 +106,8 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
         raise ValueError("no training samples (all labels unknown or off-vertebra)")
     crops = torch.from_numpy(train_set.crops[indices])
     targets = [torch.from_numpy(a[indices]) for a in
-               (train_set.bone_quality, train_set.blastic, train_set.lytic, train_set.posterolateral)]
+               (train_set.bone_quality, train_set.blastic, train_set.lytic,
+                train_set.posterolateral_targets(config.lesion_invisible))]
     bq_counts = np.bincount(targets[0].numpy(), minlength=4).astype(np.float64)
     sample_weights = (1.0 / np.maximum(bq_counts, 1))[targets[0].numpy()] if config.balance else np.ones(len(indices))
     pl_counts = np.bincount(targets[3].numpy()[targets[3].numpy() >= 0], minlength=3).astype(np.float64)
