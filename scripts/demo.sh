@@ -5,12 +5,13 @@
 # through the same entry points as the docker-compose services (scripts/stack/).
 #   scripts/demo.sh          install, build, start (or reuse) the stack, send the phantom, show the result
 #   scripts/demo.sh stop     stop everything this script started (Ctrl-C while it runs does too)
-# Ports: SPINEMET_HTTP_PORT (Orthanc, 8042), SPINEMET_DICOM_PORT (4242), SPINEMET_VIEWER_PORT (8080).
+# Ports: SPINEMET_HTTP_PORT (Orthanc, 8042), SPINEMET_DICOM_PORT (4242), SPINEMET_VIEWER_PORT (8080);
+# state (storage, logs, credentials, OHIF files): SPINEMET_DEMO_DIR (.demo).
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
-state="$top/.demo"
+state=${SPINEMET_DEMO_DIR:-$top/.demo}
 http_port=${SPINEMET_HTTP_PORT:-8042}
 dicom_port=${SPINEMET_DICOM_PORT:-4242}
 viewer_port=${SPINEMET_VIEWER_PORT:-8080}

@@ -17,4 +17,4 @@ for _ in $(seq 60); do
   sleep 1
 done
 echo "Sending $(ls "$folder"/*.dcm | wc -l) instances to $host:$port with storescu"
-storescu -aec ORTHANC "$host" "$port" +sd "$folder"
+storescu -aec ORTHANC "$host" "$port" +sd +sp "*.dcm" "$folder"
