@@ -75,3 +75,17 @@ def test_missing_model_file_and_attachment_type_disable_the_plugin(tmp_path):
         expect_disabled(orthanc, str(missing))
     with spinemet_orthanc(missing, extra={"UserContentType": {}}) as orthanc:
         expect_disabled(orthanc, 'UserContentType: the result JSON is attached to each analysed series as "spinemet-result"')
+
+
+def test_the_example_configuration_is_valid(tiny_model):
+    import json
+    import os
+    from orthanc_server import OrthancServer
+    from plugin_fixtures import ROOT, plugin_path
+    with open(os.path.join(ROOT, "config", "orthanc.json")) as f:
+        example = json.load(f)
+    section = dict(example["SpineMet"], ModelPath=tiny_model, Device="cpu")
+    config = {"UserContentType": example["UserContentType"], "SpineMet": section}
+    with OrthancServer(config=config, plugins=[plugin_path()], startup_timeout=120) as orthanc:
+        health = orthanc.get("/spinemet/health")
+        assert health["Enabled"] is True and health["Problems"] == [], health
