@@ -619,3 +619,59 @@ namespace spinemet
     EXPECT_THROW(codes::boneQualityFromCode("LYTIC", "SCT"), AnalysisError);
   }
 }
+
+namespace spinemet
+{
+  // Other acquisitions (matrix, spacing, thickness, position, slice order drawn from the seed):
+  // the tints still land on their vertebrae and the SR still reads back.
+  class DicomOutputsAcquisitions : public ::testing::TestWithParam<uint64_t>
+  {
+  };
+
+  TEST_P(DicomOutputsAcquisitions, TintsAndRoundTripHold)
+  {
+    PhantomSettings settings;
+    settings.seed = GetParam();
+    settings.randomAcquisition = true;
+    settings.levels = "T10-L1";
+    settings.labels = parsePhantomLabels("T10=blastic,T11=lytic:unilateral,T12=normal,L1=mixed:bilateral");
+    const PhantomStudy study = generatePhantom(settings);
+    const AnalysisResult result = testing::resultFromTruth(study);
+
+    const ReportedAnalysis read = readMeasurementReport(writeMeasurementReport(result).bytes);
+    ASSERT_EQ(result.vertebrae.size(), read.vertebrae.size());
+    for (size_t i = 0; i < result.vertebrae.size(); ++i)
+    {
+      EXPECT_EQ(result.vertebrae[i].boneQuality, read.vertebrae[i].boneQuality);
+      EXPECT_EQ(result.vertebrae[i].posterolateral, read.vertebrae[i].posterolateral);
+      EXPECT_EQ(result.vertebrae[i].level, read.vertebrae[i].level);
+    }
+
+    const std::vector<Overlay> overlays = makeOverlays(result, study.series);
+    ASSERT_EQ(4u, overlays.size());   // overview + T10, T11, L1
+    for (const Overlay& overlay : overlays)
+    {
+      const DecodedImage image = decode(overlay.dicom.bytes);
+      ASSERT_FALSE(image.rgb.empty());
+      for (const OverlayMark& mark : overlay.marks)
+      {
+        const VertebraResult& vertebra = result.vertebrae[static_cast<size_t>(mark.vertebra)];
+        EXPECT_EQ(vertebra.boneQuality, classOfColour(image.at(mark.x, mark.y)))
+          << vertebra.displayName << " at (" << mark.x << ", " << mark.y << "), seed " << GetParam();
+      }
+    }
+  }
+
+  INSTANTIATE_TEST_SUITE_P(Seeds, DicomOutputsAcquisitions, ::testing::Values(21u, 22u, 23u));
+}
+
+namespace spinemet
+{
+  TEST(DicomSeriesDescription, SaysWhenTheModelWasTrainedOnPhantoms)
+  {
+    ModelIdentity model{"spinemet", "1.0.0", "densenet", "synthetic CT phantoms"};
+    EXPECT_EQ("SpineMet AI results (phantom-trained demo model)", reportSeriesDescription(model));
+    model.trainedOn = "Spine-Mets-CT-SEG (TCIA)";
+    EXPECT_EQ("SpineMet AI results", reportSeriesDescription(model));
+  }
+}

@@ -14,16 +14,31 @@
 
 int main(int argc, char** argv)
 {
-  if (argc != 2)
+  if (argc != 2 && argc != 3)
   {
-    std::cerr << "usage: " << argv[0] << " OUTPUT_FOLDER\n";
+    std::cerr << "usage: " << argv[0] << " OUTPUT_FOLDER [SEED]\n"
+              << "  without SEED: the documented example; with SEED: a random acquisition of T10-L1\n";
     return 2;
   }
   try
   {
     const std::filesystem::path folder = argv[1];
     std::filesystem::create_directories(folder);
-    const auto made = spinemet::testing::makePhantomWithResult();
+    spinemet::testing::PhantomWithResult made;
+    if (argc == 3)
+    {
+      spinemet::PhantomSettings settings;
+      settings.seed = std::stoull(argv[2]);
+      settings.randomAcquisition = true;
+      settings.levels = "T10-L1";
+      settings.labels = spinemet::parsePhantomLabels("T10=blastic,T11=lytic:unilateral,T12=normal,L1=mixed:bilateral");
+      made.study = spinemet::generatePhantom(settings);
+      made.result = spinemet::testing::resultFromTruth(made.study);
+    }
+    else
+    {
+      made = spinemet::testing::makePhantomWithResult();
+    }
     spinemet::writeMeasurementReport(made.result).save((folder / "sr.dcm").string());
     const auto overlays = spinemet::makeOverlays(made.result, made.study.series);
     for (size_t i = 0; i < overlays.size(); ++i)
