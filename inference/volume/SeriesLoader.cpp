@@ -9,6 +9,8 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <set>
+#include <stdexcept>
 #include <sstream>
 
 namespace spinemet
@@ -197,6 +199,7 @@ namespace spinemet
         }
         checkSpacing();
         checkThickness();
+        acceptWhatTheCallerAccepts();
         if (!problems_.empty())
         {
           throw SeriesRejected(problems_, warnings_);
@@ -391,6 +394,23 @@ namespace spinemet
         }
       }
 
+      void acceptWhatTheCallerAccepts()
+      {
+        std::vector<SeriesProblem> rejecting;
+        for (SeriesProblem& problem : problems_)
+        {
+          if (options_.acceptedProblems.count(problem.code) != 0)
+          {
+            warnings_.push_back("Accepted " + problem.code + ": " + problem.message);
+          }
+          else
+          {
+            rejecting.push_back(std::move(problem));
+          }
+        }
+        problems_ = std::move(rejecting);
+      }
+
       Series assemble()
       {
         const SliceHeader& first = slices_.front().header;
@@ -472,6 +492,14 @@ namespace spinemet
   Series loadSeries(const SliceSource& source, const LoadOptions& options,
                     const std::function<void(size_t done, size_t total)>& progress)
   {
+    static const std::set<std::string> acceptable{"gantry-tilt", "not-axial", "slice-gap", "irregular-spacing"};
+    for (const std::string& code : options.acceptedProblems)
+    {
+      if (acceptable.count(code) == 0)
+      {
+        throw std::invalid_argument("LoadOptions::acceptedProblems: \"" + code + "\" cannot be accepted");
+      }
+    }
     const size_t total = source.count();
     if (total == 0)
     {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ namespace spinemet
     bool dropLocalizers = true;
     // Hounsfield value given to pixels marked by Pixel Padding Value (air).
     int16_t paddingHu = -1024;
+    // Geometry problems to accept with a warning instead of rejecting the series; only
+    // "gantry-tilt", "not-axial", "slice-gap" and "irregular-spacing" can be accepted (anything
+    // else is std::invalid_argument). The volume is then the slices at their own positions:
+    // SliceReference::position is exact, VolumeGeometry::sliceSpacing the mean spacing, and a
+    // gantry shear is not corrected. For callers that work slice by slice (and for telling "no
+    // spine found" on a tilted head CT); by default every problem rejects.
+    std::set<std::string> acceptedProblems;
   };
 
   // One geometry defect found while assembling a series.

@@ -71,4 +71,32 @@ namespace spinemet::test
       EXPECT_TRUE(contains(message, "7 mm (14 slices)")) << message;
     }
   }
+
+  TEST(RealSeries, TiltedHeadLoadsWhenTheCallerAcceptsItsGeometry)
+  {
+    // How the pipeline gets this head CT as far as "no spine found": tilt and spacing accepted.
+    LoadOptions options;
+    options.acceptedProblems = {"gantry-tilt", "slice-gap", "irregular-spacing"};
+    const Series series =
+      loadSeries(FileSliceSource({(testDataFolder() / "real-ct" / "head-gantry-tilt").string()}), options);
+    ASSERT_EQ(series.volume.sliceCount(), 28u);
+    EXPECT_TRUE(anyContains(series.warnings, "Accepted gantry-tilt: Gantry tilt")) << series.warnings[0];
+    EXPECT_TRUE(anyContains(series.warnings, "Accepted slice-gap"));
+    EXPECT_TRUE(anyContains(series.warnings, "Slice Thickness (0018,0050) varies"));
+    EXPECT_NEAR(series.slices.front().position, -33.67, 0.01);
+    EXPECT_NEAR(series.slices.back().position, 110.42, 0.01);
+    EXPECT_NEAR(series.slices[14].position - series.slices[13].position, 1.08, 0.01);   // exact, per slice
+
+    LoadOptions gapsOnly;
+    gapsOnly.acceptedProblems = {"slice-gap", "irregular-spacing"};
+    const Series abdomen =
+      loadSeries(FileSliceSource({(testDataFolder() / "real-ct" / "abdomen-gaps-duplicates").string()}), gapsOnly);
+    EXPECT_EQ(abdomen.volume.sliceCount(), 10u);   // 11 files, one duplicate removed
+
+    LoadOptions wrong;
+    wrong.acceptedProblems = {"duplicate-position"};
+    EXPECT_THROW(loadSeries(FileSliceSource({(testDataFolder() / "real-ct" / "abdomen-gaps-duplicates").string()}),
+                            wrong),
+                 std::invalid_argument);
+  }
 }
