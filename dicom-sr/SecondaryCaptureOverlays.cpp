@@ -41,6 +41,9 @@ namespace spinemet
     const int BANNER_HEIGHT = 40;
     const int MARGIN = 14;
     const size_t IMAGE_SIZE = 512;         // key-slice image width, pixels
+    // Tint opacity: enough to read the class at a glance, little enough to keep the lesion visible.
+    const double TINT_FINDING = 0.3;
+    const double TINT_NORMAL = 0.2;
 
     std::string percent(double probability)
     {
@@ -420,7 +423,7 @@ namespace spinemet
         const double x1 = std::max(panelX(boxes[i].minRow - 0.5), panelX(boxes[i].maxRow + 0.5)) + panelLeft;
         const double y0 = std::min(panelY(vertebra.firstSlice - 0.5), panelY(vertebra.lastSlice + 0.5)) + panelTop;
         const double y1 = std::max(panelY(vertebra.firstSlice - 0.5), panelY(vertebra.lastSlice + 0.5)) + panelTop;
-        const double alpha = vertebra.boneQuality == BoneQuality::Normal ? 0.25 : 0.45;
+        const double alpha = vertebra.boneQuality == BoneQuality::Normal ? TINT_NORMAL : TINT_FINDING;
         canvas.fillRect(std::lround(x0), std::lround(y0), std::lround(x1), std::lround(y1), colour, alpha);
         canvas.strokeRect(std::lround(x0), std::lround(y0), std::lround(x1), std::lround(y1), colour, 2);
         overlay.marks.push_back({static_cast<int>(i), static_cast<size_t>(std::lround((x0 + x1) / 2)),
@@ -443,7 +446,7 @@ namespace spinemet
       for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
       {
         const Rgb colour = boneQualityColour(value);
-        canvas.fillRect(labelLeft, y, labelLeft + 28, y + 16, colour, value == BoneQuality::Normal ? 0.25 : 0.45);
+        canvas.fillRect(labelLeft, y, labelLeft + 28, y + 16, colour, value == BoneQuality::Normal ? TINT_NORMAL : TINT_FINDING);
         canvas.strokeRect(labelLeft, y, labelLeft + 28, y + 16, colour, 2);
         regular.draw(canvas, static_cast<int>(labelLeft) + 38, static_cast<int>(y) + 13, toString(value), 14, TEXT);
         y += 24;
@@ -524,7 +527,7 @@ namespace spinemet
         outline.push_back(toImage(point[0], point[1]));
       }
       const Rgb colour = boneQualityColour(vertebra.boneQuality);
-      canvas.fillPolygon(outline, colour, vertebra.boneQuality == BoneQuality::Normal ? 0.2 : 0.3);   // the lesion stays visible
+      canvas.fillPolygon(outline, colour, vertebra.boneQuality == BoneQuality::Normal ? TINT_NORMAL : TINT_FINDING);
       canvas.strokePolygon(outline, colour, 2.5);
 
       const double centreX = toImage(box.meanColumn, box.meanRow)[0];
