@@ -5,6 +5,7 @@
 #include "volume/Jpeg2000.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <stdexcept>
 
 namespace spinemet
 {
@@ -501,6 +503,11 @@ namespace spinemet
                                const LoadOptions& options)
   {
     registerDecodersOnce();
+    if (!dcmDataDict.isDictionaryLoaded())
+    {
+      // Not a problem of the input: without its dictionary DCMTK cannot read implicit VR data.
+      throw std::runtime_error("DCMTK's data dictionary is not loaded (see DCMDICTPATH)");
+    }
 
     DcmFileFormat file;
     {
