@@ -3,6 +3,8 @@
 
 #include "volume/Volume.h"
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,14 @@ namespace spinemet
     double cropCentreColumn = 0;     // centre of the model crop: the body plus the posterior
     double cropCentreRow = 0;        // elements that the posterolateral task needs
     int vertebra = -1;               // index into SpineLayout::vertebrae, -1 between vertebrae
+
+    // Added by the spine stage (docs/spine.md). True for every slice between the first and the
+    // last vertebra-bearing slice, discs included: the column's track (body box and crop centre)
+    // is interpolated there too.
+    bool onColumn = false;
+    // Bone evidence inside the vertebral-body footprint, 0 (disc, soft tissue) to 1 (whole
+    // body and its cortical shell): the profile along z that the discs are found in.
+    double boneProfile = 0;
   };
 
   struct Vertebra
@@ -43,4 +53,64 @@ namespace spinemet
     std::vector<SliceSpine> slices;  // one per volume slice
     std::vector<Vertebra> vertebrae; // cranial to caudal
   };
+
+  // The spine finder's parameters. The defaults are the project's choices; docs/spine.md says
+  // where each comes from. Lengths are in millimetres, densities in Hounsfield units.
+  struct SpineOptions
+  {
+    // Side of the square model crop (the model's Preprocessing::cropMm). The crop centre depends
+    // on it: the crop holds the body plus as much of the posterior elements as fits.
+    double cropMm = 100;
+    // The crop's anterior edge lies at least this far in front of the vertebral body.
+    double cropAnteriorMarginMm = 5;
+
+    double patientHu = -400;         // the patient outline: anything denser than air and lung
+    double boneHu = 150;             // cancellous bone and denser (discs are ~80)
+    double cortexHu = 350;           // cortical shell and end plates (after 3x3 smoothing)
+
+    // Side of the square window over which the bone fraction is measured: structures thinner
+    // than about half of it (ribs, laminae, the table, a calcified aortic wall) drop out.
+    double coreWindowMm = 14;
+    double minimumBodyAreaMm2 = 60;  // smaller dense cores are not vertebral bodies
+
+    // Along z: how far the centre may move between vertebra-bearing slices, the longest run
+    // of slices without a body that the track bridges (discs, destroyed bodies), and the
+    // shortest column that counts as a spine.
+    double trackJumpMm = 8;
+    double trackSlope = 0.6;         // extra lateral/AP movement allowed per mm along z
+    double maximumTrackGapMm = 45;
+    double minimumColumnMm = 30;
+
+    // Disc detection on the bone profile (SliceSpine::boneProfile).
+    double discProfile = 0.45;       // slices below this are disc
+    double discDipRatio = 0.65;      // so is a local minimum below this fraction of the bone
+                                     // on either side
+    double minimumVertebraMm = 8;    // a shorter run of bone is not a vertebra of its own
+                                     // (unless the scan cuts it)
+
+    // Called after each slice of the first pass (the expensive one).
+    std::function<void(size_t done, size_t total)> progress;
+  };
+
+  // One dense, compact structure on an axial slice that could be a vertebral body, with the
+  // evidence for it. Exposed so that single slices (a series with gaps) can be examined.
+  struct BodyCandidate
+  {
+    PixelBox body;                   // extent of the body (posterior elements trimmed off)
+    double column = 0;               // centre of that box
+    double row = 0;
+    double areaMm2 = 0;
+    double rim = 0;                  // fraction of its outline on cortical bone
+    bool canal = false;              // soft tissue then bone behind it: a spinal canal
+    double midlineOffsetMm = 0;      // lateral distance from the patient's midline
+    double score = 0;                // 0..1, the product of all the evidence
+  };
+
+  // The candidates on one slice, best first.
+  std::vector<BodyCandidate> findBodyCandidates(const Volume& volume, size_t slice,
+                                                const SpineOptions& options = {});
+
+  // Finds the vertebral column and partitions it into vertebrae at the discs. Throws
+  // AnalysisError("no-spine", ...) when the volume shows no vertebral column.
+  SpineLayout findSpine(const Volume& volume, const SpineOptions& options = {});
 }

@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "spine/SliceAnalysis.h"
+
+#include "common/AnalysisError.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace spinemet
+{
+  namespace spine_detail
+  {
+    namespace
+    {
+      // 0 below `low`, 1 above `high`, linear between.
+      double ramp(double value, double low, double high)
+      {
+        if (value <= low)
+        {
+          return 0;
+        }
+        if (value >= high)
+        {
+          return 1;
+        }
+        return (value - low) / (high - low);
+      }
+
+      constexpr int RIM_SECTORS = 24;
+      constexpr double PI = 3.14159265358979323846;
+
+      int sectorOf(double dx, double dy)
+      {
+        const double angle = std::atan2(dy, dx) + PI;   // 0 .. 2 pi
+        return std::min(RIM_SECTORS - 1, static_cast<int>(angle / (2 * PI) * RIM_SECTORS));
+      }
+    }
+
+
+    SliceGrid makeSliceGrid(const VolumeGeometry& geometry)
+    {
+      // The posterior (+y in LPS) component of the two in-plane axes decides which one runs
+      // front to back; the volume loader guarantees axial slices, possibly flipped.
+      const double rowsPosterior = geometry.columnDirection[1];
+      const double columnsPosterior = geometry.rowDirection[1];
+      if (std::fabs(rowsPosterior) < 0.7 || std::fabs(columnsPosterior) > 0.7)
+      {
+        throw AnalysisError("spine-orientation",
+                            "the spine finder needs axial slices whose rows run from the patient's "
+                            "front to back; Image Orientation (Patient) gives a column direction of (" +
+                            std::to_string(geometry.columnDirection[0]) + ", " +
+                            std::to_string(geometry.columnDirection[1]) + ", " +
+                            std::to_string(geometry.columnDirection[2]) + ")");
+      }
+      SliceGrid grid;
+      grid.columns = geometry.columns;
+      grid.rows = geometry.rows;
+      grid.columnMm = geometry.columnSpacing;
+      grid.rowMm = geometry.rowSpacing;
+      grid.posteriorRowSign = rowsPosterior > 0 ? 1 : -1;
+      return grid;
+    }
+
+
+    int labelComponents(const std::vector<uint8_t>& mask, size_t columns, size_t rows,
+                        bool eightConnected, std::vector<int32_t>& labels,
+                        std::vector<size_t>& stack)
+    {
+      labels.assign(columns * rows, 0);
+      int count = 0;
+      for (size_t start = 0; start < mask.size(); ++start)
+      {
+        if (!mask[start] || labels[start] != 0)
+        {
+          continue;
+        }
+        ++count;
+        labels[start] = count;
+        stack.clear();
+        stack.push_back(start);
+        while (!stack.empty())
+        {
+          const size_t p = stack.back();
+          stack.pop_back();
+          const long c = static_cast<long>(p % columns);
+          const long r = static_cast<long>(p / columns);
+          for (long dr = -1; dr <= 1; ++dr)
+          {
+            for (long dc = -1; dc <= 1; ++dc)
+            {
+              if ((dr == 0 && dc == 0) || (!eightConnected && dr != 0 && dc != 0))
+              {
+                continue;
+              }
+              const long nc = c + dc;
+              const long nr = r + dr;
+              if (nc < 0 || nr < 0 || nc >= static_cast<long>(columns) || nr >= static_cast<long>(rows))
+              {
+                continue;
+              }
+              const size_t q = static_cast<size_t>(nr) * columns + static_cast<size_t>(nc);
+              if (mask[q] && labels[q] == 0)
+              {
+                labels[q] = count;
+                stack.push_back(q);
+              }
+            }
+          }
+        }
+      }
+      return count;
+    }
+
+
+    SliceAnalyser::SliceAnalyser(const SliceGrid& grid, const SpineOptions& options) :
+      grid_(grid),
+      options_(options)
+    {
+      windowHalfColumns_ = std::max(1L, std::lround(options.coreWindowMm / grid.columnMm / 2));
+      windowHalfRows_ = std::max(1L, std::lround(options.coreWindowMm / grid.rowMm / 2));
+      const size_t pixels = grid.columns * grid.rows;
+      smoothed_.resize(pixels);
+      patient_.resize(pixels);
+      bone_.resize(pixels);
+      integral_.resize((grid.columns + 1) * (grid.rows + 1));
+    }
+
+
+    void SliceAnalyser::load(const int16_t* hu)
+    {
+      // A 3x3 mean takes the edge off the noise before any threshold (real low-dose CT has a
+      // noise of 20-50 HU, the bone threshold is only ~100 HU above soft tissue).
+      const size_t columns = grid_.columns;
+      const size_t rows = grid_.rows;
+      std::vector<int32_t> horizontal(columns * rows);
+      for (size_t r = 0; r < rows; ++r)
+      {
+        const int16_t* line = hu + r * columns;
+        for (size_t c = 0; c < columns; ++c)
+        {
+          const size_t left = c > 0 ? c - 1 : c;
+          const size_t right = c + 1 < columns ? c + 1 : c;
+          horizontal[r * columns + c] = line[left] + line[c] + line[right];
+        }
+      }
+      for (size_t r = 0; r < rows; ++r)
+      {
+        const size_t up = r > 0 ? r - 1 : r;
+        const size_t down = r + 1 < rows ? r + 1 : r;
+        for (size_t c = 0; c < columns; ++c)
+        {
+          const int32_t sum = horizontal[up * columns + c] + horizontal[r * columns + c] +
+                              horizontal[down * columns + c];
+          smoothed_[r * columns + c] = static_cast<int16_t>(sum / 9);
+        }
+      }
+
+      findPatient();
+
+      for (size_t p = 0; p < smoothed_.size(); ++p)
+      {
+        bone_[p] = patient_[p] && smoothed_[p] >= options_.boneHu;
+      }
+      for (size_t r = 0; r < rows; ++r)
+      {
+        int32_t lineSum = 0;
+        for (size_t c = 0; c < columns; ++c)
+        {
+          lineSum += bone_[r * columns + c];
+          integral_[(r + 1) * (columns + 1) + c + 1] = integral_[r * (columns + 1) + c + 1] + lineSum;
+        }
+      }
+    }
+
+
+    void SliceAnalyser::findPatient()
+    {
+      // The patient is the largest connected region denser than air and lung. The table and
+      // arms lying apart from the trunk fall outside it, and with them their dense parts.
+      std::vector<uint8_t>& mask = patient_;
+      for (size_t p = 0; p < smoothed_.size(); ++p)
+      {
+        mask[p] = smoothed_[p] > options_.patientHu;
+      }
+      const int count = labelComponents(mask, grid_.columns, grid_.rows, false, labels_, stack_);
+      patientFound_ = false;
+      if (count == 0)
+      {
+        std::fill(mask.begin(), mask.end(), 0);
+        return;
+      }
+      std::vector<size_t> areas(static_cast<size_t>(count) + 1, 0);
+      for (int32_t label : labels_)
+      {
+        ++areas[static_cast<size_t>(label)];
+      }
+      areas[0] = 0;
+      const int largest = static_cast<int>(std::max_element(areas.begin(), areas.end()) - areas.begin());
+
+      double sumColumns = 0;
+      size_t area = 0;
+      size_t rowMin = grid_.rows;
+      size_t rowMax = 0;
+      for (size_t p = 0; p < labels_.size(); ++p)
+      {
+        mask[p] = labels_[p] == largest;
+        if (mask[p])
+        {
+          const size_t r = p / grid_.columns;
+          sumColumns += static_cast<double>(p % grid_.columns);
+          ++area;
+          rowMin = std::min(rowMin, r);
+          rowMax = std::max(rowMax, r);
+        }
+      }
+      patientFound_ = area > 0;
+      if (patientFound_)
+      {
+        patientMidColumn_ = sumColumns / static_cast<double>(area);
+        patientAnteriorRow_ = grid_.posteriorRowSign > 0 ? static_cast<double>(rowMin) : static_cast<double>(rowMax);
+        patientPosteriorRow_ = grid_.posteriorRowSign > 0 ? static_cast<double>(rowMax) : static_cast<double>(rowMin);
+      }
+    }
+
+
+    double SliceAnalyser::density(long column, long row) const
+    {
+      const long columns = static_cast<long>(grid_.columns);
+      const long rows = static_cast<long>(grid_.rows);
+      const long c0 = std::max(0L, column - windowHalfColumns_);
+      const long c1 = std::min(columns, column + windowHalfColumns_ + 1);
+      const long r0 = std::max(0L, row - windowHalfRows_);
+      const long r1 = std::min(rows, row + windowHalfRows_ + 1);
+      if (c0 >= c1 || r0 >= r1)
+      {
+        return 0;
+      }
+      const long stride = columns + 1;
+      const int32_t sum = integral_[r1 * stride + c1] - integral_[r0 * stride + c1] -
+                          integral_[r1 * stride + c0] + integral_[r0 * stride + c0];
+      const double window = static_cast<double>((2 * windowHalfColumns_ + 1) * (2 * windowHalfRows_ + 1));
+      return sum / window;
+    }
+
+
+    std::vector<BodyCandidate> SliceAnalyser::candidates()
+    {
+      std::vector<BodyCandidate> found;
+      if (!patientFound_)
+      {
+        return found;
+      }
+      const size_t columns = grid_.columns;
+      const size_t rows = grid_.rows;
+      const double pixelMm2 = grid_.columnMm * grid_.rowMm;
+      const double sign = grid_.posteriorRowSign;
+
+      // The core: bone whose surroundings (one window) are at least half bone. Thin bone (ribs,
+      // laminae, transverse processes, a calcified vessel wall, the table) does not qualify;
+      // a vertebral body does, and so does the bone around a small lytic hole in it.
+      std::vector<uint8_t> core(columns * rows, 0);
+      for (size_t r = 0; r < rows; ++r)
+      {
+        for (size_t c = 0; c < columns; ++c)
+        {
+          if (bone(c, r) && density(static_cast<long>(c), static_cast<long>(r)) >= 0.5)
+          {
+            core[r * columns + c] = 1;
+          }
+        }
+      }
+      const int count = labelComponents(core, columns, rows, true, labels_, stack_);
+
+      struct Stats
+      {
+        size_t area = 0;
+        double sumColumns = 0;
+        double sumRows = 0;
+        size_t column0 = SIZE_MAX, row0 = SIZE_MAX, column1 = 0, row1 = 0;
+      };
+      std::vector<Stats> stats(static_cast<size_t>(count) + 1);
+      for (size_t p = 0; p < labels_.size(); ++p)
+      {
+        if (labels_[p] == 0)
+        {
+          continue;
+        }
+        Stats& s = stats[static_cast<size_t>(labels_[p])];
+        const size_t c = p % columns;
+        const size_t r = p / columns;
+        ++s.area;
+        s.sumColumns += static_cast<double>(c);
+        s.sumRows += static_cast<double>(r);
+        s.column0 = std::min(s.column0, c);
+        s.column1 = std::max(s.column1, c);
+        s.row0 = std::min(s.row0, r);
+        s.row1 = std::max(s.row1, r);
+      }
+
+      for (int label = 1; label <= count; ++label)
+      {
+        const Stats& s = stats[static_cast<size_t>(label)];
+        if (static_cast<double>(s.area) * pixelMm2 < options_.minimumBodyAreaMm2)
+        {
+          continue;
+        }
+        const long cx = std::lround(s.sumColumns / static_cast<double>(s.area));
+        const long cy = std::lround(s.sumRows / static_cast<double>(s.area));
+
+        // The body's posterior wall: going back from the centre along the midline of the
+        // structure, the first 4 mm without thick bone (the spinal canal). Pedicles that are
+        // thick enough to join the core stay behind that line.
+        const long canalRun = std::max(2L, std::lround(4.0 / grid_.rowMm));
+        long wall = cy;
+        {
+          long run = 0;
+          for (long r = cy; r >= 0 && r < static_cast<long>(rows); r += static_cast<long>(sign))
+          {
+            if (density(cx, r) >= 0.5 && bone(static_cast<size_t>(cx), static_cast<size_t>(r)) )
+            {
+              wall = r;
+              run = 0;
+            }
+            else if (++run >= canalRun)
+            {
+              break;
+            }
+            if ((r - static_cast<long>(sign > 0 ? s.row1 : s.row0)) * static_cast<long>(sign) >= 0)
+            {
+              break;
+            }
+          }
+        }
+
+        // The body: the core in front of the wall. Its width is taken from the front three
+        // quarters only: the pedicles leave the body at its posterior corners, and where they
+        // are thick (lumbar levels, a blastic pedicle) they join the core there.
+        double r0 = 1e9, r1 = -1e9;
+        for (size_t r = s.row0; r <= s.row1; ++r)
+        {
+          if ((static_cast<double>(r) - static_cast<double>(wall)) * sign > 0)
+          {
+            continue;
+          }
+          for (size_t c = s.column0; c <= s.column1; ++c)
+          {
+            if (labels_[r * columns + c] == label)
+            {
+              r0 = std::min(r0, static_cast<double>(r));
+              r1 = std::max(r1, static_cast<double>(r));
+              break;
+            }
+          }
+        }
+        if (r0 > r1)
+        {
+          continue;
+        }
+        const double anterior = sign > 0 ? r0 : r1;
+        const double widthLimit = anterior + sign * 0.75 * (r1 - r0);
+        size_t area = 0;
+        double c0 = 1e9, c1 = -1e9;
+        for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+        {
+          const bool widthRow = (static_cast<double>(r) - widthLimit) * sign <= 0;
+          for (size_t c = s.column0; c <= s.column1; ++c)
+          {
+            if (labels_[r * columns + c] != label)
+            {
+              continue;
+            }
+            ++area;
+            if (widthRow)
+            {
+              c0 = std::min(c0, static_cast<double>(c));
+              c1 = std::max(c1, static_cast<double>(c));
+            }
+          }
+        }
+        const double areaMm2 = static_cast<double>(area) * pixelMm2;
+        if (areaMm2 < options_.minimumBodyAreaMm2)
+        {
+          continue;
+        }
+
+        BodyCandidate candidate;
+        candidate.body = PixelBox{c0, r0, c1 + 1, r1 + 1};
+        candidate.column = (c0 + c1) / 2;
+        candidate.row = (r0 + r1) / 2;
+        candidate.areaMm2 = areaMm2;
+        const double widthMm = (c1 - c0 + 1) * grid_.columnMm;
+        const double depthMm = (r1 - r0 + 1) * grid_.rowMm;
+
+        // The cortical shell: around the outline, in how many sectors does the outer part of
+        // the body reach cortical density? Contrast-filled vessels and kidneys have no shell.
+        {
+          const double halfWidth = (c1 - c0 + 1) / 2;
+          const double halfDepth = (r1 - r0 + 1) / 2;
+          std::array<int, RIM_SECTORS> sectorMax;
+          sectorMax.fill(-32768);
+          for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+          {
+            for (size_t c = static_cast<size_t>(c0); c <= static_cast<size_t>(c1); ++c)
+            {
+              if (labels_[r * columns + c] != label)
+              {
+                continue;
+              }
+              const double dx = (static_cast<double>(c) - candidate.column) / halfWidth;
+              const double dy = (static_cast<double>(r) - candidate.row) / halfDepth;
+              if (dx * dx + dy * dy < 0.49)
+              {
+                continue;
+              }
+              int& m = sectorMax[static_cast<size_t>(sectorOf(dx, dy))];
+              m = std::max<int>(m, hu(c, r));
+            }
+          }
+          int present = 0;
+          int cortical = 0;
+          for (int m : sectorMax)
+          {
+            if (m > -32768)
+            {
+              ++present;
+              cortical += m >= options_.cortexHu ? 1 : 0;
+            }
+          }
+          candidate.rim = present > 0 ? static_cast<double>(cortical) / RIM_SECTORS : 0;
+        }
+
+        // A spinal canal: behind the wall, 4-35 mm of soft tissue and then bone (laminae,
+        // spinous process). A vessel in front of the spine has bone right behind it.
+        {
+          const long band = std::max(1L, std::lround(1.5 / grid_.columnMm));
+          const long start = static_cast<long>(sign > 0 ? r1 : r0) + static_cast<long>(sign);
+          double gapMm = 0;
+          bool hit = false;
+          for (long r = start; r >= 0 && r < static_cast<long>(rows) && gapMm <= 35; r += static_cast<long>(sign))
+          {
+            bool anyBone = false;
+            for (long c = std::max(0L, cx - band); c <= std::min(static_cast<long>(columns) - 1, cx + band); ++c)
+            {
+              anyBone = anyBone || bone(static_cast<size_t>(c), static_cast<size_t>(r));
+            }
+            if (anyBone)
+            {
+              hit = true;
+              break;
+            }
+            gapMm += grid_.rowMm;
+          }
+          candidate.canal = hit && gapMm >= 4 && gapMm <= 35;
+        }
+
+        candidate.midlineOffsetMm = std::fabs(candidate.column - patientMidColumn_) * grid_.columnMm;
+        const double depthRange = patientPosteriorRow_ - patientAnteriorRow_;
+        const double fromFront = depthRange != 0 ? (candidate.row - patientAnteriorRow_) / depthRange : 0;
+
+        // Vertebral bodies: C3 about 15 x 15 mm, L5 about 50 x 35 mm; roughly elliptic.
+        const double fill = areaMm2 / (widthMm * depthMm);
+        const double aspect = widthMm / depthMm;
+        const double sizeScore = ramp(areaMm2, options_.minimumBodyAreaMm2, 200) *
+                                 (1 - ramp(areaMm2, 3000, 6000)) *
+                                 ramp(widthMm, 8, 14) * (1 - ramp(widthMm, 70, 90)) *
+                                 ramp(depthMm, 6, 12) * (1 - ramp(depthMm, 60, 80));
+        const double shapeScore = ramp(fill, 0.35, 0.55) * ramp(aspect, 0.4, 0.7) * (1 - ramp(aspect, 2.5, 3.5));
+        const double midlineScore = std::exp(-0.5 * std::pow(candidate.midlineOffsetMm / 40, 2));
+        const double positionScore = ramp(fromFront, 0.25, 0.45);
+        candidate.score = sizeScore * shapeScore * midlineScore * positionScore *
+                          (0.4 + 0.6 * candidate.rim) * (candidate.canal ? 1.0 : 0.7);
+        if (candidate.score > 0)
+        {
+          found.push_back(candidate);
+        }
+      }
+      std::sort(found.begin(), found.end(),
+                [](const BodyCandidate& a, const BodyCandidate& b) { return a.score > b.score; });
+      return found;
+    }
+
+
+    double SliceAnalyser::boneProfile(const Footprint& body) const
+    {
+      // Inside (normalised radius < 0.8): the fraction of bone; the shell (0.7 - 1.2): in how
+      // many sectors the cortex is reached. A disc has neither, but at thick slices the end
+      // plates above and below fill the inside with bone by partial volume: the shell is what
+      // tells a disc, and a lytic body keeps most of its shell. Hence the weights.
+      const long c0 = std::max(0L, static_cast<long>(std::floor(body.column - 1.2 * body.halfWidth)));
+      const long c1 = std::min(static_cast<long>(grid_.columns) - 1, static_cast<long>(std::ceil(body.column + 1.2 * body.halfWidth)));
+      const long r0 = std::max(0L, static_cast<long>(std::floor(body.row - 1.2 * body.halfDepth)));
+      const long r1 = std::min(static_cast<long>(grid_.rows) - 1, static_cast<long>(std::ceil(body.row + 1.2 * body.halfDepth)));
+      if (c0 > c1 || r0 > r1 || body.halfWidth <= 0 || body.halfDepth <= 0)
+      {
+        return 0;
+      }
+      size_t inside = 0;
+      size_t insideBone = 0;
+      std::array<int, RIM_SECTORS> sectorMax;
+      sectorMax.fill(-32768);
+      for (long r = r0; r <= r1; ++r)
+      {
+        for (long c = c0; c <= c1; ++c)
+        {
+          const double dx = (static_cast<double>(c) - body.column) / body.halfWidth;
+          const double dy = (static_cast<double>(r) - body.row) / body.halfDepth;
+          const double radius2 = dx * dx + dy * dy;
+          const int16_t value = hu(static_cast<size_t>(c), static_cast<size_t>(r));
+          if (radius2 <= 0.64)
+          {
+            ++inside;
+            insideBone += value >= options_.boneHu ? 1 : 0;
+          }
+          if (radius2 >= 0.49 && radius2 <= 1.44)
+          {
+            int& m = sectorMax[static_cast<size_t>(sectorOf(dx, dy))];
+            m = std::max<int>(m, value);
+          }
+        }
+      }
+      int cortical = 0;
+      for (int m : sectorMax)
+      {
+        cortical += m >= options_.cortexHu ? 1 : 0;
+      }
+      const double insideFraction = inside > 0 ? static_cast<double>(insideBone) / static_cast<double>(inside) : 0;
+      return 0.25 * insideFraction + 0.75 * static_cast<double>(cortical) / RIM_SECTORS;
+    }
+
+
+    double SliceAnalyser::posteriorElementsRow(const Footprint& body) const
+    {
+      const double sign = grid_.posteriorRowSign;
+      const long band = std::max(1L, std::lround(6.0 / grid_.columnMm));
+      const long cx = std::lround(body.column);
+      const long wall = std::lround(body.row + sign * body.halfDepth);
+      const long maximumRows = std::lround(90.0 / grid_.rowMm);
+      const double maximumGapMm = 25;
+      double lastBone = static_cast<double>(wall);
+      double gapMm = 0;
+      for (long step = 1; step <= maximumRows; ++step)
+      {
+        const long r = wall + step * static_cast<long>(sign);
+        if (r < 0 || r >= static_cast<long>(grid_.rows))
+        {
+          break;
+        }
+        bool anyBone = false;
+        for (long c = std::max(0L, cx - band); c <= std::min(static_cast<long>(grid_.columns) - 1, cx + band); ++c)
+        {
+          anyBone = anyBone || bone(static_cast<size_t>(c), static_cast<size_t>(r));
+        }
+        if (anyBone)
+        {
+          lastBone = static_cast<double>(r);
+          gapMm = 0;
+        }
+        else if ((gapMm += grid_.rowMm) > maximumGapMm)
+        {
+          break;
+        }
+      }
+      return lastBone;
+    }
+  }
+}

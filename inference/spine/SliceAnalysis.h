@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// Internal to the spine stage: what is measured on one axial slice. SpineFinder.cpp runs it over
+// the volume twice: once to find vertebral-body candidates everywhere, once along the chosen
+// track to measure the bone profile and the posterior elements.
+
+#include "spine/Spine.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace spinemet
+{
+  namespace spine_detail
+  {
+    // The in-plane pixel grid, and which way is posterior.
+    struct SliceGrid
+    {
+      size_t columns = 0;
+      size_t rows = 0;
+      double columnMm = 1;           // spacing between columns
+      double rowMm = 1;              // spacing between rows
+      double posteriorRowSign = 1;   // +1 when rows increase towards the patient's back
+    };
+
+    // Throws AnalysisError("spine-orientation") for slices whose rows do not run front to back.
+    SliceGrid makeSliceGrid(const VolumeGeometry& geometry);
+
+    // A footprint of the vertebral body on one slice, in pixels.
+    struct Footprint
+    {
+      double column = 0;
+      double row = 0;
+      double halfWidth = 0;          // columns
+      double halfDepth = 0;          // rows
+    };
+
+    // Working buffers for one slice, reused from slice to slice.
+    class SliceAnalyser
+    {
+    public:
+      SliceAnalyser(const SliceGrid& grid, const SpineOptions& options);
+
+      // Loads a slice: 3x3-smoothed HU, the patient outline, the bone mask.
+      void load(const int16_t* hu);
+
+      std::vector<BodyCandidate> candidates();
+
+      // Bone evidence inside the footprint (SliceSpine::boneProfile).
+      double boneProfile(const Footprint& body) const;
+
+      // The row of the most posterior bone behind the body within a narrow midline corridor
+      // (laminae, spinous process), or the body's posterior edge when none is found.
+      double posteriorElementsRow(const Footprint& body) const;
+
+      bool patientFound() const { return patientFound_; }
+
+    private:
+      bool bone(size_t column, size_t row) const { return bone_[row * grid_.columns + column] != 0; }
+      int16_t hu(size_t column, size_t row) const { return smoothed_[row * grid_.columns + column]; }
+      double density(long column, long row) const;   // bone fraction in the core window
+      void findPatient();
+
+      SliceGrid grid_;
+      SpineOptions options_;
+      long windowHalfColumns_ = 0;
+      long windowHalfRows_ = 0;
+
+      std::vector<int16_t> smoothed_;
+      std::vector<uint8_t> patient_;
+      std::vector<uint8_t> bone_;
+      std::vector<int32_t> integral_;       // (columns + 1) x (rows + 1) sums of bone_
+      std::vector<int32_t> labels_;
+      std::vector<size_t> stack_;
+
+      bool patientFound_ = false;
+      double patientMidColumn_ = 0;
+      double patientAnteriorRow_ = 0;       // anterior and posterior extent of the outline
+      double patientPosteriorRow_ = 0;
+    };
+
+    // Connected components of a byte mask (4- or 8-connected). Returns the number of
+    // components; labels are 1..count, 0 outside the mask.
+    int labelComponents(const std::vector<uint8_t>& mask, size_t columns, size_t rows,
+                        bool eightConnected, std::vector<int32_t>& labels,
+                        std::vector<size_t>& stack);
+  }
+}

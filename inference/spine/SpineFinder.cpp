@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The spine finder (docs/spine.md): vertebral-body candidates on every slice, the most
+// convincing continuous track through them, the bone profile along that track, and the discs in
+// that profile.
+
+#include "spine/Spine.h"
+#include "spine/SliceAnalysis.h"
+
+#include "common/AnalysisError.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace spinemet
+{
+  namespace
+  {
+    using spine_detail::Footprint;
+    using spine_detail::SliceAnalyser;
+    using spine_detail::SliceGrid;
+
+    constexpr size_t CANDIDATES_PER_SLICE = 6;
+    constexpr double GAP_COST_PER_MM = 0.25;        // track value lost per mm without a body
+    constexpr double JUMP_COST_PER_MM = 0.05;       // track value lost per mm of displacement
+    constexpr double OUTLIER_WINDOW_MM = 15;        // running median of the track, each side
+    constexpr double OUTLIER_DISTANCE_MM = 8;
+    constexpr double SMOOTHING_WINDOW_MM = 4;       // moving average of the track, each side
+    constexpr double SIZE_WINDOW_MM = 15;           // running median of the body size, each side
+    constexpr double POSTERIOR_WINDOW_MM = 12;      // running median of the posterior elements
+    constexpr double EXTENSION_MM = 10;             // the column may continue past the track
+    constexpr double DIP_WINDOW_MM = 12;            // a dip is measured against the bone this far away
+    constexpr double DEFAULT_VERTEBRA_MM = 25;      // height of a vertebral body when no other is seen
+    constexpr double LONG_VERTEBRA_FACTOR = 1.5;    // a run this much longer than typical is two
+
+    struct TrackPoint
+    {
+      size_t slice = 0;
+      int candidate = 0;
+    };
+
+    double median(std::vector<double> values)
+    {
+      if (values.empty())
+      {
+        return 0;
+      }
+      const size_t middle = values.size() / 2;
+      std::nth_element(values.begin(), values.begin() + static_cast<long>(middle), values.end());
+      return values[middle];
+    }
+
+    std::string formatMm(double value)
+    {
+      std::ostringstream text;
+      text.precision(1);
+      text << std::fixed << value << " mm";
+      return text.str();
+    }
+
+    // The best chain of candidates along z: every chosen slice adds its score per mm, every
+    // skipped mm and every mm of sideways jump costs. Dynamic programming over (slice,
+    // candidate), each linked to the best predecessor up to maximumTrackGapMm back.
+    std::vector<TrackPoint> chooseTrack(const std::vector<std::vector<BodyCandidate>>& candidates,
+                                        const SliceGrid& grid, double sliceMm,
+                                        const SpineOptions& options)
+    {
+      const size_t n = candidates.size();
+      const long maximumStep = std::max(1L, static_cast<long>(std::floor(options.maximumTrackGapMm / sliceMm)) + 1);
+
+      struct Node
+      {
+        double value = 0;
+        long previousSlice = -1;
+        int previousCandidate = -1;
+      };
+      std::vector<std::vector<Node>> nodes(n);
+      double bestValue = 0;
+      long bestSlice = -1;
+      int bestCandidate = -1;
+
+      for (size_t s = 0; s < n; ++s)
+      {
+        nodes[s].resize(candidates[s].size());
+        for (size_t k = 0; k < candidates[s].size(); ++k)
+        {
+          const BodyCandidate& here = candidates[s][k];
+          Node node;
+          node.value = here.score * sliceMm;
+          const double own = node.value;
+          for (long step = 1; step <= maximumStep && step <= static_cast<long>(s); ++step)
+          {
+            const size_t previous = s - static_cast<size_t>(step);
+            const double dz = static_cast<double>(step) * sliceMm;
+            for (size_t j = 0; j < candidates[previous].size(); ++j)
+            {
+              const BodyCandidate& there = candidates[previous][j];
+              const double dx = (here.column - there.column) * grid.columnMm;
+              const double dy = (here.row - there.row) * grid.rowMm;
+              const double jump = std::sqrt(dx * dx + dy * dy);
+              if (jump > options.trackJumpMm + options.trackSlope * dz)
+              {
+                continue;
+              }
+              const double value = own + nodes[previous][j].value -
+                                   GAP_COST_PER_MM * (dz - sliceMm) - JUMP_COST_PER_MM * jump;
+              if (value > node.value)
+              {
+                node.value = value;
+                node.previousSlice = static_cast<long>(previous);
+                node.previousCandidate = static_cast<int>(j);
+              }
+            }
+          }
+          nodes[s][k] = node;
+          if (node.value > bestValue)
+          {
+            bestValue = node.value;
+            bestSlice = static_cast<long>(s);
+            bestCandidate = static_cast<int>(k);
+          }
+        }
+      }
+
+      std::vector<TrackPoint> track;
+      for (long s = bestSlice; s >= 0;)
+      {
+        track.push_back(TrackPoint{static_cast<size_t>(s), bestCandidate});
+        const Node& node = nodes[static_cast<size_t>(s)][static_cast<size_t>(bestCandidate)];
+        s = node.previousSlice;
+        bestCandidate = node.previousCandidate;
+      }
+      std::reverse(track.begin(), track.end());
+      return track;
+    }
+
+    // Runs of slices [first, last] (indices into the profile) that are vertebrae.
+    struct Run
+    {
+      size_t first = 0;
+      size_t last = 0;
+      size_t length() const { return last - first + 1; }
+    };
+
+    // Runs of bone slices; `cuts[i]` starts a new run at slice i even without a disc slice
+    // before it (a disc that fell between two thick slices).
+    std::vector<Run> findRuns(const std::vector<bool>& bone, const std::vector<bool>& cuts)
+    {
+      std::vector<Run> runs;
+      for (size_t i = 0; i < bone.size(); ++i)
+      {
+        if (!bone[i])
+        {
+          continue;
+        }
+        if (!runs.empty() && runs.back().last + 1 == i && !cuts[i])
+        {
+          runs.back().last = i;
+        }
+        else
+        {
+          runs.push_back(Run{i, i});
+        }
+      }
+      return runs;
+    }
+
+    // Splits the profile into vertebrae at the discs (see docs/spine.md, "Discs").
+    std::vector<Run> partitionColumn(const std::vector<double>& profile, double sliceMm,
+                                     bool startsAtScanEdge, bool endsAtScanEdge,
+                                     const SpineOptions& options)
+    {
+      // Disc slices: below the absolute level, or a clear dip below the bone on both sides
+      // (a disc seen through partial volume).
+      const long window = std::max(1L, std::lround(DIP_WINDOW_MM / sliceMm));
+      std::vector<bool> bone(profile.size());
+      for (size_t i = 0; i < profile.size(); ++i)
+      {
+        double left = 0;
+        double right = 0;
+        bool minimum = true;
+        for (long k = 1; k <= window; ++k)
+        {
+          const long before = static_cast<long>(i) - k;
+          const long after = static_cast<long>(i) + k;
+          if (before >= 0)
+          {
+            left = std::max(left, profile[static_cast<size_t>(before)]);
+            minimum = minimum && (k > 1 || profile[static_cast<size_t>(before)] >= profile[i]);
+          }
+          if (after < static_cast<long>(profile.size()))
+          {
+            right = std::max(right, profile[static_cast<size_t>(after)]);
+            minimum = minimum && (k > 1 || profile[static_cast<size_t>(after)] >= profile[i]);
+          }
+        }
+        const bool dip = minimum && profile[i] < options.discDipRatio * std::min(left, right);
+        bone[i] = profile[i] >= options.discProfile && !dip;
+      }
+
+      // A run shorter than a vertebra between two discs is partial volume around a disc (or
+      // noise), not a vertebra; at the ends of the scan it is a vertebra cut by the scan.
+      std::vector<bool> cuts(profile.size(), false);
+      for (const Run& run : findRuns(bone, cuts))
+      {
+        const bool cutByScan = (run.first == 0 && startsAtScanEdge) ||
+                               (run.last + 1 == profile.size() && endsAtScanEdge);
+        if (static_cast<double>(run.length()) * sliceMm < options.minimumVertebraMm && !cutByScan)
+        {
+          for (size_t i = run.first; i <= run.last; ++i)
+          {
+            bone[i] = false;
+          }
+        }
+      }
+
+      // A run much longer than its neighbours holds two vertebrae whose disc is blurred away
+      // (thick slices, a narrow disc): split it at its deepest dip, or, where the profile shows
+      // none, into equal parts of the neighbours' height.
+      for (bool changed = true; changed;)
+      {
+        changed = false;
+        const std::vector<Run> runs = findRuns(bone, cuts);
+        std::vector<double> lengths;
+        for (const Run& run : runs)
+        {
+          lengths.push_back(static_cast<double>(run.length()) * sliceMm);
+        }
+        for (size_t r = 0; r < runs.size() && !changed; ++r)
+        {
+          const Run& run = runs[r];
+          std::vector<double> neighbours;
+          for (size_t other = 0; other < runs.size(); ++other)
+          {
+            const bool atEnd = runs[other].first == 0 || runs[other].last + 1 == profile.size();
+            const size_t distance = other > r ? other - r : r - other;
+            if (other != r && !atEnd && distance <= 2)
+            {
+              neighbours.push_back(lengths[other]);
+            }
+          }
+          const double typicalMm = neighbours.empty() ? DEFAULT_VERTEBRA_MM : median(neighbours);
+          if (lengths[r] <= LONG_VERTEBRA_FACTOR * typicalMm)
+          {
+            continue;
+          }
+          const size_t margin = static_cast<size_t>(std::ceil(options.minimumVertebraMm / sliceMm));
+          if (run.length() <= 2 * margin + 1)
+          {
+            continue;
+          }
+          size_t deepest = run.first + margin;
+          for (size_t i = run.first + margin; i + margin <= run.last; ++i)
+          {
+            if (profile[i] < profile[deepest])
+            {
+              deepest = i;
+            }
+          }
+          std::vector<double> values(profile.begin() + static_cast<long>(run.first),
+                                     profile.begin() + static_cast<long>(run.last) + 1);
+          if (profile[deepest] < 0.85 * median(values))
+          {
+            bone[deepest] = false;
+          }
+          else
+          {
+            // No dip at all: the disc fell between two slices. Cut between slices, at the
+            // first of the equal parts; the remainder is looked at again.
+            const double parts = std::max(2.0, std::round(lengths[r] / typicalMm));
+            const size_t firstLength = static_cast<size_t>(std::lround(static_cast<double>(run.length()) / parts));
+            cuts[run.first + firstLength] = true;
+          }
+          changed = true;
+        }
+      }
+      return findRuns(bone, cuts);
+    }
+  }
+
+
+  std::string Vertebra::displayName(size_t vertebraCount) const
+  {
+    if (!level.empty())
+    {
+      return level;
+    }
+    return "vertebra " + std::to_string(index + 1) + " of " + std::to_string(vertebraCount);
+  }
+
+
+  std::vector<BodyCandidate> findBodyCandidates(const Volume& volume, size_t slice,
+                                                const SpineOptions& options)
+  {
+    if (slice >= volume.sliceCount())
+    {
+      throw std::out_of_range("findBodyCandidates: no slice " + std::to_string(slice));
+    }
+    SliceAnalyser analyser(spine_detail::makeSliceGrid(volume.geometry()), options);
+    analyser.load(volume.slice(slice));
+    return analyser.candidates();
+  }
+
+
+  SpineLayout findSpine(const Volume& volume, const SpineOptions& options)
+  {
+    const VolumeGeometry& geometry = volume.geometry();
+    const size_t n = volume.sliceCount();
+    if (n == 0 || geometry.columns == 0 || geometry.rows == 0)
+    {
+      throw AnalysisError("no-spine", "no spine found: the volume has no pixels");
+    }
+    const SliceGrid grid = spine_detail::makeSliceGrid(geometry);
+    const double sliceMm = geometry.sliceSpacing > 0 ? geometry.sliceSpacing : 1.0;
+    SliceAnalyser analyser(grid, options);
+
+    // Pass 1: candidates on every slice.
+    std::vector<std::vector<BodyCandidate>> candidates(n);
+    size_t slicesWithPatient = 0;
+    size_t slicesWithCandidates = 0;
+    for (size_t s = 0; s < n; ++s)
+    {
+      analyser.load(volume.slice(s));
+      slicesWithPatient += analyser.patientFound() ? 1 : 0;
+      candidates[s] = analyser.candidates();
+      if (candidates[s].size() > CANDIDATES_PER_SLICE)
+      {
+        candidates[s].resize(CANDIDATES_PER_SLICE);
+      }
+      slicesWithCandidates += candidates[s].empty() ? 0 : 1;
+      if (options.progress)
+      {
+        options.progress(s + 1, n);
+      }
+    }
+    if (slicesWithPatient == 0)
+    {
+      throw AnalysisError("no-spine", "no spine found: no slice shows anything denser than air");
+    }
+    if (slicesWithCandidates == 0)
+    {
+      throw AnalysisError("no-spine", "no spine found: no slice shows a dense, compact bone "
+                          "structure of the size of a vertebral body near the midline");
+    }
+
+    const std::vector<TrackPoint> track = chooseTrack(candidates, grid, sliceMm, options);
+    const size_t first = track.front().slice;
+    const size_t last = track.back().slice;
+    const double trackMm = static_cast<double>(last - first + 1) * sliceMm;
+    if (trackMm < options.minimumColumnMm)
+    {
+      throw AnalysisError("no-spine", "no spine found: the longest column of vertebral-body "
+                          "candidates spans only " + formatMm(trackMm) + " (slices " +
+                          std::to_string(first) + " to " + std::to_string(last) + " of " +
+                          std::to_string(n) + "); a spine needs at least " +
+                          formatMm(options.minimumColumnMm));
+    }
+
+    // The track's points, outliers (a neighbouring structure chosen on one slice) removed by
+    // their distance from the running median.
+    struct Point
+    {
+      size_t slice;
+      const BodyCandidate* candidate;
+    };
+    std::vector<Point> points;
+    for (const TrackPoint& point : track)
+    {
+      points.push_back(Point{point.slice, &candidates[point.slice][static_cast<size_t>(point.candidate)]});
+    }
+    {
+      std::vector<Point> kept;
+      for (const Point& point : points)
+      {
+        std::vector<double> columns;
+        std::vector<double> rows;
+        for (const Point& other : points)
+        {
+          if (std::fabs(static_cast<double>(other.slice) - static_cast<double>(point.slice)) * sliceMm <= OUTLIER_WINDOW_MM)
+          {
+            columns.push_back(other.candidate->column);
+            rows.push_back(other.candidate->row);
+          }
+        }
+        const double dx = (point.candidate->column - median(columns)) * grid.columnMm;
+        const double dy = (point.candidate->row - median(rows)) * grid.rowMm;
+        if (std::sqrt(dx * dx + dy * dy) <= OUTLIER_DISTANCE_MM)
+        {
+          kept.push_back(point);
+        }
+      }
+      if (!kept.empty())
+      {
+        points.swap(kept);
+      }
+    }
+
+    // The footprint on every slice of the column (and a little beyond, where the column may go
+    // on): centre interpolated between the points and smoothed, size from the running median.
+    const size_t extension = static_cast<size_t>(std::floor(EXTENSION_MM / sliceMm));
+    const size_t columnFirst = first >= extension ? first - extension : 0;
+    const size_t columnLast = std::min(n - 1, last + extension);
+    std::vector<Footprint> footprints(n);
+    {
+      std::vector<double> centreColumns(n, 0);
+      std::vector<double> centreRows(n, 0);
+      size_t next = 0;   // the first point at or after s
+      for (size_t s = columnFirst; s <= columnLast; ++s)
+      {
+        while (next + 1 < points.size() && points[next].slice < s)
+        {
+          ++next;
+        }
+        const Point& after = points[next];
+        const Point& before = (after.slice > s && next > 0) ? points[next - 1] : after;
+        double t = 0;
+        if (after.slice != before.slice)
+        {
+          t = std::clamp((static_cast<double>(s) - static_cast<double>(before.slice)) /
+                         (static_cast<double>(after.slice) - static_cast<double>(before.slice)), 0.0, 1.0);
+        }
+        centreColumns[s] = before.candidate->column + t * (after.candidate->column - before.candidate->column);
+        centreRows[s] = before.candidate->row + t * (after.candidate->row - before.candidate->row);
+      }
+      const long smoothing = static_cast<long>(std::floor(SMOOTHING_WINDOW_MM / sliceMm));
+      for (size_t s = columnFirst; s <= columnLast; ++s)
+      {
+        double sumColumns = 0;
+        double sumRows = 0;
+        int count = 0;
+        for (long k = -smoothing; k <= smoothing; ++k)
+        {
+          const long j = static_cast<long>(s) + k;
+          if (j >= static_cast<long>(columnFirst) && j <= static_cast<long>(columnLast))
+          {
+            sumColumns += centreColumns[static_cast<size_t>(j)];
+            sumRows += centreRows[static_cast<size_t>(j)];
+            ++count;
+          }
+        }
+        footprints[s].column = sumColumns / count;
+        footprints[s].row = sumRows / count;
+
+        std::vector<double> widths;
+        std::vector<double> depths;
+        for (double window = SIZE_WINDOW_MM; widths.empty(); window *= 2)
+        {
+          for (const Point& point : points)
+          {
+            if (std::fabs(static_cast<double>(point.slice) - static_cast<double>(s)) * sliceMm <= window)
+            {
+              widths.push_back(point.candidate->body.column1 - point.candidate->body.column0);
+              depths.push_back(point.candidate->body.row1 - point.candidate->body.row0);
+            }
+          }
+        }
+        footprints[s].halfWidth = median(widths) / 2;
+        footprints[s].halfDepth = median(depths) / 2;
+      }
+    }
+
+    // Pass 2, along the column: the bone profile and the posterior elements.
+    std::vector<double> profile(n, 0);
+    std::vector<double> posteriorRows(n, 0);
+    for (size_t s = columnFirst; s <= columnLast; ++s)
+    {
+      analyser.load(volume.slice(s));
+      profile[s] = analyser.boneProfile(footprints[s]);
+      posteriorRows[s] = analyser.posteriorElementsRow(footprints[s]);
+    }
+
+    // The column: the track, extended while the profile stays bony.
+    size_t top = last;
+    while (top < columnLast && profile[top + 1] >= options.discProfile)
+    {
+      ++top;
+    }
+    size_t bottom = first;
+    while (bottom > columnFirst && profile[bottom - 1] >= options.discProfile)
+    {
+      --bottom;
+    }
+
+    const std::vector<double> columnProfile(profile.begin() + static_cast<long>(bottom),
+                                            profile.begin() + static_cast<long>(top) + 1);
+    const std::vector<Run> runs = partitionColumn(columnProfile, sliceMm, bottom == 0, top == n - 1, options);
+    if (runs.empty())
+    {
+      throw AnalysisError("no-spine", "no spine found: a column of bone spans slices " +
+                          std::to_string(bottom) + " to " + std::to_string(top) +
+                          " but no vertebra can be told apart along it");
+    }
+
+    SpineLayout layout;
+    layout.slices.resize(n);
+    const bool cranialIsHigh = geometry.sliceDirection[2] >= 0;
+    for (size_t r = 0; r < runs.size(); ++r)
+    {
+      const Run& run = cranialIsHigh ? runs[runs.size() - 1 - r] : runs[r];
+      Vertebra vertebra;
+      vertebra.index = static_cast<int>(r);
+      vertebra.firstSlice = bottom + run.first;
+      vertebra.lastSlice = bottom + run.last;
+      layout.vertebrae.push_back(vertebra);
+    }
+
+    const size_t firstVertebraSlice = layout.vertebrae.empty() ? 0 : std::min(layout.vertebrae.front().firstSlice, layout.vertebrae.back().firstSlice);
+    const size_t lastVertebraSlice = std::max(layout.vertebrae.front().lastSlice, layout.vertebrae.back().lastSlice);
+    const long posteriorWindow = static_cast<long>(std::floor(POSTERIOR_WINDOW_MM / sliceMm));
+    const double usableMm = options.cropMm - 2 * options.cropAnteriorMarginMm;
+    for (size_t s = columnFirst; s <= columnLast; ++s)
+    {
+      SliceSpine& slice = layout.slices[s];
+      slice.boneProfile = profile[s];
+      slice.onColumn = s >= firstVertebraSlice && s <= lastVertebraSlice;
+      if (!slice.onColumn)
+      {
+        continue;
+      }
+      const Footprint& body = footprints[s];
+      slice.vertebralBody = PixelBox{body.column - body.halfWidth, body.row - body.halfDepth,
+                                     body.column + body.halfWidth, body.row + body.halfDepth};
+      for (const Point& point : points)
+      {
+        if (point.slice != s)
+        {
+          continue;
+        }
+        // The box measured on this slice, where it agrees with the column around it.
+        const PixelBox& measured = point.candidate->body;
+        const double dx = (point.candidate->column - body.column) * grid.columnMm;
+        const double dy = (point.candidate->row - body.row) * grid.rowMm;
+        const double widthRatio = (measured.column1 - measured.column0) / (2 * body.halfWidth);
+        const double depthRatio = (measured.row1 - measured.row0) / (2 * body.halfDepth);
+        if (std::sqrt(dx * dx + dy * dy) <= 4 && std::fabs(widthRatio - 1) <= 0.25 && std::fabs(depthRatio - 1) <= 0.25)
+        {
+          slice.vertebralBody = measured;
+        }
+      }
+
+      // The crop: the body and, as far as they fit, the posterior elements behind it.
+      std::vector<double> tips;
+      for (long k = -posteriorWindow; k <= posteriorWindow; ++k)
+      {
+        const long j = static_cast<long>(s) + k;
+        if (j >= static_cast<long>(columnFirst) && j <= static_cast<long>(columnLast))
+        {
+          tips.push_back((posteriorRows[static_cast<size_t>(j)] - footprints[static_cast<size_t>(j)].row) * grid.posteriorRowSign);
+        }
+      }
+      const double tipFromCentre = std::max(median(tips), body.halfDepth);   // rows, posterior
+      const double anteriorFromCentre = -body.halfDepth;
+      const double spanMm = (tipFromCentre - anteriorFromCentre) * grid.rowMm;
+      double centreFromBody;
+      if (spanMm <= usableMm)
+      {
+        centreFromBody = (tipFromCentre + anteriorFromCentre) / 2;
+      }
+      else
+      {
+        centreFromBody = anteriorFromCentre + (options.cropMm / 2 - options.cropAnteriorMarginMm) / grid.rowMm;
+      }
+      slice.cropCentreColumn = body.column;
+      slice.cropCentreRow = body.row + grid.posteriorRowSign * centreFromBody;
+    }
+    for (const Vertebra& vertebra : layout.vertebrae)
+    {
+      for (size_t s = vertebra.firstSlice; s <= vertebra.lastSlice; ++s)
+      {
+        layout.slices[s].vertebraPresent = true;
+        layout.slices[s].vertebra = vertebra.index;
+      }
+    }
+    return layout;
+  }
+}
