@@ -335,11 +335,22 @@ namespace spinemet
         anatomy.vertebrae.push_back(v);
       }
 
+      // each vertebra leans with the curve through its neighbours
+      for (size_t i = 0; i < anatomy.vertebrae.size(); ++i)
+      {
+        const VertebraModel& above = anatomy.vertebrae[i > 0 ? i - 1 : i];
+        const VertebraModel& below = anatomy.vertebrae[i + 1 < anatomy.vertebrae.size() ? i + 1 : i];
+        const double dz = (above.zTop + above.zBottom) / 2 - (below.zTop + below.zBottom) / 2;
+        anatomy.vertebrae[i].slopeX = (above.centreX - below.centreX) / dz;
+        anatomy.vertebrae[i].slopeY = (above.centreY - below.centreY) / dz;
+      }
+
       for (size_t i = 0; i < anatomy.vertebrae.size(); ++i)
       {
         VertebraModel& v = anatomy.vertebrae[i];
         const double s = v.levelIndex;
         const double h = v.height;
+        const double middleZ = (v.zTop + v.zBottom) / 2;
         const double cx = v.centreX;
         const double cortex = s < 11 ? 0.9 : 1.1;
         const double cortical = random.uniform(850, 1000);
@@ -356,6 +367,9 @@ namespace spinemet
           e.corticalHu = cortical;
           e.coreHu = core;
           e.vertebra = static_cast<int>(i);
+          e.shearX = v.slopeX;
+          e.shearY = v.slopeY;
+          e.shearZ = middleZ;
           anatomy.elements.push_back(e);
         };
         auto ellipse = [](double x, double y, double ax, double ay)
@@ -390,6 +404,20 @@ namespace spinemet
           disc.tissue = Element::Tissue::Disc;
           disc.z = Interval{v.zBottom - v.discBelow, v.zBottom};
           disc.coreHu = 72;
+          if (next != &v)
+          {
+            const double nextMiddle = (next->zTop + next->zBottom) / 2;
+            const double topX = v.centreX + v.slopeX * (v.zBottom - middleZ);
+            const double topY = v.centreY + v.slopeY * (v.zBottom - middleZ);
+            const double bottomX = next->centreX + next->slopeX * (next->zTop - nextMiddle);
+            const double bottomY = next->centreY + next->slopeY * (next->zTop - nextMiddle);
+            disc.x0 = (topX + bottomX) / 2;
+            disc.y0 = (topY + bottomY) / 2;
+            disc.clipMaxY = disc.y0 + (v.depth + next->depth) / 2 * 0.42 + 0.6;
+            disc.shearX = (topX - bottomX) / v.discBelow;
+            disc.shearY = (topY - bottomY) / v.discBelow;
+            disc.shearZ = v.zBottom - v.discBelow / 2;
+          }
           anatomy.elements.push_back(disc);
         }
         if (i == 0)
@@ -487,6 +515,14 @@ namespace spinemet
       return pick < w[0] ? BoneQuality::Blastic : pick < w[0] + w[1] ? BoneQuality::Lytic : BoneQuality::Mixed;
     }
 
+    // Where the vertebra's lean puts a point drawn relative to its mid-height centre.
+    void lean(const VertebraModel& v, Vector3& point)
+    {
+      const double dz = point[2] - (v.zTop + v.zBottom) / 2;
+      point[0] += v.slopeX * dz;
+      point[1] += v.slopeY * dz;
+    }
+
     PhantomLesion bodyLesion(Random& random, const VertebraModel& v, const PhantomLesionRanges& r,
                              bool lytic)
     {
@@ -511,6 +547,7 @@ namespace spinemet
       } while (u * u + w * w > 1);
       l.centre = {v.centreX + u * roomX, v.centreY + w * roomY * 0.85 - v.depth * 0.04,
                   (v.zTop + v.zBottom) / 2 + random.uniform(-1, 1) * roomZ};
+      lean(v, l.centre);
       l.hu = lytic ? random.uniform(r.lyticHuMin, r.lyticHuMax) : random.uniform(r.blasticHuMin, r.blasticHuMax);
       return l;
     }
@@ -529,6 +566,7 @@ namespace spinemet
       l.centre = {v.centreX + side * (v.pedicleOffsetX + random.uniform(-0.5, 1.5)),
                   (v.pedicleStartY + v.pedicleEndY) / 2 + random.uniform(-1, 2),
                   (v.pedicleZ.low + v.pedicleZ.high) / 2 + random.uniform(-0.1, 0.1) * v.pedicleZ.length()};
+      lean(v, l.centre);
       l.hu = lytic ? random.uniform(r.lyticHuMin, r.lyticHuMax) : random.uniform(r.blasticHuMin, r.blasticHuMax);
       return l;
     }
@@ -982,6 +1020,12 @@ namespace spinemet
         if (slice.zMm >= vertebra.zMinMm && slice.zMm <= vertebra.zMaxMm)
         {
           slice.vertebra = vertebra.index;
+          const VertebraModel& model = anatomy.vertebrae[firstLevel + vertebra.index];
+          Vector3 centre = vertebra.bodyCentre;
+          centre[2] = slice.zMm;
+          lean(model, centre);
+          slice.bodyCentreColumn = (centre[0] - grid.originX) / grid.spacing;
+          slice.bodyCentreRow = (centre[1] - grid.originY) / grid.spacing;
           slice.boneQuality = vertebra.boneQuality;
           slice.posterolateral = vertebra.posterolateral;
           slice.side = vertebra.side;

@@ -136,6 +136,10 @@ namespace spinemet
     LesionSide side = LesionSide::None;
     bool lesionVisible = false;                // lesion voxels are really in this slice
     bool posterolateralLesionVisible = false;  // a pedicle lesion is really in this slice
+    // Centre of the vertebral body where this slice cuts it (the column leans with its curve);
+    // -1 where the slice belongs to no vertebra.
+    double bodyCentreColumn = -1;
+    double bodyCentreRow = -1;
   };
 
   struct PhantomGroundTruth

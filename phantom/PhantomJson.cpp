@@ -182,6 +182,15 @@ namespace spinemet
       item["side"] = toString(slice.side);
       item["lesion_visible"] = slice.lesionVisible;
       item["posterolateral_lesion_visible"] = slice.posterolateralLesionVisible;
+      if (slice.vertebra >= 0)
+      {
+        item["body_centre_pixel"]["column"] = millimetres(slice.bodyCentreColumn);
+        item["body_centre_pixel"]["row"] = millimetres(slice.bodyCentreRow);
+      }
+      else
+      {
+        item["body_centre_pixel"] = Json::Value(Json::nullValue);
+      }
       slices.append(item);
     }
 

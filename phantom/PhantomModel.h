@@ -103,6 +103,9 @@ namespace spinemet
       double endplateMm = 0;         // cortical endplates at both ends of z (vertebral bodies)
       double endplateHu = 0;
       double clipMaxY = 1e9;         // flat posterior wall of a vertebral body
+      double shearX = 0;             // lean along the column: the shape moves by shear * (z - shearZ)
+      double shearY = 0;
+      double shearZ = 0;
       int vertebra = -1;             // whose lesions apply (index into Anatomy::vertebrae)
     };
 
@@ -117,6 +120,8 @@ namespace spinemet
       double depth = 0;
       double height = 0;
       double discBelow = 0;          // height of the disc under the body
+      double slopeX = 0;             // lean of the vertebra with the curve: mm per mm of z
+      double slopeY = 0;
       double canalRadiusX = 0;
       double canalRadiusY = 0;
       double canalCentreY = 0;

@@ -126,6 +126,47 @@ namespace spinemet
         return b;
       }
 
+      // The element where a slice at z cuts it: vertebrae lean with the curve of the column.
+      Element shiftedTo(const Element& e, double z)
+      {
+        Element shifted = e;
+        const double dx = e.shearX * (z - e.shearZ);
+        const double dy = e.shearY * (z - e.shearZ);
+        shifted.x0 += dx;
+        shifted.y0 += dy;
+        if (e.shape == Element::Shape::Capsule)
+        {
+          shifted.x1 += dx;
+          shifted.y1 += dy;
+        }
+        shifted.clipMaxY += dy;
+        return shifted;
+      }
+
+      PixelBounds elementBounds(const SliceGrid& grid, const Element& e)
+      {
+        double xMin, xMax, yMin, yMax;
+        if (e.shape == Element::Shape::Ellipse)
+        {
+          xMin = e.x0 - e.x1; xMax = e.x0 + e.x1; yMin = e.y0 - e.y1; yMax = e.y0 + e.y1;
+        }
+        else
+        {
+          xMin = std::min(e.x0, e.x1) - e.radius; xMax = std::max(e.x0, e.x1) + e.radius;
+          yMin = std::min(e.y0, e.y1) - e.radius; yMax = std::max(e.y0, e.y1) + e.radius;
+        }
+        yMax = std::min(yMax, e.clipMaxY + 1);
+        return boundsOf(grid, xMin, xMax, yMin, yMax);
+      }
+
+      void include(PixelBounds& total, const PixelBounds& b)
+      {
+        total.column0 = std::min(total.column0, b.column0);
+        total.column1 = std::max(total.column1, b.column1);
+        total.row0 = std::min(total.row0, b.row0);
+        total.row1 = std::max(total.row1, b.row1);
+      }
+
       // Background painting: each shape covers what was there, weighted by its coverage.
       class Painter
       {
@@ -394,41 +435,26 @@ namespace spinemet
       const Interval slab{z - thickness / 2, z + thickness / 2};
       const double inversePixel = 1.0 / grid.spacing;
 
-      struct Active
-      {
-        const Element* element;
-        PixelBounds bounds;
-      };
-      std::vector<Active> active;
+      std::vector<const Element*> active;
       std::vector<double> cuts{slab.low, slab.high};
       auto cut = [&](double at)
       {
         if (at > slab.low && at < slab.high) cuts.push_back(at);
       };
-      PixelBounds touched{grid.columns, 0, grid.rows, 0};
       for (const Element& e : anatomy.elements)
       {
-        if (intersect(slab, e.z).length() <= 0)
+        const Interval part = intersect(slab, e.z);
+        if (part.length() <= 0)
         {
           continue;
         }
-        double xMin, xMax, yMin, yMax;
-        if (e.shape == Element::Shape::Ellipse)
-        {
-          xMin = e.x0 - e.x1; xMax = e.x0 + e.x1; yMin = e.y0 - e.y1; yMax = e.y0 + e.y1;
-        }
-        else
-        {
-          xMin = std::min(e.x0, e.x1) - e.radius; xMax = std::max(e.x0, e.x1) + e.radius;
-          yMin = std::min(e.y0, e.y1) - e.radius; yMax = std::max(e.y0, e.y1) + e.radius;
-        }
-        yMax = std::min(yMax, e.clipMaxY + 1);
-        const PixelBounds b = boundsOf(grid, xMin, xMax, yMin, yMax);
+        PixelBounds b = elementBounds(grid, shiftedTo(e, part.low));
+        include(b, elementBounds(grid, shiftedTo(e, part.high)));
         if (b.empty())
         {
           continue;
         }
-        active.push_back(Active{&e, b});
+        active.push_back(&e);
         cut(e.z.low);
         cut(e.z.high);
         if (e.endplateMm > 0)
@@ -436,10 +462,6 @@ namespace spinemet
           cut(e.z.low + e.endplateMm);
           cut(e.z.high - e.endplateMm);
         }
-        touched.column0 = std::min(touched.column0, b.column0);
-        touched.column1 = std::max(touched.column1, b.column1);
-        touched.row0 = std::min(touched.row0, b.row0);
-        touched.row1 = std::max(touched.row1, b.row1);
       }
       std::sort(cuts.begin(), cuts.end());
 
@@ -448,19 +470,15 @@ namespace spinemet
       {
         return findings;
       }
-      for (size_t row = touched.row0; row < touched.row1; ++row)
-      {
-        const size_t from = row * grid.columns + touched.column0;
-        const size_t to = row * grid.columns + touched.column1;
-        std::fill(buffers.value.begin() + from, buffers.value.begin() + to, 0.f);
-        std::fill(buffers.weight.begin() + from, buffers.weight.begin() + to, 0.f);
-        std::fill(buffers.lesion.begin() + from, buffers.lesion.begin() + to, 0.f);
-        std::fill(buffers.posterolateral.begin() + from, buffers.posterolateral.begin() + to, 0.f);
-      }
+      std::fill(buffers.value.begin(), buffers.value.end(), 0.f);
+      std::fill(buffers.weight.begin(), buffers.weight.end(), 0.f);
+      std::fill(buffers.lesion.begin(), buffers.lesion.end(), 0.f);
+      std::fill(buffers.posterolateral.begin(), buffers.posterolateral.end(), 0.f);
+      PixelBounds touched{grid.columns, 0, grid.rows, 0};
 
       struct Member
       {
-        const Element* element;
+        Element element;                 // shifted to the piece's height
         PixelBounds bounds;
         double coreHu;
         std::vector<const Lesion*> lesions;
@@ -479,14 +497,19 @@ namespace spinemet
 
         members.clear();
         PixelBounds bounds{grid.columns, 0, grid.rows, 0};
-        for (const Active& a : active)
+        for (const Element* candidate : active)
         {
-          const Element& e = *a.element;
+          const Element& e = *candidate;
           if (middle < e.z.low || middle > e.z.high)
           {
             continue;
           }
-          Member m{&e, a.bounds, e.coreHu, {}};
+          Member m{shiftedTo(e, middle), PixelBounds{}, e.coreHu, {}};
+          m.bounds = elementBounds(grid, m.element);
+          if (m.bounds.empty())
+          {
+            continue;
+          }
           if (e.endplateMm > 0 && (middle < e.z.low + e.endplateMm || middle > e.z.high - e.endplateMm))
           {
             m.coreHu = e.endplateHu;
@@ -502,16 +525,14 @@ namespace spinemet
               }
             }
           }
-          bounds.column0 = std::min(bounds.column0, a.bounds.column0);
-          bounds.column1 = std::max(bounds.column1, a.bounds.column1);
-          bounds.row0 = std::min(bounds.row0, a.bounds.row0);
-          bounds.row1 = std::max(bounds.row1, a.bounds.row1);
+          include(bounds, m.bounds);
           members.push_back(std::move(m));
         }
         if (members.empty())
         {
           continue;
         }
+        include(touched, bounds);
 
         for (size_t row = bounds.row0; row < bounds.row1; ++row)
         {
@@ -530,7 +551,7 @@ namespace spinemet
             for (size_t column = m.bounds.column0; column < m.bounds.column1; ++column)
             {
               const double x = grid.originX + column * grid.spacing;
-              const float distance = static_cast<float>(elementDistance(x, y, *m.element));
+              const float distance = static_cast<float>(elementDistance(x, y, m.element));
               if (distance < buffers.distance[offset + column])
               {
                 buffers.distance[offset + column] = distance;
@@ -558,7 +579,7 @@ namespace spinemet
               continue;
             }
             const Member& m = members[buffers.owner[i]];
-            const Element& e = *m.element;
+            const Element& e = m.element;
             const bool isBone = e.tissue == Element::Tissue::Bone;
             const double shellMm = isBone ? e.cortexMm : 4.0;
             const double core = isBone ? clamp01(0.5 - (distance + shellMm) * inversePixel)

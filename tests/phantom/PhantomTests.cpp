@@ -459,6 +459,22 @@ TEST(PhantomTest, LabelProbabilitiesAreHonoured)
     EXPECT_EQ(v.boneQuality, BoneQuality::Lytic);
     EXPECT_EQ(v.posterolateral, Posterolateral::Bilateral);
   }
+  // the column is curved: the vertebrae lean, so the body centre moves from slice to slice
+  double largestLean = 0;
+  for (const PhantomVertebra& v : study.truth.vertebrae)
+  {
+    double rowMin = 1e9, rowMax = -1e9;
+    for (const PhantomSlice& slice : study.truth.slices)
+    {
+      if (slice.vertebra == v.index)
+      {
+        rowMin = std::min(rowMin, slice.bodyCentreRow);
+        rowMax = std::max(rowMax, slice.bodyCentreRow);
+      }
+    }
+    largestLean = std::max(largestLean, rowMax - rowMin);
+  }
+  EXPECT_GT(largestLean * 0.8, 1.0) << "no vertebra leans by more than a millimetre";
   // sizes grow down the column
   EXPECT_LT(study.truth.vertebrae.front().bodyWidthMm, study.truth.vertebrae.back().bodyWidthMm);
   EXPECT_LT(study.truth.vertebrae.front().bodyHeightMm, study.truth.vertebrae.back().bodyHeightMm);
@@ -527,6 +543,24 @@ TEST(PhantomTest, VolumeAndReferencesAgree)
       EXPECT_GE(z, v.zMinMm);
       EXPECT_LE(z, v.zMaxMm);
     }
+  }
+  // the per-slice body centre is in bone on every slice of a vertebra, away from the endplates
+  for (const PhantomSlice& slice : study.truth.slices)
+  {
+    if (slice.vertebra < 0)
+    {
+      EXPECT_EQ(slice.bodyCentreColumn, -1);
+      continue;
+    }
+    const PhantomVertebra& v = study.truth.vertebrae[slice.vertebra];
+    if (slice.zMm < v.zMinMm + 2 || slice.zMm > v.zMaxMm - 2)
+    {
+      continue;
+    }
+    const size_t k = volumeIndex(study, slice.sopInstanceUid);
+    EXPECT_GT(series.volume.at(static_cast<size_t>(std::lround(slice.bodyCentreColumn)),
+                               static_cast<size_t>(std::lround(slice.bodyCentreRow)), k), 100)
+      << v.level << " at z " << slice.zMm;
   }
   EXPECT_EQ(series.attributes.patientName, "PHANTOM^SPINE^13");
   EXPECT_EQ(series.attributes.bodyPartExamined, "SPINE");
