@@ -7,6 +7,7 @@
 #include "common/AnalysisError.h"
 #include "crops/Crops.h"
 #include "spine/Spine.h"
+#include "spine/VertebraSegmentation.h"
 #include "volume/SeriesLoader.h"
 #include "volume/SliceSource.h"
 
@@ -148,7 +149,31 @@ namespace spinemet
       throw AnalysisError("labels-table", "case \"" + files.patientId + "\" (the Patient ID of " + files.ctFiles.front() +
                                             ") is not in the labels table");
     }
-    throw AnalysisError("prep-study", folder.string() + ": applying the vertebra SEG " + files.segFile +
-                                        " needs the spine stage's SEG reader, which this build does not have yet");
+    const FileSliceSource source(files.ctFiles);
+    const Series series = loadSeries(source);
+    const VertebraSegmentation segmentation = readVertebraSegmentationFile(files.segFile);
+    checkSegmentationMatchesSeries(segmentation, series);
+    const SpineOptions spineOptions = spineOptionsFor(options.preprocessing);
+    SpineLayout found;
+    try
+    {
+      found = findSpine(series.volume, spineOptions);
+    }
+    catch (const AnalysisError& error)
+    {
+      if (error.code() != "no-spine")
+      {
+        throw;
+      }
+      // The SEG alone places the crops (applyVertebraSegmentation accepts an empty layout).
+    }
+    const SpineLayout layout = applyVertebraSegmentation(series.volume, found, segmentation, spineOptions);
+    StudyTruth truth = labelTableStudy(layout, *levels, files.patientId);
+    if (!files.ignored.empty())
+    {
+      truth.warnings.push_back(std::to_string(files.ignored.size()) + " file(s) in the study folder are neither its CT "
+                               "series nor its SEG and were ignored, e.g. " + files.ignored.front());
+    }
+    return writeStudy(series, layout, truth, folder, outputFolder, options.preprocessing);
   }
 }
