@@ -880,6 +880,15 @@ namespace spinemet
     Anatomy anatomy = buildAnatomy(settings.seed);
     const int firstLevel = levelIndex(a.firstLevel);
     const int lastLevel = levelIndex(a.lastLevel);
+    for (const auto& entry : settings.labels)
+    {
+      const int level = levelIndex(entry.first);
+      if (level < firstLevel || level > lastLevel)
+      {
+        settingsError("a label is given for " + entry.first + ", outside the levels covered (" +
+                      a.firstLevel + "-" + a.lastLevel + ")");
+      }
+    }
     placeLesions(anatomy, settings, ranges, firstLevel, lastLevel, study.truth.vertebrae);
 
     // slices from mid-disc above the first level to mid-disc below the last one

@@ -507,6 +507,9 @@ TEST(PhantomTest, BadSettingsAreRejectedWithTheirName)
   s.levels = "C7";
   EXPECT_NE(code(s).find("unknown vertebral level"), std::string::npos);
   s = PhantomSettings();
+  s.labels = parsePhantomLabels("T5=lytic");
+  EXPECT_NE(code(s).find("outside the levels covered (T12-L2)"), std::string::npos);
+  s = PhantomSettings();
   s.lesionProbability = 1.5;
   EXPECT_EQ(code(s).rfind("phantom-settings", 0), 0u);
 

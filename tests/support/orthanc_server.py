@@ -13,6 +13,7 @@ the lifetime of the test.
 """
 
 import base64
+import fnmatch
 import json
 import os
 import shutil
@@ -246,14 +247,14 @@ _PROPOSE_OPTION = {
 }
 
 
-def _first_dicom_file(paths):
+def _first_dicom_file(paths, pattern):
     for path in paths:
         path = str(path)
         if os.path.isfile(path):
             return path
         for root, _dirs, files in sorted(os.walk(path)):
             for name in sorted(files):
-                if name.endswith(".dcm"):
+                if fnmatch.fnmatch(name, pattern):
                     return os.path.join(root, name)
     return None
 
@@ -263,17 +264,18 @@ def _transfer_syntax(path):
     return str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
 
 
-def storescu(orthanc, *paths, calling_aet="SPINEMETTEST", extra_args=(), timeout=300):
-    """Sends DICOM files (or folders, scanned recursively for *.dcm) to `orthanc` with DCMTK's
+def storescu(orthanc, *paths, calling_aet="SPINEMETTEST", pattern="*.dcm", extra_args=(),
+             timeout=300):
+    """Sends DICOM files (or folders, scanned recursively for `pattern`) to `orthanc` with DCMTK's
     storescu over 127.0.0.1, proposing the transfer syntax of the (first) file so that compressed
     files travel as they are; raises with storescu's output when it fails."""
     propose = []
-    first = _first_dicom_file(paths)
+    first = _first_dicom_file(paths, pattern)
     if first is not None:
         option = _PROPOSE_OPTION.get(_transfer_syntax(first))
         if option is not None:
             propose = [option]
-    command = [STORESCU, "-aet", calling_aet, "-aec", orthanc.aet, "+sd", "+r", "+sp", "*.dcm",
+    command = [STORESCU, "-aet", calling_aet, "-aec", orthanc.aet, "+sd", "+r", "+sp", pattern,
                *propose, *extra_args, "127.0.0.1", str(orthanc.dicom_port), *[str(p) for p in paths]]
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             timeout=timeout)
