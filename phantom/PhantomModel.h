@@ -195,6 +195,24 @@ namespace spinemet
     SliceFindings renderSlab(const Anatomy& anatomy, const SliceGrid& grid, double z,
                              double thickness, std::vector<float>& hu, RenderBuffers& buffers);
 
+    // Settings (PhantomSettings.cpp)
+    constexpr int LEVEL_COUNT = 17;   // T1..L5
+    [[noreturn]] void settingsError(const std::string& message);   // AnalysisError "phantom-settings"
+    int levelIndex(const std::string& name);                        // "T1" -> 0 ... "L5" -> 16
+    double roundTo(double value, double step);
+    std::string formatNumber(double value);
+    PhantomAcquisition resolveAcquisition(const PhantomSettings& settings);
+    void checkSettings(const PhantomSettings& settings, const PhantomLesionRanges& ranges);
+    std::string canonicalSettings(const PhantomSettings& settings, const PhantomAcquisition& acquisition,
+                                  const PhantomLesionRanges& ranges);
+
+    // Anatomy (PhantomAnatomy.cpp)
+    Anatomy buildAnatomy(uint64_t seed);
+    void lean(const VertebraModel& vertebra, Vector3& point);   // a point at its z, along the lean
+    // Draws labels and lesions for firstLevel..lastLevel, appends their truth.
+    void placeLesions(Anatomy& anatomy, const PhantomSettings& settings, const PhantomLesionRanges& ranges,
+                      int firstLevel, int lastLevel, std::vector<PhantomVertebra>& truth);
+
     void blurInPlane(std::vector<float>& image, size_t columns, size_t rows, double sigmaPixels,
                      std::vector<float>& scratch);
   }
