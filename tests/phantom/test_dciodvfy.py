@@ -53,3 +53,16 @@ def test_dciodvfy_catches_a_broken_file(tmp_path):
     result = subprocess.run(["dciodvfy", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     assert any(line.startswith("Error") for line in result.stdout.splitlines()), result.stdout
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23, 27])
+def test_random_acquisitions_pass_dciodvfy(tmp_path, seed):
+    """Drawn spacings, offsets, orders and syntaxes still make valid files (DS lengths, geometry)."""
+    truth = generate_phantom(tmp_path, "--seed", str(seed), "--random-acquisition", "--levels", "L2")
+    for name in (truth["slices"][0]["file"], truth["slices"][-1]["file"]):
+        path = str(tmp_path / name)
+        assert transfer_syntax_of(path) == truth["series"]["transfer_syntax_uid"]
+        result = subprocess.run(["dciodvfy", path], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        errors = [line for line in result.stdout.splitlines() if line.startswith("Error")]
+        assert not errors, f"dciodvfy on {name} (seed {seed}):\n{result.stdout}"
