@@ -188,3 +188,37 @@ def test_real_study_files_and_case_are_checked(studies, tmp_path):
     result = prep("--out", tmp_path / "out", "--labels", table, case)
     assert result.returncode == 1
     assert f'FAILED (labels-table): case "{patient_id}"' in result.stderr
+
+
+def test_real_study_with_vertebra_seg_and_labels_table(tmp_path):
+    case = tmp_path / "tcia" / "case-7"
+    written = subprocess.run([os.environ["SPINEMET_WRITE_SEG_STUDY"], str(case), "7"], check=True,
+                             capture_output=True, text=True)
+    patient_id = written.stdout.strip()
+    (case / "notes.txt").write_text("not DICOM")
+    table = tmp_path / "labels.csv"
+    table.write_text("case_id,age,blastic_levels,lytic_levels,mixed_levels\n"
+                     f'{patient_id},60,T11,"T12, L2",L1\n'
+                     "other,70,,T3,\n")
+    result = prep("--out", tmp_path / "out", "--labels", table, case)
+    assert result.returncode == 0, result.stderr
+    assert "(spine-mets-ct-seg)" in result.stdout
+    document, crops = load(tmp_path / "out" / "case-7")
+    study = document["study"]
+    assert study["kind"] == "spine-mets-ct-seg" and study["case_id"] == patient_id and study["seed"] is None
+    assert any("notes.txt" in warning for warning in study["warnings"])
+
+    # Vertebrae and their levels come from the SEG, labels from the table, per vertebra.
+    expected = {"T11": "blastic", "T12": "lytic", "L1": "mixed", "L2": "lytic"}
+    assert [v["level"] for v in document["vertebrae"]] == list(expected)
+    for vertebra in document["vertebrae"]:
+        assert vertebra["bone_quality"] == expected[vertebra["level"]]
+        assert vertebra["posterolateral_index"] == -1 and vertebra["crops"] > 0
+    samples = document["samples"]
+    assert crops.shape == (len(samples), 1, 96, 96) and len(samples) == sum(v["crops"] for v in document["vertebrae"])
+    for sample in samples:
+        assert sample["bone_quality"] == expected[sample["vertebra_level"]]
+        assert sample["truth_vertebra_level"] == sample["vertebra_level"]
+        assert sample["posterolateral"] == "unknown" and sample["posterolateral_index"] == -1
+        assert sample["lesion_visible"] is None and sample["slice_truth"] == "vertebra"
+        assert (sample["blastic"], sample["lytic"]) == {"blastic": (1, 0), "lytic": (0, 1), "mixed": (1, 1)}[sample["bone_quality"]]

@@ -5,6 +5,8 @@
 #include "PrepStudy.h"
 #include "common/AnalysisError.h"
 
+#include <dcmtk/oflog/oflog.h>
+
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -134,6 +136,10 @@ int main(int argc, char** argv)
     std::cerr << USAGE;
     return 2;
   }
+
+  // DCMTK's warnings (e.g. each header-only read "skipping rest of dataset") would drown the
+  // progress lines; its errors still show, and every failure is reported by the study loop.
+  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
 
   PrepOptions options;
   try
