@@ -126,10 +126,32 @@ namespace spinemet
           }
         };
 
+        // Upsampled crops use the same pair of image rows for several crop rows: interpolate
+        // each image row once (-2: nothing cached yet; -1 is the row outside the image).
+        long cachedAbove = -2;
+        long cachedBelow = -2;
         for (size_t j = 0; j < size; ++j)
         {
-          interpolateRow(down.first[j], rowAbove);
-          interpolateRow(down.second[j], rowBelow);
+          const long above = down.first[j];
+          const long below = down.second[j];
+          if (above != cachedAbove)
+          {
+            if (above == cachedBelow)
+            {
+              rowAbove.swap(rowBelow);
+              cachedBelow = -2;
+            }
+            else
+            {
+              interpolateRow(above, rowAbove);
+            }
+            cachedAbove = above;
+          }
+          if (below != cachedBelow)
+          {
+            interpolateRow(below, rowBelow);
+            cachedBelow = below;
+          }
           const float w = down.weight[j];
           float* line = out + j * size;
           for (size_t i = 0; i < size; ++i)
