@@ -70,3 +70,19 @@ def test_posterolateral_loss_is_masked_where_the_pedicle_lesion_does_not_show(tm
     assert masked.any()
     assert bool((samples.posterolateral[masked] > 0).all() and (samples.posterolateral_visible[masked] == 0).all())
     assert (samples.posterolateral_targets("keep") >= 0).all()
+
+
+def test_held_out_split_uses_unseen_acquisitions_and_hard_lesions():
+    from spinemet_train.make_dataset import SPLITS, phantom_arguments
+
+    def drawn(split):
+        first, count, ranges = SPLITS[split]
+        return [dict(zip(a[::2], a[1::2])) for a in (phantom_arguments(split, first + n, ranges) for n in range(count))]
+
+    seen = drawn("train") + drawn("val")
+    test = drawn("test")
+    assert len(test) >= 20
+    for key in ("--pixel-spacing", "--slice-thickness", "--transfer-syntax"):
+        assert not {a[key] for a in seen} & {a[key] for a in test}, key
+    assert {a["--difficulty"] for a in test} == {"hard"}
+    assert not {a["--seed"] for a in seen} & {a["--seed"] for a in test}
