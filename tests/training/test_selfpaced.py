@@ -57,3 +57,17 @@ def test_off_admits_everything_and_state_round_trips():
     assert np.array_equal(restored.last_loss, weighting.last_loss)
     with pytest.raises(ValueError, match="self-paced mode"):
         SelfPacedWeighting(SelfPacedConfig(mode="sometimes"), 3)
+
+
+def test_each_class_admits_its_own_easiest_part():
+    # class 0 is easy (low losses), class 1 hard: one global threshold would admit only class 0
+    groups = np.array([0] * 8 + [1] * 8)
+    losses = torch.cat([torch.linspace(0.1, 0.2, 8), torch.linspace(2.0, 3.0, 8)])
+    weighting = SelfPacedWeighting(SelfPacedConfig(mode="hard", start_fraction=0.5, warmup_epochs=1, grow_epochs=4),
+                                   16, groups=groups)
+    weighting.begin_epoch(0)
+    weighting.weights(torch.arange(16), losses)
+    weighting.begin_epoch(1)
+    v = weighting.weights(torch.arange(16), losses)
+    assert v[:8].sum() == 4 and v[8:].sum() == 4
+    assert v[:4].tolist() == [1, 1, 1, 1] and v[8:12].tolist() == [1, 1, 1, 1]

@@ -8,8 +8,14 @@ that admits a target fraction: ``fraction(e) = start + (1 - start) * (e - warmup
 yet have no loss and are admitted. The first ``warmup`` epochs admit everything (a randomly
 initialised network has no notion of easy yet).
 
-Weighting: ``hard`` v_i = 1[loss_i < lambda]; ``linear`` (soft) v_i = max(0, 1 - loss_i / lambda).
+Weighting: ``hard`` v_i = 1[loss_i <= lambda]; ``linear`` (soft) v_i = max(0, 1 - loss_i / lambda).
 ``off`` (the ablation) v_i = 1.
+
+With ``groups`` (the trainer passes the bone-quality class) each group gets its own threshold, the
+same quantile of its own losses, as in self-paced learning with diversity (Jiang et al. 2014): the
+easiest part of every class is admitted. With one global threshold the easy majority (normal
+vertebrae) crowded out nearly every lesion sample in the first self-paced epoch of the demo run,
+and the lesion losses rose (measured: blastic 0.59 -> 0.86, lytic 0.66 -> 1.18 in one epoch).
 """
 
 from dataclasses import dataclass
@@ -27,11 +33,13 @@ class SelfPacedConfig:
 
 
 class SelfPacedWeighting:
-    def __init__(self, config: SelfPacedConfig, sample_count: int):
+    def __init__(self, config: SelfPacedConfig, sample_count: int, groups=None):
         if config.mode not in ("hard", "linear", "off"):
             raise ValueError(f"self-paced mode must be 'hard', 'linear' or 'off', not {config.mode!r}")
         self.config = config
         self.last_loss = np.full(sample_count, np.nan, dtype=np.float64)
+        self.groups = np.zeros(sample_count, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+        self.group_thresholds = np.full(int(self.groups.max()) + 1 if sample_count else 1, np.inf)
         self.threshold = float("inf")
         self.admitted = 0.0
         self.seen = 0.0
@@ -45,11 +53,14 @@ class SelfPacedWeighting:
 
     def begin_epoch(self, epoch: int) -> None:
         fraction = self.target_fraction(epoch)
-        known = self.last_loss[~np.isnan(self.last_loss)]
-        if fraction >= 1.0 or known.size == 0:
-            self.threshold = float("inf")
-        else:
-            self.threshold = float(np.quantile(known, fraction))
+        self.group_thresholds[:] = np.inf
+        if fraction < 1.0:
+            for group in range(len(self.group_thresholds)):
+                losses = self.last_loss[(self.groups == group) & ~np.isnan(self.last_loss)]
+                if losses.size:
+                    self.group_thresholds[group] = np.quantile(losses, fraction)
+        finite = self.group_thresholds[np.isfinite(self.group_thresholds)]
+        self.threshold = float(finite.max()) if finite.size else float("inf")   # for the progress record
         self.admitted, self.seen = 0.0, 0.0
 
     def weights(self, indices: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
@@ -57,12 +68,13 @@ class SelfPacedWeighting:
         detached); remembers the losses for the next epoch's threshold."""
         losses = losses.detach()
         self.last_loss[indices.numpy()] = losses.numpy()
-        if self.config.mode == "off" or self.threshold == float("inf"):
+        threshold = torch.from_numpy(self.group_thresholds[self.groups[indices.numpy()]]).to(losses.dtype)
+        if self.config.mode == "off":
             v = torch.ones_like(losses)
         elif self.config.mode == "hard":
-            v = (losses <= self.threshold).float()
+            v = (losses <= threshold).float()
         else:
-            v = (1.0 - losses / self.threshold).clamp(min=0.0)
+            v = torch.where(torch.isinf(threshold), torch.ones_like(losses), (1.0 - losses / threshold).clamp(min=0.0))
         self.admitted += float((v > 0).sum())
         self.seen += float(v.numel())
         return v
@@ -71,8 +83,10 @@ class SelfPacedWeighting:
         return self.admitted / self.seen if self.seen else 1.0
 
     def state_dict(self) -> dict:
-        return {"last_loss": self.last_loss.copy(), "threshold": self.threshold}
+        return {"last_loss": self.last_loss.copy(), "threshold": self.threshold,
+                "group_thresholds": self.group_thresholds.copy()}
 
     def load_state_dict(self, state: dict) -> None:
         self.last_loss = np.array(state["last_loss"], dtype=np.float64)
         self.threshold = float(state["threshold"])
+        self.group_thresholds = np.array(state["group_thresholds"], dtype=np.float64)

@@ -119,7 +119,7 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    spl = SelfPacedWeighting(config.self_paced, len(indices))
+    spl = SelfPacedWeighting(config.self_paced, len(indices), groups=targets[0].numpy())
     samples_per_epoch = config.samples_per_epoch or len(indices)
     steps_per_epoch = max(1, samples_per_epoch // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
