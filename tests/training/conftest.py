@@ -2,7 +2,11 @@
 import os
 import sys
 
-import torch
+# Before torch loads OpenMP: busy-waiting threads are very slow on the shared two-core machine
+# (docs/training.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 SOURCE_DIR = os.environ.get("SPINEMET_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
