@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// spinemet-engine-bench: the engine and the whole pipeline on one series, timed (benchmarks/engine.sh).
+//
+//   spinemet-engine-bench pipeline SERIES MODEL [--threads N] [--batch N] [--graph none|freeze|optimize]
+//                         [--no-channels-last] [--json OUT] [--centres OUT]
+//       analyseSeries end to end from the files, with the time of each stage and the model's share
+//   spinemet-engine-bench levers SERIES MODEL [--threads N,N] [--batch N,N] [--crops N]
+//       the model stage alone over N crops of the series (default 96), for each CPU lever, best of 2
+//
+// Not a test: it asserts nothing, it measures. Built on demand (EXCLUDE_FROM_ALL).
+
+#include "engine/Engine.h"
+#include "worker/Pipeline.h"
+
+#include <json/writer.h>
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace spinemet
+{
+  namespace
+  {
+    using Clock = std::chrono::steady_clock;
+
+    double seconds(Clock::time_point from, Clock::time_point to = Clock::now())
+    {
+      return std::chrono::duration<double>(to - from).count();
+    }
+
+    double cpuSeconds()
+    {
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+    }
+
+    double peakMiB()
+    {
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      return usage.ru_maxrss / 1024.0;
+    }
+
+    // Times the model calls of the real pipeline without changing them.
+    class TimedEngine : public Engine
+    {
+    public:
+      explicit TimedEngine(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
+      const ModelMetadata& metadata() const override { return engine_->metadata(); }
+      std::string deviceName() const override { return engine_->deviceName(); }
+      std::vector<SlicePrediction> predict(const CropBatch& batch) override
+      {
+        const auto start = Clock::now();
+        auto result = engine_->predict(batch);
+        modelSeconds += seconds(start);
+        ++calls;
+        return result;
+      }
+
+      double modelSeconds = 0;
+      size_t calls = 0;
+
+    private:
+      std::shared_ptr<Engine> engine_;
+    };
+
+    std::vector<std::string> split(const std::string& text)
+    {
+      std::vector<std::string> items;
+      std::stringstream stream(text);
+      for (std::string item; std::getline(stream, item, ',');)
+      {
+        items.push_back(item);
+      }
+      return items;
+    }
+
+    GraphOptimisation parseGraph(const std::string& text)
+    {
+      if (text == "none") return GraphOptimisation::None;
+      if (text == "freeze") return GraphOptimisation::Freeze;
+      if (text == "optimize") return GraphOptimisation::OptimizeForInference;
+      throw std::invalid_argument("--graph none|freeze|optimize");
+    }
+
+    const char* graphName(GraphOptimisation graph)
+    {
+      switch (graph)
+      {
+        case GraphOptimisation::None: return "scripted";
+        case GraphOptimisation::Freeze: return "frozen";
+        case GraphOptimisation::OptimizeForInference: return "optimize_for_inference";
+      }
+      return "?";
+    }
+
+    int pipeline(const std::string& series, const std::string& model, const std::map<std::string, std::string>& flags)
+    {
+      EngineOptions options;
+      options.device = "cpu";
+      options.threads = flags.count("--threads") ? std::stoi(flags.at("--threads")) : 0;
+      options.graph = flags.count("--graph") ? parseGraph(flags.at("--graph")) : EngineOptions().graph;
+      options.channelsLast = flags.count("--no-channels-last") == 0;
+      PipelineOptions pipelineOptions;
+      if (flags.count("--batch"))
+      {
+        pipelineOptions.batchSize = std::stoul(flags.at("--batch"));
+      }
+
+      const auto loadStart = Clock::now();
+      TimedEngine engine(Engine::load(model, options));
+      const double loadSeconds = seconds(loadStart);
+
+      const FileSliceSource source({series});
+      Clock::time_point readDone, spineDone;
+      bool readSeen = false, spineSeen = false;
+      const double cpuStart = cpuSeconds();
+      const auto start = Clock::now();
+      Series loaded;
+      const AnalysisResult result = analyseSeries(source, engine, pipelineOptions, [&](double f) {
+        if (!readSeen && f >= 1.0 / 3 - 1e-9) { readDone = Clock::now(); readSeen = true; }
+        if (!spineSeen && f >= 2.0 / 3 - 1e-9) { spineDone = Clock::now(); spineSeen = true; }
+      }, {}, &loaded);
+      const auto end = Clock::now();
+      const double total = seconds(start, end);
+      const double cpu = cpuSeconds() - cpuStart;
+
+      const size_t slices = result.geometry.slices;
+      std::printf("spinemet pipeline: %zu slices (%zu x %zu), %zu classified, %zu vertebrae; model %s, %s, %s%s, batch %zu\n",
+                  slices, result.geometry.columns, result.geometry.rows, result.slices.size(), result.vertebrae.size(),
+                  engine.metadata().name.c_str(), engine.deviceName().c_str(), graphName(options.graph),
+                  options.channelsLast ? ", channels-last" : "", pipelineOptions.batchSize);
+      std::printf("  model load + probe            %7.2f s (once per process)\n", loadSeconds);
+      std::printf("  read + decode + assemble      %7.2f s\n", seconds(start, readDone));
+      std::printf("  spine                         %7.2f s\n", seconds(readDone, spineDone));
+      std::printf("  crops + model + aggregation   %7.2f s (model %.2f s in %zu calls)\n", seconds(spineDone, end),
+                  engine.modelSeconds, engine.calls);
+      std::printf("  end to end                    %7.2f s wall, %.2f s CPU: %.1f slices/s (series), %.1f classified/s\n",
+                  total, cpu, slices / total, result.slices.size() / total);
+      std::printf("  model share                   %7.1f %%\n", 100.0 * engine.modelSeconds / total);
+      std::printf("  peak resident memory          %7.0f MiB\n", peakMiB());
+
+      if (flags.count("--json"))
+      {
+        std::ofstream(flags.at("--json")) << Json::writeString(Json::StreamWriterBuilder(), toJson(result));
+      }
+      if (flags.count("--centres"))
+      {
+        // What the Python reference needs to make the same crops without a spine finder of its own.
+        Json::Value centres(Json::arrayValue);
+        const SpineLayout layout = findSpine(loaded.volume, [&] {
+          SpineOptions spine;
+          spine.cropMm = engine.metadata().preprocessing.cropMm;
+          return spine;
+        }());
+        for (const SliceResult& slice : result.slices)
+        {
+          Json::Value item;
+          item["slice_index"] = Json::UInt64(slice.sliceIndex);
+          item["sop_instance_uid"] = slice.sopInstanceUid;
+          item["vertebra"] = layout.slices[slice.sliceIndex].vertebra;
+          item["column"] = layout.slices[slice.sliceIndex].cropCentreColumn;
+          item["row"] = layout.slices[slice.sliceIndex].cropCentreRow;
+          item["lytic"] = slice.lytic;
+          centres.append(item);
+        }
+        std::ofstream(flags.at("--centres")) << Json::writeString(Json::StreamWriterBuilder(), centres);
+      }
+      return 0;
+    }
+
+    int levers(const std::string& series, const std::string& model, const std::map<std::string, std::string>& flags)
+    {
+      const std::vector<std::string> threadList = split(flags.count("--threads") ? flags.at("--threads") : "1,2");
+      const std::vector<std::string> batchList = split(flags.count("--batch") ? flags.at("--batch") : "1,8,16,32,64");
+
+      EngineOptions probeOptions;
+      probeOptions.device = "cpu";
+      const Preprocessing preprocessing = Engine::load(model, probeOptions)->metadata().preprocessing;
+      const FileSliceSource source({series});
+      PreparedSeries prepared = prepareSeries(source, preprocessing, PipelineOptions(), {}, {});
+      // A sample of the series' crops spread along the column is enough for a per-crop rate.
+      const size_t limit = flags.count("--crops") ? std::stoul(flags.at("--crops")) : 96;
+      std::vector<size_t> sample;
+      for (size_t i = 0; i < std::min(limit, prepared.sliceIndices.size()); ++i)
+      {
+        sample.push_back(prepared.sliceIndices[i * prepared.sliceIndices.size() / std::min(limit, prepared.sliceIndices.size())]);
+      }
+      const CropBatch all = makeCrops(prepared.series.volume, prepared.layout, sample, preprocessing);
+      std::printf("model stage alone: %zu crops [%zu, %zu, %zu] of %s\n", all.count(), all.channels, all.size, all.size,
+                  series.c_str());
+      std::printf("%-24s %-14s %7s %6s %12s %10s\n", "graph", "layout", "threads", "batch", "crops/s", "ms/crop");
+
+      const size_t cropValues = all.channels * all.size * all.size;
+      for (GraphOptimisation graph :
+           {GraphOptimisation::None, GraphOptimisation::Freeze, GraphOptimisation::OptimizeForInference})
+      {
+        for (bool channelsLast : {false, true})
+        {
+          for (const std::string& threads : threadList)
+          {
+            EngineOptions options;
+            options.device = "cpu";
+            options.threads = std::stoi(threads);
+            options.graph = graph;
+            options.channelsLast = channelsLast;
+            auto engine = Engine::load(model, options);
+            for (const std::string& batchText : batchList)
+            {
+              const size_t batchSize = std::stoul(batchText);
+              double best = 1e30;
+              for (int repeat = 0; repeat < 2; ++repeat)
+              {
+                const auto start = Clock::now();
+                for (size_t first = 0; first < all.count(); first += batchSize)
+                {
+                  CropBatch batch;
+                  batch.channels = all.channels;
+                  batch.size = all.size;
+                  const size_t count = std::min(batchSize, all.count() - first);
+                  batch.sliceIndices.assign(all.sliceIndices.begin() + first, all.sliceIndices.begin() + first + count);
+                  batch.values.assign(all.crop(first), all.crop(first) + count * cropValues);
+                  engine->predict(batch);
+                }
+                best = std::min(best, seconds(start));
+              }
+              std::printf("%-24s %-14s %7s %6zu %12.1f %10.2f\n", graphName(graph), channelsLast ? "channels-last" : "NCHW",
+                          threads.c_str(), batchSize, all.count() / best, 1000 * best / all.count());
+              std::fflush(stdout);
+            }
+          }
+        }
+      }
+      return 0;
+    }
+  }
+}
+
+int main(int argc, char** argv)
+{
+  if (argc < 4)
+  {
+    std::cerr << "usage: spinemet-engine-bench pipeline|levers SERIES MODEL [flags]\n";
+    return 1;
+  }
+  std::map<std::string, std::string> flags;
+  for (int i = 4; i < argc; ++i)
+  {
+    const std::string flag = argv[i];
+    flags[flag] = (flag != "--no-channels-last" && i + 1 < argc) ? argv[++i] : "";
+  }
+  try
+  {
+    const std::string mode = argv[1];
+    return mode == "levers" ? spinemet::levers(argv[2], argv[3], flags) : spinemet::pipeline(argv[2], argv[3], flags);
+  }
+  catch (const std::exception& error)
+  {
+    std::cerr << "spinemet-engine-bench: " << error.what() << "\n";
+    return 2;
+  }
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The SpineMet pipeline end to end from files on a 512 x 512 x ~300 phantom series (spinemet's
+# analyseSeries: loadSeries, findSpine, makeCrops, LibTorch, aggregation), next to a
+# straightforward Python pipeline in the same run (pydicom + numpy + the same TorchScript model in
+# PyTorch, the same threads and batch; benchmarks/engine.py), then the CPU levers of the model stage.
+# Usage: benchmarks/engine.sh [BUILD_DIR]   (THREADS=1 BATCH=16 LEVERS=1 by default)
+set -e
+build="${1:-build}"
+threads="${THREADS:-1}"
+batch="${BATCH:-16}"
+here=$(cd "$(dirname "$0")" && pwd)
+root="$here/.."
+cmake --build "$build" --target spinemet-phantom spinemet-engine-bench -j2 >/dev/null
+phantom="$build/tools/phantom/spinemet-phantom"
+bench="$build/tests/engine/spinemet-engine-bench"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+model="$root/Resources/model/spinemet-demo.pt"
+if [ -f "$model" ]; then
+  echo "model: $model (the demo model)"
+else
+  model="$work/demo-architecture.pt"
+  PYTHONPATH="$root/training" /usr/bin/python3 "$here/engine_model.py" "$model" | sed 's/^/model: /'
+  echo "       (Resources/model/spinemet-demo.pt does not exist yet: same architecture and input, random weights)"
+fi
+
+study="--seed 21 --matrix 512 --levels T2-L5 --slice-thickness 1.5 --slice-spacing 1.42 --lesion-probability 0.7"
+nice "$phantom" --out "$work/series" $study >/dev/null
+echo "series: spinemet-phantom $study ($(ls "$work/series"/*.dcm | wc -l) files)"
+echo "threads $threads, batch $batch, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+cat "$work/series"/*.dcm >/dev/null   # same page cache for both
+
+"$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --centres "$work/centres.json"
+/usr/bin/python3 "$here/engine.py" "$work/series" "$model" "$work/centres.json" --threads "$threads" --batch "$batch"
+"$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --graph none --no-channels-last |
+  sed 's/^spinemet pipeline/spinemet pipeline, levers off/'
+
+if [ "${LEVERS:-1}" = 1 ]; then
+  "$bench" levers "$work/series" "$model" --threads 1,2 --batch 1,16,64 --crops 64
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
