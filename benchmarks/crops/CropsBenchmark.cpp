@@ -127,7 +127,7 @@ int main()
     batches.back().push_back(s);
   }
   std::printf("makeCrops vs per-pixel reference: 512x512x300 int16 volume, all %zu slices in batches of %zu,\n"
-              "one thread, best of 5; times for the whole volume and per slice\n", slices, batchSize);
+              "one thread, best of 11; times for the whole volume and per slice\n", slices, batchSize);
   std::printf("%-26s %13s %13s %13s %9s %11s\n", "crop", "makeCrops ms", "us/slice", "reference ms", "speed-up",
               "max |diff|");
   struct Case
@@ -148,13 +148,13 @@ int main()
       {
         const CropBatch crops = makeCrops(scene.volume, scene.layout, batch, p);
       }
-    }, 5);
+    }, 11);
     const double slow = bestSeconds([&] {
       for (const auto& batch : batches)
       {
         const std::vector<float> crops = naiveCrops(scene, batch, p);
       }
-    }, 5);
+    }, 11);
     float difference = 0;
     for (const auto& batch : batches)
     {
