@@ -220,6 +220,9 @@ namespace spinemet
       slice.instanceNumber = reference.instanceNumber;
       slice.lesionVisible = findings[k].lesionVisible;
       slice.posterolateralLesionVisible = findings[k].posterolateralLesionVisible;
+      slice.posterolateralVisibleSide =
+        findings[k].leftPedicleLesionVisible ? (findings[k].rightPedicleLesionVisible ? LesionSide::Both : LesionSide::Left)
+                                             : (findings[k].rightPedicleLesionVisible ? LesionSide::Right : LesionSide::None);
       for (PhantomVertebra& vertebra : study.truth.vertebrae)
       {
         if (slice.zMm >= vertebra.zMinMm && slice.zMm <= vertebra.zMaxMm)

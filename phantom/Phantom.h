@@ -136,6 +136,7 @@ namespace spinemet
     LesionSide side = LesionSide::None;
     bool lesionVisible = false;                // lesion voxels are really in this slice
     bool posterolateralLesionVisible = false;  // a pedicle lesion is really in this slice
+    LesionSide posterolateralVisibleSide = LesionSide::None;   // which pedicles show one
     // Centre of the vertebral body where this slice cuts it (the column leans with its curve);
     // -1 where the slice belongs to no vertebra.
     double bodyCentreColumn = -1;

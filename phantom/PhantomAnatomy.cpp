@@ -409,7 +409,7 @@ namespace spinemet
           {
             const bool lytic = label.boneQuality == BoneQuality::Lytic ||
                                (label.boneQuality == BoneQuality::Mixed && lesions.chance(0.5));
-            v.lesions.push_back(Lesion{pedicleLesion(lesions, v, ranges, lytic, left), true, lytic});
+            v.lesions.push_back(Lesion{pedicleLesion(lesions, v, ranges, lytic, left), true, lytic, left});
           }
         }
 

@@ -182,6 +182,7 @@ namespace spinemet
       item["side"] = toString(slice.side);
       item["lesion_visible"] = slice.lesionVisible;
       item["posterolateral_lesion_visible"] = slice.posterolateralLesionVisible;
+      item["posterolateral_visible_side"] = toString(slice.posterolateralVisibleSide);
       if (slice.vertebra >= 0)
       {
         item["body_centre_pixel"]["column"] = millimetres(slice.bodyCentreColumn);

@@ -83,6 +83,7 @@ namespace spinemet
       PhantomLesion truth;
       bool posterolateral = false;   // in a pedicle rather than the body
       bool lytic = false;            // else blastic
+      bool left = false;             // a posterolateral lesion in the left pedicle
     };
 
     // A bone (or disc) shape extruded along z over `z`: an ellipse or a capsule (a segment with a
@@ -178,6 +179,8 @@ namespace spinemet
     {
       bool lesionVisible = false;
       bool posterolateralLesionVisible = false;
+      bool leftPedicleLesionVisible = false;
+      bool rightPedicleLesionVisible = false;
     };
 
     // Scratch space reused from slice to slice.
@@ -188,7 +191,8 @@ namespace spinemet
       std::vector<float> distance;        // signed distance to the nearest active outline
       std::vector<int> owner;             // which active shape that is
       std::vector<float> lesion;          // share of the voxel that is lesion
-      std::vector<float> posterolateral;  // ... of which in a pedicle
+      std::vector<float> leftPedicle;     // ... of which in the left pedicle
+      std::vector<float> rightPedicle;    // ... in the right one
       std::vector<float> scratch;         // blur
     };
 

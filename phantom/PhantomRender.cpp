@@ -421,7 +421,8 @@ namespace spinemet
       buffers.weight.resize(pixels);
       buffers.distance.resize(pixels);
       buffers.lesion.resize(pixels);
-      buffers.posterolateral.resize(pixels);
+      buffers.leftPedicle.resize(pixels);
+      buffers.rightPedicle.resize(pixels);
       buffers.owner.resize(pixels);
 
       Painter painter(grid, hu);
@@ -473,7 +474,8 @@ namespace spinemet
       std::fill(buffers.value.begin(), buffers.value.end(), 0.f);
       std::fill(buffers.weight.begin(), buffers.weight.end(), 0.f);
       std::fill(buffers.lesion.begin(), buffers.lesion.end(), 0.f);
-      std::fill(buffers.posterolateral.begin(), buffers.posterolateral.end(), 0.f);
+      std::fill(buffers.leftPedicle.begin(), buffers.leftPedicle.end(), 0.f);
+      std::fill(buffers.rightPedicle.begin(), buffers.rightPedicle.end(), 0.f);
       PixelBounds touched{grid.columns, 0, grid.rows, 0};
 
       struct Member
@@ -612,7 +614,7 @@ namespace spinemet
               buffers.lesion[i] += share;
               if (lesion->posterolateral)
               {
-                buffers.posterolateral[i] += share;
+                (lesion->left ? buffers.leftPedicle : buffers.rightPedicle)[i] += share;
               }
             }
             buffers.value[i] += static_cast<float>(weight * alpha * value);
@@ -632,9 +634,11 @@ namespace spinemet
             hu[i] = hu[i] * (1 - w) + buffers.value[i];
           }
           findings.lesionVisible |= buffers.lesion[i] >= VISIBLE_LESION_FRACTION;
-          findings.posterolateralLesionVisible |= buffers.posterolateral[i] >= VISIBLE_LESION_FRACTION;
+          findings.leftPedicleLesionVisible |= buffers.leftPedicle[i] >= VISIBLE_LESION_FRACTION;
+          findings.rightPedicleLesionVisible |= buffers.rightPedicle[i] >= VISIBLE_LESION_FRACTION;
         }
       }
+      findings.posterolateralLesionVisible = findings.leftPedicleLesionVisible || findings.rightPedicleLesionVisible;
       return findings;
     }
 

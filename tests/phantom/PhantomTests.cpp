@@ -424,15 +424,22 @@ TEST(PhantomTest, PosterolateralInvolvementIsInThePedicles)
       EXPECT_FALSE(involved(otherSide)) << kind << " " << level << " " << otherSide;
     }
 
-    size_t posterolateralSlices = 0;
+    size_t posterolateralSlices = 0, bothSides = 0;
     for (const PhantomSlice& slice : study.truth.slices)
     {
       posterolateralSlices += slice.posterolateralLesionVisible;
+      EXPECT_EQ(slice.posterolateralLesionVisible, slice.posterolateralVisibleSide != LesionSide::None);
       if (slice.posterolateralLesionVisible)
       {
         EXPECT_TRUE(slice.lesionVisible);
+        // only the involved sides show
+        EXPECT_TRUE(slice.side == LesionSide::Both || slice.posterolateralVisibleSide == slice.side)
+          << "slice at " << slice.zMm << " shows " << toString(slice.posterolateralVisibleSide)
+          << " of a vertebra involved " << toString(slice.side);
       }
+      bothSides += slice.posterolateralVisibleSide == LesionSide::Both;
     }
+    EXPECT_GT(bothSides, 0u);   // the bilateral vertebra shows both pedicles on some slice
     EXPECT_GE(posterolateralSlices, 3u);
   }
 }
