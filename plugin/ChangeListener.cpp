@@ -30,7 +30,7 @@ namespace spinemet
   {
   }
 
-  size_t ChangeListener::followChangeLog()
+  size_t ChangeListener::followChangeLog(const std::function<bool()>& stopping)
   {
     int64_t since = queue_.lastChange();
     if (since < 0)
@@ -50,20 +50,36 @@ namespace spinemet
                                           "&limit=" + std::to_string(CHANGES_PER_PAGE));
       for (const Json::Value& change : page["Changes"])
       {
+        if (stopping())
+        {
+          return queued;                // the sequence handled so far is stored
+        }
         const std::string type = change["ChangeType"].asString();
+        since = change["Seq"].asInt64();
         if (type == "NewSeries")
         {
           queue_.noteReceiving(change["ID"].asString());
+          queue_.setLastChange(since);
         }
         else if (type == "StableSeries")
         {
-          Admission admission = admit(change["ID"].asString(), "stable-series", false);
-          if (admission.outcome == "queued") queued++;
+          const std::string series = change["ID"].asString();
+          try
+          {
+            Admission admission = admit(series, "stable-series", false);
+            if (admission.outcome == "queued") queued++;
+          }
+          catch (const std::exception& error)
+          {
+            if (stopping()) throw;      // Orthanc is going away: try again after the restart
+            orthanc::logError("cannot check series " + series + " against the selection rules: " + error.what());
+            queue_.skip(series, "", "unreadable", std::string("the series could not be checked: ") + error.what());
+          }
+          queue_.setLastChange(since);
         }
-        since = change["Seq"].asInt64();
       }
-      queue_.setLastChange(std::max(since, page["Last"].asInt64()));
       since = std::max(since, page["Last"].asInt64());
+      queue_.setLastChange(since);
       if (page["Done"].asBool() || page["Changes"].empty())
       {
         return queued;

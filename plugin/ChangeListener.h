@@ -4,6 +4,7 @@
 #include "AnalysisQueue.h"
 #include "Configuration.h"
 
+#include <functional>
 #include <string>
 
 namespace spinemet
@@ -18,8 +19,10 @@ namespace spinemet
   public:
     ChangeListener(const PluginConfiguration& configuration, AnalysisQueue& queue, std::string modelVersion);
 
-    // Reads the change log up to its end; returns how many series were queued.
-    size_t followChangeLog();
+    // Reads the change log up to its end, or until `stopping` says so; returns how many series
+    // were queued. A series that cannot be checked is recorded as failed with the reason, so that
+    // one bad series does not hold up the change log.
+    size_t followChangeLog(const std::function<bool()>& stopping);
 
     // Admits the series that were still arriving when Orthanc last stopped (noted before
     // `startTime`): Orthanc will not call them stable after its restart.

@@ -100,7 +100,10 @@ namespace spinemet
     {
       try
       {
-        listener_.followChangeLog();
+        listener_.followChangeLog([this] {
+          std::lock_guard<std::mutex> lock(mutex_);
+          return stopping_;
+        });
         if (!caughtUp)
         {
           listener_.admitInterruptedArrivals(startTime);
@@ -237,7 +240,7 @@ namespace spinemet
       if (progress->shutdownRequested())
       {
         // Left Running in the queue: the next start of Orthanc queues it again.
-        orthanc::logInfo("analysis of series " + series + " interrupted by Orthanc's shutdown");
+        orthanc::logWarning("analysis of series " + series + " interrupted by Orthanc's shutdown; it runs again on the next start");
         progress->end(AnalysisProgress::Outcome::Interrupted, "Orthanc is stopping");
       }
       else if (progress->cancelRequested())

@@ -1,15 +1,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Orthanc killed with SIGKILL while one series is being analysed and others wait, then started
-again on the same storage: every series ends with exactly one current result."""
+"""Orthanc killed with SIGKILL (or stopped with SIGTERM) while one series is being analysed and
+others wait, then started again on the same storage: every series ends with exactly one current
+result."""
 
 import signal
+
+import pytest
 
 from orthanc_server import storescu
 from phantom_cli import generate_phantom
 from plugin_fixtures import series_of_study, source_series_id, spinemet_orthanc, wait_for_state
 
 
-def test_sigkill_while_analysing_then_restart_gives_one_result_per_series(tmp_path, tiny_model):
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_stop_while_analysing_then_restart_gives_one_result_per_series(tmp_path, tiny_model, stop_signal):
     truths = [generate_phantom(tmp_path / f"study{seed}", "--levels", "T11-L2", "--matrix", "512",
                                "--slice-thickness", "2", "--seed", str(seed)) for seed in (21, 22, 23)]
     server = spinemet_orthanc(tiny_model, VolumesInFlight=1)
@@ -18,8 +22,8 @@ def test_sigkill_while_analysing_then_restart_gives_one_result_per_series(tmp_pa
         running = orthanc.wait_until(
             lambda: [a for a in orthanc.get("/spinemet/queue")["Analyses"] if a["State"] == "running"],
             timeout=120, interval=0.1, what="an analysis to start")
-        orthanc.process.send_signal(signal.SIGKILL)
-        orthanc.process.wait(timeout=30)
+        orthanc.process.send_signal(stop_signal)
+        orthanc.process.wait(timeout=60)
 
         orthanc.start()   # same storage folder, same queue database
         for truth in truths:
@@ -36,3 +40,5 @@ def test_sigkill_while_analysing_then_restart_gives_one_result_per_series(tmp_pa
         assert queue["Analyses"] == []
         assert queue["Counts"]["done"] == 3 and queue["Counts"]["failed"] == 0
         assert "interrupted by the last stop of Orthanc" in orthanc.logs()
+        if stop_signal == signal.SIGTERM:
+            assert "interrupted by Orthanc's shutdown" in orthanc.logs()
