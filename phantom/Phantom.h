@@ -115,7 +115,7 @@ namespace spinemet
     Posterolateral posterolateral = Posterolateral::None;
     LesionSide side = LesionSide::None;
     Vector3 bodyCentre{};        // mm, centre of the vertebral body at mid-height
-    double bodyCentreColumn = 0; // the same in pixels (the slice nearest mid-height)
+    double bodyCentreColumn = 0; // the same in pixels (per slice: PhantomSlice::bodyCentreColumn)
     double bodyCentreRow = 0;
     double bodyWidthMm = 0;      // left-right
     double bodyDepthMm = 0;      // anterior-posterior
