@@ -2,11 +2,15 @@
 """Orthanc loads the plugin, which says who it is; a wrong configuration or a broken model leaves
 Orthanc running with the plugin disabled and the reasons in /spinemet/health."""
 
+import json
+import os
 import urllib.error
+import urllib.request
 
 import pytest
 
-from plugin_fixtures import spinemet_orthanc
+from orthanc_server import OrthancServer
+from plugin_fixtures import ROOT, plugin_path, spinemet_orthanc
 
 
 def test_orthanc_loads_the_plugin_which_logs_name_version_and_device(tiny_model):
@@ -77,15 +81,16 @@ def test_missing_model_file_and_attachment_type_disable_the_plugin(tmp_path):
         expect_disabled(orthanc, 'UserContentType: the result JSON is attached to each analysed series as "spinemet-result"')
 
 
-def test_the_example_configuration_is_valid(tiny_model):
-    import json
-    import os
-    from orthanc_server import OrthancServer
-    from plugin_fixtures import ROOT, plugin_path
+def test_the_example_configuration_is_valid_and_orthancs_authentication_guards_the_routes(tiny_model):
     with open(os.path.join(ROOT, "config", "orthanc.json")) as f:
         example = json.load(f)
     section = dict(example["SpineMet"], ModelPath=tiny_model, Device="cpu")
     config = {"UserContentType": example["UserContentType"], "SpineMet": section}
-    with OrthancServer(config=config, plugins=[plugin_path()], startup_timeout=120) as orthanc:
+    with OrthancServer(config=config, plugins=[plugin_path()], startup_timeout=120,
+                       user="reader", password="secret-word") as orthanc:
         health = orthanc.get("/spinemet/health")
         assert health["Enabled"] is True and health["Problems"] == [], health
+        for route in ("/spinemet/health", "/spinemet/queue"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(orthanc.url + route, timeout=30)
+            assert error.value.code == 401
