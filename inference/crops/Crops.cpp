@@ -80,6 +80,13 @@ namespace spinemet
       {
         throw AnalysisError("crop-slice", "slice " + std::to_string(slice) + " carries no vertebra");
       }
+      const SliceSpine& spine = layout.slices[slice];
+      const double reach = 1e6;   // pixels: anything further is a broken layout, not a crop
+      if (!std::isfinite(spine.cropCentreColumn) || !std::isfinite(spine.cropCentreRow) ||
+          std::abs(spine.cropCentreColumn) > reach || std::abs(spine.cropCentreRow) > reach)
+      {
+        throw AnalysisError("crop-slice", "slice " + std::to_string(slice) + " has no usable crop centre");
+      }
     }
 
     CropBatch batch;

@@ -298,6 +298,9 @@ namespace spinemet
     evenChannels.channels = 2;
     evenChannels.channelSpacingMm = 1;
     EXPECT_EQ(errorCode([&] { makeCrops(scene.volume, scene.layout, {0}, evenChannels); }), "model-contract");
+    SpineLayout lost = scene.layout;
+    lost.slices[1].cropCentreColumn = std::nan("");
+    EXPECT_EQ(errorCode([&] { makeCrops(scene.volume, lost, {1}, p); }), "crop-slice");
     const CropBatch none = makeCrops(scene.volume, scene.layout, {}, p);
     EXPECT_EQ(none.count(), 0u);
     EXPECT_TRUE(none.values.empty());
