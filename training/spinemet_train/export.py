@@ -73,11 +73,16 @@ def export_checkpoint(checkpoint_path: str, out: str, evaluation_path: Optional[
     if fixed_check_path:
         with open(fixed_check_path) as f:
             evaluation = dict(evaluation or {}, fixed_phantom_check=json.load(f))
+    training = dict(checkpoint["training"])
+    training["history"] = [{"epoch": r["epoch"], "loss": round(r["losses"]["loss"], 4),
+                            "admitted_fraction": round(r["admitted_fraction"], 3),
+                            "validation": {k: round(v, 4) for k, v in r.get("validation", {}).items()},
+                            "seconds": round(r["seconds"], 1)} for r in checkpoint["history"]]
     metadata = build_metadata(config, parameter_count(model), checkpoint["preprocessing"],
                               name=name or checkpoint["training"].get("name", "spinemet"),
                               version=version or checkpoint["training"].get("version", "0.1.0"),
                               aggregation=aggregation, trained_on=checkpoint["trained_on"],
-                              evaluation=evaluation, training=checkpoint["training"])
+                              evaluation=evaluation, training=training)
     export_model(model, metadata, out)
     return metadata
 
