@@ -335,6 +335,83 @@ namespace spinemet
       }
       }
 
+    namespace
+    {
+      // Do two ellipsoids come near each other? Conservative: their bounding spheres.
+      bool near(const PhantomLesion& a, const PhantomLesion& b, double marginMm = 0.5)
+      {
+        const double ra = std::max({a.radiiMm[0], a.radiiMm[1], a.radiiMm[2]});
+        const double rb = std::max({b.radiiMm[0], b.radiiMm[1], b.radiiMm[2]});
+        const double dx = a.centre[0] - b.centre[0];
+        const double dy = a.centre[1] - b.centre[1];
+        const double dz = a.centre[2] - b.centre[2];
+        return std::sqrt(dx * dx + dy * dy + dz * dz) < ra + rb + marginMm;
+      }
+
+      bool overlapsKind(const VertebraModel& v, const PhantomLesion& lesion, bool lytic)
+      {
+        return std::any_of(v.lesions.begin(), v.lesions.end(),
+                           [&](const Lesion& other) { return other.lytic == lytic && near(other.truth, lesion); });
+      }
+
+      // The focus moved to the far side of the body from the lytic lesions, and made to fit.
+      PhantomLesion focusAwayFrom(const VertebraModel& v, PhantomLesion focus)
+      {
+        double lx = 0, ly = 0, n = 0;
+        for (const Lesion& lesion : v.lesions)
+        {
+          if (lesion.lytic)
+          {
+            lx += lesion.truth.centre[0];
+            ly += lesion.truth.centre[1];
+            ++n;
+          }
+        }
+        const double middleZ = (v.zTop + v.zBottom) / 2;
+        Vector3 centre{v.centreX, v.centreY, middleZ};
+        lean(v, centre);
+        double dx = n > 0 ? centre[0] - lx / n : 1;
+        double dy = n > 0 ? centre[1] - ly / n : 0;
+        const double length = std::sqrt(dx * dx + dy * dy);
+        if (length < 1e-6)
+        {
+          dx = 1;
+          dy = 0;
+        }
+        else
+        {
+          dx /= length;
+          dy /= length;
+        }
+        const double radius = std::max(1.5, std::min(focus.radiiMm[0], 3.0));
+        const double reachX = v.width / 2 - 1.5 - radius;
+        const double reachY = v.depth / 2 - 1.5 - radius;
+        focus.radiiMm = {radius, radius, radius};
+        focus.centre = {centre[0] + dx * reachX, centre[1] + dy * reachY, middleZ};
+        lean(v, focus.centre);
+        for (const Lesion& lesion : v.lesions)
+        {
+          if (lesion.lytic && near(lesion.truth, focus))
+          {
+            // no room beside it: above or below it, whichever the body has more of
+            const double up = v.zTop - (lesion.truth.centre[2] + lesion.truth.radiiMm[2]);
+            const double down = (lesion.truth.centre[2] - lesion.truth.radiiMm[2]) - v.zBottom;
+            focus.centre[2] = up > down ? v.zTop - 1 - radius : v.zBottom + 1 + radius;
+          }
+        }
+        return focus;
+      }
+
+      // Shrinks a lytic lesion until it clears the focus.
+      void shrinkToClear(PhantomLesion& lesion, const PhantomLesion& focus)
+      {
+        for (int step = 0; step < 40 && near(lesion, focus); ++step)
+        {
+          for (double& radius : lesion.radiiMm) radius = std::max(1.5, radius * 0.9);
+        }
+      }
+    }
+
     void placeLesions(Anatomy& anatomy, const PhantomSettings& settings, const PhantomLesionRanges& ranges,
                       int firstLevel, int lastLevel, std::vector<PhantomVertebra>& truth)
     {
@@ -381,21 +458,39 @@ namespace spinemet
         }
         if (hasBlastic)
         {
+          // a mixed vertebra shows both kinds: its lytic lesions are smaller, to leave room
+          if (hasLytic)
+          {
+            for (Lesion& lesion : v.lesions)
+            {
+              for (double& radius : lesion.truth.radiiMm) radius *= 0.75;
+            }
+          }
           const int count = 1 + static_cast<int>(lesions.index(label.boneQuality == BoneQuality::Mixed ? 2 : 3));
           for (int k = 0; k < count; ++k)
           {
-            // keep sclerotic foci apart from lytic ones, so that each kind stays visible
             PhantomLesion focus = bodyLesion(lesions, v, ranges, false);
-            for (int attempt = 0; attempt < 8 && hasLytic; ++attempt)
+            for (int attempt = 0; attempt < 16 && overlapsKind(v, focus, true); ++attempt)
             {
-              const PhantomLesion& lytic = v.lesions.front().truth;
-              const double dx = focus.centre[0] - lytic.centre[0];
-              const double dy = focus.centre[1] - lytic.centre[1];
-              if (std::sqrt(dx * dx + dy * dy) > lytic.radiiMm[0] + focus.radiiMm[0])
-              {
-                break;
-              }
               focus = bodyLesion(lesions, v, ranges, false);
+            }
+            if (overlapsKind(v, focus, true))
+            {
+              focus = focusAwayFrom(v, focus);
+            }
+            if (!overlapsKind(v, focus, true))
+            {
+              v.lesions.push_back(Lesion{focus, false, false});
+            }
+          }
+          if (hasLytic && v.lesions.size() == static_cast<size_t>(std::count_if(
+                v.lesions.begin(), v.lesions.end(), [](const Lesion& l) { return l.lytic; })))
+          {
+            // no room anywhere: shrink the lytic lesions around one small focus
+            PhantomLesion focus = focusAwayFrom(v, bodyLesion(lesions, v, ranges, false));
+            for (Lesion& lesion : v.lesions)
+            {
+              shrinkToClear(lesion.truth, focus);
             }
             v.lesions.push_back(Lesion{focus, false, false});
           }
@@ -407,9 +502,22 @@ namespace spinemet
                                 (!left && label.side == LesionSide::Right);
           if (involved)
           {
-            const bool lytic = label.boneQuality == BoneQuality::Lytic ||
-                               (label.boneQuality == BoneQuality::Mixed && lesions.chance(0.5));
-            v.lesions.push_back(Lesion{pedicleLesion(lesions, v, ranges, lytic, left), true, lytic, left});
+            bool lytic = label.boneQuality == BoneQuality::Lytic ||
+                         (label.boneQuality == BoneQuality::Mixed && lesions.chance(0.5));
+            const PhantomLesion lesion = pedicleLesion(lesions, v, ranges, lytic, left);
+            // in a mixed vertebra, a pedicle lesion that reaches a body lesion takes its kind
+            if (label.boneQuality == BoneQuality::Mixed && overlapsKind(v, lesion, !lytic))
+            {
+              lytic = !lytic;
+            }
+            PhantomLesion placed = lesion;
+            placed.kind = lytic ? "lytic" : "blastic";
+            if (placed.kind != lesion.kind)
+            {
+              placed.hu = lytic ? (ranges.lyticHuMin + ranges.lyticHuMax) / 2
+                                : (ranges.blasticHuMin + ranges.blasticHuMax) / 2;
+            }
+            v.lesions.push_back(Lesion{placed, true, lytic, left});
           }
         }
 

@@ -575,3 +575,49 @@ TEST(PhantomTest, VolumeAndReferencesAgree)
   EXPECT_EQ(series.attributes.patientName, "PHANTOM^SPINE^13");
   EXPECT_EQ(series.attributes.bodyPartExamined, "SPINE");
 }
+
+TEST(PhantomTest, EveryDifficultyDrawsWithinItsRangesAndTheVoxelsFollow)
+{
+  for (PhantomDifficulty difficulty : {PhantomDifficulty::Easy, PhantomDifficulty::Normal, PhantomDifficulty::Hard})
+  for (uint64_t seed : {31, 32})
+  {
+    PhantomSettings s = smallSettings(seed);
+    s.difficulty = difficulty;
+    s.noiseSigmaHu = 10;
+    s.labels = parsePhantomLabels("T12=lytic,L1=blastic,L2=mixed,L3=normal");
+    const PhantomStudy study = generatePhantom(s);
+    const PhantomLesionRanges ranges = phantomLesionRanges(difficulty);
+    size_t measured = 0;
+    for (const PhantomVertebra& v : study.truth.vertebrae)
+    {
+      for (const PhantomLesion& l : v.lesions)
+      {
+        const bool lytic = l.kind == "lytic";
+        EXPECT_GE(l.hu, lytic ? ranges.lyticHuMin : ranges.blasticHuMin) << toString(difficulty);
+        EXPECT_LE(l.hu, lytic ? ranges.lyticHuMax : ranges.blasticHuMax) << toString(difficulty);
+        EXPECT_LE(std::max({l.radiiMm[0], l.radiiMm[1]}), ranges.radiusMaxMm * 1.2 * 1.1) << toString(difficulty);
+        // lesions big enough to hold whole voxels in their core read their own HU
+        if (std::min({l.radiiMm[0], l.radiiMm[1], l.radiiMm[2]}) < 3.5)
+        {
+          continue;
+        }
+        size_t count = 0;
+        const double mean = meanInside(study, l, 0.4, &count);
+        if (count < 4)
+        {
+          continue;
+        }
+        ++measured;
+        EXPECT_NEAR(mean, l.hu, lytic ? 35 : 0.2 * l.hu)
+          << toString(difficulty) << " " << v.level << " " << l.kind << " lesion in the " << l.region;
+      }
+    }
+    if (difficulty != PhantomDifficulty::Hard)   // hard lesions are too small to hold a clean core
+    {
+      EXPECT_GT(measured, 0u) << toString(difficulty);
+    }
+    EXPECT_TRUE(std::any_of(study.truth.slices.begin(), study.truth.slices.end(),
+                            [](const PhantomSlice& slice) { return slice.lesionVisible; }))
+      << toString(difficulty);
+  }
+}
