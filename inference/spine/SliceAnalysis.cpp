@@ -536,7 +536,7 @@ namespace spinemet
       const long cx = std::lround(body.column);
       const long wall = std::lround(body.row + sign * body.halfDepth);
       const long maximumRows = std::lround(90.0 / grid_.rowMm);
-      const double maximumGapMm = 25;
+      const double maximumGapMm = 35;   // the spinal canal, and an arch partly destroyed
       double lastBone = static_cast<double>(wall);
       double gapMm = 0;
       for (long step = 1; step <= maximumRows; ++step)

@@ -82,9 +82,10 @@ namespace spinemet
     double minimumColumnMm = 30;
 
     // Disc detection on the bone profile (SliceSpine::boneProfile).
-    double discProfile = 0.45;       // slices below this are disc
-    double discDipRatio = 0.65;      // so is a local minimum below this fraction of the bone
-                                     // on either side
+    double discProfile = 0.3;        // slices below this are disc
+    double discDipRatio = 0.65;      // so is a narrow dip below this fraction of the bone on
+    double discDipWidthMm = 5;       // either side, no wider than this (or one slice): a disc
+                                     // seen through partial volume, not a lytic body
     double minimumVertebraMm = 8;    // a shorter run of bone is not a vertebra of its own
                                      // (unless the scan cuts it)
 

@@ -27,10 +27,12 @@ namespace spinemet
     constexpr double OUTLIER_DISTANCE_MM = 8;
     constexpr double SMOOTHING_WINDOW_MM = 4;       // moving average of the track, each side
     constexpr double SIZE_WINDOW_MM = 15;           // running median of the body size, each side
-    constexpr double POSTERIOR_WINDOW_MM = 12;      // running median of the posterior elements
+    constexpr double POSTERIOR_WINDOW_MM = 20;      // running upper quartile of the posterior elements
     constexpr double EXTENSION_MM = 10;             // the column may continue past the track
     constexpr double DIP_WINDOW_MM = 12;            // a dip is measured against the bone this far away
     constexpr double DEFAULT_VERTEBRA_MM = 25;      // height of a vertebral body when no other is seen
+    constexpr double SHORT_VERTEBRA_FACTOR = 0.75;  // two runs each shorter than this ...
+    constexpr double MERGED_VERTEBRA_FACTOR = 1.3;  // ... spanning at most this are one vertebra
     constexpr double LONG_VERTEBRA_FACTOR = 1.5;    // a run this much longer than typical is two
 
     struct TrackPoint
@@ -39,15 +41,20 @@ namespace spinemet
       int candidate = 0;
     };
 
-    double median(std::vector<double> values)
+    double quantile(std::vector<double> values, double q)
     {
       if (values.empty())
       {
         return 0;
       }
-      const size_t middle = values.size() / 2;
-      std::nth_element(values.begin(), values.begin() + static_cast<long>(middle), values.end());
-      return values[middle];
+      const size_t rank = std::min(values.size() - 1, static_cast<size_t>(q * static_cast<double>(values.size())));
+      std::nth_element(values.begin(), values.begin() + static_cast<long>(rank), values.end());
+      return values[rank];
+    }
+
+    double median(std::vector<double> values)
+    {
+      return quantile(std::move(values), 0.5);
     }
 
     std::string formatMm(double value)
@@ -170,15 +177,16 @@ namespace spinemet
                                      bool startsAtScanEdge, bool endsAtScanEdge,
                                      const SpineOptions& options)
     {
-      // Disc slices: below the absolute level, or a clear dip below the bone on both sides
-      // (a disc seen through partial volume).
+      // Disc slices: below the absolute level, or a narrow dip well below the bone on both sides
+      // (a disc seen through partial volume). A lytic lesion makes dips too, but wide ones: it
+      // fills a good part of its body's height.
       const long window = std::max(1L, std::lround(DIP_WINDOW_MM / sliceMm));
+      const size_t widest = std::max<size_t>(1, static_cast<size_t>(std::floor(options.discDipWidthMm / sliceMm + 1e-6)));
       std::vector<bool> bone(profile.size());
       for (size_t i = 0; i < profile.size(); ++i)
       {
         double left = 0;
         double right = 0;
-        bool minimum = true;
         for (long k = 1; k <= window; ++k)
         {
           const long before = static_cast<long>(i) - k;
@@ -186,16 +194,30 @@ namespace spinemet
           if (before >= 0)
           {
             left = std::max(left, profile[static_cast<size_t>(before)]);
-            minimum = minimum && (k > 1 || profile[static_cast<size_t>(before)] >= profile[i]);
           }
           if (after < static_cast<long>(profile.size()))
           {
             right = std::max(right, profile[static_cast<size_t>(after)]);
-            minimum = minimum && (k > 1 || profile[static_cast<size_t>(after)] >= profile[i]);
           }
         }
-        const bool dip = minimum && profile[i] < options.discDipRatio * std::min(left, right);
-        bone[i] = profile[i] >= options.discProfile && !dip;
+        const double level = options.discDipRatio * std::min(left, right);
+        size_t width = 0;
+        if (profile[i] < level)
+        {
+          size_t low = i;
+          size_t high = i;
+          while (low > 0 && profile[low - 1] < level)
+          {
+            --low;
+          }
+          while (high + 1 < profile.size() && profile[high + 1] < level)
+          {
+            ++high;
+          }
+          width = high - low + 1;
+        }
+        const bool narrowDip = width > 0 && width <= widest;
+        bone[i] = profile[i] >= options.discProfile && !narrowDip;
       }
 
       // A run shorter than a vertebra between two discs is partial volume around a disc (or
@@ -210,6 +232,44 @@ namespace spinemet
           for (size_t i = run.first; i <= run.last; ++i)
           {
             bone[i] = false;
+          }
+        }
+      }
+
+      // Two short runs around a dip that together make one vertebra of the height of their
+      // neighbours are one lytic vertebra whose dip reached the disc level. Judged only against
+      // at least two other vertebrae: heights vary too much along the spine to guess.
+      for (bool changed = true; changed;)
+      {
+        changed = false;
+        const std::vector<Run> runs = findRuns(bone, cuts);
+        for (size_t r = 0; r + 1 < runs.size() && !changed; ++r)
+        {
+          std::vector<double> others;
+          for (size_t other = 0; other < runs.size(); ++other)
+          {
+            const bool atEnd = runs[other].first == 0 || runs[other].last + 1 == profile.size();
+            if (other != r && other != r + 1 && !atEnd)
+            {
+              others.push_back(static_cast<double>(runs[other].length()) * sliceMm);
+            }
+          }
+          if (others.size() < 2)
+          {
+            continue;
+          }
+          const double typicalMm = median(others);
+          const double firstMm = static_cast<double>(runs[r].length()) * sliceMm;
+          const double secondMm = static_cast<double>(runs[r + 1].length()) * sliceMm;
+          const double togetherMm = static_cast<double>(runs[r + 1].last - runs[r].first + 1) * sliceMm;
+          if (firstMm < SHORT_VERTEBRA_FACTOR * typicalMm && secondMm < SHORT_VERTEBRA_FACTOR * typicalMm &&
+              togetherMm <= MERGED_VERTEBRA_FACTOR * typicalMm)
+          {
+            for (size_t i = runs[r].last + 1; i < runs[r + 1].first; ++i)
+            {
+              bone[i] = true;
+            }
+            changed = true;
           }
         }
       }
@@ -538,7 +598,9 @@ namespace spinemet
         }
       }
 
-      // The crop: the body and, as far as they fit, the posterior elements behind it.
+      // The crop: the body and, as far as they fit, the posterior elements behind it. The
+      // spinous process is not on every slice (interspinous gaps, lytic arches): the upper
+      // quartile over the neighbourhood gives how far back the arch reaches.
       std::vector<double> tips;
       for (long k = -posteriorWindow; k <= posteriorWindow; ++k)
       {
@@ -548,7 +610,7 @@ namespace spinemet
           tips.push_back((posteriorRows[static_cast<size_t>(j)] - footprints[static_cast<size_t>(j)].row) * grid.posteriorRowSign);
         }
       }
-      const double tipFromCentre = std::max(median(tips), body.halfDepth);   // rows, posterior
+      const double tipFromCentre = std::max(quantile(tips, 0.75), body.halfDepth);   // rows, posterior
       const double anteriorFromCentre = -body.halfDepth;
       const double spanMm = (tipFromCentre - anteriorFromCentre) * grid.rowMm;
       double centreFromBody;

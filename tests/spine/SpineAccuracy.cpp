@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// spinemet-spine-accuracy: the spine finder against the phantom ground truth over many seeds
+// with random acquisitions (docs/spine.md, "Accuracy"). Figures are on phantoms only.
+//   spinemet-spine-accuracy [first seed] [seed count] [--verbose]
+
+#include "PhantomEvaluation.h"
+
+#include "common/AnalysisError.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+using namespace spinemet;
+
+int main(int argc, char** argv)
+{
+  const uint64_t first = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
+  const uint64_t count = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 50;
+  const bool verbose = argc > 3 && std::strcmp(argv[3], "--verbose") == 0;
+  const SpineOptions options;
+
+  size_t countCorrect = 0, acceptable = 0, edges = 0, edgesBeyond = 0, slices = 0, missed = 0, crops = 0, cropsMissing = 0;
+  double edgeSum = 0, edgeMax = 0, centreSum = 0, centreMax = 0, seconds = 0, volumeSlices = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed)
+  {
+    PhantomSettings settings;
+    settings.seed = seed;
+    settings.randomAcquisition = true;
+    const PhantomStudy study = generatePhantom(settings);
+    const auto start = std::chrono::steady_clock::now();
+    test::SpineEvaluation evaluation;
+    try
+    {
+      const SpineLayout layout = findSpine(study.series.volume, options);
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      evaluation = test::evaluateSpine(study, layout, options.cropMm);
+    }
+    catch (const AnalysisError& error)
+    {
+      evaluation.truthVertebrae = study.truth.vertebrae.size();
+      evaluation.problems.push_back(error.code() + ": " + error.what());
+    }
+    volumeSlices += static_cast<double>(study.series.volume.sliceCount());
+    countCorrect += evaluation.countMatches ? 1 : 0;
+    acceptable += evaluation.acceptable() ? 1 : 0;
+    for (double error : evaluation.edgeErrorsMm)
+    {
+      edgeSum += error;
+      edgeMax = std::max(edgeMax, error);
+      ++edges;
+    }
+    edgesBeyond += evaluation.vertebraeBeyondTolerance;
+    slices += evaluation.vertebraSlices;
+    missed += evaluation.slicesMissed;
+    crops += evaluation.cropsChecked;
+    cropsMissing += evaluation.cropsMissingBody;
+    centreSum += evaluation.bodyCentreErrorMeanMm * static_cast<double>(evaluation.cropsChecked);
+    centreMax = std::max(centreMax, evaluation.bodyCentreErrorMaxMm);
+    const PhantomAcquisition& a = study.acquisition;
+    if (verbose || !evaluation.acceptable())
+    {
+      std::printf("seed %llu (%s-%s, %zu px %.2f mm, slices %.3f mm, %s): %s\n",
+                  static_cast<unsigned long long>(seed), a.firstLevel.c_str(), a.lastLevel.c_str(), a.matrix,
+                  a.pixelSpacingMm, a.sliceSpacingMm, toString(a.order), test::summarise(evaluation).c_str());
+    }
+  }
+  std::printf("\n%llu phantoms (random acquisitions; figures on phantoms only)\n", static_cast<unsigned long long>(count));
+  std::printf("vertebra count correct:        %zu/%llu (%.0f%%)\n", countCorrect, static_cast<unsigned long long>(count),
+              100.0 * static_cast<double>(countCorrect) / static_cast<double>(count));
+  std::printf("all criteria met:              %zu/%llu\n", acceptable, static_cast<unsigned long long>(count));
+  std::printf("vertebra edge error:           mean %.2f mm, max %.2f mm, %zu of %zu vertebrae beyond one disc\n",
+              edges ? edgeSum / static_cast<double>(edges) : 0.0, edgeMax, edgesBeyond, edges);
+  std::printf("slices inside a vertebra missed: %zu/%zu\n", missed, slices);
+  std::printf("crops missing the body:        %zu/%zu\n", cropsMissing, crops);
+  std::printf("body centre error:             mean %.2f mm, max %.2f mm\n", crops ? centreSum / static_cast<double>(crops) : 0.0, centreMax);
+  std::printf("findSpine time:                %.1f ms per slice (%.0f slices)\n", 1000 * seconds / volumeSlices, volumeSlices);
+  return 0;
+}

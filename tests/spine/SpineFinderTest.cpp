@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The spine finder on phantoms across the acquisition variety, on volumes turned around in the
+// slice plane and along z, and on the real CT of ../shared/testdata.
+
+#include "PhantomEvaluation.h"
+
+#include "common/AnalysisError.h"
+#include "spine/Spine.h"
+#include "volume/SeriesLoader.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace spinemet
+{
+  namespace
+  {
+    struct PhantomCase
+    {
+      std::string name;
+      PhantomSettings settings;
+      // Where a lesion has destroyed part of the cortical shell, the body measured on the slice
+      // is the bone that is left: its centre moves towards the intact side.
+      double bodyCentreErrorMm = 4;
+    };
+
+    std::ostream& operator<<(std::ostream& stream, const PhantomCase& phantomCase)
+    {
+      return stream << phantomCase.name;
+    }
+
+    PhantomSettings base(uint64_t seed, const std::string& levels, size_t matrix, double pixelMm, double sliceMm)
+    {
+      PhantomSettings settings;
+      settings.seed = seed;
+      settings.levels = levels;
+      settings.matrix = matrix;
+      settings.pixelSpacingMm = pixelMm;
+      settings.sliceThicknessMm = sliceMm;
+      settings.sliceSpacingMm = sliceMm;
+      return settings;
+    }
+
+    // Every level of `settings.levels` gets the same forced label.
+    PhantomSettings labelAll(PhantomSettings settings, const std::vector<std::string>& levels, PhantomLabel label)
+    {
+      for (const std::string& level : levels)
+      {
+        settings.labels[level] = label;
+      }
+      return settings;
+    }
+
+    std::vector<PhantomCase> phantomCases()
+    {
+      std::vector<PhantomCase> cases;
+      cases.push_back({"Default", PhantomSettings{}});
+      cases.push_back({"ThickSlicesThoracic256", base(11, "T5-T10", 256, 1.0, 5)});
+      cases.push_back({"ThickSlicesLumbar", base(12, "T12-L5", 256, 0.9, 5)});
+      cases.push_back({"ThinSlices", base(13, "T11-L1", 256, 0.8, 0.625)});
+      cases.push_back({"FinePixelsLumbar512", base(14, "L1-L5", 512, 0.5, 1.25)});
+      cases.push_back({"UpperThoracic", base(15, "T1-T5", 256, 0.7, 3)});
+      {
+        PhantomSettings settings = base(16, "T8-L1", 512, 0.9, 2.5);
+        settings.lateralOffsetMm = 45;
+        settings.anteriorPosteriorOffsetMm = -35;
+        settings.order = PhantomSliceOrder::Ascending;
+        cases.push_back({"OffCentreAscending", settings});
+      }
+      {
+        PhantomSettings settings = base(17, "T12-L3", 256, 0.8, 2);
+        settings.lesionRanges = PhantomLesionRanges{10, 14, 20, 60, 600, 1000};
+        PhantomLabel lytic;
+        lytic.boneQuality = BoneQuality::Lytic;
+        lytic.posterolateral = Posterolateral::Bilateral;
+        lytic.side = LesionSide::Both;
+        cases.push_back({"LargeLyticEverywhere", labelAll(settings, {"T12", "L1", "L2", "L3"}, lytic), 6});
+      }
+      {
+        PhantomSettings settings = base(18, "T10-L1", 256, 0.8, 3);
+        settings.lesionRanges = PhantomLesionRanges{10, 14, 20, 60, 700, 1100};
+        PhantomLabel blastic;
+        blastic.boneQuality = BoneQuality::Blastic;
+        cases.push_back({"LargeBlasticEverywhere", labelAll(settings, {"T10", "T11", "T12", "L1"}, blastic)});
+      }
+      {
+        PhantomSettings settings = base(19, "T9-T12", 256, 0.75, 1.5);
+        settings.difficulty = PhantomDifficulty::Hard;
+        settings.noiseSigmaHu = 35;
+        PhantomLabel mixed;
+        mixed.boneQuality = BoneQuality::Mixed;
+        mixed.posterolateral = Posterolateral::Unilateral;
+        mixed.side = LesionSide::Left;
+        cases.push_back({"MixedNoisy", labelAll(settings, {"T9", "T10", "T11", "T12"}, mixed)});
+      }
+      for (uint64_t seed : {101, 102, 103, 104, 105, 106})
+      {
+        PhantomSettings settings;
+        settings.seed = seed;
+        settings.randomAcquisition = true;
+        settings.matrix = 256;
+        cases.push_back({"Random" + std::to_string(seed), settings});
+      }
+      return cases;
+    }
+
+    class SpineOnPhantom : public testing::TestWithParam<PhantomCase>
+    {
+    };
+
+    std::filesystem::path testDataFolder()
+    {
+      return std::filesystem::path(SPINEMET_TESTDATA_DIR);
+    }
+
+    // The volume seen from the other side: rows run from back to front (Image Orientation
+    // 1\0\0\0\-1\0), and, with `reverseSlices`, columns run to the right as well, which turns
+    // the slice normal towards the feet: slice 0 is then the most cranial one.
+    Volume turned(const Volume& volume, bool reverseSlices)
+    {
+      VolumeGeometry g = volume.geometry();
+      const size_t columns = g.columns;
+      const size_t rows = g.rows;
+      std::vector<std::vector<int16_t>> slices;
+      for (size_t k = 0; k < g.slices; ++k)
+      {
+        const size_t source = reverseSlices ? g.slices - 1 - k : k;
+        std::vector<int16_t> pixels(columns * rows);
+        for (size_t r = 0; r < rows; ++r)
+        {
+          for (size_t c = 0; c < columns; ++c)
+          {
+            const size_t sourceColumn = reverseSlices ? columns - 1 - c : c;
+            pixels[r * columns + c] = volume.at(sourceColumn, rows - 1 - r, source);
+          }
+        }
+        slices.push_back(std::move(pixels));
+      }
+      const Vector3 corner = volume.toPatient(reverseSlices ? static_cast<double>(columns - 1) : 0,
+                                              static_cast<double>(rows - 1),
+                                              reverseSlices ? static_cast<double>(g.slices - 1) : 0);
+      g.origin = corner;
+      g.columnDirection = {0, -1, 0};
+      if (reverseSlices)
+      {
+        g.rowDirection = {-1, 0, 0};
+        g.sliceDirection = {0, 0, -1};
+      }
+      return Volume(g, std::move(slices));
+    }
+  }
+
+
+  TEST_P(SpineOnPhantom, VertebraCountRangesAndCropsMatchTheGroundTruth)
+  {
+    const PhantomStudy study = generatePhantom(GetParam().settings);
+    const SpineOptions options;
+    const SpineLayout layout = findSpine(study.series.volume, options);
+    const test::SpineEvaluation evaluation = test::evaluateSpine(study, layout, options.cropMm);
+    EXPECT_TRUE(evaluation.countMatches) << test::summarise(evaluation);
+    EXPECT_EQ(evaluation.vertebraeBeyondTolerance, 0u) << test::summarise(evaluation);
+    EXPECT_EQ(evaluation.slicesMissed, 0u) << test::summarise(evaluation);
+    EXPECT_GT(evaluation.cropsChecked, 0u);
+    EXPECT_EQ(evaluation.cropsMissingBody, 0u) << test::summarise(evaluation);
+    EXPECT_LT(evaluation.bodyCentreErrorMeanMm, GetParam().bodyCentreErrorMm) << test::summarise(evaluation);
+
+    // Numbered cranial to caudal, without levels; every vertebra-bearing slice names its own.
+    ASSERT_EQ(layout.slices.size(), study.series.volume.sliceCount());
+    for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+    {
+      const Vertebra& vertebra = layout.vertebrae[v];
+      EXPECT_EQ(vertebra.index, static_cast<int>(v));
+      EXPECT_TRUE(vertebra.level.empty());
+      if (v > 0)
+      {
+        EXPECT_LT(vertebra.lastSlice, layout.vertebrae[v - 1].firstSlice) << "slice 0 is caudal in this volume";
+      }
+      for (size_t s = vertebra.firstSlice; s <= vertebra.lastSlice; ++s)
+      {
+        EXPECT_TRUE(layout.slices[s].vertebraPresent);
+        EXPECT_EQ(layout.slices[s].vertebra, vertebra.index);
+      }
+    }
+  }
+
+  INSTANTIATE_TEST_SUITE_P(Acquisitions, SpineOnPhantom, testing::ValuesIn(phantomCases()),
+                           [](const testing::TestParamInfo<PhantomCase>& info) { return info.param.name; });
+
+
+  TEST(SpineFinder, RowsRunningForwardAndSlicesRunningHeadToFeetGiveTheSameVertebrae)
+  {
+    PhantomSettings settings;
+    settings.seed = 21;
+    settings.levels = "T12-L2";
+    settings.matrix = 256;
+    settings.pixelSpacingMm = 0.8;
+    const PhantomStudy study = generatePhantom(settings);
+    const SpineLayout reference = findSpine(study.series.volume);
+    ASSERT_EQ(reference.vertebrae.size(), 3u);
+    const size_t n = study.series.volume.sliceCount();
+    const size_t rows = study.series.volume.rows();
+    const size_t columns = study.series.volume.columns();
+
+    const SpineLayout flipped = findSpine(turned(study.series.volume, false));
+    ASSERT_EQ(flipped.vertebrae.size(), 3u);
+    for (size_t v = 0; v < 3; ++v)
+    {
+      EXPECT_EQ(flipped.vertebrae[v].firstSlice, reference.vertebrae[v].firstSlice);
+      EXPECT_EQ(flipped.vertebrae[v].lastSlice, reference.vertebrae[v].lastSlice);
+    }
+    for (size_t s = 0; s < n; ++s)
+    {
+      if (reference.slices[s].vertebraPresent)
+      {
+        // The crop centre sits behind the body: posterior is now towards row 0.
+        EXPECT_NEAR(flipped.slices[s].cropCentreRow, static_cast<double>(rows - 1) - reference.slices[s].cropCentreRow, 2.0);
+      }
+    }
+
+    const SpineLayout reversed = findSpine(turned(study.series.volume, true));
+    ASSERT_EQ(reversed.vertebrae.size(), 3u);
+    for (size_t v = 0; v < 3; ++v)
+    {
+      // Index 0 is still the most cranial vertebra, now at the low slice numbers.
+      EXPECT_EQ(reversed.vertebrae[v].firstSlice, n - 1 - reference.vertebrae[v].lastSlice);
+      EXPECT_EQ(reversed.vertebrae[v].lastSlice, n - 1 - reference.vertebrae[v].firstSlice);
+    }
+    const size_t middle = (reference.vertebrae[1].firstSlice + reference.vertebrae[1].lastSlice) / 2;
+    EXPECT_NEAR(reversed.slices[n - 1 - middle].cropCentreColumn,
+                static_cast<double>(columns - 1) - reference.slices[middle].cropCentreColumn, 2.0);
+  }
+
+
+  TEST(SpineFinder, ReportsProgressForEverySlice)
+  {
+    PhantomSettings settings;
+    settings.matrix = 256;
+    settings.levels = "L1-L2";
+    const PhantomStudy study = generatePhantom(settings);
+    SpineOptions options;
+    size_t calls = 0;
+    size_t lastDone = 0;
+    options.progress = [&](size_t done, size_t total)
+    {
+      ++calls;
+      EXPECT_EQ(total, study.series.volume.sliceCount());
+      EXPECT_EQ(done, lastDone + 1);
+      lastDone = done;
+    };
+    findSpine(study.series.volume, options);
+    EXPECT_EQ(calls, study.series.volume.sliceCount());
+  }
+
+
+  TEST(SpineFinder, ANarrowerCropKeepsTheBodyAndMovesForward)
+  {
+    PhantomSettings settings;
+    settings.matrix = 256;
+    settings.levels = "L2-L4";
+    settings.pixelSpacingMm = 0.8;
+    const PhantomStudy study = generatePhantom(settings);
+    SpineOptions wide;
+    SpineOptions narrow;
+    narrow.cropMm = 60;
+    const SpineLayout wideLayout = findSpine(study.series.volume, wide);
+    const SpineLayout narrowLayout = findSpine(study.series.volume, narrow);
+    const test::SpineEvaluation evaluation = test::evaluateSpine(study, narrowLayout, narrow.cropMm);
+    EXPECT_EQ(evaluation.cropsMissingBody, 0u) << test::summarise(evaluation);
+    size_t compared = 0;
+    for (size_t s = 0; s < narrowLayout.slices.size(); ++s)
+    {
+      if (narrowLayout.slices[s].vertebraPresent && wideLayout.slices[s].vertebraPresent)
+      {
+        // Rows grow towards the back: a smaller crop that must still hold the body sits further forward.
+        EXPECT_LE(narrowLayout.slices[s].cropCentreRow, wideLayout.slices[s].cropCentreRow + 0.5);
+        ++compared;
+      }
+    }
+    EXPECT_GT(compared, 0u);
+  }
+
+
+  TEST(SpineFinder, DisplayNameIsTheLevelOrThePosition)
+  {
+    Vertebra vertebra;
+    vertebra.index = 2;
+    EXPECT_EQ(vertebra.displayName(12), "vertebra 3 of 12");
+    vertebra.level = "T7";
+    EXPECT_EQ(vertebra.displayName(12), "T7");
+  }
+
+
+  TEST(SpineFinder, AirAloneIsNoSpine)
+  {
+    VolumeGeometry geometry;
+    geometry.columns = 64;
+    geometry.rows = 64;
+    geometry.slices = 5;
+    Volume air(geometry, std::vector<std::vector<int16_t>>(5, std::vector<int16_t>(64 * 64, -1000)));
+    try
+    {
+      findSpine(air);
+      FAIL() << "a volume of air has no spine";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "no-spine");
+      EXPECT_NE(std::string(error.what()).find("no spine found: no slice shows anything denser than air"), std::string::npos)
+        << error.what();
+    }
+  }
+
+
+  TEST(SpineFinder, SoftTissueWithoutBoneIsNoSpine)
+  {
+    // A water cylinder with a contrast-filled vessel (250 HU, no cortical shell) in it.
+    VolumeGeometry geometry;
+    geometry.columns = 200;
+    geometry.rows = 200;
+    geometry.slices = 40;
+    geometry.columnSpacing = geometry.rowSpacing = 1.5;
+    geometry.sliceSpacing = 2.5;
+    std::vector<int16_t> pixels(200 * 200, -1000);
+    for (int r = 0; r < 200; ++r)
+    {
+      for (int c = 0; c < 200; ++c)
+      {
+        const double x = c - 100.0;
+        const double y = r - 100.0;
+        if (x * x + y * y < 90.0 * 90.0)
+        {
+          pixels[static_cast<size_t>(r * 200 + c)] = 40;
+        }
+        if ((x + 10) * (x + 10) + y * y < 8.0 * 8.0)
+        {
+          pixels[static_cast<size_t>(r * 200 + c)] = 250;
+        }
+      }
+    }
+    Volume phantom(geometry, std::vector<std::vector<int16_t>>(40, pixels));
+    try
+    {
+      findSpine(phantom);
+      FAIL() << "a cylinder of soft tissue has no spine";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "no-spine");
+      EXPECT_NE(std::string(error.what()).find("no spine found:"), std::string::npos) << error.what();
+    }
+  }
+
+
+  TEST(SpineOnRealCt, HeadCtHasNoSpine)
+  {
+    // The loader accepts the head's tilt and spacing only because the caller asks it to; the
+    // pipeline does the same to tell "no spine found" rather than "tilted".
+    LoadOptions options;
+    options.acceptedProblems = {"gantry-tilt", "slice-gap", "irregular-spacing"};
+    const Series head = loadSeries(FileSliceSource({(testDataFolder() / "real-ct" / "head-gantry-tilt").string()}), options);
+    try
+    {
+      findSpine(head.volume);
+      FAIL() << "the head CT must not yield a spine";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "no-spine");
+      EXPECT_EQ(std::string(error.what()).rfind("no spine found: ", 0), 0u) << error.what();
+    }
+  }
+
+
+  TEST(SpineOnRealCt, AbdomenSlicesShowTheLumbarBodyBehindTheMidline)
+  {
+    // Ten real slices, far apart (gaps accepted): each one is examined on its own. On the
+    // lumbar slices (z -400 to -350 mm) the best candidate must be the vertebral body: on the
+    // patient's midline, in the back half of the body, of lumbar size, with a cortical shell.
+    LoadOptions options;
+    options.acceptedProblems = {"slice-gap", "irregular-spacing"};
+    const Series abdomen =
+      loadSeries(FileSliceSource({(testDataFolder() / "real-ct" / "abdomen-gaps-duplicates").string()}), options);
+    const Volume& volume = abdomen.volume;
+    size_t lumbar = 0;
+    for (size_t s = 0; s < volume.sliceCount(); ++s)
+    {
+      const double z = abdomen.slices[s].position;
+      const std::vector<BodyCandidate> candidates = findBodyCandidates(volume, s);
+      ASSERT_FALSE(candidates.empty()) << "slice at z " << z;
+      const BodyCandidate& best = candidates.front();
+      // Every slice of this series passes through the spine.
+      EXPECT_LT(best.midlineOffsetMm, 15) << "slice at z " << z;
+      if (z < -410 || z > -340)
+      {
+        continue;
+      }
+      ++lumbar;
+      const double widthMm = (best.body.column1 - best.body.column0) * volume.geometry().columnSpacing;
+      const double depthMm = (best.body.row1 - best.body.row0) * volume.geometry().rowSpacing;
+      EXPECT_GT(best.score, 0.5) << "slice at z " << z;
+      EXPECT_GT(best.rim, 0.6) << "slice at z " << z;
+      EXPECT_GT(widthMm, 35) << "slice at z " << z;
+      EXPECT_LT(widthMm, 60) << "slice at z " << z;
+      EXPECT_GT(depthMm, 25) << "slice at z " << z;
+      EXPECT_LT(depthMm, 45) << "slice at z " << z;
+      // Image centre is row 256; the lumbar body lies behind it, in front of the spinous process.
+      EXPECT_GT(best.row, 280) << "slice at z " << z;
+      EXPECT_LT(best.row, 340) << "slice at z " << z;
+      EXPECT_GT(best.column, 235) << "slice at z " << z;
+      EXPECT_LT(best.column, 280) << "slice at z " << z;
+    }
+    EXPECT_EQ(lumbar, 4u);
+  }
+}
