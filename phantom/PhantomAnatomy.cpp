@@ -469,8 +469,10 @@ namespace spinemet
           const int count = 1 + static_cast<int>(lesions.index(label.boneQuality == BoneQuality::Mixed ? 2 : 3));
           for (int k = 0; k < count; ++k)
           {
+            // separate foci, each with its own density, and clear of lytic lesions
+            auto blocked = [&](const PhantomLesion& f) { return overlapsKind(v, f, true) || overlapsKind(v, f, false); };
             PhantomLesion focus = bodyLesion(lesions, v, ranges, false);
-            for (int attempt = 0; attempt < 16 && overlapsKind(v, focus, true); ++attempt)
+            for (int attempt = 0; attempt < 16 && blocked(focus); ++attempt)
             {
               focus = bodyLesion(lesions, v, ranges, false);
             }
@@ -478,7 +480,7 @@ namespace spinemet
             {
               focus = focusAwayFrom(v, focus);
             }
-            if (!overlapsKind(v, focus, true))
+            if (!blocked(focus))
             {
               v.lesions.push_back(Lesion{focus, false, false});
             }
