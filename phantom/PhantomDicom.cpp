@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace spinemet
@@ -132,19 +133,21 @@ namespace spinemet
     const std::string tableHeight = decimal(150 - acquisition.anteriorPosteriorOffsetMm, "%.1f");
     const std::string software = std::string("spinemet-phantom ") + SPINEMET_VERSION;
 
+    std::map<std::string, size_t> volumeSlice;   // SOP Instance UID -> the volume slice it shows
+    for (size_t k = 0; k < series.slices.size(); ++k)
+    {
+      volumeSlice[series.slices[k].sopInstanceUid] = k;
+    }
+
     for (const PhantomSlice& slice : study.truth.slices)
     {
       const std::string path = (std::filesystem::path(folder) / slice.fileName).string();
-      // the volume slice this file shows
-      size_t k = 0;
-      while (k < series.slices.size() && series.slices[k].sopInstanceUid != slice.sopInstanceUid)
-      {
-        ++k;
-      }
-      if (k == series.slices.size())
+      const auto found = volumeSlice.find(slice.sopInstanceUid);
+      if (found == volumeSlice.end())
       {
         throw AnalysisError(WRITE_ERROR, "slice " + slice.fileName + " has no voxels in the study");
       }
+      const size_t k = found->second;
       const int16_t* hu = series.volume.slice(k);
       for (size_t i = 0; i < pixelCount; ++i)
       {
