@@ -67,7 +67,11 @@ namespace spinemet
                         bool eightConnected, std::vector<int32_t>& labels,
                         std::vector<size_t>& stack)
     {
-      labels.assign(columns * rows, 0);
+      // Scanline flood fill: each popped seed fills its whole run along the row, then seeds the
+      // runs it touches on the rows above and below (diagonally too when 8-connected).
+      labels.resize(columns * rows);
+      std::fill(labels.begin(), labels.end(), 0);
+      const size_t reach = eightConnected ? 1 : 0;
       int count = 0;
       for (size_t start = 0; start < mask.size(); ++start)
       {
@@ -76,35 +80,49 @@ namespace spinemet
           continue;
         }
         ++count;
-        labels[start] = count;
         stack.clear();
         stack.push_back(start);
         while (!stack.empty())
         {
-          const size_t p = stack.back();
+          const size_t seed = stack.back();
           stack.pop_back();
-          const long c = static_cast<long>(p % columns);
-          const long r = static_cast<long>(p / columns);
-          for (long dr = -1; dr <= 1; ++dr)
+          if (labels[seed] != 0)
           {
-            for (long dc = -1; dc <= 1; ++dc)
+            continue;
+          }
+          const size_t row = seed / columns;
+          const size_t rowStart = row * columns;
+          size_t left = seed - rowStart;
+          size_t right = left;
+          while (left > 0 && mask[rowStart + left - 1] && labels[rowStart + left - 1] == 0)
+          {
+            --left;
+          }
+          while (right + 1 < columns && mask[rowStart + right + 1] && labels[rowStart + right + 1] == 0)
+          {
+            ++right;
+          }
+          std::fill(labels.begin() + static_cast<long>(rowStart + left),
+                    labels.begin() + static_cast<long>(rowStart + right + 1), count);
+          const size_t from = left >= reach ? left - reach : 0;
+          const size_t to = std::min(columns - 1, right + reach);
+          for (int direction = -1; direction <= 1; direction += 2)
+          {
+            if ((direction < 0 && row == 0) || (direction > 0 && row + 1 >= rows))
             {
-              if ((dr == 0 && dc == 0) || (!eightConnected && dr != 0 && dc != 0))
+              continue;
+            }
+            const size_t neighbourStart = (direction < 0 ? row - 1 : row + 1) * columns;
+            bool inRun = false;
+            for (size_t c = from; c <= to; ++c)
+            {
+              const size_t q = neighbourStart + c;
+              const bool open = mask[q] && labels[q] == 0;
+              if (open && !inRun)
               {
-                continue;
-              }
-              const long nc = c + dc;
-              const long nr = r + dr;
-              if (nc < 0 || nr < 0 || nc >= static_cast<long>(columns) || nr >= static_cast<long>(rows))
-              {
-                continue;
-              }
-              const size_t q = static_cast<size_t>(nr) * columns + static_cast<size_t>(nc);
-              if (mask[q] && labels[q] == 0)
-              {
-                labels[q] = count;
                 stack.push_back(q);
               }
+              inRun = open;
             }
           }
         }
@@ -124,6 +142,9 @@ namespace spinemet
       patient_.resize(pixels);
       bone_.resize(pixels);
       integral_.resize((grid.columns + 1) * (grid.rows + 1));
+      rowSums_.resize(pixels);
+      core_.resize(pixels);
+      labels_.resize(pixels);
     }
 
 
@@ -133,7 +154,7 @@ namespace spinemet
       // noise of 20-50 HU, the bone threshold is only ~100 HU above soft tissue).
       const size_t columns = grid_.columns;
       const size_t rows = grid_.rows;
-      std::vector<int32_t> horizontal(columns * rows);
+      std::vector<int32_t>& horizontal = rowSums_;
       for (size_t r = 0; r < rows; ++r)
       {
         const int16_t* line = hu + r * columns;
@@ -202,16 +223,20 @@ namespace spinemet
       size_t area = 0;
       size_t rowMin = grid_.rows;
       size_t rowMax = 0;
-      for (size_t p = 0; p < labels_.size(); ++p)
+      for (size_t r = 0; r < grid_.rows; ++r)
       {
-        mask[p] = labels_[p] == largest;
-        if (mask[p])
+        const size_t rowStart = r * grid_.columns;
+        for (size_t c = 0; c < grid_.columns; ++c)
         {
-          const size_t r = p / grid_.columns;
-          sumColumns += static_cast<double>(p % grid_.columns);
-          ++area;
-          rowMin = std::min(rowMin, r);
-          rowMax = std::max(rowMax, r);
+          const bool inside = labels_[rowStart + c] == largest;
+          mask[rowStart + c] = inside;
+          if (inside)
+          {
+            sumColumns += static_cast<double>(c);
+            ++area;
+            rowMin = std::min(rowMin, r);
+            rowMax = std::max(rowMax, r);
+          }
         }
       }
       patientFound_ = area > 0;
@@ -259,7 +284,8 @@ namespace spinemet
       // The core: bone whose surroundings (one window) are at least half bone. Thin bone (ribs,
       // laminae, transverse processes, a calcified vessel wall, the table) does not qualify;
       // a vertebral body does, and so does the bone around a small lytic hole in it.
-      std::vector<uint8_t> core(columns * rows, 0);
+      std::vector<uint8_t>& core = core_;
+      std::fill(core.begin(), core.end(), 0);
       for (size_t r = 0; r < rows; ++r)
       {
         for (size_t c = 0; c < columns; ++c)
