@@ -161,11 +161,7 @@ namespace spinemet
       uint64_t textureSeed = 0;
     };
 
-    // The column position (centre of the vertebral body) at height z.
-    void columnCentreAt(const Anatomy& anatomy, double z, double& x, double& y);
-
-    // Renders one slab [z - thickness/2, z + thickness/2] into `hu` (rows x columns, row-major),
-    // before blur and noise; reports whether lesion voxels are present.
+    // The pixel grid of an axial slice in patient coordinates.
     struct SliceGrid
     {
       size_t columns = 0;
@@ -196,6 +192,8 @@ namespace spinemet
       std::vector<float> scratch;         // blur
     };
 
+    // Renders one slab [z - thickness/2, z + thickness/2] into `hu` (rows x columns, row-major),
+    // before blur and noise (PhantomRender.cpp); reports which lesions show in it.
     SliceFindings renderSlab(const Anatomy& anatomy, const SliceGrid& grid, double z,
                              double thickness, std::vector<float>& hu, RenderBuffers& buffers);
 

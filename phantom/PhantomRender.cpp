@@ -405,13 +405,6 @@ namespace spinemet
       }
     }
 
-    void columnCentreAt(const Anatomy& anatomy, double z, double& x, double& y)
-    {
-      const LevelShape shape = shapeAt(anatomy, z);
-      x = shape.centreX;
-      y = shape.centreY;
-    }
-
     SliceFindings renderSlab(const Anatomy& anatomy, const SliceGrid& grid, double z,
                              double thickness, std::vector<float>& hu, RenderBuffers& buffers)
     {
