@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 
@@ -231,6 +232,78 @@ namespace spinemet
     const size_t middle = (reference.vertebrae[1].firstSlice + reference.vertebrae[1].lastSlice) / 2;
     EXPECT_NEAR(reversed.slices[n - 1 - middle].cropCentreColumn,
                 static_cast<double>(columns - 1) - reference.slices[middle].cropCentreColumn, 2.0);
+  }
+
+
+  TEST(SpineFinder, AContrastFilledCalcifiedAortaBesideTheBodyIsNotTheSpine)
+  {
+    // Paint an aorta into a phantom: 25 mm across, 250 HU of contrast, a calcified arc (800 HU)
+    // on its wall, 2 mm of fat from the body's front-left edge, on every slice: a dense round
+    // structure of a vertebral body's size, continuous along z, without discs.
+    PhantomSettings settings;
+    settings.seed = 22;
+    settings.levels = "T11-L2";
+    settings.matrix = 256;
+    settings.pixelSpacingMm = 0.8;
+    settings.sliceThicknessMm = settings.sliceSpacingMm = 2.5;
+    PhantomStudy study = generatePhantom(settings);
+    Volume& volume = study.series.volume;
+    const VolumeGeometry& g = volume.geometry();
+    std::vector<std::array<double, 2>> aorta(volume.sliceCount());
+    for (size_t s = 0; s < volume.sliceCount(); ++s)
+    {
+      // The nearest vertebra's body gives where the front-left edge is.
+      const double z = volume.toPatient(0, 0, static_cast<double>(s))[2];
+      const PhantomVertebra* nearest = &study.truth.vertebrae.front();
+      for (const PhantomVertebra& vertebra : study.truth.vertebrae)
+      {
+        if (std::fabs(vertebra.bodyCentre[2] - z) < std::fabs(nearest->bodyCentre[2] - z))
+        {
+          nearest = &vertebra;
+        }
+      }
+      const double radiusMm = 12.5;
+      const double centreColumn = nearest->bodyCentreColumn + 12 / g.columnSpacing;   // to the left
+      const double centreRow = nearest->bodyCentreRow - (nearest->bodyDepthMm / 2 + 2 + radiusMm) / g.rowSpacing;
+      aorta[s] = {centreColumn, centreRow};
+      int16_t* pixels = volume.slice(s);
+      for (size_t r = 0; r < g.rows; ++r)
+      {
+        for (size_t c = 0; c < g.columns; ++c)
+        {
+          const double dx = (static_cast<double>(c) - centreColumn) * g.columnSpacing;
+          const double dy = (static_cast<double>(r) - centreRow) * g.rowSpacing;
+          const double distance = std::sqrt(dx * dx + dy * dy);
+          if (distance <= radiusMm - 1.5)
+          {
+            pixels[r * g.columns + c] = 250;
+          }
+          else if (distance <= radiusMm && dx > 0)
+          {
+            pixels[r * g.columns + c] = 800;     // the calcified half of the wall
+          }
+          else if (distance <= radiusMm)
+          {
+            pixels[r * g.columns + c] = 60;
+          }
+        }
+      }
+    }
+    // The aorta is a candidate of its own on the slices (so the choice is really made) ...
+    const size_t middle = volume.sliceCount() / 2;
+    bool aortaSeen = false;
+    for (const BodyCandidate& candidate : findBodyCandidates(volume, middle))
+    {
+      aortaSeen = aortaSeen || std::hypot((candidate.column - aorta[middle][0]) * g.columnSpacing,
+                                          (candidate.row - aorta[middle][1]) * g.rowSpacing) < 5;
+    }
+    EXPECT_TRUE(aortaSeen);
+    // ... and the spine is still the spine.
+    const SpineOptions options;
+    const SpineLayout layout = findSpine(volume, options);
+    const test::SpineEvaluation evaluation = test::evaluateSpine(study, layout, options.cropMm);
+    EXPECT_TRUE(evaluation.acceptable()) << test::summarise(evaluation);
+    EXPECT_LT(evaluation.bodyCentreErrorMaxMm, 6) << test::summarise(evaluation);
   }
 
 
