@@ -4,13 +4,16 @@
 //   spinemet-engine-bench pipeline SERIES MODEL [--threads N] [--batch N] [--graph none|freeze|optimize]
 //                         [--no-channels-last] [--json OUT] [--centres OUT]
 //       analyseSeries end to end from the files, with the time of each stage and the model's share
-//   spinemet-engine-bench levers SERIES MODEL [--threads N,N] [--batch N,N] [--crops N]
-//       the model stage alone over N crops of the series (default 96), for each CPU lever, best of 2
+//   spinemet-engine-bench levers SERIES MODEL [--threads N,N] [--batch N,N] [--crops N] [--rounds N]
+//       the model stage alone over N crops of the series (default 96), for each CPU lever, best of
+//       N interleaved rounds (default 3)
 //
 // Not a test: it asserts nothing, it measures. Built on demand (EXCLUDE_FROM_ALL).
 
 #include "engine/Engine.h"
 #include "worker/Pipeline.h"
+
+#include <ATen/Parallel.h>     // at::set_num_threads: the benchmark alternates thread counts
 
 #include <json/writer.h>
 
@@ -200,45 +203,63 @@ namespace spinemet
                   series.c_str());
       std::printf("%-24s %-14s %7s %6s %12s %10s\n", "graph", "layout", "threads", "batch", "crops/s", "ms/crop");
 
-      const size_t cropValues = all.channels * all.size * all.size;
-      for (GraphOptimisation graph :
-           {GraphOptimisation::None, GraphOptimisation::Freeze, GraphOptimisation::OptimizeForInference})
+      // Every configuration is measured once per round and the rounds are interleaved, so that a
+      // change of load on a shared machine hits all of them alike; the best round counts.
+      struct Configuration
       {
-        for (bool channelsLast : {false, true})
+        GraphOptimisation graph;
+        bool channelsLast;
+        int threads;
+        size_t batch;
+        std::shared_ptr<Engine> engine;
+        double best = 1e30;
+      };
+      std::vector<Configuration> configurations;
+      for (const std::string& threads : threadList)
+      {
+        for (GraphOptimisation graph :
+             {GraphOptimisation::None, GraphOptimisation::Freeze, GraphOptimisation::OptimizeForInference})
         {
-          for (const std::string& threads : threadList)
+          for (bool channelsLast : {false, true})
           {
             EngineOptions options;
             options.device = "cpu";
-            options.threads = std::stoi(threads);
             options.graph = graph;
             options.channelsLast = channelsLast;
             auto engine = Engine::load(model, options);
             for (const std::string& batchText : batchList)
             {
-              const size_t batchSize = std::stoul(batchText);
-              double best = 1e30;
-              for (int repeat = 0; repeat < 2; ++repeat)
-              {
-                const auto start = Clock::now();
-                for (size_t first = 0; first < all.count(); first += batchSize)
-                {
-                  CropBatch batch;
-                  batch.channels = all.channels;
-                  batch.size = all.size;
-                  const size_t count = std::min(batchSize, all.count() - first);
-                  batch.sliceIndices.assign(all.sliceIndices.begin() + first, all.sliceIndices.begin() + first + count);
-                  batch.values.assign(all.crop(first), all.crop(first) + count * cropValues);
-                  engine->predict(batch);
-                }
-                best = std::min(best, seconds(start));
-              }
-              std::printf("%-24s %-14s %7s %6zu %12.1f %10.2f\n", graphName(graph), channelsLast ? "channels-last" : "NCHW",
-                          threads.c_str(), batchSize, all.count() / best, 1000 * best / all.count());
-              std::fflush(stdout);
+              configurations.push_back({graph, channelsLast, std::stoi(threads), std::stoul(batchText), engine});
             }
           }
         }
+      }
+
+      const size_t cropValues = all.channels * all.size * all.size;
+      const int rounds = flags.count("--rounds") ? std::stoi(flags.at("--rounds")) : 3;
+      for (int round = 0; round < rounds; ++round)
+      {
+        for (Configuration& c : configurations)
+        {
+          at::set_num_threads(c.threads);
+          const auto start = Clock::now();
+          for (size_t first = 0; first < all.count(); first += c.batch)
+          {
+            CropBatch batch;
+            batch.channels = all.channels;
+            batch.size = all.size;
+            const size_t count = std::min(c.batch, all.count() - first);
+            batch.sliceIndices.assign(all.sliceIndices.begin() + first, all.sliceIndices.begin() + first + count);
+            batch.values.assign(all.crop(first), all.crop(first) + count * cropValues);
+            c.engine->predict(batch);
+          }
+          c.best = std::min(c.best, seconds(start));
+        }
+      }
+      for (const Configuration& c : configurations)
+      {
+        std::printf("%-24s %-14s %7d %6zu %12.1f %10.2f\n", graphName(c.graph), c.channelsLast ? "channels-last" : "NCHW",
+                    c.threads, c.batch, all.count() / c.best, 1000 * c.best / all.count());
       }
       return 0;
     }

@@ -38,6 +38,7 @@ cat "$work/series"/*.dcm >/dev/null   # same page cache for both
   sed 's/^spinemet pipeline/spinemet pipeline, levers off/'
 
 if [ "${LEVERS:-1}" = 1 ]; then
-  "$bench" levers "$work/series" "$model" --threads 1,2 --batch 1,16,64 --crops 64
+  "$bench" levers "$work/series" "$model" --threads 1 --batch 1,16,64 --crops 64 --rounds 3
+  "$bench" levers "$work/series" "$model" --threads 2 --batch 16,64 --crops 64 --rounds 2 | tail -n +3
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

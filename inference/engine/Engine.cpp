@@ -3,6 +3,7 @@
 #include "engine/Engine.h"
 
 #include "common/AnalysisError.h"
+#include "engine/Aggregation.h"
 
 #include <torch/script.h>
 #include <torch/cuda.h>
@@ -213,6 +214,7 @@ namespace spinemet
     try
     {
       metadata = parseModelMetadata(metadataText);
+      aggregationRuleFromMetadata(metadata);     // a rule this build cannot apply is refused now
     }
     catch (const AnalysisError& error)
     {

@@ -79,6 +79,13 @@ namespace spinemet
   {
   };
 
+  std::string graphTestName(const ::testing::TestParamInfo<std::tuple<GraphOptimisation, bool>>& info)
+  {
+    static const char* const names[] = {"Scripted", "Frozen", "OptimizedForInference"};
+    return std::string(names[static_cast<int>(std::get<0>(info.param))]) +
+           (std::get<1>(info.param) ? "ChannelsLast" : "");
+  }
+
   TEST_P(EngineAgainstPython, OutputsEqualPythonWithin1e4)
   {
     auto engine = Engine::load(modelPath("tiny.pt"), cpu(std::get<0>(GetParam()), std::get<1>(GetParam())));
@@ -107,12 +114,9 @@ namespace spinemet
                            ::testing::Values(std::make_tuple(GraphOptimisation::None, false),
                                              std::make_tuple(GraphOptimisation::Freeze, false),
                                              std::make_tuple(GraphOptimisation::OptimizeForInference, false),
-                                             std::make_tuple(GraphOptimisation::Freeze, true)),
-                           [](const auto& info) {
-                             static const char* const names[] = {"Scripted", "Frozen", "OptimizedForInference"};
-                             return std::string(names[static_cast<int>(std::get<0>(info.param))]) +
-                                    (std::get<1>(info.param) ? "ChannelsLast" : "");
-                           });
+                                             std::make_tuple(GraphOptimisation::Freeze, true),
+                                             std::make_tuple(GraphOptimisation::OptimizeForInference, true)),
+                           graphTestName);
 
   TEST(Engine, ReadsItsMetadata)
   {
@@ -245,6 +249,14 @@ namespace spinemet
     EXPECT_EQ(error.code(), "model-contract");
     EXPECT_NE(std::string(error.what()).find("bad-metadata.pt"), std::string::npos) << error.what();
     EXPECT_NE(std::string(error.what()).find("contract"), std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, AnUnknownAggregationRule)
+  {
+    const AnalysisError error = loadError("unknown-rule.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("\"median_of_modes\", which this build does not know"), std::string::npos)
+      << error.what();
   }
 
   TEST(EngineRefuses, AnUnknownDevice)
