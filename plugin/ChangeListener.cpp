@@ -143,7 +143,7 @@ namespace spinemet
     if (!force && configuration_.reanalysis == ReanalysisPolicy::Never)
     {
       std::optional<AnalysisRecord> existing = queue_.find(series);
-      if (existing && existing->state != AnalysisState::Skipped && existing->state != AnalysisState::Cancelled)
+      if (existing && (existing->state == AnalysisState::Done || existing->state == AnalysisState::Failed))
       {
         admission.outcome = "up-to-date";
         admission.message = "ReanalysisPolicy is Never and the series was analysed before";

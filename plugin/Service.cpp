@@ -145,6 +145,7 @@ namespace spinemet
       Json::Value counts;
       for (const auto& count : queue_->countByState()) counts[toString(count.first)] = Json::UInt64(count.second);
       health["Analyses"] = counts;
+      health["LastChange"] = Json::Int64(queue_->lastChange());   // of Orthanc's change log, handled
     }
     return health;
   }

@@ -82,3 +82,10 @@ def source_series_id(orthanc, series_instance_uid):
                if m["Type"] == "Series"]
     assert len(matches) == 1, matches
     return matches[0]["ID"]
+
+
+def wait_for_change_log(orthanc, timeout=60):
+    """Waits until SpineMet has handled every change Orthanc has logged so far."""
+    last = orthanc.get("/changes?last")["Last"]
+    orthanc.wait_until(lambda: orthanc.get("/spinemet/health")["LastChange"] >= last, timeout=timeout,
+                       what=f"SpineMet to handle change {last}")

@@ -12,7 +12,8 @@ import subprocess
 
 from orthanc_server import storescu
 from phantom_cli import generate_phantom
-from plugin_fixtures import series_of_study, source_series_id, spinemet_orthanc, wait_for_state
+from plugin_fixtures import (series_of_study, source_series_id, spinemet_orthanc, wait_for_change_log,
+                             wait_for_state)
 
 PHANTOM = ["--levels", "T12-L2", "--matrix", "256", "--slice-thickness", "3", "--seed"]
 
@@ -37,13 +38,17 @@ def test_phantom_study_gets_its_sr_and_overlays_in_the_same_study(tmp_path, tiny
         assert len(overlays) == 1 and len(overlays[0]["Instances"]) >= 1
         assert sorted(status["Outputs"]) == sorted(by_modality["SR"][0]["Instances"] + overlays[0]["Instances"])
 
-        # the result: one vertebra per phantom vertebra, key slices inside their vertebra
+        # the result: one vertebra per phantom vertebra, cranial to caudal, each covering most of
+        # its phantom vertebra's slices (the spine finder may differ by a slice at a disc)
         result = status["Result"]
         assert result["schema"] == "spinemet-result/1"
         assert result["series"]["series_instance_uid"] == truth["series"]["series_instance_uid"]
         assert len(result["vertebrae"]) == len(truth["vertebrae"])
         for found, expected in zip(result["vertebrae"], truth["vertebrae"]):
-            assert found["key_slice_sop_instance_uid"] in expected["sop_instance_uids"]
+            covered = {s["sop_instance_uid"] for s in result["slices"] if s["vertebra"] == found["index"]}
+            overlap = covered & set(expected["sop_instance_uids"])
+            assert len(overlap) >= len(expected["sop_instance_uids"]) / 2, (found["display_name"], expected["level"])
+            assert found["key_slice_sop_instance_uid"] in covered
             assert found["bone_quality"]["class"] in {"normal", "blastic", "lytic", "mixed"}
             assert found["posterolateral"]["class"] in {"none", "unilateral", "bilateral"}
         attached = orthanc.get(f"/series/{series_id}/attachments/spinemet-result/data")
@@ -73,12 +78,7 @@ def test_phantom_study_gets_its_sr_and_overlays_in_the_same_study(tmp_path, tiny
 
 def test_same_series_again_adds_nothing_and_extra_slices_replace_the_result(tmp_path, tiny_model):
     truth = generate_phantom(tmp_path / "study", *PHANTOM, "6")
-    files = sorted(s["file"] for s in truth["slices"])
-    first_part, rest = tmp_path / "first", tmp_path / "rest"
-    first_part.mkdir()
-    rest.mkdir()
-    for index, name in enumerate(files):
-        shutil.copy(tmp_path / "study" / name, (first_part if index < 2 * len(files) // 3 else rest) / name)
+    first_part, rest, total = split_study(tmp_path, truth)
 
     with spinemet_orthanc(tiny_model) as orthanc:
         storescu(orthanc, first_part)
@@ -92,6 +92,7 @@ def test_same_series_again_adds_nothing_and_extra_slices_replace_the_result(tmp_
         storescu(orthanc, first_part)
         instances_before = orthanc.get("/statistics")["CountInstances"]
         orthanc.wait_until(lambda: orthanc.get(f"/series/{series_id}")["IsStable"], what="stable again")
+        wait_for_change_log(orthanc)
         again = orthanc.get(f"/spinemet/series/{series_id}")
         assert again["FinishedAt"] == first["FinishedAt"]
         assert sorted(again["Outputs"]) == outputs_before
@@ -100,7 +101,7 @@ def test_same_series_again_adds_nothing_and_extra_slices_replace_the_result(tmp_
         # the rest of the slices: analysed again, the old outputs replaced by new ones
         storescu(orthanc, rest)
         second = wait_for_state(orthanc, series_id, states={"done"}, after=first["FinishedAt"])
-        assert second["Slices"] == len(files)
+        assert second["Slices"] == total
         by_modality = series_of_study(orthanc, study_id)
         assert len(by_modality["SR"]) == 1 and len(by_modality["SR"][0]["Instances"]) == 1
         assert len(by_modality["OT"]) == 1
@@ -162,3 +163,35 @@ def test_series_that_are_not_axial_ct_of_a_spine_end_with_their_reason(tmp_path,
         assert "SR" not in modalities and "OT" not in modalities
         refused = orthanc.post(f"/spinemet/series/{mr_status['Series']}/analyse", {})
         assert refused["Outcome"] == "skipped" and refused["Reason"]["Code"] == "not-ct"
+
+
+def split_study(tmp_path, truth):
+    """The phantom's files in two folders: the first two thirds of the slices, and the rest."""
+    files = sorted(s["file"] for s in truth["slices"])
+    first_part, rest = tmp_path / "first", tmp_path / "rest"
+    first_part.mkdir()
+    rest.mkdir()
+    for index, name in enumerate(files):
+        shutil.copy(tmp_path / "study" / name, (first_part if index < 2 * len(files) // 3 else rest) / name)
+    return first_part, rest, len(files)
+
+
+def test_reanalysis_policy_never_keeps_the_first_result_until_asked(tmp_path, tiny_model):
+    truth = generate_phantom(tmp_path / "study", *PHANTOM, "8")
+    first_part, rest, total = split_study(tmp_path, truth)
+    with spinemet_orthanc(tiny_model, ReanalysisPolicy="Never") as orthanc:
+        storescu(orthanc, first_part)
+        series_id = source_series_id(orthanc, truth["series"]["series_instance_uid"])
+        first = wait_for_state(orthanc, series_id)
+        assert first["State"] == "done", first
+
+        storescu(orthanc, rest)
+        orthanc.wait_until(lambda: orthanc.get(f"/series/{series_id}")["IsStable"], what="stable again")
+        wait_for_change_log(orthanc)
+        kept = orthanc.get(f"/spinemet/series/{series_id}")
+        assert kept["State"] == "done" and kept["FinishedAt"] == first["FinishedAt"]
+        assert kept["Slices"] == first["Slices"] < total
+
+        assert orthanc.post(f"/spinemet/series/{series_id}/analyse", {})["Outcome"] == "queued"
+        manual = wait_for_state(orthanc, series_id, states={"done"}, after=first["FinishedAt"])
+        assert manual["Slices"] == total
