@@ -181,8 +181,12 @@ namespace spinemet
       }
       for (size_t s = vertebra.firstSlice; s <= vertebra.lastSlice; ++s)
       {
-        EXPECT_TRUE(layout.slices[s].vertebraPresent);
-        EXPECT_EQ(layout.slices[s].vertebra, vertebra.index);
+        const SliceSpine& slice = layout.slices[s];
+        EXPECT_TRUE(slice.vertebraPresent);
+        EXPECT_EQ(slice.vertebra, vertebra.index);
+        // The crop reaches behind the body for the posterior elements: its centre lies behind
+        // the body's centre (rows grow towards the back here).
+        EXPECT_GT(slice.cropCentreRow, (slice.vertebralBody.row0 + slice.vertebralBody.row1) / 2) << "slice " << s;
       }
     }
   }
