@@ -20,3 +20,4 @@ py spinemet_train.fixed_check --model "$run/model.pt" --phantom "$build/tools/ph
    --prep "$build/tools/prep/spinemet-prep" --out "$run/check.json"
 py spinemet_train.export --checkpoint "$run/best.pt" --evaluation "$run/evaluation.json" \
    --fixed-check "$run/check.json" --out "$root/Resources/model/spinemet-demo.pt"
+py spinemet_train.model_card --model "$root/Resources/model/spinemet-demo.pt" --out "$root/Resources/model/MODEL_CARD.md"
