@@ -9,7 +9,8 @@ import pytest
 
 from orthanc_server import storescu
 from phantom_cli import generate_phantom
-from plugin_fixtures import series_of_study, source_series_id, spinemet_orthanc, wait_for_state
+from plugin_fixtures import (series_of_study, source_series_id, spinemet_orthanc, wait_for_change_log,
+                             wait_for_state)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
@@ -42,3 +43,25 @@ def test_stop_while_analysing_then_restart_gives_one_result_per_series(tmp_path,
         assert "interrupted by the last stop of Orthanc" in orthanc.logs()
         if stop_signal == signal.SIGTERM:
             assert "interrupted by Orthanc's shutdown" in orthanc.logs()
+
+
+def test_series_stored_while_the_plugin_was_disabled_are_analysed_once_it_is_enabled(tmp_path, tiny_model):
+    truth = generate_phantom(tmp_path / "study", "--levels", "T12-L1", "--matrix", "256",
+                             "--slice-thickness", "3", "--seed", "24")
+    storage = str(tmp_path / "storage")
+    same_storage = {"StorageDirectory": storage, "IndexDirectory": storage}
+
+    with spinemet_orthanc(tiny_model, extra=same_storage) as orthanc:
+        wait_for_change_log(orthanc)   # the queue exists and follows the change log
+
+    with spinemet_orthanc(tiny_model, extra=same_storage, Enabled=False) as orthanc:
+        assert orthanc.get("/spinemet/health")["Problems"] == ["SpineMet.Enabled is false"]
+        storescu(orthanc, tmp_path / "study")
+        series_id = source_series_id(orthanc, truth["series"]["series_instance_uid"])
+        orthanc.wait_until_stable(series_id)
+
+    with spinemet_orthanc(tiny_model, extra=same_storage) as orthanc:
+        status = wait_for_state(orthanc, series_id)
+        assert status["State"] == "done", status
+        assert status["Trigger"] == "stable-series"
+        assert len(series_of_study(orthanc, status["Study"])["SR"]) == 1
