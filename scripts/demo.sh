@@ -6,7 +6,7 @@
 #   scripts/demo.sh          install, build, start (or reuse) the stack, send the phantom, show the result
 #   scripts/demo.sh stop     stop everything this script started (Ctrl-C while it runs does too)
 # Ports: SPINEMET_HTTP_PORT (Orthanc, 8042), SPINEMET_DICOM_PORT (4242), SPINEMET_VIEWER_PORT (8080);
-# state (storage, logs, credentials, OHIF files): SPINEMET_DEMO_DIR (.demo).
+# state (storage, logs, credentials, OHIF files): SPINEMET_DEMO_DIR (.demo); model: SPINEMET_DEMO_MODEL.
 # SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ http_port=${SPINEMET_HTTP_PORT:-8042}
 dicom_port=${SPINEMET_DICOM_PORT:-4242}
 viewer_port=${SPINEMET_VIEWER_PORT:-8080}
 build=${SPINEMET_BUILD_DIR:-build}
+model=${SPINEMET_DEMO_MODEL:-$top/Resources/model/spinemet-demo.pt}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -67,7 +68,7 @@ if running "$state/orthanc.pid"; then
 else
   say "Starting Orthanc with SpineMet on $orthanc_url (DICOM port $dicom_port)"
   SPINEMET_STORAGE="$state/storage" SPINEMET_HTTP_PORT=$http_port SPINEMET_DICOM_PORT=$dicom_port \
-  SPINEMET_PLUGIN="$top/$build/plugin/libSpineMet.so" SPINEMET_MODEL="$top/Resources/model/spinemet-demo.pt" \
+  SPINEMET_PLUGIN="$top/$build/plugin/libSpineMet.so" SPINEMET_MODEL="$model" \
     setsid scripts/stack/orthanc-entrypoint.sh >"$state/orthanc.log" 2>&1 < /dev/null &
   echo $! > "$state/orthanc.pid"
   for _ in $(seq 120); do
@@ -102,12 +103,13 @@ series=$(curl -fsS -u "$ORTHANC_USER:$ORTHANC_PASSWORD" -X POST "$orthanc_url/to
 study=$(orthanc_get "/series/$series" | json 'd["ParentStudy"]')
 
 say "Waiting for SpineMet's analysis (Orthanc first waits for the series to be stable)"
+shown=
 while true; do
   status=$(orthanc_get "/spinemet/series/$series")
   line=$(printf '%s' "$status" |
          json 'd.get("State", "?") + " " + d.get("Stage", "") + ("" if d.get("Progress") is None else " %3.0f%%" % (100 * d["Progress"]))')
-  printf '\r    %-60s' "$line"
-  case $line in done*|failed*|skipped*|cancelled*) echo; break;; esac
+  [ "$line" != "$shown" ] && echo "    $line" && shown=$line
+  case $line in done*|failed*|skipped*|cancelled*) break;; esac
   sleep 1
 done
 printf '%s' "$status" | /usr/bin/python3 scripts/stack/print-findings.py || true
