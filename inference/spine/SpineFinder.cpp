@@ -29,6 +29,7 @@ namespace spinemet
     constexpr double SIZE_WINDOW_MM = 15;           // running median of the body size, each side
     constexpr double POSTERIOR_WINDOW_MM = 20;      // running upper quartile of the posterior elements
     constexpr double EXTENSION_MM = 10;             // the column may continue past the track
+    constexpr double PARTIAL_VOLUME_SLICE_MM = 2;   // slices this thick can hide a disc in a dip
     constexpr double DIP_WINDOW_MM = 12;            // a dip is measured against the bone this far away
     constexpr double DEFAULT_VERTEBRA_MM = 25;      // height of a vertebral body when no other is seen
     constexpr double SHORT_VERTEBRA_FACTOR = 0.75;  // two runs each shorter than this ...
@@ -183,6 +184,7 @@ namespace spinemet
       const long window = std::max(1L, std::lround(DIP_WINDOW_MM / sliceMm));
       const size_t widest = std::max<size_t>(1, static_cast<size_t>(std::floor(options.discDipWidthMm / sliceMm + 1e-6)));
       std::vector<bool> bone(profile.size());
+      std::vector<bool> dipOnly(profile.size(), false);   // disc by the dip rule alone
       for (size_t i = 0; i < profile.size(); ++i)
       {
         double left = 0;
@@ -216,8 +218,34 @@ namespace spinemet
           }
           width = high - low + 1;
         }
-        const bool narrowDip = width > 0 && width <= widest;
+        // Thin slices see a disc whole (several slices near zero): there a narrow dip is a lesion.
+        const bool narrowDip = width > 0 && width <= widest && sliceMm >= PARTIAL_VOLUME_SLICE_MM;
         bone[i] = profile[i] >= options.discProfile && !narrowDip;
+        dipOnly[i] = profile[i] >= options.discProfile && narrowDip;
+      }
+      // A disc has a vertebra on both sides: a dip that leaves less than a vertebra's height of
+      // bone on either side (before the next disc) is a lesion inside one body.
+      for (size_t i = 0; i < profile.size(); ++i)
+      {
+        if (!dipOnly[i])
+        {
+          continue;
+        }
+        size_t below = 0;
+        size_t above = 0;
+        for (size_t k = i; k > 0 && (bone[k - 1] || dipOnly[k - 1]); --k)
+        {
+          below += bone[k - 1] ? 1 : 0;
+        }
+        for (size_t k = i + 1; k < profile.size() && (bone[k] || dipOnly[k]); ++k)
+        {
+          above += bone[k] ? 1 : 0;
+        }
+        const double minimumSlices = options.minimumVertebraMm / sliceMm;
+        if (static_cast<double>(std::min(below, above)) < minimumSlices)
+        {
+          bone[i] = true;
+        }
       }
 
       // A run shorter than a vertebra between two discs is partial volume around a disc (or
