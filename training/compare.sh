@@ -22,6 +22,11 @@ variant() {  # name, extra train flags...
   py spinemet_train.evaluate --checkpoint "$run/best.pt" --val "$data/val" --test "$data/test" --out "$run/evaluation.json"
 }
 
+# The demo run (train_demo.sh) is the method variant: same configuration, seed and data.
+mkdir -p "$runs"
+if [ -f "$root/training/runs/demo/evaluation.json" ] && [ ! -e "$runs/method" ]; then
+  ln -s ../demo "$runs/method"
+fi
 variant method
 variant baseline --baseline
 variant no-fusion-mlp --no-fusion-mlp

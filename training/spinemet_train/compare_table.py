@@ -61,6 +61,11 @@ def main(argv=None) -> int:
         "",
         "Variants: " + "; ".join(f"`{n}`: {DESCRIPTIONS.get(n, n)}" for n in names) + ".",
         "",
+        ("Not measured yet: " + ", ".join(f"`{n}`" for n in ORDER if n not in names)
+         + " (`training/compare.sh`, about an hour per variant on two CPU cores; `--densenet121` for the"
+         " DenseNet-121 variants, GPU recommended). Until they are, this page makes no claim about the"
+         " method against the baseline." if any(n not in names for n in ORDER) else "All variants measured."),
+        "",
         "The paper (arXiv 2402.08910, abstract) reports sensitivity gains of the full method over the DenseNet-121",
         "baseline of +12.54% / +29.06% / +7.23% (blastic / lytic / mixed) at slice level and +12.33% / +34.25% /",
         "+23.21% at vertebra level, on patient CT. Phantom results are not comparable in absolute terms.",
