@@ -2,7 +2,7 @@
 // spinemet-engine-bench: the engine and the whole pipeline on one series, timed (benchmarks/engine.sh).
 //
 //   spinemet-engine-bench pipeline SERIES MODEL [--threads N] [--batch N] [--graph none|freeze|optimize]
-//                         [--no-channels-last] [--json OUT] [--centres OUT]
+//                         [--channels-last on|off] [--json OUT] [--centres OUT]
 //       analyseSeries end to end from the files, with the time of each stage and the model's share
 //   spinemet-engine-bench levers SERIES MODEL [--threads N,N] [--batch N,N] [--crops N] [--rounds N]
 //       the model stage alone over N crops of the series (default 96), for each CPU lever, best of
@@ -112,7 +112,7 @@ namespace spinemet
       options.device = "cpu";
       options.threads = flags.count("--threads") ? std::stoi(flags.at("--threads")) : 0;
       options.graph = flags.count("--graph") ? parseGraph(flags.at("--graph")) : EngineOptions().graph;
-      options.channelsLast = flags.count("--no-channels-last") == 0;
+      options.channelsLast = flags.count("--channels-last") ? flags.at("--channels-last") == "on" : EngineOptions().channelsLast;
       PipelineOptions pipelineOptions;
       if (flags.count("--batch"))
       {
@@ -277,7 +277,7 @@ int main(int argc, char** argv)
   for (int i = 4; i < argc; ++i)
   {
     const std::string flag = argv[i];
-    flags[flag] = (flag != "--no-channels-last" && i + 1 < argc) ? argv[++i] : "";
+    flags[flag] = i + 1 < argc ? argv[++i] : "";
   }
   try
   {

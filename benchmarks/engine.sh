@@ -4,7 +4,7 @@
 # analyseSeries: loadSeries, findSpine, makeCrops, LibTorch, aggregation), next to a
 # straightforward Python pipeline in the same run (pydicom + numpy + the same TorchScript model in
 # PyTorch, the same threads and batch; benchmarks/engine.py), then the CPU levers of the model stage.
-# Usage: benchmarks/engine.sh [BUILD_DIR]   (THREADS=1 BATCH=16 LEVERS=1 by default)
+# Usage: benchmarks/engine.sh [BUILD_DIR]   (THREADS=1 BATCH=16 ROUNDS=3 LEVERS=1 by default)
 set -e
 build="${1:-build}"
 threads="${THREADS:-1}"
@@ -32,10 +32,18 @@ echo "series: spinemet-phantom $study ($(ls "$work/series"/*.dcm | wc -l) files)
 echo "threads $threads, batch $batch, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$work/series"/*.dcm >/dev/null   # same page cache for both
 
-"$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --centres "$work/centres.json"
-/usr/bin/python3 "$here/engine.py" "$work/series" "$model" "$work/centres.json" --threads "$threads" --batch "$batch"
-"$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --graph none --no-channels-last |
-  sed 's/^spinemet pipeline/spinemet pipeline, levers off/'
+# The three pipelines take turns, ROUNDS times, so that a change of load on a shared machine hits
+# them alike; compare the best round of each.
+"$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --centres "$work/centres.json" >/dev/null
+round=1
+while [ "$round" -le "${ROUNDS:-3}" ]; do
+  echo "--- round $round"
+  "$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch"
+  /usr/bin/python3 "$here/engine.py" "$work/series" "$model" "$work/centres.json" --threads "$threads" --batch "$batch"
+  "$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --graph none --channels-last off |
+    sed 's/^spinemet pipeline/spinemet pipeline, levers off/'
+  round=$((round + 1))
+done
 
 if [ "${LEVERS:-1}" = 1 ]; then
   "$bench" levers "$work/series" "$model" --threads 1 --batch 1,16,64 --crops 64 --rounds 3
