@@ -47,6 +47,19 @@ def main(binary, model, phantoms, work):
         assert 0 <= s["vertebra"] < len(vertebrae)
     assert result["summary"]["lesion_suspected"] == any(v["bone_quality"]["class"] != "normal" for v in vertebrae)
 
+    # --dicom-out: the SR and the overlays of the dicom-sr writers, readable by DCMTK.
+    dicom_out = os.path.join(work, "dicom")
+    written = run(binary, "classify", study, "--model", model, "--quiet", "--dicom-out", dicom_out)
+    assert written.returncode == 0, written.stderr
+    files = sorted(os.listdir(dicom_out))
+    reports = [f for f in files if f.startswith("sr-")]
+    overlays = [f for f in files if f.startswith("sc-")]
+    assert len(reports) == 1 and overlays, files
+    dump = run("dsrdump", os.path.join(dicom_out, reports[0]))
+    assert dump.returncode == 0 and "Measurement Report" in dump.stdout, dump.stdout[:500] + dump.stderr
+    assert result["series"]["study_instance_uid"] in run("dcmdump", "+P", "StudyInstanceUID",
+                                                         os.path.join(dicom_out, overlays[0])).stdout
+
     # Bad input: exit 2 and the message names the file.
     bad = os.path.join(phantoms, "not-dicom", "IM0001.dcm")
     failed = run(binary, "classify", bad, "--model", model, "--quiet")
@@ -73,7 +86,7 @@ def main(binary, model, phantoms, work):
 
     no_metadata = run(binary, "model-info", os.path.join(os.path.dirname(model), "no-metadata.pt"))
     assert no_metadata.returncode == 2 and "spinemet.json" in no_metadata.stderr, no_metadata.stderr
-    print("spinemet CLI: table, JSON, exit codes 0/1/2 checked")
+    print("spinemet CLI: table, JSON, DICOM outputs, exit codes 0/1/2 checked")
     return 0
 
 
