@@ -47,6 +47,7 @@ namespace spinemet
       std::vector<SlicePrediction> predictions;
       size_t predicted = 0;
       std::optional<AnalysisOutcome> stoppedWith;  // set once the request is stopping
+      bool completing = false;                     // onDone is being called
     };
 
     using RequestPointer = std::shared_ptr<Request>;
@@ -440,16 +441,16 @@ namespace spinemet
       }
     }
 
+    // The slot is released only after onDone has returned, so that at most maxInFlight series
+    // exist between admission and the end of their callback (an outcome may carry the series).
     void complete(const RequestPointer& entry, AnalysisOutcome outcome)
     {
       {
         std::lock_guard<std::mutex> lock(mutex);
-        active.erase(entry->id);
-        // The volume goes now, before the callback: the slot it frees is what submit() waits for.
-        entry->prepared = PreparedSeries();
+        entry->completing = true;
+        entry->prepared = PreparedSeries();     // the volume, unless the outcome took it
         entry->ready.clear();
       }
-      changed.notify_all();
       try
       {
         entry->request.onDone(std::move(outcome));
@@ -457,13 +458,18 @@ namespace spinemet
       catch (...)
       {
       }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        active.erase(entry->id);
+      }
+      changed.notify_all();
     }
 
     bool cancel(RequestId id)
     {
       std::lock_guard<std::mutex> lock(mutex);
       const auto it = active.find(id);
-      if (it == active.end())
+      if (it == active.end() || it->second->completing)
       {
         return false;
       }

@@ -17,8 +17,9 @@
 // from every series in turn (round robin, one crop each) until a batch is full, or until no crops
 // are on their way, and runs Engine::predict. So a small series is not stuck behind a large one
 // and the model is never idle while crops are ready. Memory is bounded by maxInFlight: a series
-// holds its volume from admission to completion, and nothing waits inside the worker unadmitted:
-// submit() blocks (trySubmit() refuses) until a series completes. Callers that must never block
+// holds its volume from admission until its onDone has returned (the slot is freed only then),
+// and nothing waits inside the worker unadmitted: submit() blocks (trySubmit() refuses) until a
+// series completes. Callers that must never block
 // (the Orthanc plugin) keep their own durable queue and use trySubmit().
 
 #include "worker/Pipeline.h"
@@ -71,7 +72,9 @@ namespace spinemet
   };
 
   // Thread-safe. Callbacks run on the worker's threads: keep them short, do not let them throw
-  // (an exception is swallowed), and never call shutdown() or destroy the worker from inside one.
+  // (an exception is swallowed), and never call submit() (it may wait for the very slot the
+  // callback holds), shutdown() or destroy the worker from inside one; trySubmit() and cancel()
+  // are fine.
   class Worker
   {
   public:
@@ -97,7 +100,7 @@ namespace spinemet
 
     // Stops a request at its next check (between instances, slices, crop chunks or batches); it
     // then completes as Cancelled. False if the id is unknown or already completed. A request
-    // whose predictions are all in may still complete as Done.
+    // whose predictions are all in may still complete as Done. False as well once its onDone runs.
     bool cancel(RequestId id);
 
     size_t inFlight() const;

@@ -212,6 +212,7 @@ namespace spinemet
     }
     EXPECT_LE(mostRunning.load(), 2);
     EXPECT_GE(mostRunning.load(), 1);
+    worker.shutdown(Worker::Shutdown::Finish);     // returns once every slot is free
     EXPECT_EQ(worker.inFlight(), 0u);
   }
 
