@@ -45,6 +45,7 @@ namespace spinemet
     const CodedConcept TRACKING_UNIQUE_IDENTIFIER{"112040", "DCM", "Tracking Unique Identifier"};
     const CodedConcept FINDING{"121071", "DCM", "Finding"};
     const CodedConcept IMAGE_REGION{"111030", "DCM", "Image Region"};
+    const CodedConcept SOURCE_OF_MEASUREMENT{"121112", "DCM", "Source of Measurement"};
     const CodedConcept ALGORITHM_NAME{"111001", "DCM", "Algorithm Name"};
     const CodedConcept ALGORITHM_VERSION{"111003", "DCM", "Algorithm Version"};
     const CodedConcept COMMENT{"121106", "DCM", "Comment"};

@@ -63,6 +63,7 @@ namespace spinemet
     extern const CodedConcept TRACKING_UNIQUE_IDENTIFIER;   // 112040
     extern const CodedConcept FINDING;                      // 121071
     extern const CodedConcept IMAGE_REGION;                 // 111030
+    extern const CodedConcept SOURCE_OF_MEASUREMENT;        // 121112, TID 320 purpose of reference
     extern const CodedConcept ALGORITHM_NAME;               // 111001, TID 4019
     extern const CodedConcept ALGORITHM_VERSION;            // 111003
     extern const CodedConcept COMMENT;                      // 121106

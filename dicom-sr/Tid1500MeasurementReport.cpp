@@ -140,6 +140,30 @@ namespace spinemet
       return closed;
     }
 
+    // OHIF 3.13 hydrates a TID 1500 group into an editable measurement only when it recognises the
+    // tool from the Tracking Identifier's prefix (a many-point POLYLINE matches no graphic-type
+    // adapter); the vertebra's name follows the prefix. docs/dicom-outputs.md.
+    const std::string OHIF_TOOL_PREFIX = "Cornerstone3DTools@^0.1.0:PlanarFreehandROI:";
+
+    std::string trackingIdentifier(const std::string& displayName)
+    {
+      return OHIF_TOOL_PREFIX + displayName;
+    }
+
+    std::string displayNameFromTrackingIdentifier(const std::string& identifier)
+    {
+      if (identifier.compare(0, OHIF_TOOL_PREFIX.size(), OHIF_TOOL_PREFIX) == 0)
+      {
+        return identifier.substr(OHIF_TOOL_PREFIX.size());
+      }
+      return identifier;
+    }
+
+    std::string vertebraLabel(const VertebraResult& vertebra)
+    {
+      return vertebra.displayName + ": " + toString(vertebra.boneQuality) + ", posterolateral " + toString(vertebra.posterolateral);
+    }
+
     void addMeasurementGroup(TreeBuilder& tree, const AnalysisResult& result, const VertebraResult& vertebra,
                              const std::string& sopClassUid)
     {
@@ -147,7 +171,7 @@ namespace spinemet
       DSRContentItem& group = tree.add(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::MEASUREMENT_GROUP);
       dicom::check(group.setTemplateIdentification("1410", "DCMR"), "SR: cannot set template identification");
 
-      tree.text(DSRTypes::RT_hasObsContext, codes::TRACKING_IDENTIFIER, vertebra.displayName, true);
+      tree.text(DSRTypes::RT_hasObsContext, codes::TRACKING_IDENTIFIER, trackingIdentifier(vertebra.displayName), true);
       tree.uidref(DSRTypes::RT_hasObsContext, codes::TRACKING_UNIQUE_IDENTIFIER,
                   uidFromText("spinemet-vertebra:" + result.series.seriesInstanceUid + ":" + std::to_string(vertebra.index)));
       tree.code(DSRTypes::RT_contains, codes::FINDING, codes::boneQualityCode(vertebra.boneQuality));
@@ -162,18 +186,20 @@ namespace spinemet
       {
         throw AnalysisError("dicom-write", "SR: vertebra " + vertebra.displayName + " has no key slice SOP Instance UID");
       }
-      DSRContentItem& region = tree.add(DSRTypes::RT_contains, DSRTypes::VT_SCoord, &codes::IMAGE_REGION);
       DSRSpatialCoordinatesValue coordinates(DSRTypes::GT_Polyline);
       for (const auto& point : outline)
       {
         coordinates.getGraphicDataList().addItem(static_cast<Float32>(point[0] + PIXEL_CENTRE),
                                                  static_cast<Float32>(point[1] + PIXEL_CENTRE));
       }
-      dicom::check(region.setSpatialCoordinates(coordinates), "SR: cannot set the region of " + vertebra.displayName);
-      DSRContentItem& image = tree.addChild(DSRTypes::RT_selectedFrom, DSRTypes::VT_Image, nullptr);
-      dicom::check(image.setImageReference(DSRImageReferenceValue(sopClassUid.c_str(), vertebra.keySliceSopInstanceUid.c_str())),
-                   "SR: cannot reference key slice " + vertebra.keySliceSopInstanceUid);
-      tree.up();
+      const DSRImageReferenceValue keySlice(sopClassUid.c_str(), vertebra.keySliceSopInstanceUid.c_str());
+      const auto addRegion = [&](DSRContentItem& region) {
+        dicom::check(region.setSpatialCoordinates(coordinates), "SR: cannot set the region of " + vertebra.displayName);
+        DSRContentItem& image = tree.addChild(DSRTypes::RT_selectedFrom, DSRTypes::VT_Image, nullptr);
+        dicom::check(image.setImageReference(keySlice), "SR: cannot reference key slice " + vertebra.keySliceSopInstanceUid);
+        tree.up();
+      };
+      addRegion(tree.add(DSRTypes::RT_contains, DSRTypes::VT_SCoord, &codes::IMAGE_REGION));
 
       // TID 1419 "ROI Measurements": finding site, then the measurements.
       if (const auto site = codes::vertebraCode(vertebra.level))
@@ -184,6 +210,13 @@ namespace spinemet
       {
         tree.number(codes::boneQualityProbability(value),
                     formatNumber(vertebra.boneQualityProbabilities[static_cast<size_t>(value)], 4), codes::NO_UNITS);
+        if (value == BoneQuality::Normal)
+        {
+          // OHIF 3.13 (Cornerstone adapters) looks for the region only below the group's first NUM;
+          // TID 300 allows it there as "INFERRED FROM" TID 320. docs/dicom-outputs.md.
+          addRegion(tree.addChild(DSRTypes::RT_inferredFrom, DSRTypes::VT_SCoord, &codes::SOURCE_OF_MEASUREMENT));
+          tree.up();
+        }
       }
       for (Posterolateral value : {Posterolateral::None, Posterolateral::Unilateral, Posterolateral::Bilateral})
       {
@@ -195,6 +228,8 @@ namespace spinemet
 
       tree.code(DSRTypes::RT_contains, codes::BONE_LESION_QUALITY, codes::boneQualityCode(vertebra.boneQuality));
       tree.code(DSRTypes::RT_contains, codes::POSTEROLATERAL_INVOLVEMENT, codes::posterolateralCode(vertebra.posterolateral));
+      // TID 1410 is extensible; OHIF labels the measurement with this comment's text.
+      tree.text(DSRTypes::RT_contains, codes::COMMENT, vertebraLabel(vertebra));
       tree.up();
     }
 
@@ -390,7 +425,7 @@ namespace spinemet
         const DSRCodedEntryValue& name = item.getConceptName();
         if (is(name, codes::TRACKING_IDENTIFIER))
         {
-          vertebra.trackingIdentifier = item.getStringValue().c_str();
+          vertebra.trackingIdentifier = displayNameFromTrackingIdentifier(item.getStringValue().c_str());
         }
         else if (is(name, codes::TRACKING_UNIQUE_IDENTIFIER))
         {

@@ -22,7 +22,7 @@ namespace spinemet
   // What a SpineMet SR says about one vertebra.
   struct ReportedVertebra
   {
-    std::string trackingIdentifier;  // the display name ("T7", "vertebra 3 of 12")
+    std::string trackingIdentifier;  // the display name ("T7", "vertebra 3 of 12"), without the OHIF tool prefix
     std::string trackingUid;
     std::string level;               // from the finding site; empty when the SR has none
     BoneQuality boneQuality = BoneQuality::Normal;

@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmsr/dsrdoc.h>
 
 #include <gtest/gtest.h>
 
@@ -223,12 +224,15 @@ namespace spinemet
     EXPECT_NE(std::string::npos, result.output.find("Root Template Validation Complete")) << result.output;
     EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << result.output;
     // PixelMed's TID 1410 table (2022) ends with the TID 1419 measurements, so it reports the two
-    // qualitative evaluations of each group as "not in template"; nothing else may be flagged.
+    // qualitative evaluations of each group and the group's Comment (OHIF's label; TID 1410 is
+    // extensible) as "not in template"; nothing else may be flagged.
     for (const std::string& warning : linesStartingWith(result.output, "Warning"))
     {
       const bool known = warning.find("Content Item not in template") != std::string::npos &&
                          (warning.find("BONE-QUALITY,99SPINEMET") != std::string::npos ||
-                          warning.find("PL-INVOLVEMENT,99SPINEMET") != std::string::npos);
+                          warning.find("PL-INVOLVEMENT,99SPINEMET") != std::string::npos ||
+                          warning.find("(125007,DCM,\"Measurement Group\")/TEXT (121106,DCM,\"Comment\")") !=
+                              std::string::npos);
       EXPECT_TRUE(known) << warning;
     }
   }
@@ -299,6 +303,89 @@ namespace spinemet
       trackingUids.insert(vertebra.trackingUid);
     }
     EXPECT_EQ(read.vertebrae.size(), trackingUids.size());
+  }
+
+  // OHIF 3.13 turns a TID 1410 group into a tracked measurement only when the Tracking Identifier
+  // names a Cornerstone tool, the group's first NUM has the region as an INFERRED FROM child, and
+  // it labels the measurement with the group's (121106, DCM, "Comment"). docs/dicom-outputs.md.
+  TEST_F(DicomOutputs, SrGroupsCarryWhatOhifNeedsToTrackThem)
+  {
+    DcmFileFormat file;
+    DcmInputBufferStream stream;
+    stream.setBuffer(report_->bytes.data(), static_cast<offile_off_t>(report_->bytes.size()));
+    stream.setEos();
+    ASSERT_TRUE(file.read(stream).good());
+    DSRDocument document;
+    ASSERT_TRUE(document.read(*file.getDataset()).good());
+    DSRDocumentTree& tree = document.getTree();
+    const auto describeRegion = [](const DSRContentItem& item) {
+      std::ostringstream text;
+      DSRSpatialCoordinatesValue coordinates;
+      item.getSpatialCoordinates(coordinates);
+      const DSRGraphicDataList& points = coordinates.getGraphicDataList();
+      for (size_t i = 1; i <= points.getNumberOfItems(); ++i)
+      {
+        text << points.getItem(i).Column << ',' << points.getItem(i).Row << ' ';
+      }
+      return text.str();
+    };
+    size_t group = 0;
+    ASSERT_NE(0u, tree.gotoNamedNode(DSRCodedEntryValue("125007", "DCM", "Measurement Group")));
+    do
+    {
+      if (tree.getCurrentContentItem().getConceptName().getCodeValue() != "125007")
+      {
+        continue;
+      }
+      const VertebraResult& vertebra = made_->result.vertebrae.at(group++);
+      SCOPED_TRACE(vertebra.displayName);
+      std::string trackingIdentifier, comment, groupRegion, firstNumRegion, firstNumRelationship;
+      bool numSeen = false;
+      ASSERT_NE(0u, tree.goDown());
+      do
+      {
+        const DSRContentItem& item = tree.getCurrentContentItem();
+        const std::string code = item.getConceptName().getCodeValue().c_str();
+        if (code == "112039")
+        {
+          trackingIdentifier = item.getStringValue().c_str();
+        }
+        else if (code == "121106")
+        {
+          comment = item.getStringValue().c_str();
+        }
+        else if (item.getValueType() == DSRTypes::VT_SCoord)
+        {
+          groupRegion = describeRegion(item);
+        }
+        else if (item.getValueType() == DSRTypes::VT_Num && !numSeen)
+        {
+          numSeen = true;
+          if (tree.goDown() != 0)
+          {
+            const DSRContentItem& child = tree.getCurrentContentItem();
+            firstNumRelationship = DSRTypes::relationshipTypeToDefinedTerm(child.getRelationshipType());
+            if (child.getValueType() == DSRTypes::VT_SCoord)
+            {
+              firstNumRegion = describeRegion(child);
+              EXPECT_NE(0u, tree.goDown());  // SELECTED FROM the key slice
+              EXPECT_EQ(vertebra.keySliceSopInstanceUid,
+                        tree.getCurrentContentItem().getImageReference().getSOPInstanceUID().c_str());
+              tree.goUp();
+            }
+            tree.goUp();
+          }
+        }
+      } while (tree.gotoNext() != 0);
+      tree.goUp();
+      EXPECT_EQ("Cornerstone3DTools@^0.1.0:PlanarFreehandROI:" + vertebra.displayName, trackingIdentifier);
+      EXPECT_EQ(vertebra.displayName + ": " + toString(vertebra.boneQuality) + ", posterolateral " +
+                    toString(vertebra.posterolateral), comment);
+      EXPECT_EQ("INFERRED FROM", firstNumRelationship);
+      EXPECT_FALSE(groupRegion.empty());
+      EXPECT_EQ(groupRegion, firstNumRegion);
+    } while (tree.gotoNext() != 0);
+    EXPECT_EQ(made_->result.vertebrae.size(), group);
   }
 
   TEST_F(DicomOutputs, SrHeaderPlacesItInTheSourceStudy)
