@@ -26,7 +26,7 @@ def confusion_table(matrix, names):
     return "\n".join(lines)
 
 
-def render(metadata: dict, path: str) -> str:
+def render(metadata: dict, path: str, note: str = "") -> str:
     a, p, e = metadata["architecture"], metadata["preprocessing"], metadata["evaluation"]
     t = metadata.get("training", {})
     config = t.get("config", {})
@@ -48,6 +48,7 @@ def render(metadata: dict, path: str) -> str:
         f"File: `{os.path.basename(path)}` ({os.path.getsize(path) / 1e6:.1f} MB), TorchScript, contract "
         f"`{metadata['contract']}` (docs/model-contract.md), exported with PyTorch 1.13 on {metadata['date']}.",
         "",
+        *([f"**Status:** {note}", ""] if note else []),
         "## Intended use",
         "",
         "Research and demonstration of the SpineMet pipeline only. **Not for clinical use**, not a medical",
@@ -151,10 +152,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--note", default="", help="a status paragraph placed at the top (e.g. an interrupted run)")
     args = parser.parse_args(argv)
     _, metadata = load_exported(args.model)
     with open(args.out, "w") as f:
-        f.write(render(metadata, args.model))
+        f.write(render(metadata, args.model, args.note))
     return 0
 
 
