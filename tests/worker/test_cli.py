@@ -6,6 +6,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -49,6 +50,7 @@ def main(binary, model, phantoms, work):
 
     # --dicom-out: the SR and the overlays of the dicom-sr writers, readable by DCMTK.
     dicom_out = os.path.join(work, "dicom")
+    shutil.rmtree(dicom_out, ignore_errors=True)     # a fresh folder: earlier runs left their files
     written = run(binary, "classify", study, "--model", model, "--quiet", "--dicom-out", dicom_out)
     assert written.returncode == 0, written.stderr
     files = sorted(os.listdir(dicom_out))
