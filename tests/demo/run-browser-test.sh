@@ -13,7 +13,8 @@ mkdir -p "$SPINEMET_DEMO_DIR"
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export SPINEMET_HTTP_PORT=$(free_port) SPINEMET_DICOM_PORT=$(free_port) SPINEMET_VIEWER_PORT=$(free_port)
-export SPINEMET_BUILD_DIR=$build
+# demo.sh takes the build folder relative to the source tree.
+export SPINEMET_BUILD_DIR=$(realpath --relative-to="$top" "$build")
 
 trap '"$top/scripts/demo.sh" stop >/dev/null' EXIT
 "$top/scripts/demo.sh" | tee "$SPINEMET_DEMO_DIR/demo-output.txt"
