@@ -44,6 +44,7 @@ scripts/install-deps.sh
 say "Building SpineMet"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target SpineMet spinemet-phantom
+build=$(cd "$build" && pwd)
 
 mkdir -p "$state/runtime" "$state/storage"
 scripts/stack/fetch-ohif.sh "$state/ohif"
@@ -68,7 +69,7 @@ if running "$state/orthanc.pid"; then
 else
   say "Starting Orthanc with SpineMet on $orthanc_url (DICOM port $dicom_port)"
   SPINEMET_STORAGE="$state/storage" SPINEMET_HTTP_PORT=$http_port SPINEMET_DICOM_PORT=$dicom_port \
-  SPINEMET_PLUGIN="$top/$build/plugin/libSpineMet.so" SPINEMET_MODEL="$model" \
+  SPINEMET_PLUGIN="$build/plugin/libSpineMet.so" SPINEMET_MODEL="$model" \
     setsid scripts/stack/orthanc-entrypoint.sh >"$state/orthanc.log" 2>&1 < /dev/null &
   echo $! > "$state/orthanc.pid"
   for _ in $(seq 120); do
