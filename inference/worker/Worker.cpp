@@ -7,6 +7,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -35,6 +36,11 @@ namespace spinemet
       Worker::RequestId id = 0;
       AnalysisRequest request;
       std::atomic<bool> stopRequested{false};
+
+      // Held while this request's onProgress or onDone runs: the model thread's progress report
+      // may race the finishing task's onDone, and no report may follow (or overlap) onDone.
+      std::mutex callbackMutex;
+      double lastProgress = 0;       // guarded by callbackMutex; a late, lower report is dropped
 
       // Guarded by State::mutex from here on.
       Phase phase = Phase::Preparing;
@@ -135,17 +141,32 @@ namespace spinemet
       return entry->id;
     }
 
-    static void progress(const RequestPointer& entry, double fraction)
+    // Never after onDone has begun, never concurrently for one request, never backwards.
+    void progress(const RequestPointer& entry, double fraction)
     {
-      if (entry->request.onProgress)
+      if (!entry->request.onProgress)
       {
-        try
+        return;
+      }
+      std::lock_guard<std::mutex> callbackLock(entry->callbackMutex);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (entry->completing)
         {
-          entry->request.onProgress(fraction);
+          return;
         }
-        catch (...)
-        {
-        }
+      }
+      if (fraction < entry->lastProgress)
+      {
+        return;
+      }
+      entry->lastProgress = fraction;
+      try
+      {
+        entry->request.onProgress(fraction);
+      }
+      catch (...)
+      {
       }
     }
 
@@ -451,12 +472,16 @@ namespace spinemet
         entry->prepared = PreparedSeries();     // the volume, unless the outcome took it
         entry->ready.clear();
       }
-      try
       {
-        entry->request.onDone(std::move(outcome));
-      }
-      catch (...)
-      {
+        // Waits for a progress report under way; `completing` turns away any later one.
+        std::lock_guard<std::mutex> callbackLock(entry->callbackMutex);
+        try
+        {
+          entry->request.onDone(std::move(outcome));
+        }
+        catch (...)
+        {
+        }
       }
       {
         std::lock_guard<std::mutex> lock(mutex);

@@ -66,7 +66,9 @@ namespace spinemet
   struct AnalysisRequest
   {
     std::shared_ptr<const SliceSource> source;           // kept alive until the request completes
-    std::function<void(double fraction)> onProgress;      // optional; 0..1 as in Pipeline.h
+    std::function<void(double fraction)> onProgress;      // optional; 0..1 as in Pipeline.h,
+                                                          // never decreasing, never after onDone
+                                                          // has begun
     std::function<void(AnalysisOutcome&& outcome)> onDone;
     bool keepSeries = false;                              // hand the loaded series to onDone
   };
@@ -74,7 +76,8 @@ namespace spinemet
   // Thread-safe. Callbacks run on the worker's threads: keep them short, do not let them throw
   // (an exception is swallowed), and never call submit() (it may wait for the very slot the
   // callback holds), shutdown() or destroy the worker from inside one; trySubmit() and cancel()
-  // are fine.
+  // are fine. The callbacks of one request never overlap, and once its onDone has begun it gets
+  // no further onProgress (a report racing the completion is dropped, or onDone waits for it).
   class Worker
   {
   public:

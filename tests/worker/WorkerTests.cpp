@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace spinemet
 {
@@ -164,10 +166,14 @@ namespace spinemet
   TEST(Worker, BackPressureHoldsTheInFlightLimit)
   {
     Outcomes outcomes;
-    std::atomic<int> running{0};
-    std::atomic<int> mostRunning{0};
-    std::mutex startedMutex;
+    // A request runs from its first onProgress to the start of its onDone; all of this bookkeeping
+    // under one mutex, so that `running` is exactly the number of requests in that span.
+    std::mutex runningMutex;
+    int running = 0;
+    int mostRunning = 0;
     std::map<std::string, bool> started;
+    std::map<std::string, bool> done;
+    std::vector<std::string> progressAfterDone;
     Worker worker(tinyEngine(), smallBatches(2));
 
     auto request = [&](const std::string& label, const std::string& series) {
@@ -175,15 +181,23 @@ namespace spinemet
       AnalysisRequest r;
       r.source = source(series);
       r.onProgress = [&, label](double) {
-        std::lock_guard<std::mutex> lock(startedMutex);
-        if (!started[label])
+        std::lock_guard<std::mutex> lock(runningMutex);
+        if (done[label])
+        {
+          progressAfterDone.push_back(label);
+        }
+        else if (!started[label])
         {
           started[label] = true;
-          mostRunning = std::max(mostRunning.load(), ++running);
+          mostRunning = std::max(mostRunning, ++running);
         }
       };
-      r.onDone = [&, inner](AnalysisOutcome&& outcome) {
-        --running;
+      r.onDone = [&, label, inner](AnalysisOutcome&& outcome) {
+        {
+          std::lock_guard<std::mutex> lock(runningMutex);
+          done[label] = true;
+          running -= started[label] ? 1 : 0;
+        }
         inner(std::move(outcome));
       };
       return r;
@@ -210,10 +224,12 @@ namespace spinemet
     {
       EXPECT_EQ(item.second.status, AnalysisOutcome::Status::Done) << item.first << ": " << item.second.errorMessage;
     }
-    EXPECT_LE(mostRunning.load(), 2);
-    EXPECT_GE(mostRunning.load(), 1);
     worker.shutdown(Worker::Shutdown::Finish);     // returns once every slot is free
     EXPECT_EQ(worker.inFlight(), 0u);
+    std::lock_guard<std::mutex> lock(runningMutex);
+    EXPECT_LE(mostRunning, 2);
+    EXPECT_GE(mostRunning, 1);
+    EXPECT_TRUE(progressAfterDone.empty()) << "onProgress after onDone for " << progressAfterDone.front();
   }
 
   TEST(Worker, ACancelledRequestStops)
