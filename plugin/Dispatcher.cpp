@@ -189,6 +189,27 @@ namespace spinemet
 
   void Dispatcher::analyse(AnalysisRecord record, std::shared_ptr<AnalysisProgress> progress)
   {
+    // The entry function of an analysis thread: anything escaping it would terminate Orthanc
+    // (an SQLite error while recording a failure, say).
+    try
+    {
+      runAnalysis(record, progress);
+    }
+    catch (const std::exception& error)
+    {
+      orthanc::logError("the analysis of series " + record.series + " ended in an internal error: " + error.what());
+      progress->end(AnalysisProgress::Outcome::Failed, "internal error");
+      wake();
+    }
+    catch (...)
+    {
+      progress->end(AnalysisProgress::Outcome::Failed, "internal error");
+      wake();
+    }
+  }
+
+  void Dispatcher::runAnalysis(const AnalysisRecord& record, const std::shared_ptr<AnalysisProgress>& progress)
+  {
     const std::string& series = record.series;
     if (record.attempts > static_cast<int>(configuration_.maximumAttempts))
     {

@@ -48,6 +48,7 @@ namespace spinemet
     void loop();
     void launch(const AnalysisRecord& record);
     void analyse(AnalysisRecord record, std::shared_ptr<AnalysisProgress> progress);
+    void runAnalysis(const AnalysisRecord& record, const std::shared_ptr<AnalysisProgress>& progress);
     void reapFinished();
 
     const PluginConfiguration& configuration_;
