@@ -80,7 +80,8 @@ namespace spinemet
 
   struct FinishedAnalysis
   {
-    AnalysisKey analysed;
+    AnalysisKey claimed;             // the wanted key when the analysis was claimed
+    AnalysisKey analysed;            // what was analysed (instances read, model used)
     std::vector<std::string> outputs;
     double seconds = 0;
     uint64_t slices = 0;

@@ -122,6 +122,7 @@ namespace spinemet
     const Clock::time_point end = Clock::now();
 
     FinishedAnalysis finished;
+    finished.claimed = record.wanted;
     finished.analysed = {instancesFingerprint(instances), record.wanted.modelVersion};
     finished.outputs = outputs;
     finished.seconds = secondsBetween(start, end);

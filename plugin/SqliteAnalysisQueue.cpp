@@ -419,18 +419,25 @@ namespace spinemet
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
     }
-    bool grewMeanwhile = existing->wanted.fingerprint != finished.analysed.fingerprint ||
-                         existing->wanted.modelVersion != finished.analysed.modelVersion;
+    // Queued again only when the wanted key changed while the analysis ran (the series grew, a new
+    // model, a manual request). Comparing with the analysed key instead would loop forever on a
+    // series whose instances differ from what was wanted (a forced request, a deleted instance).
+    bool changedWhileRunning = existing->wanted.fingerprint != finished.claimed.fingerprint ||
+                               existing->wanted.modelVersion != finished.claimed.modelVersion;
+    const char* state = changedWhileRunning ? "queued" : "done";
+    // A finished analysis wants what it analysed, so that the next StableSeries compares with that.
+    const AnalysisKey& wanted = changedWhileRunning ? existing->wanted : finished.analysed;
     Statement update(db_,
       "UPDATE analyses SET state = ?, analysedFingerprint = ?, analysedModel = ?, outputs = ?, seconds = ?,"
       " slices = ?, finishedAt = ?, errorCode = '', message = '', node = '', attempts = 0,"
-      " queuedAt = CASE WHEN ? = 'queued' THEN ? ELSE queuedAt END, stageSeconds = ? WHERE series = ?");
-    const char* state = grewMeanwhile ? "queued" : "done";
+      " queuedAt = CASE WHEN ? = 'queued' THEN ? ELSE queuedAt END, stageSeconds = ?,"
+      " wantedFingerprint = ?, wantedModel = ? WHERE series = ?");
     double time = now();
     update.bind(1, state).bind(2, finished.analysed.fingerprint).bind(3, finished.analysed.modelVersion)
           .bind(4, joinIds(finished.outputs)).bindDouble(5, finished.seconds)
           .bind(6, static_cast<int64_t>(finished.slices)).bindDouble(7, time).bind(8, state)
-          .bindDouble(9, time).bind(10, joinStages(finished.stageSeconds)).bind(11, series).step();
+          .bindDouble(9, time).bind(10, joinStages(finished.stageSeconds))
+          .bind(11, wanted.fingerprint).bind(12, wanted.modelVersion).bind(13, series).step();
     transaction.commit();
   }
 

@@ -56,6 +56,7 @@ namespace spinemet
                                        std::vector<std::string> outputs = {"sr-1", "sc-1"})
       {
         FinishedAnalysis finished;
+        finished.claimed = {fingerprint, model};
         finished.analysed = {fingerprint, model};
         finished.outputs = std::move(outputs);
         finished.seconds = 2.5;
@@ -143,6 +144,35 @@ namespace spinemet
     ASSERT_TRUE(again);
     EXPECT_EQ(again->wanted.fingerprint, "f2");
     EXPECT_EQ(again->analysed.fingerprint, "f1");
+  }
+
+  TEST_F(AnalysisQueueTest, ManualRequestWhileRunningRunsOnceMoreNotForever)
+  {
+    queue_->enqueue(request("a", "f1"));
+    queue_->claim("local");
+    EnqueueRequest manual = request("a", "f1");
+    manual.force = true;
+    EXPECT_EQ(queue_->enqueue(manual), EnqueueOutcome::Pending);
+    queue_->finish("a", finished("f1"));
+
+    std::optional<AnalysisRecord> again = queue_->claim("local");
+    ASSERT_TRUE(again) << "the manual request runs after the running analysis";
+    FinishedAnalysis second = finished("f1");
+    second.claimed = again->wanted;
+    queue_->finish("a", second);
+    EXPECT_FALSE(queue_->claim("local")) << "and then the series is done, not queued again";
+    EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::UpToDate);
+  }
+
+  TEST_F(AnalysisQueueTest, InstanceDeletedDuringTheAnalysisDoesNotLoop)
+  {
+    queue_->enqueue(request("a", "f-with-x"));
+    std::optional<AnalysisRecord> claimed = queue_->claim("local");
+    FinishedAnalysis done = finished("f-without-x");
+    done.claimed = claimed->wanted;
+    queue_->finish("a", done);
+    EXPECT_FALSE(queue_->claim("local"));
+    EXPECT_EQ(queue_->enqueue(request("a", "f-without-x")), EnqueueOutcome::UpToDate);
   }
 
   TEST_F(AnalysisQueueTest, QueuedSeriesKeepsOnePlaceWhenItGrows)
