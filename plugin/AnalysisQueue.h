@@ -96,9 +96,10 @@ namespace spinemet
     virtual EnqueueOutcome enqueue(const EnqueueRequest& request) = 0;
 
     // Records a new series whose instances are arriving (Orthanc's NewSeries change), unless the
-    // series is known already. Orthanc does not remember across a restart which series it has not
-    // yet called stable, so the plugin does: see receivingBefore().
-    virtual void noteReceiving(const std::string& series) = 0;
+    // series is known already; `notedAt` (seconds since the epoch) says in which run of Orthanc it
+    // arrived. Orthanc does not remember across a restart which series it has not yet called
+    // stable, so the plugin does: see receivingBefore().
+    virtual void noteReceiving(const std::string& series, double notedAt) = 0;
 
     // Series still Receiving that were noted before `time` (seconds since the epoch).
     virtual std::vector<std::string> receivingBefore(double time) = 0;

@@ -4,6 +4,8 @@
 #include "OrthancApi.h"
 #include "SeriesSelection.h"
 
+#include <chrono>
+
 namespace spinemet
 {
   namespace
@@ -22,12 +24,23 @@ namespace spinemet
       }
       return "";
     }
+
+    double secondsSinceEpoch()
+    {
+      return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    }
   }
 
   ChangeListener::ChangeListener(const PluginConfiguration& configuration, AnalysisQueue& queue,
                                  std::string modelVersion) :
     configuration_(configuration), queue_(queue), modelVersion_(std::move(modelVersion))
   {
+  }
+
+  void ChangeListener::beginRun(double startTime)
+  {
+    runStartChange_ = orthanc::getJson("/changes?last")["Last"].asInt64();
+    runStartTime_ = startTime;
   }
 
   size_t ChangeListener::followChangeLog(const std::function<bool()>& stopping)
@@ -58,7 +71,8 @@ namespace spinemet
         since = change["Seq"].asInt64();
         if (type == "NewSeries")
         {
-          queue_.noteReceiving(change["ID"].asString());
+          const bool earlierRun = since <= runStartChange_;
+          queue_.noteReceiving(change["ID"].asString(), earlierRun ? runStartTime_ - 1 : secondsSinceEpoch());
           queue_.setLastChange(since);
         }
         else if (type == "StableSeries")
@@ -87,9 +101,9 @@ namespace spinemet
     }
   }
 
-  void ChangeListener::admitInterruptedArrivals(double startTime)
+  void ChangeListener::admitInterruptedArrivals()
   {
-    for (const std::string& series : queue_.receivingBefore(startTime))
+    for (const std::string& series : queue_.receivingBefore(runStartTime_))
     {
       Admission admission = admit(series, "restart", false);
       if (!admission.known)

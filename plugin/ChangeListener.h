@@ -19,14 +19,19 @@ namespace spinemet
   public:
     ChangeListener(const PluginConfiguration& configuration, AnalysisQueue& queue, std::string modelVersion);
 
+    // Marks where this run of Orthanc begins in the change log, before the first
+    // followChangeLog(): a NewSeries change logged before it belongs to an earlier run, whenever
+    // the plugin reads it (it may not have read it before Orthanc died, or it was disabled).
+    void beginRun(double startTime);
+
     // Reads the change log up to its end, or until `stopping` says so; returns how many series
     // were queued. A series that cannot be checked is recorded as failed with the reason, so that
     // one bad series does not hold up the change log.
     size_t followChangeLog(const std::function<bool()>& stopping);
 
-    // Admits the series that were still arriving when Orthanc last stopped (noted before
-    // `startTime`): Orthanc will not call them stable after its restart.
-    void admitInterruptedArrivals(double startTime);
+    // Admits the series that were still arriving when an earlier run of Orthanc stopped: Orthanc
+    // will not call them stable after its restart.
+    void admitInterruptedArrivals();
 
     struct Admission
     {
@@ -44,5 +49,7 @@ namespace spinemet
     const PluginConfiguration& configuration_;
     AnalysisQueue& queue_;
     std::string modelVersion_;
+    double runStartTime_ = 0;
+    int64_t runStartChange_ = -1;    // the last change of the log when this run began
   };
 }

@@ -95,18 +95,24 @@ namespace spinemet
   {
     orthanc::logInfo("worker started");
     const double startTime = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    bool runBegun = false;
     bool caughtUp = false;
     for (;;)
     {
       try
       {
+        if (!runBegun)
+        {
+          listener_.beginRun(startTime);
+          runBegun = true;
+        }
         listener_.followChangeLog([this] {
           std::lock_guard<std::mutex> lock(mutex_);
           return stopping_;
         });
         if (!caughtUp)
         {
-          listener_.admitInterruptedArrivals(startTime);
+          listener_.admitInterruptedArrivals();
           caughtUp = true;
         }
       }

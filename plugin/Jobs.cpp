@@ -37,19 +37,8 @@ namespace spinemet
       return "?";
     }
 
-    void finalizeJob(void* pointer)
+    const char* describeJob(AnalysisJob& analysisJob)
     {
-      delete static_cast<AnalysisJob*>(pointer);
-    }
-
-    float getProgress(void* pointer)
-    {
-      return job(pointer).progress->progress();
-    }
-
-    const char* getContent(void* pointer)
-    {
-      AnalysisJob& analysisJob = job(pointer);
       const AnalysisProgress& progress = *analysisJob.progress;
       Json::Value content;
       content["Series"] = progress.series();
@@ -62,16 +51,11 @@ namespace spinemet
       return analysisJob.content.c_str();
     }
 
-    const char* getSerialized(void*)
-    {
-      return nullptr;                // not persisted: the queue database is the record
-    }
-
-    OrthancPluginJobStepStatus step(void* pointer)
+    OrthancPluginJobStepStatus waitForOutcome(const AnalysisJob& analysisJob)
     {
       // Orthanc steps a job in a loop: waiting here a little keeps that loop from spinning while
       // the analysis runs on its own thread.
-      const AnalysisProgress& progress = *job(pointer).progress;
+      const AnalysisProgress& progress = *analysisJob.progress;
       for (int i = 0; i < 10 && progress.outcome() == AnalysisProgress::Outcome::Running; i++)
       {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -84,13 +68,69 @@ namespace spinemet
       }
     }
 
+    // Every callback below is called by Orthanc's core through the plugin's C boundary: no
+    // exception may leave it.
+
+    void finalizeJob(void* pointer)
+    {
+      delete static_cast<AnalysisJob*>(pointer);
+    }
+
+    float getProgress(void* pointer)
+    {
+      try
+      {
+        return job(pointer).progress->progress();
+      }
+      catch (...)
+      {
+        return 0;
+      }
+    }
+
+    const char* getContent(void* pointer)
+    {
+      try
+      {
+        return describeJob(job(pointer));
+      }
+      catch (...)
+      {
+        return "{}";
+      }
+    }
+
+    const char* getSerialized(void*)
+    {
+      return nullptr;                // not persisted: the queue database is the record
+    }
+
+    OrthancPluginJobStepStatus step(void* pointer)
+    {
+      try
+      {
+        return waitForOutcome(job(pointer));
+      }
+      catch (...)
+      {
+        return OrthancPluginJobStepStatus_Failure;
+      }
+    }
+
     OrthancPluginErrorCode stop(void* pointer, OrthancPluginJobStopReason reason)
     {
-      if (reason == OrthancPluginJobStopReason_Canceled)
+      try
       {
-        job(pointer).progress->requestCancel();
+        if (reason == OrthancPluginJobStopReason_Canceled)
+        {
+          job(pointer).progress->requestCancel();
+        }
+        return OrthancPluginErrorCode_Success;
       }
-      return OrthancPluginErrorCode_Success;
+      catch (...)
+      {
+        return OrthancPluginErrorCode_InternalError;
+      }
     }
 
     OrthancPluginErrorCode reset(void*)

@@ -6,6 +6,8 @@
 #include "Tid1500MeasurementReport.h"
 #include "common/AnalysisError.h"
 
+#include <algorithm>
+
 namespace spinemet
 {
   namespace
@@ -47,30 +49,42 @@ namespace spinemet
       }
     }
 
-    deletePreviousOutputs(record, {reportSeriesUid(sourceUid), overlaySeriesUid(sourceUid)});
+    // Store first, delete after: a failure in between leaves the previous result in place, never none.
+    const std::vector<std::string> previous =
+      previousOutputs(record, {reportSeriesUid(sourceUid), overlaySeriesUid(sourceUid)});
 
     std::vector<std::string> stored;
-    for (const DicomObject& output : outputs)
-    {
-      stored.push_back(store(output.bytes, "output " + output.sopInstanceUid));
-    }
-
     try
     {
-      orthanc::put("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT,
-                   orthanc::writeJson(toJson(result)));
+      for (const DicomObject& output : outputs)
+      {
+        stored.push_back(store(output.bytes, "output " + output.sopInstanceUid));
+      }
+      try
+      {
+        orthanc::put("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT,
+                     orthanc::writeJson(toJson(result)));
+      }
+      catch (const orthanc::RestError& error)
+      {
+        throw AnalysisError("store", std::string("cannot attach the result to the source series: ") + error.what());
+      }
     }
-    catch (const orthanc::RestError& error)
+    catch (const AnalysisError&)
     {
-      throw AnalysisError("store", std::string("cannot attach the result to the source series: ") + error.what());
+      deleteOutputs(record, stored, {});      // the previous result stays the current one
+      throw;
     }
 
+    deleteOutputs(record, previous, stored);
     forward(record, result, stored);
     return stored;
   }
 
-  void ResultWriter::deletePreviousOutputs(const AnalysisRecord& record, const std::vector<std::string>& outputSeriesUids)
+  std::vector<std::string> ResultWriter::previousOutputs(const AnalysisRecord& record,
+                                                         const std::vector<std::string>& outputSeriesUids)
   {
+    std::vector<std::string> instances(record.outputs);    // includes outputs written under other settings
     try
     {
       for (const std::string& uid : outputSeriesUids)
@@ -79,18 +93,42 @@ namespace spinemet
         {
           if (match["Type"].asString() == "Series")
           {
-            orthanc::remove("/series/" + match["ID"].asString());
+            for (const Json::Value& instance : orthanc::getJson("/series/" + match["ID"].asString())["Instances"])
+            {
+              instances.push_back(instance.asString());
+            }
           }
         }
-      }
-      for (const std::string& instance : record.outputs)   // outputs written under other settings
-      {
-        orthanc::remove("/instances/" + instance);
       }
     }
     catch (const std::exception& error)
     {
-      throw AnalysisError("store", std::string("cannot delete the previous SpineMet outputs of the series: ") + error.what());
+      throw AnalysisError("store", std::string("cannot list the previous SpineMet outputs of the series: ") + error.what());
+    }
+    return instances;
+  }
+
+  void ResultWriter::deleteOutputs(const AnalysisRecord& record, const std::vector<std::string>& previous,
+                                   const std::vector<std::string>& current)
+  {
+    // New outputs get new SOP Instance UIDs, so nothing just stored is in `previous`; the check
+    // guards against a future writer that reuses them.
+    for (const std::string& instance : previous)
+    {
+      if (std::find(current.begin(), current.end(), instance) != current.end())
+      {
+        continue;
+      }
+      try
+      {
+        orthanc::remove("/instances/" + instance);
+      }
+      catch (const std::exception& error)
+      {
+        // The new result is stored; the next analysis of the series finds the leftover by its series UID.
+        orthanc::logWarning("series " + record.series + ": cannot delete the previous SpineMet output " + instance +
+                            ": " + error.what());
+      }
     }
   }
 

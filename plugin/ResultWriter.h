@@ -16,8 +16,8 @@ namespace spinemet
   //
   // One current result per series, also across crashes: the output series' UIDs are derived from
   // the source series' UID, so the outputs of an earlier analysis (or of one interrupted half-way
-  // through storing) are found and deleted before the new ones are stored. Stored source
-  // instances are never touched.
+  // through storing) are found, and deleted once the new ones are stored. Stored source instances
+  // are never touched.
   class ResultWriter
   {
   public:
@@ -28,7 +28,9 @@ namespace spinemet
     std::vector<std::string> write(const AnalysisRecord& record, const AnalysisResult& result, const Series& series);
 
   private:
-    void deletePreviousOutputs(const AnalysisRecord& record, const std::vector<std::string>& outputSeriesUids);
+    std::vector<std::string> previousOutputs(const AnalysisRecord& record, const std::vector<std::string>& outputSeriesUids);
+    void deleteOutputs(const AnalysisRecord& record, const std::vector<std::string>& previous,
+                       const std::vector<std::string>& current);
     std::string store(const std::string& bytes, const std::string& what);
     void forward(const AnalysisRecord& record, const AnalysisResult& result, const std::vector<std::string>& outputs);
 

@@ -358,11 +358,11 @@ namespace spinemet
     return outcome;
   }
 
-  void SqliteAnalysisQueue::noteReceiving(const std::string& series)
+  void SqliteAnalysisQueue::noteReceiving(const std::string& series, double notedAt)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement insert(db_, "INSERT OR IGNORE INTO analyses(series, study, state, queuedAt) VALUES(?, '', 'receiving', ?)");
-    insert.bind(1, series).bindDouble(2, now()).step();
+    insert.bind(1, series).bindDouble(2, notedAt).step();
   }
 
   std::vector<std::string> SqliteAnalysisQueue::receivingBefore(double time)

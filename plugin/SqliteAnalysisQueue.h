@@ -22,7 +22,7 @@ namespace spinemet
     SqliteAnalysisQueue& operator=(const SqliteAnalysisQueue&) = delete;
 
     EnqueueOutcome enqueue(const EnqueueRequest& request) override;
-    void noteReceiving(const std::string& series) override;
+    void noteReceiving(const std::string& series, double notedAt) override;
     std::vector<std::string> receivingBefore(double time) override;
     void skip(const std::string& series, const std::string& study,
               const std::string& code, const std::string& message) override;

@@ -269,16 +269,16 @@ namespace spinemet
 
   TEST_F(AnalysisQueueTest, SeriesStillArrivingAtARestartAreFoundAgain)
   {
-    queue_->noteReceiving("arriving");
-    queue_->noteReceiving("analysed");
+    queue_->noteReceiving("arriving", 100);
+    queue_->noteReceiving("analysed", 100);
     queue_->enqueue(request("analysed", "f1"));
-    queue_->noteReceiving("analysed");                // known already: left as it is
+    queue_->noteReceiving("analysed", 100);           // known already: left as it is
     EXPECT_EQ(queue_->find("arriving")->state, AnalysisState::Receiving);
     EXPECT_EQ(queue_->find("analysed")->state, AnalysisState::Queued);
 
     reopen();
-    EXPECT_EQ(queue_->receivingBefore(1e12), std::vector<std::string>{"arriving"});
-    EXPECT_TRUE(queue_->receivingBefore(1).empty());
+    EXPECT_EQ(queue_->receivingBefore(101), std::vector<std::string>{"arriving"});
+    EXPECT_TRUE(queue_->receivingBefore(100).empty());
     EXPECT_EQ(queue_->enqueue(request("arriving", "f9")), EnqueueOutcome::Queued);
     EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
   }

@@ -65,3 +65,30 @@ def test_series_stored_while_the_plugin_was_disabled_are_analysed_once_it_is_ena
         assert status["State"] == "done", status
         assert status["Trigger"] == "stable-series"
         assert len(series_of_study(orthanc, status["Study"])["SR"]) == 1
+
+
+def test_series_arriving_when_orthanc_died_is_analysed_after_the_restart_though_the_plugin_never_saw_it(
+        tmp_path, tiny_model):
+    """Orthanc does not call a series stable after a restart if its instances came before it. The
+    plugin must find such a series in the change log even when it had not read its NewSeries change
+    before Orthanc died (here it was disabled; a busy plugin falls behind the log the same way)."""
+    truth = generate_phantom(tmp_path / "study", "--levels", "T12-L1", "--matrix", "256",
+                             "--slice-thickness", "3", "--seed", "25")
+    storage = str(tmp_path / "storage")
+    same_storage = {"StorageDirectory": storage, "IndexDirectory": storage}
+
+    with spinemet_orthanc(tiny_model, extra=same_storage) as orthanc:
+        wait_for_change_log(orthanc)
+
+    never_stable = dict(same_storage, StableAge=3600)
+    with spinemet_orthanc(tiny_model, extra=never_stable, Enabled=False) as orthanc:
+        storescu(orthanc, tmp_path / "study")
+        series_id = source_series_id(orthanc, truth["series"]["series_instance_uid"])
+        orthanc.process.send_signal(signal.SIGKILL)
+        orthanc.process.wait(timeout=60)
+
+    with spinemet_orthanc(tiny_model, extra=same_storage) as orthanc:
+        status = wait_for_state(orthanc, series_id)
+        assert status["State"] == "done", status
+        assert status["Trigger"] == "restart"
+        assert status["Slices"] == len(truth["slices"])
