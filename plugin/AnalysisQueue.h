@@ -113,8 +113,16 @@ namespace spinemet
 
     // Done; if the wanted key changed meanwhile (the series grew), straight back to Queued.
     virtual void finish(const std::string& series, const FinishedAnalysis& finished) = 0;
-    virtual void fail(const std::string& series, const std::string& code, const std::string& message) = 0;
-    virtual void cancel(const std::string& series, const std::string& message) = 0;
+
+    // The run claimed with the wanted key `claimed` ended without a result. If the wanted key
+    // changed meanwhile (the series grew, a new model, a manual request), the series goes straight
+    // back to Queued instead: the failure or the cancel belongs to the instances of that run.
+    virtual void fail(const std::string& series, const AnalysisKey& claimed,
+                      const std::string& code, const std::string& message) = 0;
+    virtual void cancel(const std::string& series, const AnalysisKey& claimed, const std::string& message) = 0;
+
+    // Cancels a series that waits in the queue; false if it is not Queued (any more).
+    virtual bool cancelQueued(const std::string& series, const std::string& message) = 0;
 
     // Puts the series that `node` was running back in the queue: called when the node starts, so
     // that analyses interrupted by a stop or a crash run again. Returns how many.

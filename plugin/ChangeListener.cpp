@@ -101,6 +101,34 @@ namespace spinemet
     }
   }
 
+  bool ChangeListener::resultMissing(const std::string& series)
+  {
+    std::optional<AnalysisRecord> record = queue_.find(series);
+    if (!record || record->state != AnalysisState::Done)
+    {
+      return false;
+    }
+    Json::Value answer;
+    if (!orthanc::tryGetJson("/series/" + series + "/attachments", answer) || !answer.isArray())
+    {
+      return true;
+    }
+    bool attached = false;
+    for (const Json::Value& name : answer) attached = attached || name.asString() == RESULT_ATTACHMENT;
+    if (!attached)
+    {
+      return true;
+    }
+    for (const std::string& output : record->outputs)
+    {
+      if (!orthanc::tryGetJson("/instances/" + output, answer))
+      {
+        return true;
+      }
+    }
+    return false;
+  }
+
   void ChangeListener::admitInterruptedArrivals()
   {
     for (const std::string& series : queue_.receivingBefore(runStartTime_))
@@ -172,6 +200,14 @@ namespace spinemet
     request.trigger = trigger;
     request.force = force;
     EnqueueOutcome outcome = queue_.enqueue(request);
+    if (outcome == EnqueueOutcome::UpToDate && resultMissing(series))
+    {
+      // The same instances, but the result is gone: the study was deleted and sent again (Orthanc
+      // gives it the same IDs), or a user deleted the SR.
+      request.force = true;
+      request.trigger = trigger + ", result missing";
+      outcome = queue_.enqueue(request);
+    }
     admission.outcome = toString(outcome);
     if (outcome != EnqueueOutcome::UpToDate)
     {

@@ -46,6 +46,9 @@ namespace spinemet
     Admission admit(const std::string& series, const std::string& trigger, bool force);
 
   private:
+    // A Done series whose result attachment or one of whose outputs Orthanc no longer has.
+    bool resultMissing(const std::string& series);
+
     const PluginConfiguration& configuration_;
     AnalysisQueue& queue_;
     std::string modelVersion_;

@@ -66,20 +66,23 @@ namespace spinemet
 
   bool Dispatcher::cancel(const std::string& series)
   {
+    // Twice: the series may be claimed between the first look at the running analyses and the
+    // queue's answer.
+    for (int look = 0; look < 2; look++)
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto found = running_.find(series);
-      if (found != running_.end())
       {
-        found->second.progress->requestCancel();
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto found = running_.find(series);
+        if (found != running_.end())
+        {
+          found->second.progress->requestCancel();
+          return true;
+        }
+      }
+      if (look == 0 && queue_.cancelQueued(series, "cancelled while queued"))
+      {
         return true;
       }
-    }
-    std::optional<AnalysisRecord> record = queue_.find(series);
-    if (record && record->state == AnalysisState::Queued)
-    {
-      queue_.cancel(series, "cancelled while queued");
-      return true;
     }
     return false;
   }
@@ -222,7 +225,7 @@ namespace spinemet
       std::string message = "the analysis was started " + std::to_string(record.attempts - 1) +
         " times and never finished (Orthanc stopped or crashed during it); MaximumAttempts is " +
         std::to_string(configuration_.maximumAttempts);
-      queue_.fail(series, "interrupted", message);
+      queue_.fail(series, record.wanted, "interrupted", message);
       orthanc::logError("analysis of series " + series + " failed: " + message);
       progress->end(AnalysisProgress::Outcome::Failed, message);
       wake();
@@ -272,13 +275,13 @@ namespace spinemet
       }
       else if (progress->cancelRequested())
       {
-        queue_.cancel(series, "cancelled by a user");
+        queue_.cancel(series, record.wanted, "cancelled by a user");
         orthanc::logInfo("analysis of series " + series + " cancelled");
         progress->end(AnalysisProgress::Outcome::Cancelled, "cancelled by a user");
       }
       else
       {
-        queue_.fail(series, code, message);
+        queue_.fail(series, record.wanted, code, message);
         orthanc::logError("analysis of series " + series + " failed [" + code + "]: " + message);
         progress->end(AnalysisProgress::Outcome::Failed, "[" + code + "] " + message);
       }

@@ -441,23 +441,51 @@ namespace spinemet
     transaction.commit();
   }
 
-  void SqliteAnalysisQueue::endAnalysis(const std::string& series, AnalysisState state,
-                                        const std::string& code, const std::string& message)
+  void SqliteAnalysisQueue::endRun(const std::string& series, const AnalysisKey& claimed, AnalysisState state,
+                                   const std::string& code, const std::string& message)
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement update(db_, "UPDATE analyses SET state = ?, errorCode = ?, message = ?, finishedAt = ?, node = ''"
-                          " WHERE series = ?");
-    update.bind(1, toString(state)).bind(2, code).bind(3, message).bindDouble(4, now()).bind(5, series).step();
+    Transaction transaction(*this);
+    std::optional<AnalysisRecord> existing = findLocked(series);
+    if (!existing)
+    {
+      throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    const bool changedWhileRunning = existing->wanted.fingerprint != claimed.fingerprint ||
+                                     existing->wanted.modelVersion != claimed.modelVersion;
+    if (changedWhileRunning)
+    {
+      Statement update(db_, "UPDATE analyses SET state = 'queued', errorCode = '', message = '', node = '',"
+                            " attempts = 0, queuedAt = ? WHERE series = ?");
+      update.bindDouble(1, now()).bind(2, series).step();
+    }
+    else
+    {
+      Statement update(db_, "UPDATE analyses SET state = ?, errorCode = ?, message = ?, finishedAt = ?, node = ''"
+                            " WHERE series = ?");
+      update.bind(1, toString(state)).bind(2, code).bind(3, message).bindDouble(4, now()).bind(5, series).step();
+    }
+    transaction.commit();
   }
 
-  void SqliteAnalysisQueue::fail(const std::string& series, const std::string& code, const std::string& message)
+  void SqliteAnalysisQueue::fail(const std::string& series, const AnalysisKey& claimed,
+                                 const std::string& code, const std::string& message)
   {
-    endAnalysis(series, AnalysisState::Failed, code, message);
+    endRun(series, claimed, AnalysisState::Failed, code, message);
   }
 
-  void SqliteAnalysisQueue::cancel(const std::string& series, const std::string& message)
+  void SqliteAnalysisQueue::cancel(const std::string& series, const AnalysisKey& claimed, const std::string& message)
   {
-    endAnalysis(series, AnalysisState::Cancelled, "cancelled", message);
+    endRun(series, claimed, AnalysisState::Cancelled, "cancelled", message);
+  }
+
+  bool SqliteAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement update(db_, "UPDATE analyses SET state = 'cancelled', errorCode = 'cancelled', message = ?,"
+                          " finishedAt = ? WHERE series = ? AND state = 'queued'");
+    update.bind(1, message).bindDouble(2, now()).bind(3, series).step();
+    return sqlite3_changes(db_) > 0;
   }
 
   size_t SqliteAnalysisQueue::requeueInterrupted(const std::string& node)

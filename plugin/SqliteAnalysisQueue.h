@@ -28,8 +28,10 @@ namespace spinemet
               const std::string& code, const std::string& message) override;
     std::optional<AnalysisRecord> claim(const std::string& node) override;
     void finish(const std::string& series, const FinishedAnalysis& finished) override;
-    void fail(const std::string& series, const std::string& code, const std::string& message) override;
-    void cancel(const std::string& series, const std::string& message) override;
+    void fail(const std::string& series, const AnalysisKey& claimed,
+              const std::string& code, const std::string& message) override;
+    void cancel(const std::string& series, const AnalysisKey& claimed, const std::string& message) override;
+    bool cancelQueued(const std::string& series, const std::string& message) override;
     size_t requeueInterrupted(const std::string& node) override;
     std::optional<AnalysisRecord> find(const std::string& series) override;
     std::vector<AnalysisRecord> listStudy(const std::string& study) override;
@@ -46,8 +48,8 @@ namespace spinemet
 
     void execute(const char* sql);
     std::optional<AnalysisRecord> findLocked(const std::string& series);
-    void endAnalysis(const std::string& series, AnalysisState state,
-                     const std::string& code, const std::string& message);
+    void endRun(const std::string& series, const AnalysisKey& claimed, AnalysisState state,
+                const std::string& code, const std::string& message);
 
     std::string path_;
     sqlite3* db_ = nullptr;

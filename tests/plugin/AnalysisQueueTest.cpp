@@ -232,7 +232,7 @@ namespace spinemet
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
-    queue_->fail("a", "no-spine", "no vertebra found in 40 slices");
+    queue_->fail("a", {"f1", "demo 1"}, "no-spine", "no vertebra found in 40 slices");
     std::optional<AnalysisRecord> failed = queue_->find("a");
     EXPECT_EQ(failed->state, AnalysisState::Failed);
     EXPECT_EQ(failed->errorCode, "no-spine");
@@ -250,10 +250,38 @@ namespace spinemet
     EXPECT_FALSE(queue_->claim("local"));
 
     queue_->enqueue(request("a", "f1"));
-    queue_->cancel("a", "cancelled while queued");
+    EXPECT_TRUE(queue_->cancelQueued("a", "cancelled while queued"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Cancelled);
+    EXPECT_FALSE(queue_->cancelQueued("a", "again"));
     EXPECT_FALSE(queue_->claim("local"));
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::Queued);
+
+    queue_->claim("local");
+    EXPECT_FALSE(queue_->cancelQueued("a", "running: the dispatcher cancels the run itself"));
+    queue_->cancel("a", {"f1", "demo 1"}, "cancelled by a user");
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Cancelled);
+  }
+
+  TEST_F(AnalysisQueueTest, RunThatFailsOrIsCancelledWhileTheSeriesGrewLeavesTheGrownSeriesQueued)
+  {
+    queue_->enqueue(request("a", "f1"));
+    queue_->claim("local");
+    EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Pending);
+    queue_->fail("a", {"f1", "demo 1"}, "no-spine", "no vertebra found in 10 slices");
+    std::optional<AnalysisRecord> record = queue_->find("a");
+    EXPECT_EQ(record->state, AnalysisState::Queued);
+    EXPECT_EQ(record->wanted.fingerprint, "f2");
+    EXPECT_EQ(record->errorCode, "");
+
+    queue_->claim("local");
+    EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::Pending);
+    queue_->cancel("a", {"f2", "demo 1"}, "cancelled by a user");
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Queued);
+
+    queue_->claim("local");
+    queue_->fail("a", {"f3", "demo 1"}, "no-spine", "no vertebra found in 30 slices");
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Failed);
+    EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::UpToDate);
   }
 
   TEST_F(AnalysisQueueTest, ListsByStudyAndState)

@@ -119,6 +119,16 @@ def test_same_series_again_adds_nothing_and_extra_slices_replace_the_result(tmp_
         by_modality = series_of_study(orthanc, study_id)
         assert len(by_modality["SR"][0]["Instances"]) == 1 and len(by_modality["SR"]) == 1
 
+        # the study deleted and sent again: Orthanc gives it the same IDs, SpineMet a new result
+        orthanc.delete(f"/studies/{study_id}")
+        storescu(orthanc, first_part, rest)
+        fourth = wait_for_state(orthanc, series_id, states={"done"}, after=third["FinishedAt"])
+        assert fourth["Trigger"] == "stable-series, result missing"
+        by_modality = series_of_study(orthanc, study_id)
+        assert len(by_modality["SR"]) == 1 and len(by_modality["SR"][0]["Instances"]) == 1
+        assert sorted(by_modality["SR"][0]["Instances"] + by_modality["OT"][0]["Instances"]) == sorted(fourth["Outputs"])
+        assert orthanc.get(f"/spinemet/series/{series_id}")["Result"]["vertebrae"]
+
 
 def dcmodify(folder, *assignments):
     files = sorted(str(folder / name) for name in os.listdir(folder))
