@@ -47,7 +47,7 @@ namespace spinemet
     bool enabled = true;
     std::string modelPath;
     std::string device = "auto";             // auto | cpu | cuda
-    unsigned threads = 0;                    // LibTorch intra-op threads, 0: LibTorch's default
+    unsigned threads = 0;                    // LibTorch intra-op threads, 0: half of the cores
     unsigned batchSize = 32;                 // crops per forward pass
     unsigned volumesInFlight = 1;            // series analysed at the same time
     unsigned maximumAttempts = 3;            // starts of one analysis (restarts count) before it fails

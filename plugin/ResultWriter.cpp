@@ -21,6 +21,15 @@ namespace spinemet
     {
       return uidFromText("spinemet/overlays/" + sourceSeriesUid);
     }
+
+    // Storing takes a REST call per output: a cancel or Orthanc's shutdown need not wait for all.
+    void stopIfAsked(const std::function<bool()>& shouldStop)
+    {
+      if (shouldStop())
+      {
+        throw AnalysisError("cancelled", "the analysis was stopped while its outputs were stored");
+      }
+    }
   }
 
   ResultWriter::ResultWriter(const PluginConfiguration& configuration) :
@@ -29,7 +38,7 @@ namespace spinemet
   }
 
   std::vector<std::string> ResultWriter::write(const AnalysisRecord& record, const AnalysisResult& result,
-                                               const Series& series)
+                                               const Series& series, const std::function<bool()>& shouldStop)
   {
     const std::string& sourceUid = result.series.seriesInstanceUid;
     std::vector<DicomObject> outputs;
@@ -58,8 +67,10 @@ namespace spinemet
     {
       for (const DicomObject& output : outputs)
       {
+        stopIfAsked(shouldStop);
         stored.push_back(store(output.bytes, "output " + output.sopInstanceUid));
       }
+      stopIfAsked(shouldStop);
       try
       {
         orthanc::put("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT,

@@ -6,6 +6,7 @@
 #include "result/AnalysisResult.h"
 #include "volume/Volume.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,11 @@ namespace spinemet
     explicit ResultWriter(const PluginConfiguration& configuration);
 
     // Returns the Orthanc IDs of the stored outputs. Throws AnalysisError("dicom-write") or
-    // AnalysisError("store") naming what Orthanc refused.
-    std::vector<std::string> write(const AnalysisRecord& record, const AnalysisResult& result, const Series& series);
+    // AnalysisError("store") naming what Orthanc refused, or AnalysisError("cancelled") when
+    // `shouldStop` says so before the result is complete; in each case what this call stored is
+    // removed again and the previous result stays the current one.
+    std::vector<std::string> write(const AnalysisRecord& record, const AnalysisResult& result, const Series& series,
+                                   const std::function<bool()>& shouldStop);
 
   private:
     std::vector<std::string> previousOutputs(const AnalysisRecord& record, const std::vector<std::string>& outputSeriesUids);

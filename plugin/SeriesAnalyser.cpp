@@ -118,7 +118,8 @@ namespace spinemet
     progress.setStage("storing outputs", 0.9f);
     static const Series noSeries;
     std::vector<std::string> outputs = writer_.write(record, outcome.result,
-                                                     outcome.series ? *outcome.series : noSeries);
+                                                     outcome.series ? *outcome.series : noSeries,
+                                                     [&progress] { return progress.shouldStop(); });
     const Clock::time_point end = Clock::now();
 
     FinishedAnalysis finished;

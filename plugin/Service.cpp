@@ -6,22 +6,38 @@
 #include "common/AnalysisError.h"
 #include "engine/Engine.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 namespace spinemet
 {
   namespace
   {
+    // Milliseconds included: two analyses of a small series can end within the same second.
     Json::Value isoTime(double secondsSinceEpoch)
     {
       if (secondsSinceEpoch <= 0) return Json::nullValue;
-      std::time_t time = static_cast<std::time_t>(secondsSinceEpoch);
+      const double wholeSeconds = std::floor(secondsSinceEpoch);
+      std::time_t time = static_cast<std::time_t>(wholeSeconds);
       std::tm utc{};
       gmtime_r(&time, &utc);
       char text[32];
-      std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-      return text;
+      std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
+      char milliseconds[16];
+      std::snprintf(milliseconds, sizeof(milliseconds), ".%03dZ",
+                    std::min(999, static_cast<int>((secondsSinceEpoch - wholeSeconds) * 1000)));
+      return std::string(text) + milliseconds;
+    }
+
+    // Threads 0: half of the cores. LibTorch's own default takes every core, and Orthanc inside the
+    // same process still has to receive, index and serve while a series is classified.
+    unsigned defaultModelThreads()
+    {
+      return std::max(1u, std::thread::hardware_concurrency() / 2);
     }
   }
 
@@ -48,7 +64,7 @@ namespace spinemet
     {
       EngineOptions options;
       options.device = configuration_.device;
-      options.threads = static_cast<int>(configuration_.threads);
+      options.threads = static_cast<int>(configuration_.threads > 0 ? configuration_.threads : defaultModelThreads());
       engine_ = Engine::load(configuration_.modelPath, options);
     }
     catch (const std::exception& error)
