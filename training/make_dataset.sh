@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Builds the phantom data set for training/configs/demo.json into training/data (git-ignored):
-# train (30 studies), val (6), test (22 hard studies with unseen acquisition settings).
+# train (96 studies), val (16), test (32 studies, half normal, half hard, unseen acquisition settings).
 # Usage: training/make_dataset.sh [BUILD_DIR]   (BUILD_DIR holds spinemet-phantom and spinemet-prep; default build)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -5,6 +5,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import sys
 
 DESCRIPTIONS = {
@@ -28,27 +29,40 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    rows, test_set = [], None
+    rows, hard_rows, test_set, budgets = [], [], None, set()
     names = sorted((n for n in os.listdir(args.runs) if os.path.exists(os.path.join(args.runs, n, "evaluation.json"))),
                    key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
     for name in names:
         with open(os.path.join(args.runs, name, "evaluation.json")) as f:
             report = json.load(f)
         test_set = report["test_set"]
+        with open(os.path.join(args.runs, name, "config.json")) as f:
+            config = json.load(f)
+        budgets.add((config["epochs"], config["samples_per_epoch"]))
         s, v = report["slice"]["bone_quality"], report["vertebra"]["bone_quality"]
         pl = report["vertebra"]["posterolateral"] if report["summary"]["vertebra_level"].get("posterolateral") != "not trained" else None
         rows.append("| " + " | ".join([f"`{name}`"] + [cell(s["sensitivity"][c]) for c in ("blastic", "lytic", "mixed")]
                                       + [cell(v["sensitivity"][c]) for c in ("blastic", "lytic", "mixed")]
                                       + [cell(v["any_lesion"]["specificity"]), cell(pl["accuracy"]) if pl else "not trained",
                                          report["aggregation"]["rule"]]) + " |")
+        hard = report.get("by_difficulty", {}).get("hard")
+        if hard:
+            h = hard["vertebra_level"]
+            hard_rows.append("| " + " | ".join([f"`{name}`"] + [cell(h["bone_quality_sensitivity"][c]) for c in ("blastic", "lytic", "mixed")]
+                                               + [cell(h["any_lesion_specificity"]),
+                                                  cell(h["posterolateral_accuracy"]) if "posterolateral_accuracy" in h else "not trained"]) + " |")
+    match = re.fullmatch(r"compare-(\d+)ep", os.path.basename(os.path.normpath(args.runs)))
+    command = f"training/compare.sh --epochs {match.group(1)}" if match else "training/compare.sh"
+    budget = "; ".join(f"{e} epochs of {n} samples" for e, n in sorted(budgets, key=str))
     lines = [
         "# Evaluation: the paper's comparison on synthetic phantoms",
         "",
         "All figures were measured **on synthetic CT phantoms** (spinemet-phantom), not on patients. Each",
-        "variant was trained by `training/compare.sh` on the same training and validation phantoms with the",
-        "same seed and the demo configuration's backbone unless named `densenet121-*`; its slice -> vertebra",
-        "rule was chosen on the validation set; the test set is the held-out hard phantom set with acquisition",
-        "settings unseen in training (docs/training.md).",
+        f"variant was trained by `{command}` on the same training and validation phantoms with the",
+        "same seed and the demo configuration's backbone unless named `densenet121-*`, for the same budget",
+        f"({budget}); its slice -> vertebra rule was chosen on the validation set. The test set is held out:",
+        "other seeds, acquisition settings unseen in training, half normal and half hard difficulty",
+        "(docs/training.md).",
         "",
         f"Test set: {test_set['studies']} studies, {test_set['vertebrae']} vertebrae "
         f"(normal/blastic/lytic/mixed {'/'.join(map(str, test_set['vertebrae_by_bone_quality']))}), "
@@ -59,10 +73,16 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ] + rows + [
         "",
+        "Hard phantoms of the test set only (vertebra level, same models and rules):",
+        "",
+        "| variant | sens. blastic | sens. lytic | sens. mixed | any-lesion spec. | posterolateral acc. |",
+        "|---|---|---|---|---|---|",
+    ] + hard_rows + [
+        "",
         "Variants: " + "; ".join(f"`{n}`: {DESCRIPTIONS.get(n, n)}" for n in names) + ".",
         "",
         ("Not measured yet: " + ", ".join(f"`{n}`" for n in ORDER if n not in names)
-         + " (`training/compare.sh`, about an hour per variant on two CPU cores; `--densenet121` for the"
+         + f" (`{command}`; `--densenet121` for the"
          " DenseNet-121 variants, GPU recommended). Until they are, this page makes no claim about the"
          " method against the baseline." if any(n not in names for n in ORDER) else "All variants measured."),
         "",
@@ -70,7 +90,7 @@ def main(argv=None) -> int:
         "baseline of +12.54% / +29.06% / +7.23% (blastic / lytic / mixed) at slice level and +12.33% / +34.25% /",
         "+23.21% at vertebra level, on patient CT. Phantom results are not comparable in absolute terms.",
         "",
-        f"Reproduce: `training/make_dataset.sh BUILD_DIR && training/compare.sh` (table written {datetime.date.today().isoformat()}).",
+        f"Reproduce: `training/make_dataset.sh BUILD_DIR && {command}` (table written {datetime.date.today().isoformat()}).",
         "",
     ]
     with open(args.out, "w") as f:

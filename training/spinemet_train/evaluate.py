@@ -14,6 +14,7 @@ set. Without --val the rule comes from the model's metadata (--model) or --aggre
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch
 from . import BONE_QUALITY_CLASSES, POSTEROLATERAL_CLASSES
 from .aggregation import (BONE_QUALITY_CANDIDATES, POSTEROLATERAL_CANDIDATES, aggregate_bone_quality,
                           aggregate_posterolateral, describe_rule, group_slices, rule_name)
-from .data import SampleSet, describe, load_samples
+from .data import SampleSet, describe, find_study_folders, load_samples
 from .export import load_exported
 from .model import ModelConfig, build_model
 from .predict import predict
@@ -145,6 +146,32 @@ def summarise(report: dict, data: dict, posterolateral_trained: bool) -> dict:
             "slice_level": level(report["slice"]), "vertebra_level": level(report["vertebra"])}
 
 
+def phantom_difficulty(folder: str):
+    """The --difficulty a phantom study was made with (make_dataset.py's phantom-arguments.json),
+    or None for other data."""
+    try:
+        with open(os.path.join(folder, "phantom-arguments.json")) as f:
+            arguments = json.load(f)
+    except FileNotFoundError:
+        return None
+    return arguments[arguments.index("--difficulty") + 1] if "--difficulty" in arguments else None
+
+
+def evaluate_by_difficulty(model, test_paths, aggregation: dict, posterolateral_trained: bool) -> dict:
+    """The same figures for each phantom difficulty in the test set (same model, same rule)."""
+    groups = {}
+    for folder in find_study_folders(test_paths):
+        difficulty = phantom_difficulty(folder)
+        if difficulty is not None:
+            groups.setdefault(difficulty, []).append(folder)
+    figures = {}
+    for difficulty, folders in sorted(groups.items()):
+        subset = load_samples(folders)
+        report = evaluate_predictions(Predictions(subset, predict(model, subset.crops)), aggregation)
+        figures[difficulty] = summarise(report, describe(subset), posterolateral_trained)
+    return figures
+
+
 def load_model(args):
     if args.model:
         module, metadata = load_exported(args.model)
@@ -185,7 +212,8 @@ def main(argv=None) -> int:
     report = evaluate_predictions(Predictions(test, predict(model, test.crops)), aggregation)
     data = describe(test)
     report.update({"aggregation": aggregation, "aggregation_candidates_on_validation": candidates,
-                   "test_set": data, "summary": summarise(report, data, posterolateral_trained)})
+                   "test_set": data, "summary": summarise(report, data, posterolateral_trained),
+                   "by_difficulty": evaluate_by_difficulty(model, args.test, aggregation, posterolateral_trained)})
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
     print_report(report, posterolateral_trained)
@@ -205,6 +233,14 @@ def print_report(report: dict, posterolateral_trained: bool = True) -> None:
         if posterolateral_trained:
             pls = " ".join(f"{k} {v:.3f}" if v is not None else f"{k} n/a" for k, v in pl["sensitivity"].items())
             print(f"{level:8s} posterolateral accuracy {pl['accuracy']:.3f}; sensitivity {pls}")
+    for difficulty, summary in report.get("by_difficulty", {}).items():
+        v, data = summary["vertebra_level"], summary["test_set"]
+        sens = " ".join(f"{k} {x:.3f}" if x is not None else f"{k} n/a" for k, x in v["bone_quality_sensitivity"].items())
+        line = (f"{difficulty} phantoms only ({data['studies']} studies, {data['vertebrae']} vertebrae): vertebra "
+                f"sensitivity {sens}; any-lesion specificity {v['any_lesion_specificity']:.3f}")
+        if "posterolateral_accuracy" in v:
+            line += f"; posterolateral accuracy {v['posterolateral_accuracy']:.3f}"
+        print(line)
 
 
 if __name__ == "__main__":

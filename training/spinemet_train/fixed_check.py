@@ -51,7 +51,7 @@ def run_check(model_path: str, phantom: str, prep: str, workdir: str) -> dict:
     bq_truth, pl_truth = predictions.vertebra_truth()
     bq = bone_quality_figures(bq_truth, predictions.vertebra_bone_quality(aggregation["bone_quality"]))
     pl = posterolateral_figures(pl_truth, predictions.vertebra_posterolateral(aggregation["posterolateral"]))
-    return {"seeds": CHECK_SEEDS, "split": "test (hard, unseen acquisition)", "vertebrae": int(len(bq_truth)),
+    return {"seeds": CHECK_SEEDS, "split": "test (unseen acquisition; normal, hard, normal)", "vertebrae": int(len(bq_truth)),
             "vertebra_bone_quality_accuracy": bq["accuracy"],
             "vertebra_any_lesion_specificity": bq["any_lesion"]["specificity"],
             "vertebra_posterolateral_accuracy": pl["accuracy"],

@@ -8,10 +8,11 @@
 Three splits, from disjoint seeds (the phantom seed fixes anatomy and findings):
 
 - ``train`` (seeds 1000+) and ``val`` (seeds 2000+): acquisition drawn from the "seen" ranges below,
-  difficulty alternating normal / hard (a third of them easy, so that early training sees clear
+  difficulty by seed: half hard, a quarter normal, a quarter easy (so that early training sees clear
   examples); explicit little endian.
-- ``test`` (seeds 3000+): difficulty hard, acquisition from the "unseen" ranges: pixel spacings,
-  slice thicknesses, offsets and transfer syntaxes that no training or validation study has.
+- ``test`` (seeds 3000+): acquisition from the "unseen" ranges: pixel spacings, slice thicknesses,
+  offsets and transfer syntaxes that no training or validation study has; difficulty alternating
+  normal (even seeds) and hard (odd seeds), so that the figures can be given for each.
 
 The DICOM files are deleted once their crops are written (only OUT/<split>/<study>/crops.npy and
 samples.json stay) unless --keep-dicom.
@@ -33,7 +34,7 @@ SEEN = {"pixel_spacing": [0.6, 0.65, 0.7, 0.75, 0.8, 0.85], "slice_thickness": [
 UNSEEN = {"pixel_spacing": [0.5, 0.55, 0.9, 0.95, 1.0], "slice_thickness": [1.0, 1.25, 3.5, 4.0],
           "offset_mm": 30, "transfer_syntax": ["rle", "jpeg-lossless", "jpeg-ls"], "vertebrae": (8, 11)}
 
-SPLITS = {"train": (1000, 30, SEEN), "val": (2000, 6, SEEN), "test": (3000, 22, UNSEEN)}
+SPLITS = {"train": (1000, 96, SEEN), "val": (2000, 16, SEEN), "test": (3000, 32, UNSEEN)}
 
 
 def phantom_arguments(split: str, seed: int, ranges: dict) -> list:
@@ -41,9 +42,9 @@ def phantom_arguments(split: str, seed: int, ranges: dict) -> list:
     count = rng.randint(*ranges["vertebrae"])
     first = rng.randint(0, len(LEVELS) - count)
     if split == "test":
-        difficulty = "hard"
+        difficulty = ["normal", "hard"][seed % 2]
     else:
-        difficulty = ["easy", "normal", "hard"][seed % 3]
+        difficulty = ["easy", "hard", "normal", "hard"][seed % 4]
     offset = ranges["offset_mm"]
     return ["--seed", str(seed), "--levels", f"{LEVELS[first]}-{LEVELS[first + count - 1]}",
             "--matrix", "512", "--pixel-spacing", str(rng.choice(ranges["pixel_spacing"])),
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--preprocessing", help="preprocessing JSON for spinemet-prep")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--splits", nargs="+", default=list(SPLITS))
-    parser.add_argument("--count", type=int, help="studies per split (default: train 30, val 6, test 22)")
+    parser.add_argument("--count", type=int, help="studies per split (default: train 96, val 16, test 32)")
     parser.add_argument("--keep-dicom", action="store_true")
     args = parser.parse_args(argv)
     jobs = []
