@@ -3,20 +3,10 @@
 // dcmseg from a phantom's ground truth, read back and applied to the spine layout.
 
 #include "PhantomEvaluation.h"
+#include "PhantomSegmentation.h"
 
 #include "common/AnalysisError.h"
 #include "spine/VertebraSegmentation.h"
-
-#include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcuid.h>
-#include <dcmtk/dcmfg/fgderimg.h>
-#include <dcmtk/dcmfg/fgfracon.h>
-#include <dcmtk/dcmfg/fgpixmsr.h>
-#include <dcmtk/dcmfg/fgplanor.h>
-#include <dcmtk/dcmfg/fgplanpo.h>
-#include <dcmtk/dcmiod/iodmacro.h>
-#include <dcmtk/dcmseg/segdoc.h>
-#include <dcmtk/dcmseg/segment.h>
 
 #include <gtest/gtest.h>
 
@@ -29,18 +19,6 @@ namespace spinemet
 {
   namespace
   {
-    void check(const OFCondition& condition, const std::string& what)
-    {
-      ASSERT_TRUE(condition.good()) << what << ": " << condition.text();
-    }
-
-    std::string numberText(double value)
-    {
-      char text[32];
-      std::snprintf(text, sizeof(text), "%.6f", value);
-      return text;
-    }
-
     // A scratch folder of this test process, removed at the end.
     class ScratchFolder
     {
@@ -73,41 +51,49 @@ namespace spinemet
     {
       const Volume& volume = study.series.volume;
       const VolumeGeometry& g = volume.geometry();
-      const Uint16 rows = static_cast<Uint16>(g.rows);
-      const Uint16 columns = static_cast<Uint16>(g.columns);
-
-      IODGeneralEquipmentModule::EquipmentInfo equipment("SpineMet", "spine tests", "1", "0.1");
-      ContentIdentificationMacro content("1", "VERTEBRAE", "Vertebrae from the phantom truth", "SpineMet^Tests");
-      DcmSegmentation* created = nullptr;
-      check(DcmSegmentation::createBinarySegmentation(created, rows, columns, equipment, content), "create");
-      std::unique_ptr<DcmSegmentation> segmentation(created);
-      check(segmentation->getPatient().setPatientName(study.series.attributes.patientName.c_str()), "patient name");
-      check(segmentation->getPatient().setPatientID(study.series.attributes.patientId.c_str()), "patient ID");
-      check(segmentation->getStudy().setStudyInstanceUID(study.series.attributes.studyInstanceUid.c_str()), "study");
-      check(segmentation->getFrameOfReference().setFrameOfReferenceUID(frameOfReferenceUid.c_str()), "frame of reference");
-      check(segmentation->getSeries().setSeriesNumber("900"), "series number");
-
-      FGPixelMeasures measures;
-      check(measures.setPixelSpacing((numberText(g.rowSpacing) + "\\" + numberText(g.columnSpacing)).c_str()), "spacing");
-      check(measures.setSliceThickness(numberText(g.sliceThickness).c_str()), "thickness");
-      check(segmentation->addForAllFrames(measures), "pixel measures");
-      FGPlaneOrientationPatient orientation;
-      check(orientation.setImageOrientationPatient("1", "0", "0", "0", "1", "0"), "orientation");
-      check(segmentation->addForAllFrames(orientation), "plane orientation");
-
+      std::vector<PhantomSegment> segments;
       for (const SegmentPlan& segmentPlan : plan)
       {
-        DcmSegment* segment = nullptr;
-        check(DcmSegment::create(segment, segmentPlan.label.c_str(),
-                                 CodeSequenceMacro("91723000", "SCT", "Anatomical Structure"),
-                                 CodeSequenceMacro(segmentPlan.truthVertebra >= 0 ? "51282000" : "2748008", "SCT",
-                                                   segmentPlan.truthVertebra >= 0 ? "Spine" : "Spinal cord"),
-                                 DcmSegTypes::SAT_MANUAL, ""), "segment " + segmentPlan.label);
-        Uint16 number = 0;
-        check(segmentation->addSegment(segment, number), "add segment");
-
-        for (size_t s = 0; s < volume.sliceCount(); ++s)
+        PhantomSegment segment;
+        segment.label = segmentPlan.label;
+        if (segmentPlan.truthVertebra < 0)
         {
+          segment.typeCode = "2748008";
+          segment.typeMeaning = "Spinal cord";
+          segment.draw = [&study, &g](size_t, std::vector<uint8_t>& mask) {
+            // A spinal cord down the middle of every slice.
+            const PhantomVertebra& near = study.truth.vertebrae.front();
+            const size_t c = static_cast<size_t>(near.bodyCentreColumn);
+            const size_t r = static_cast<size_t>(near.bodyCentreRow + near.bodyDepthMm / g.rowSpacing);
+            for (size_t dr = 0; dr < 8; ++dr)
+            {
+              for (size_t dc = 0; dc < 8; ++dc)
+              {
+                mask[(r + dr) * g.columns + c + dc - 4] = 1;
+              }
+            }
+            return true;
+          };
+          segments.push_back(segment);
+          continue;
+        }
+
+        const size_t index = static_cast<size_t>(segmentPlan.truthVertebra);
+        const PhantomVertebra& vertebra = study.truth.vertebrae[index];
+        // The most caudal slice of its body (volume order: caudal first).
+        size_t lastBodySlice = 0;
+        bool seen = false;
+        for (size_t k = 0; k < volume.sliceCount() && !seen; ++k)
+        {
+          const double zk = volume.toPatient(0, 0, static_cast<double>(k))[2];
+          if (zk >= vertebra.zMinMm && zk <= vertebra.zMaxMm)
+          {
+            lastBodySlice = k;
+            seen = true;
+          }
+        }
+        segment.draw = [&study, &volume, &g, &vertebra, index, seen, lastBodySlice, spinousSlices](
+                         size_t s, std::vector<uint8_t>& mask) {
           const double z = volume.toPatient(0, 0, static_cast<double>(s))[2];
           int bodyOf = -1;
           for (const PhantomSlice& slice : study.truth.slices)
@@ -117,94 +103,36 @@ namespace spinemet
               bodyOf = slice.vertebra;
             }
           }
-          std::vector<Uint8> mask(static_cast<size_t>(rows) * columns, 0);
+          const bool body = bodyOf == static_cast<int>(index);
+          const bool spinous = seen && s < lastBodySlice && lastBodySlice - s <= spinousSlices;
+          const double halfWidth = vertebra.bodyWidthMm / 2 / g.columnSpacing;
+          const double halfDepth = vertebra.bodyDepthMm / 2 / g.rowSpacing;
           bool any = false;
-          if (segmentPlan.truthVertebra < 0)
+          for (size_t r = 0; r < g.rows; ++r)
           {
-            // A spinal cord down the middle of every slice.
-            const PhantomVertebra& near = study.truth.vertebrae.front();
-            const size_t c = static_cast<size_t>(near.bodyCentreColumn);
-            const size_t r = static_cast<size_t>(near.bodyCentreRow + near.bodyDepthMm / g.rowSpacing);
-            for (size_t dr = 0; dr < 8; ++dr)
+            for (size_t c = 0; c < g.columns; ++c)
             {
-              for (size_t dc = 0; dc < 8; ++dc)
+              const double dx = (static_cast<double>(c) - vertebra.bodyCentreColumn) / halfWidth;
+              const double dy = (static_cast<double>(r) - vertebra.bodyCentreRow) / halfDepth;
+              const bool inBody = body && dx * dx + dy * dy <= 1;
+              // Posterior elements: a band behind the body, 30 mm deep, 10 mm wide.
+              const double behind = (static_cast<double>(r) - vertebra.bodyCentreRow) * g.rowSpacing - vertebra.bodyDepthMm / 2;
+              const bool inArch = (body || spinous) && behind > 12 && behind < 42 &&
+                                  std::fabs((static_cast<double>(c) - vertebra.bodyCentreColumn) * g.columnSpacing) < 5;
+              if (inBody || inArch)
               {
-                mask[(r + dr) * columns + c + dc - 4] = 1;
-              }
-            }
-            any = true;
-          }
-          else
-          {
-            const PhantomVertebra& vertebra = study.truth.vertebrae[static_cast<size_t>(segmentPlan.truthVertebra)];
-            const double halfWidth = vertebra.bodyWidthMm / 2 / g.columnSpacing;
-            const double halfDepth = vertebra.bodyDepthMm / 2 / g.rowSpacing;
-            const bool body = bodyOf == segmentPlan.truthVertebra;
-            // Slice s is below this vertebra by this many slices (volume order: caudal first).
-            size_t lastBodySlice = 0;
-            bool seen = false;
-            for (size_t k = 0; k < volume.sliceCount(); ++k)
-            {
-              const double zk = volume.toPatient(0, 0, static_cast<double>(k))[2];
-              if (zk >= vertebra.zMinMm && zk <= vertebra.zMaxMm && !seen)
-              {
-                lastBodySlice = k;   // the most caudal body slice
-                seen = true;
-              }
-            }
-            const bool spinous = seen && s < lastBodySlice && lastBodySlice - s <= spinousSlices;
-            for (size_t r = 0; r < rows; ++r)
-            {
-              for (size_t c = 0; c < columns; ++c)
-              {
-                const double dx = (static_cast<double>(c) - vertebra.bodyCentreColumn) / halfWidth;
-                const double dy = (static_cast<double>(r) - vertebra.bodyCentreRow) / halfDepth;
-                const bool inBody = body && dx * dx + dy * dy <= 1;
-                // Posterior elements: a band behind the body, 30 mm deep, 10 mm wide.
-                const double behind = (static_cast<double>(r) - vertebra.bodyCentreRow) * g.rowSpacing - vertebra.bodyDepthMm / 2;
-                const bool inArch = (body || spinous) && behind > 12 && behind < 42 &&
-                                    std::fabs((static_cast<double>(c) - vertebra.bodyCentreColumn) * g.columnSpacing) < 5;
-                if (inBody || inArch)
-                {
-                  mask[r * columns + c] = 1;
-                  any = true;
-                }
+                mask[r * g.columns + c] = 1;
+                any = true;
               }
             }
           }
-          if (!any)
-          {
-            continue;
-          }
-          const Vector3 position = volume.toPatient(0, 0, static_cast<double>(s));
-          FGPlanePosPatient planePosition;
-          check(planePosition.setImagePositionPatient(numberText(position[0]).c_str(), numberText(position[1]).c_str(),
-                                                      numberText(position[2]).c_str()), "position");
-          FGFrameContent frameContent;
-          check(frameContent.setDimensionIndexValues(number, 0), "dimension 0");
-          check(frameContent.setDimensionIndexValues(static_cast<Uint32>(s + 1), 1), "dimension 1");
-          ImageSOPInstanceReferenceMacro source;
-          check(source.setReferencedSOPClassUID(UID_CTImageStorage), "source class");
-          check(source.setReferencedSOPInstanceUID(study.series.slices[s].sopInstanceUid.c_str()), "source instance");
-          OFVector<ImageSOPInstanceReferenceMacro> sources;
-          sources.push_back(source);
-          std::unique_ptr<FGDerivationImage> derivation(
-            DcmSegmentation::createDerivationImageFG(sources, "Drawn from the phantom's ground truth"));
-          ASSERT_TRUE(derivation != nullptr);
-          OFVector<FGBase*> perFrame;
-          perFrame.push_back(&planePosition);
-          perFrame.push_back(&frameContent);
-          perFrame.push_back(derivation.get());
-          check(segmentation->addFrame(mask.data(), number, perFrame), "frame");
-        }
+          return any;
+        };
+        segments.push_back(segment);
       }
-      IODMultiframeDimensionModule& dimensions = segmentation->getDimensions();
-      const char* organisation = "2.25.275741864483510678566144889372061815320";
-      check(dimensions.addDimensionIndex(DCM_ReferencedSegmentNumber, organisation, DCM_SegmentIdentificationSequence,
-                                         "Segment"), "segment dimension");
-      check(dimensions.addDimensionIndex(DCM_ImagePositionPatient, organisation, DCM_PlanePositionSequence,
-                                         "Position"), "position dimension");
-      check(segmentation->saveFile(path.c_str()), "save " + path);
+      PhantomSegmentationOptions options;
+      options.frameOfReferenceUid = frameOfReferenceUid;
+      writePhantomSegmentation(study, segments, options, path);
     }
 
     PhantomStudy smallStudy()
