@@ -27,7 +27,7 @@ import numpy as np
 BONE_QUALITY_CANDIDATES = [
     {"method": "mean_probability"},
     {"method": "majority_vote"},
-] + [{"method": "subtask_topk_mean", "k": k, "threshold": 0.5} for k in (1, 2, 3, 5)]
+] + [{"method": "subtask_topk_mean", "k": k, "threshold": t} for t in (0.5, 0.65, 0.8) for k in (1, 2, 3, 5)]
 
 POSTEROLATERAL_CANDIDATES = [{"method": "mean_probability"}] + [
     {"method": "topk_involvement_mean", "k": k} for k in (1, 2, 3, 5)]

@@ -211,9 +211,12 @@ def main(argv=None) -> int:
     test = load_samples(args.test)
     report = evaluate_predictions(Predictions(test, predict(model, test.crops)), aggregation)
     data = describe(test)
+    summary = summarise(report, data, posterolateral_trained)
+    by_difficulty = evaluate_by_difficulty(model, args.test, aggregation, posterolateral_trained)
+    if by_difficulty:
+        summary["by_difficulty"] = by_difficulty
     report.update({"aggregation": aggregation, "aggregation_candidates_on_validation": candidates,
-                   "test_set": data, "summary": summarise(report, data, posterolateral_trained),
-                   "by_difficulty": evaluate_by_difficulty(model, args.test, aggregation, posterolateral_trained)})
+                   "test_set": data, "summary": summary, "by_difficulty": by_difficulty})
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
     print_report(report, posterolateral_trained)

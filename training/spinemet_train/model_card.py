@@ -26,6 +26,21 @@ def confusion_table(matrix, names):
     return "\n".join(lines)
 
 
+def difficulty_table(by_difficulty: dict) -> list:
+    if not by_difficulty:
+        return []
+    lines = ["Vertebra level, each phantom difficulty of the test set on its own (same model, same rule):", "",
+             "| difficulty | studies | vertebrae | sens. blastic | sens. lytic | sens. mixed | any-lesion spec. | posterolateral acc. |",
+             "|---|---|---|---|---|---|---|---|"]
+    for difficulty, summary in sorted(by_difficulty.items()):
+        v, data = summary["vertebra_level"], summary["test_set"]
+        sens = v["bone_quality_sensitivity"]
+        lines.append(f"| {difficulty} | {data['studies']} | {data['vertebrae']} | "
+                     + " | ".join(number(sens[c]) for c in ("blastic", "lytic", "mixed"))
+                     + f" | {number(v['any_lesion_specificity'])} | {number(v.get('posterolateral_accuracy'))} |")
+    return lines + [""]
+
+
 def render(metadata: dict, path: str, note: str = "") -> str:
     a, p, e = metadata["architecture"], metadata["preprocessing"], metadata["evaluation"]
     t = metadata.get("training", {})
@@ -67,13 +82,16 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         f"  crop around the vertebral body and posterior elements, HU window {p['window']} mapped to [0, 1],",
         f"  mean {p['mean']}, std {p['std']}. Outputs: {', '.join(metadata['outputs'])}.",
         "",
-        "Why this configuration and not DenseNet-121: the paper's backbone (DenseNet-121, 7.0 M parameters,",
-        "about 350 MMAC per 80 px crop, 16 times this one) would train at about two samples a second on the two",
-        f"shared CPU cores available here; this one (22 MMAC per crop) trained at {speed} samples a second",
-        f"(measured over this run, with other builds sharing the cores), {minutes} minutes in all. 80 px over 100 mm gives 1.25 mm pixels: the hard",
-        "phantoms' smallest lesions (2.5 mm semi-axis) still span about four pixels, and the crop keeps the",
-        "pedicles the posterolateral task needs. `training/configs/densenet121.json` trains the paper's",
-        "backbone with the same command where a GPU is available.",
+        "Why this configuration and not DenseNet-121: the paper's backbone (DenseNet-121, 7.0 M parameters)",
+        "takes a training step about six times slower on the two CPU cores available here (docs/training.md,",
+        f"\"The models\"); this one trained at {speed} samples a second over this run (other work sharing the",
+        f"cores), {minutes} minutes in all. {p['input_size']} px over {p['crop_mm']:g} mm gives "
+        f"{p['crop_mm'] / p['input_size']:.2f} mm pixels: the hard phantoms' smallest",
+        f"lesions (2.5 mm semi-axis) span about {5 / (p['crop_mm'] / p['input_size']):.0f} pixels, and the crop keeps the pedicles the posterolateral",
+        "task needs" + (f"; {p['channels']} channels, the slices {p['channel_spacing_mm']:g} mm below and above beside the slice itself,"
+                        " let a lesion seen on one slice be confirmed by its neighbours." if p['channels'] > 1 else "."),
+        "`training/configs/densenet121.json` trains the paper's backbone with the same command (on a GPU",
+        "where there is one).",
         "",
         "## Training",
         "",
@@ -99,9 +117,9 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         "",
         f"{test['studies']} studies, {test['vertebrae']} vertebrae (normal/blastic/lytic/mixed "
         f"{'/'.join(map(str, test['vertebrae_by_bone_quality']))}; posterolateral none/unilateral/bilateral "
-        f"{'/'.join(map(str, test['vertebrae_by_posterolateral']))}), {test['slices']} slices; all `hard` difficulty,",
-        "from seeds and acquisition settings (pixel spacing, slice thickness, offsets, transfer syntax) that no",
-        "training study had.",
+        f"{'/'.join(map(str, test['vertebrae_by_posterolateral']))}), {test['slices']} slices, from seeds and",
+        "acquisition settings (pixel spacing, slice thickness, offsets, transfer syntax) that no training",
+        "study had" + (f"; difficulty {' and '.join(sorted(e['by_difficulty']))}, each reported on its own below." if e.get("by_difficulty") else "."),
         "",
         "| level | sens. normal | sens. blastic | sens. lytic | sens. mixed | any-lesion sens. | any-lesion spec. | posterolateral acc. |",
         "|---|---|---|---|---|---|---|---|",
@@ -118,6 +136,7 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         "Posterolateral sensitivity (vertebra level): "
         + ", ".join(f"{c} {number(v.get('posterolateral_sensitivity', {}).get(c))}" for c in POSTEROLATERAL_CLASSES) + ".",
         "",
+        *difficulty_table(e.get("by_difficulty", {})),
         "Vertebra-level bone-quality confusion:",
         "",
         confusion_table(v["bone_quality_confusion"], BONE_QUALITY_CLASSES),
