@@ -66,25 +66,23 @@ namespace spinemet
 
   bool Dispatcher::cancel(const std::string& series)
   {
-    // Twice: the series may be claimed between the first look at the running analyses and the
-    // queue's answer.
-    for (int look = 0; look < 2; look++)
+    if (cancelRunning(series) || queue_.cancelQueued(series, "cancelled while queued"))
     {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto found = running_.find(series);
-        if (found != running_.end())
-        {
-          found->second.progress->requestCancel();
-          return true;
-        }
-      }
-      if (look == 0 && queue_.cancelQueued(series, "cancelled while queued"))
-      {
-        return true;
-      }
+      return true;
     }
-    return false;
+    return cancelRunning(series);      // claimed between the two looks above: running now
+  }
+
+  bool Dispatcher::cancelRunning(const std::string& series)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = running_.find(series);
+    if (found == running_.end())
+    {
+      return false;
+    }
+    found->second.progress->requestCancel();
+    return true;
   }
 
   std::shared_ptr<AnalysisProgress> Dispatcher::progressOf(const std::string& series)

@@ -45,6 +45,7 @@ namespace spinemet
       std::thread thread;
     };
 
+    bool cancelRunning(const std::string& series);
     void loop();
     void launch(const AnalysisRecord& record);
     void analyse(AnalysisRecord record, std::shared_ptr<AnalysisProgress> progress);
