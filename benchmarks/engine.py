@@ -9,6 +9,7 @@ It has no spine finder: it crops the slices, at the centres, that the C++ run fo
 
 import argparse
 import json
+import math
 import os
 import resource
 import time
@@ -32,22 +33,37 @@ def read_series(folder):
     datasets.sort(key=lambda ds: float(np.dot(normal, np.array(ds.ImagePositionPatient, dtype=float))))
     volume = np.stack([ds.pixel_array.astype(np.float32) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
                        for ds in datasets])
-    spacing = [float(v) for v in datasets[0].PixelSpacing]     # row spacing, column spacing
+    positions = [float(np.dot(normal, np.array(ds.ImagePositionPatient, dtype=float))) for ds in datasets[:2]]
+    # row spacing, column spacing, slice spacing
+    spacing = [float(v) for v in datasets[0].PixelSpacing] + [positions[1] - positions[0]]
     return volume, spacing, [ds.SOPInstanceUID for ds in datasets]
+
+
+def channel_slices(slice_index, slices, slice_spacing, preprocessing):
+    """docs/crops-and-prep.md: channel k is the slice nearest to (k - C // 2) * channel_spacing_mm
+    away (rounded half away from zero, as C++ does), clamped to the volume."""
+    count, step = preprocessing["channels"], preprocessing["channel_spacing_mm"]
+    indices = []
+    for k in range(count):
+        offset = (k - count // 2) * step / slice_spacing
+        rounded = int(math.copysign(math.floor(abs(offset) + 0.5), offset))
+        indices.append(min(max(slice_index + rounded, 0), slices - 1))
+    return indices
 
 
 def crops(volume, spacing, items, preprocessing):
     size, crop_mm = preprocessing["input_size"], preprocessing["crop_mm"]
     low, high = preprocessing["window"]
-    rows, columns = volume.shape[1:]
+    slices, rows, columns = volume.shape
     offsets = ((torch.arange(size, dtype=torch.float64) + 0.5) / size - 0.5) * crop_mm
     batch = []
     for item in items:
-        image = torch.from_numpy(volume[item["slice_index"]]) + 1024.0     # air -> 0, the zero padding
+        indices = channel_slices(item["slice_index"], slices, spacing[2], preprocessing)
+        image = torch.from_numpy(volume[indices]) + 1024.0     # air -> 0, the zero padding
         x = item["column"] + offsets / spacing[1]
         y = item["row"] + offsets / spacing[0]
         grid = torch.stack(torch.meshgrid(2 * y / (rows - 1) - 1, 2 * x / (columns - 1) - 1, indexing="ij")[::-1], -1)
-        sampled = F.grid_sample(image[None, None], grid[None].float(), mode="bilinear", padding_mode="zeros",
+        sampled = F.grid_sample(image[None], grid[None].float(), mode="bilinear", padding_mode="zeros",
                                 align_corners=True)[0] - 1024.0
         value = ((sampled - low) / (high - low)).clamp(0, 1)
         batch.append((value - preprocessing["mean"]) / preprocessing["std"])
