@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Aggregation rules and evaluation figures, on hand-made predictions with known answers."""
 import json
+import os
 import subprocess
 import sys
 
@@ -58,7 +59,10 @@ def test_figures_count_sensitivity_specificity_and_any_lesion():
 
 def test_evaluate_command_chooses_a_rule_and_writes_the_report(tmp_path):
     fakeprep.write_studies(str(tmp_path / "val"), [1, 2])
-    fakeprep.write_studies(str(tmp_path / "test"), [3, 4])
+    test_studies = fakeprep.write_studies(str(tmp_path / "test"), [3, 4])
+    for folder, difficulty in zip(test_studies, ("normal", "hard")):    # as make_dataset.py records it
+        with open(os.path.join(folder, "phantom-arguments.json"), "w") as f:
+            json.dump(["--seed", "3", "--difficulty", difficulty], f)
     model = tmp_path / "tiny.pt"
     subprocess.run([sys.executable, "-m", "spinemet_train.export", "--tiny", "--out", str(model)], check=True)
     out = tmp_path / "evaluation.json"
@@ -73,3 +77,7 @@ def test_evaluate_command_chooses_a_rule_and_writes_the_report(tmp_path):
     assert report["slice"]["bone_quality"]["n"] == 16 * 4        # disc slices excluded at slice level
     assert set(report["summary"]["vertebra_level"]) >= {"bone_quality_sensitivity", "any_lesion_specificity",
                                                         "posterolateral_accuracy"}
+    by_difficulty = report["summary"]["by_difficulty"]
+    assert sorted(by_difficulty) == ["hard", "normal"]
+    assert [by_difficulty[d]["test_set"]["vertebrae"] for d in ("hard", "normal")] == [8, 8]
+    assert "hard phantoms only (1 studies, 8 vertebrae)" in result.stdout
