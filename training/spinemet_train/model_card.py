@@ -83,7 +83,7 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         f"  mean {p['mean']}, std {p['std']}. Outputs: {', '.join(metadata['outputs'])}.",
         "",
         "Why this configuration and not DenseNet-121: the paper's backbone (DenseNet-121, 7.0 M parameters)",
-        "takes a training step about six times slower on the two CPU cores available here (docs/training.md,",
+        "takes a training step about five times slower on the two CPU cores available here (docs/training.md,",
         f"\"The models\"); this one trained at {speed} samples a second over this run (other work sharing the",
         f"cores), {minutes} minutes in all. {p['input_size']} px over {p['crop_mm']:g} mm gives "
         f"{p['crop_mm'] / p['input_size']:.2f} mm pixels: the hard phantoms' smallest",
