@@ -85,7 +85,7 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         "Why this configuration and not DenseNet-121: the paper's backbone (DenseNet-121, 7.0 M parameters)",
         "takes a training step about five times slower on the two CPU cores available here (docs/training.md,",
         f"\"The models\"); this one trained at {speed} samples a second over this run (other work sharing the",
-        f"cores), {minutes} minutes in all. {p['input_size']} px over {p['crop_mm']:g} mm gives "
+        f"cores), {minutes} minutes up to the shipped epoch {t.get('epoch')}. {p['input_size']} px over {p['crop_mm']:g} mm gives "
         f"{p['crop_mm'] / p['input_size']:.2f} mm pixels: the hard phantoms' smallest",
         f"lesions (2.5 mm semi-axis) span about {5 / (p['crop_mm'] / p['input_size']):.0f} pixels, and the crop keeps the pedicles the posterolateral",
         "task needs" + (f"; {p['channels']} channels, the slices {p['channel_spacing_mm']:g} mm below and above beside the slice itself,"
