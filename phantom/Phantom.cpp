@@ -219,6 +219,8 @@ namespace spinemet
       slice.zMm = reference.position;
       slice.instanceNumber = reference.instanceNumber;
       slice.lesionVisible = findings[k].lesionVisible;
+      slice.blasticLesionVisible = findings[k].blasticLesionVisible;
+      slice.lyticLesionVisible = findings[k].lyticLesionVisible;
       slice.posterolateralLesionVisible = findings[k].posterolateralLesionVisible;
       slice.posterolateralVisibleSide =
         findings[k].leftPedicleLesionVisible ? (findings[k].rightPedicleLesionVisible ? LesionSide::Both : LesionSide::Left)

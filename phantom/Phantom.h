@@ -135,6 +135,8 @@ namespace spinemet
     Posterolateral posterolateral = Posterolateral::None;
     LesionSide side = LesionSide::None;
     bool lesionVisible = false;                // lesion voxels are really in this slice
+    bool blasticLesionVisible = false;         // ... of a blastic lesion
+    bool lyticLesionVisible = false;           // ... of a lytic lesion
     bool posterolateralLesionVisible = false;  // a pedicle lesion is really in this slice
     LesionSide posterolateralVisibleSide = LesionSide::None;   // which pedicles show one
     // Centre of the vertebral body where this slice cuts it (the column leans with its curve);

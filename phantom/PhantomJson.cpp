@@ -181,6 +181,8 @@ namespace spinemet
       item["posterolateral"] = posterolateralName(slice.posterolateral);
       item["side"] = toString(slice.side);
       item["lesion_visible"] = slice.lesionVisible;
+      item["blastic_lesion_visible"] = slice.blasticLesionVisible;
+      item["lytic_lesion_visible"] = slice.lyticLesionVisible;
       item["posterolateral_lesion_visible"] = slice.posterolateralLesionVisible;
       item["posterolateral_visible_side"] = toString(slice.posterolateralVisibleSide);
       if (slice.vertebra >= 0)

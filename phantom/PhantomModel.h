@@ -174,6 +174,8 @@ namespace spinemet
     struct SliceFindings
     {
       bool lesionVisible = false;
+      bool blasticLesionVisible = false;
+      bool lyticLesionVisible = false;
       bool posterolateralLesionVisible = false;
       bool leftPedicleLesionVisible = false;
       bool rightPedicleLesionVisible = false;
@@ -187,6 +189,7 @@ namespace spinemet
       std::vector<float> distance;        // signed distance to the nearest active outline
       std::vector<int> owner;             // which active shape that is
       std::vector<float> lesion;          // share of the voxel that is lesion
+      std::vector<float> lyticLesion;     // ... of which lytic (the rest is blastic)
       std::vector<float> leftPedicle;     // ... of which in the left pedicle
       std::vector<float> rightPedicle;    // ... in the right one
       std::vector<float> scratch;         // blur

@@ -414,6 +414,7 @@ namespace spinemet
       buffers.weight.resize(pixels);
       buffers.distance.resize(pixels);
       buffers.lesion.resize(pixels);
+      buffers.lyticLesion.resize(pixels);
       buffers.leftPedicle.resize(pixels);
       buffers.rightPedicle.resize(pixels);
       buffers.owner.resize(pixels);
@@ -467,6 +468,7 @@ namespace spinemet
       std::fill(buffers.value.begin(), buffers.value.end(), 0.f);
       std::fill(buffers.weight.begin(), buffers.weight.end(), 0.f);
       std::fill(buffers.lesion.begin(), buffers.lesion.end(), 0.f);
+      std::fill(buffers.lyticLesion.begin(), buffers.lyticLesion.end(), 0.f);
       std::fill(buffers.leftPedicle.begin(), buffers.leftPedicle.end(), 0.f);
       std::fill(buffers.rightPedicle.begin(), buffers.rightPedicle.end(), 0.f);
       PixelBounds touched{grid.columns, 0, grid.rows, 0};
@@ -605,6 +607,10 @@ namespace spinemet
               value += fraction * (lesionHu - value);
               const float share = static_cast<float>(weight * alpha * fraction);
               buffers.lesion[i] += share;
+              if (lesion->lytic)
+              {
+                buffers.lyticLesion[i] += share;
+              }
               if (lesion->posterolateral)
               {
                 (lesion->left ? buffers.leftPedicle : buffers.rightPedicle)[i] += share;
@@ -627,6 +633,8 @@ namespace spinemet
             hu[i] = hu[i] * (1 - w) + buffers.value[i];
           }
           findings.lesionVisible |= buffers.lesion[i] >= VISIBLE_LESION_FRACTION;
+          findings.lyticLesionVisible |= buffers.lyticLesion[i] >= VISIBLE_LESION_FRACTION;
+          findings.blasticLesionVisible |= buffers.lesion[i] - buffers.lyticLesion[i] >= VISIBLE_LESION_FRACTION;
           findings.leftPedicleLesionVisible |= buffers.leftPedicle[i] >= VISIBLE_LESION_FRACTION;
           findings.rightPedicleLesionVisible |= buffers.rightPedicle[i] >= VISIBLE_LESION_FRACTION;
         }

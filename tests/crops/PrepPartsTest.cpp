@@ -101,7 +101,7 @@ namespace spinemet
     EXPECT_EQ(truth.vertebrae[1].label.posterolateral, -1);
     EXPECT_EQ(truth.slices[0].label.boneQuality, 2);
     EXPECT_EQ(truth.slices[0].sliceTruth, "vertebra");
-    EXPECT_FALSE(truth.slices[0].lesionVisible.has_value());
+    EXPECT_FALSE(truth.slices[0].visible.any.has_value());
     EXPECT_EQ(truth.slices[4].label.truthLevel, "T12");
     EXPECT_EQ(truth.slices[2].label.boneQuality, -1);
     ASSERT_EQ(truth.warnings.size(), 1u);
@@ -177,7 +177,7 @@ namespace spinemet
         slice.sopInstanceUid = (s == 3 || s == 4) ? "9.9." + std::to_string(s) : "1.2." + std::to_string(s);
         slice.zMm = 2.0 * static_cast<double>(s) + 0.3;
         slice.vertebra = (s >= 6 && s <= 8) ? 0 : (s >= 1 && s <= 4) ? 1 : -1;
-        slice.lesionVisible = s == 7;
+        slice.visible.any = s == 7;
         truth.slices.push_back(slice);
       }
       return truth;
@@ -215,8 +215,8 @@ namespace spinemet
     EXPECT_EQ(truth.slices[5].label.boneQuality, 2);      // kept, with its found vertebra's label
     EXPECT_EQ(truth.slices[6].sliceTruth, "vertebra");
     EXPECT_EQ(truth.slices[3].sliceTruth, "vertebra");    // matched by z
-    EXPECT_EQ(truth.slices[7].lesionVisible, true);
-    EXPECT_EQ(truth.slices[6].lesionVisible, false);
+    EXPECT_EQ(truth.slices[7].visible.any, true);
+    EXPECT_EQ(truth.slices[6].visible.any, false);
     EXPECT_EQ(truth.truthVertebraSlicesMissed, 1u);       // slice 1
     EXPECT_TRUE(truth.warnings.empty());
   }
@@ -292,7 +292,7 @@ namespace spinemet
          "posterolateral": "none", "side": "none"}],
       "slices": [
         {"sop_instance_uid": "1.2.3", "z_mm": 20, "vertebra": 0, "lesion_visible": true,
-         "posterolateral_lesion_visible": false},
+         "blastic_lesion_visible": false, "lytic_lesion_visible": true, "posterolateral_lesion_visible": false},
         {"sop_instance_uid": "1.2.4", "z_mm": 5, "vertebra": null, "lesion_visible": false}]
     })";
   }
@@ -309,10 +309,13 @@ namespace spinemet
     EXPECT_DOUBLE_EQ(truth.vertebrae[1].zMinMm, -20);
     ASSERT_EQ(truth.slices.size(), 2u);
     EXPECT_EQ(truth.slices[0].vertebra, 0);
-    EXPECT_EQ(truth.slices[0].lesionVisible, true);
-    EXPECT_EQ(truth.slices[0].posterolateralLesionVisible, false);
+    EXPECT_EQ(truth.slices[0].visible.any, true);
+    EXPECT_EQ(truth.slices[0].visible.blastic, false);
+    EXPECT_EQ(truth.slices[0].visible.lytic, true);
+    EXPECT_EQ(truth.slices[0].visible.posterolateral, false);
+    EXPECT_FALSE(truth.slices[1].visible.blastic.has_value());
     EXPECT_EQ(truth.slices[1].vertebra, -1);
-    EXPECT_FALSE(truth.slices[1].posterolateralLesionVisible.has_value());
+    EXPECT_FALSE(truth.slices[1].visible.posterolateral.has_value());
   }
 
   TEST(PhantomTruthFile, WrongFieldsAreNamed)

@@ -79,7 +79,8 @@ def test_samples_are_the_vertebra_slices_with_ground_truth_labels(studies, tmp_p
     for sample in samples:
         truth_slice = truth_slices[sample["sop_instance_uid"]]
         assert sample["z_mm"] == pytest.approx(truth_slice["z_mm"], abs=0.01)
-        assert sample["lesion_visible"] == truth_slice["lesion_visible"]
+        for flag in ("lesion_visible", "blastic_lesion_visible", "lytic_lesion_visible", "posterolateral_lesion_visible"):
+            assert sample[flag] == truth_slice[flag]
         vertebra = truth_vertebrae[sample["truth_vertebra_index"]]
         if sample["slice_truth"] == "vertebra":
             assert truth_slice["vertebra"] == vertebra["index"]

@@ -359,14 +359,27 @@ TEST(PhantomTest, LesionsMatchTheirLabels)
   EXPECT_TRUE(hasLytic && hasBlastic);
   EXPECT_TRUE(vertebra(study, "L2").lesions.empty());
 
-  // slices of a lesional vertebra inherit its label; lesion_visible marks those that show it
-  size_t visible = 0;
+  // slices of a lesional vertebra inherit its label; lesion_visible marks those that show it, and
+  // the per-kind flags say which kind shows
+  size_t visible = 0, mixedBlasticOnly = 0, mixedLyticOnly = 0, mixedBoth = 0;
   for (const PhantomSlice& slice : study.truth.slices)
   {
+    EXPECT_EQ(slice.lesionVisible, slice.blasticLesionVisible || slice.lyticLesionVisible);
     if (slice.vertebra == lytic.index)
     {
       EXPECT_EQ(slice.boneQuality, BoneQuality::Lytic);
+      EXPECT_FALSE(slice.blasticLesionVisible);
       visible += slice.lesionVisible;
+    }
+    if (slice.vertebra == blastic.index)
+    {
+      EXPECT_FALSE(slice.lyticLesionVisible);
+    }
+    if (slice.vertebra == mixed.index)
+    {
+      mixedBlasticOnly += slice.blasticLesionVisible && !slice.lyticLesionVisible;
+      mixedLyticOnly += slice.lyticLesionVisible && !slice.blasticLesionVisible;
+      mixedBoth += slice.blasticLesionVisible && slice.lyticLesionVisible;
     }
     if (slice.vertebra == vertebra(study, "L2").index)
     {
@@ -374,6 +387,8 @@ TEST(PhantomTest, LesionsMatchTheirLabels)
     }
   }
   EXPECT_GT(visible, 0u);
+  EXPECT_GT(mixedBlasticOnly + mixedBoth, 0u);
+  EXPECT_GT(mixedLyticOnly + mixedBoth, 0u);
 }
 
 TEST(PhantomTest, PosterolateralInvolvementIsInThePedicles)

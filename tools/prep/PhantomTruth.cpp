@@ -231,8 +231,10 @@ namespace spinemet
           read.refuse(field + "vertebra", "names vertebra " + std::to_string(slice.vertebra) + ", which is not in \"vertebrae\"");
         }
       }
-      slice.lesionVisible = read.optionalFlag(item, field, "lesion_visible");
-      slice.posterolateralLesionVisible = read.optionalFlag(item, field, "posterolateral_lesion_visible");
+      slice.visible.any = read.optionalFlag(item, field, "lesion_visible");
+      slice.visible.blastic = read.optionalFlag(item, field, "blastic_lesion_visible");
+      slice.visible.lytic = read.optionalFlag(item, field, "lytic_lesion_visible");
+      slice.visible.posterolateral = read.optionalFlag(item, field, "posterolateral_lesion_visible");
       truth.slices.push_back(slice);
     }
     return truth;
@@ -337,8 +339,7 @@ namespace spinemet
       const PhantomTruthSlice& truthSlice = truth.slices[matched[s]];
       const SliceSpine& spine = layout.slices[s];
       SliceTruth& slice = result.slices[s];
-      slice.lesionVisible = truthSlice.lesionVisible;
-      slice.posterolateralLesionVisible = truthSlice.posterolateralLesionVisible;
+      slice.visible = truthSlice.visible;
       if (spine.vertebra < 0)
       {
         if (truthSlice.vertebra >= 0)

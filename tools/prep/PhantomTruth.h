@@ -28,8 +28,7 @@ namespace spinemet
     std::string sopInstanceUid;
     double zMm = 0;
     int vertebra = -1;               // index into vertebrae, -1 for discs and beyond the column
-    std::optional<bool> lesionVisible;
-    std::optional<bool> posterolateralLesionVisible;
+    LesionVisibility visible;
   };
 
   struct PhantomTruth

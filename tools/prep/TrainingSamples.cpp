@@ -132,9 +132,11 @@ namespace spinemet
       sample["truth_vertebra_level"] = orNull(sliceTruth.label.truthLevel);
       sample["slice_truth"] = sliceTruth.sliceTruth;
       putLabel(sample, sliceTruth.label);
-      sample["lesion_visible"] = sliceTruth.lesionVisible ? Json::Value(*sliceTruth.lesionVisible) : Json::Value();
-      sample["posterolateral_lesion_visible"] =
-        sliceTruth.posterolateralLesionVisible ? Json::Value(*sliceTruth.posterolateralLesionVisible) : Json::Value();
+      auto flag = [](const std::optional<bool>& value) { return value ? Json::Value(*value) : Json::Value(); };
+      sample["lesion_visible"] = flag(sliceTruth.visible.any);
+      sample["blastic_lesion_visible"] = flag(sliceTruth.visible.blastic);
+      sample["lytic_lesion_visible"] = flag(sliceTruth.visible.lytic);
+      sample["posterolateral_lesion_visible"] = flag(sliceTruth.visible.posterolateral);
       document["samples"].append(sample);
     }
 

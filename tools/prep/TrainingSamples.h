@@ -36,12 +36,21 @@ namespace spinemet
     std::string posterolateralSide;  // "left" / "right" for a unilateral finding whose side is known
   };
 
+  // What the ground truth says shows on one slice (phantoms know; a SEG study does not: nullopt).
+  // A slice inherits its vertebra's label even where it misses the lesion; these tell the two apart.
+  struct LesionVisibility
+  {
+    std::optional<bool> any;              // lesion voxels of the vertebra are in this slice
+    std::optional<bool> blastic;          // ... of a blastic lesion
+    std::optional<bool> lytic;            // ... of a lytic lesion
+    std::optional<bool> posterolateral;   // ... of a pedicle lesion
+  };
+
   struct SliceTruth
   {
     TruthLabel label;
     std::string sliceTruth = "unknown";  // "vertebra", "disc", "none", "unknown"
-    std::optional<bool> lesionVisible;
-    std::optional<bool> posterolateralLesionVisible;
+    LesionVisibility visible;
   };
 
   struct VertebraTruth
