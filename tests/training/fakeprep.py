@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Writes small study folders in the spinemet-prep format (spinemet-samples/1), with crops drawn so
 that the labels can be learnt: a grey body, a bright spot for blastic, a dark hole for lytic (both
-for mixed), bright blobs at the lower left / right corner for posterolateral involvement."""
+for mixed), bright blobs at the lower left / right corner for posterolateral involvement. As in a
+phantom, the end slices of a vertebra miss its lesions, and the second slice of a mixed vertebra
+shows only its blastic part; the visibility flags say so."""
 import json
 import os
 
@@ -41,7 +43,8 @@ def write_study(folder, seed, vertebrae=8, slices_per_vertebra=5, size=32, chann
         first = slice_index
         for k in range(slices_per_vertebra):
             edge = k in (0, slices_per_vertebra - 1)
-            crop = draw(rng, size, bone_quality, posterolateral, side)
+            shown = 0 if edge else 1 if (bone_quality == 3 and k == 1) else bone_quality
+            crop = draw(rng, size, shown, 0 if edge else posterolateral, side)
             crops.append(np.repeat(crop[None], channels, axis=0))
             samples.append({
                 "crop_index": len(samples), "slice_index": slice_index, "z_mm": -2.5 * slice_index,
@@ -52,7 +55,8 @@ def write_study(folder, seed, vertebrae=8, slices_per_vertebra=5, size=32, chann
                 "blastic": int(bone_quality in (1, 3)), "lytic": int(bone_quality in (2, 3)),
                 "posterolateral": POSTEROLATERAL[posterolateral], "posterolateral_index": posterolateral,
                 "posterolateral_side": side if posterolateral == 1 else None,
-                "lesion_visible": (bone_quality > 0) and not edge if bone_quality else False,
+                "lesion_visible": shown > 0, "blastic_lesion_visible": shown in (1, 3),
+                "lytic_lesion_visible": shown in (2, 3),
                 "posterolateral_lesion_visible": posterolateral > 0 and not edge})
             slice_index += 1
         vertebra_entries.append({"index": v, "level": None, "first_slice": first, "last_slice": slice_index - 1,

@@ -20,10 +20,49 @@ def test_reads_study_folders_below_a_root(tmp_path):
     assert sum(summary["vertebrae_by_bone_quality"]) == 12
     # the first slice of each vertebra is a disc slice: not in the loss, but kept for vertebra level
     assert samples.on_vertebra.sum() == 48
-    mask = samples.training_mask("exclude")
+    mask = samples.slice_targets("vertebra_where_visible").mask
     assert not (mask & ~samples.on_vertebra).any()
     assert not (mask & (samples.bone_quality > 0) & (samples.lesion_visible == 0)).any()
-    assert mask.sum() < samples.training_mask("keep").sum()
+    assert mask.sum() < samples.slice_targets("vertebra").mask.sum()
+    with pytest.raises(ValueError, match="slice_targets"):
+        samples.slice_targets("exclude")
+
+
+def test_visible_slice_targets_say_what_each_slice_shows(tmp_path):
+    fakeprep.write_studies(str(tmp_path), [1, 2, 3], vertebrae=8)
+    samples = load_samples([str(tmp_path)])
+    vertebra_labels = samples.slice_targets("vertebra")
+    targets = samples.slice_targets("visible")
+    assert np.array_equal(targets.mask, vertebra_labels.mask)
+    lesion_free = (samples.bone_quality > 0) & (samples.lesion_visible == 0) & targets.mask
+    assert lesion_free.any()
+    assert (targets.bone_quality[lesion_free] == 0).all()
+    assert (targets.blastic[lesion_free] == 0).all() and (targets.lytic[lesion_free] == 0).all()
+    # a slice of a mixed vertebra that shows only its blastic focus is a blastic slice
+    blastic_only = (samples.bone_quality == 3) & (samples.blastic_visible == 1) & (samples.lytic_visible == 0)
+    assert blastic_only.any()
+    assert (targets.bone_quality[blastic_only] == 1).all() and (targets.lytic[blastic_only] == 0).all()
+    assert np.array_equal(targets.bone_quality, targets.blastic + 2 * targets.lytic)
+    shows = targets.mask & (samples.lesion_visible == 1)
+    assert np.array_equal(targets.bone_quality[shows & (samples.bone_quality != 3)],
+                          samples.bone_quality[shows & (samples.bone_quality != 3)])
+    # no pedicle lesion on the slice: no involvement; where it shows, the vertebra's label
+    hidden = (samples.posterolateral > 0) & (samples.posterolateral_visible == 0)
+    assert hidden.any() and (targets.posterolateral[hidden] == 0).all()
+    assert np.array_equal(targets.posterolateral[~hidden], samples.posterolateral[~hidden])
+
+
+def test_visible_slice_targets_fall_back_to_the_vertebra_label_where_the_truth_does_not_know(tmp_path):
+    folder = fakeprep.write_study(str(tmp_path / "seg"), 1)
+    document = json.load(open(f"{folder}/samples.json"))
+    for sample in document["samples"]:
+        for flag in ("lesion_visible", "blastic_lesion_visible", "lytic_lesion_visible", "posterolateral_lesion_visible"):
+            sample[flag] = None
+    json.dump(document, open(f"{folder}/samples.json", "w"))
+    samples = load_samples([folder])
+    targets = samples.slice_targets("visible")
+    assert np.array_equal(targets.bone_quality, samples.bone_quality)
+    assert np.array_equal(targets.posterolateral, samples.posterolateral)
 
 
 def test_refuses_mixed_preprocessing_and_bad_shapes(tmp_path):
@@ -65,11 +104,11 @@ def test_augmentation_is_deterministic_and_keeps_left_and_right():
 def test_posterolateral_loss_is_masked_where_the_pedicle_lesion_does_not_show(tmp_path):
     fakeprep.write_studies(str(tmp_path), [1, 2], vertebrae=6)
     samples = load_samples([str(tmp_path)])
-    targets = samples.posterolateral_targets("exclude")
+    targets = samples.slice_targets("vertebra_where_visible").posterolateral
     masked = targets == -1
     assert masked.any()
     assert bool((samples.posterolateral[masked] > 0).all() and (samples.posterolateral_visible[masked] == 0).all())
-    assert (samples.posterolateral_targets("keep") >= 0).all()
+    assert (samples.slice_targets("vertebra").posterolateral >= 0).all()
 
 
 def test_held_out_split_uses_unseen_acquisitions_and_half_hard_lesions():

@@ -38,7 +38,7 @@ class TrainConfig:
     # Class balancing: the sampler draws each bone-quality class equally often; the posterolateral
     # CE weighs its classes by inverse frequency (normalised to mean 1).
     balance: bool = True
-    lesion_invisible: str = "exclude"
+    slice_targets: str = "vertebra_where_visible"   # data.SampleSet.slice_targets (docs/training.md)
     aux_task: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     self_paced: SelfPacedConfig = field(default_factory=SelfPacedConfig)

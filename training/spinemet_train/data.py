@@ -20,6 +20,20 @@ class DataError(Exception):
     pass
 
 
+SLICE_TARGETS = ("vertebra", "vertebra_where_visible", "visible")
+
+
+@dataclass
+class SliceTargets:
+    """What the loss sees: which samples (``mask``) and their targets (arrays over all samples;
+    -1 where a target is masked)."""
+    mask: np.ndarray               # bool [N]
+    bone_quality: np.ndarray       # int64 [N], 0..3
+    blastic: np.ndarray            # int64 [N], 0/1
+    lytic: np.ndarray              # int64 [N], 0/1
+    posterolateral: np.ndarray     # int64 [N], 0..2, -1 masked
+
+
 def find_study_folders(paths: Sequence[str]) -> List[str]:
     folders = []
     for path in paths:
@@ -42,6 +56,8 @@ class SampleSet:
     posterolateral: np.ndarray     # int64 [N], 0..2, -1 unknown
     on_vertebra: np.ndarray        # bool [N]: ground truth says this slice shows the labelled vertebra
     lesion_visible: np.ndarray     # int8 [N]: 1 visible, 0 not, -1 not known
+    blastic_visible: np.ndarray    # int8 [N]: a blastic lesion shows on this slice: 1, 0, -1 not known
+    lytic_visible: np.ndarray      # int8 [N]: the same for a lytic lesion
     posterolateral_visible: np.ndarray  # int8 [N]: the pedicle lesion shows on this slice: 1, 0, -1 not known
     study: np.ndarray              # int64 [N], index into studies
     vertebra: np.ndarray           # int64 [N], the pipeline's vertebra index within its study
@@ -52,24 +68,35 @@ class SampleSet:
     def __len__(self) -> int:
         return len(self.bone_quality)
 
-    def training_mask(self, lesion_invisible: str = "exclude") -> np.ndarray:
-        """Samples the loss should see: known bone quality, a slice the truth puts on the vertebra,
-        and, unless lesion_invisible == "keep", not a lesion-free slice of a lesion vertebra (its
-        label would describe a lesion the slice does not show)."""
-        mask = (self.bone_quality >= 0) & self.on_vertebra
-        if lesion_invisible == "exclude":
-            mask &= ~((self.bone_quality > 0) & (self.lesion_visible == 0))
-        elif lesion_invisible != "keep":
-            raise ValueError(f"lesion_invisible must be 'keep' or 'exclude', not {lesion_invisible!r}")
-        return mask
+    def slice_targets(self, mode: str) -> SliceTargets:
+        """The loss's samples and targets, for ``mode`` (docs/training.md, "What the loss sees"):
 
-    def posterolateral_targets(self, lesion_invisible: str = "exclude") -> np.ndarray:
-        """Posterolateral labels for the loss: -1 (masked) where unknown and, unless lesion_invisible
-        == "keep", on slices of an involved vertebra where the pedicle lesion does not show."""
-        targets = self.posterolateral.copy()
-        if lesion_invisible == "exclude":
-            targets[(targets > 0) & (self.posterolateral_visible == 0)] = -1
-        return targets
+        - ``vertebra``: every slice the truth puts on a labelled vertebra carries that vertebra's
+          labels, whether or not the slice shows the lesion;
+        - ``vertebra_where_visible``: the same, less the lesion-free slices of a lesion vertebra,
+          and with the posterolateral target masked where the pedicle lesion does not show;
+        - ``visible``: each slice's targets say what it shows: blastic and lytic from the per-kind
+          visibility, bone quality from those two (the truth table), posterolateral the vertebra's
+          label where a pedicle lesion shows and none where it does not. Where the truth does not
+          know (-1, e.g. a SEG study), the vertebra's labels stand.
+        """
+        if mode not in SLICE_TARGETS:
+            raise ValueError(f"slice_targets must be one of {', '.join(SLICE_TARGETS)}, not {mode!r}")
+        mask = (self.bone_quality >= 0) & self.on_vertebra
+        bone_quality, blastic, lytic = self.bone_quality.copy(), self.blastic.copy(), self.lytic.copy()
+        posterolateral = self.posterolateral.copy()
+        lesion = self.bone_quality > 0
+        if mode == "vertebra_where_visible":
+            mask &= ~(lesion & (self.lesion_visible == 0))
+            posterolateral[(posterolateral > 0) & (self.posterolateral_visible == 0)] = -1
+        elif mode == "visible":
+            known = lesion & (self.blastic_visible >= 0) & (self.lytic_visible >= 0)
+            blastic[known] = self.blastic_visible[known]
+            lytic[known] = self.lytic_visible[known]
+            bone_quality[known] = blastic[known] + 2 * lytic[known]
+            posterolateral[(posterolateral > 0) & (self.posterolateral_visible == 0)] = 0
+        return SliceTargets(mask=mask, bone_quality=bone_quality, blastic=blastic, lytic=lytic,
+                            posterolateral=posterolateral)
 
     def vertebra_keys(self) -> np.ndarray:
         """One int64 id per (study, vertebra): slices of one vertebra share it."""
@@ -78,6 +105,11 @@ class SampleSet:
 
 def _preprocessing_key(preprocessing: dict) -> str:
     return json.dumps(preprocessing, sort_keys=True)
+
+
+def _flag(sample: dict, name: str) -> int:
+    value = sample.get(name)
+    return -1 if value is None else int(bool(value))
 
 
 def _read_study(folder: str):
@@ -117,13 +149,12 @@ def load_samples(paths: Sequence[str]) -> SampleSet:
         for n, sample in enumerate(document["samples"]):
             if sample.get("crop_index", n) != n:
                 raise DataError(f"{folder}/samples.json: sample {n} has crop_index {sample.get('crop_index')}")
-            visible = sample.get("lesion_visible")
-            pl_visible = sample.get("posterolateral_lesion_visible")
             rows.append((sample["bone_quality_index"], sample["blastic"], sample["lytic"],
                          sample["posterolateral_index"], sample.get("slice_truth") in ("vertebra", "unknown"),
-                         -1 if visible is None else int(bool(visible)), study_number,
+                         _flag(sample, "lesion_visible"), study_number,
                          sample["vertebra_index"], sample["slice_index"],
-                         -1 if pl_visible is None else int(bool(pl_visible))))
+                         _flag(sample, "posterolateral_lesion_visible"), _flag(sample, "blastic_lesion_visible"),
+                         _flag(sample, "lytic_lesion_visible")))
     if not rows:
         raise DataError(f"{', '.join(paths)}: the studies hold no samples")
     columns = list(zip(*rows))
@@ -138,6 +169,8 @@ def load_samples(paths: Sequence[str]) -> SampleSet:
                      vertebra=np.array(columns[7], dtype=np.int64),
                      slice_index=np.array(columns[8], dtype=np.int64),
                      posterolateral_visible=np.array(columns[9], dtype=np.int8),
+                     blastic_visible=np.array(columns[10], dtype=np.int8),
+                     lytic_visible=np.array(columns[11], dtype=np.int8),
                      studies=studies, preprocessing=preprocessing)
 
 

@@ -114,16 +114,19 @@ def choose_aggregation(predictions: Predictions) -> tuple:
 
 def evaluate_predictions(predictions: Predictions, aggregation: dict) -> dict:
     samples, o = predictions.samples, predictions.outputs
-    on_vertebra = samples.on_vertebra & (samples.bone_quality >= 0)
-    slice_bq = bone_quality_figures(samples.bone_quality[on_vertebra],
+    shown = samples.slice_targets("visible")
+    on_vertebra = shown.mask
+    slice_bq = bone_quality_figures(shown.bone_quality[on_vertebra],
                                     o["bone_quality_probabilities"][on_vertebra].argmax(1))
-    slice_pl = posterolateral_figures(samples.posterolateral[on_vertebra],
+    slice_pl = posterolateral_figures(shown.posterolateral[on_vertebra],
                                       o["posterolateral_probabilities"][on_vertebra].argmax(1))
     bq_truth, pl_truth = predictions.vertebra_truth()
     vertebra_bq = bone_quality_figures(bq_truth, predictions.vertebra_bone_quality(aggregation["bone_quality"]))
     vertebra_pl = posterolateral_figures(pl_truth, predictions.vertebra_posterolateral(aggregation["posterolateral"]))
     return {"slice": {"bone_quality": slice_bq, "posterolateral": slice_pl,
-                      "slices": "slices the ground truth puts on the labelled vertebra (disc and end slices excluded)"},
+                      "slices": "slices the ground truth puts on the labelled vertebra (disc and end slices "
+                                "excluded), each judged by what it shows where the truth knows (phantoms: "
+                                "the lesion kinds visible on the slice), else by its vertebra's label"},
             "vertebra": {"bone_quality": vertebra_bq, "posterolateral": vertebra_pl,
                          "slices": "every slice the spine finder assigned, as in serving"}}
 

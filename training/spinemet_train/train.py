@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .augment import augment
 from .config import TrainConfig, apply_ablations, load_config
-from .data import SampleSet, describe, load_samples
+from .data import SampleSet, SliceTargets, describe, load_samples
 from .model import build_model, parameter_count
 from .predict import predict
 from .selfpaced import SelfPacedWeighting
@@ -57,13 +57,14 @@ def per_sample_loss(outputs, targets, config: TrainConfig, posterolateral_weight
     return total, parts
 
 
-def validation_scores(model, samples: SampleSet, mask: np.ndarray, device: str) -> dict:
-    """Slice-level scores on the validation samples the loss would see."""
+def validation_scores(model, samples: SampleSet, targets: SliceTargets, device: str) -> dict:
+    """Slice-level scores on the validation samples the loss would see, against its targets."""
+    mask = targets.mask
     p = predict(model, samples.crops[mask], device=device)
-    truth = samples.bone_quality[mask]
+    truth = targets.bone_quality[mask]
     predicted = p["bone_quality_probabilities"].argmax(1)
     recalls = [float((predicted[truth == c] == c).mean()) for c in range(4) if (truth == c).any()]
-    pl_truth = samples.posterolateral[mask]
+    pl_truth = targets.posterolateral[mask]
     known = pl_truth >= 0
     pl_accuracy = float((p["posterolateral_probabilities"][known].argmax(1) == pl_truth[known]).mean()) if known.any() else 0.0
     return {"bone_quality_balanced_accuracy": float(np.mean(recalls)), "posterolateral_accuracy": pl_accuracy}
@@ -100,21 +101,20 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
         log(f"model in_channels {config.model.in_channels} -> {train_set.preprocessing['channels']} (from the data)")
         config.model.in_channels = int(train_set.preprocessing["channels"])
 
-    mask = train_set.training_mask(config.lesion_invisible)
-    indices = np.flatnonzero(mask)
+    slice_targets = train_set.slice_targets(config.slice_targets)
+    indices = np.flatnonzero(slice_targets.mask)
     if indices.size == 0:
         raise ValueError("no training samples (all labels unknown or off-vertebra)")
     crops = torch.from_numpy(train_set.crops[indices])
     targets = [torch.from_numpy(a[indices]) for a in
-               (train_set.bone_quality, train_set.blastic, train_set.lytic,
-                train_set.posterolateral_targets(config.lesion_invisible))]
+               (slice_targets.bone_quality, slice_targets.blastic, slice_targets.lytic, slice_targets.posterolateral)]
     bq_counts = np.bincount(targets[0].numpy(), minlength=4).astype(np.float64)
     sample_weights = (1.0 / np.maximum(bq_counts, 1))[targets[0].numpy()] if config.balance else np.ones(len(indices))
     pl_counts = np.bincount(targets[3].numpy()[targets[3].numpy() >= 0], minlength=3).astype(np.float64)
     pl_weights = np.where(pl_counts > 0, 1.0 / np.maximum(pl_counts, 1), 0.0)
     pl_weights = pl_weights / pl_weights[pl_counts > 0].mean() if config.balance and pl_counts.any() else np.ones(3)
     posterolateral_weights = torch.tensor(pl_weights, dtype=torch.float32, device=device)
-    val_mask = val_set.training_mask(config.lesion_invisible) if val_set is not None else None
+    val_targets = val_set.slice_targets(config.slice_targets) if val_set is not None else None
 
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
@@ -177,7 +177,7 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
                   "self_paced_threshold": spl.threshold if math.isfinite(spl.threshold) else None,
                   "learning_rate": optimizer.param_groups[0]["lr"]}
         if val_set is not None:
-            record["validation"] = validation_scores(model, val_set, val_mask, device)
+            record["validation"] = validation_scores(model, val_set, val_targets, device)
             score = selection_score(config, record["validation"])
         else:
             score = -means["loss"]
