@@ -127,3 +127,18 @@ def test_held_out_split_uses_unseen_acquisitions_and_half_hard_lesions():
     assert difficulties.count("hard") == difficulties.count("normal") == len(test) // 2
     assert sum(a["--difficulty"] == "hard" for a in seen) >= len(seen) // 2
     assert not {a["--seed"] for a in seen} & {a["--seed"] for a in test}
+
+
+def test_slab_blur_mixes_neighbouring_slices_like_a_thicker_slice():
+    preprocessing = {"mean": 0.0, "std": 1.0}
+    batch = torch.full((32, 3, 32, 32), 0.3)
+    batch[:, 1, 12:20, 12:20] = 0.9        # a lesion on the centre slice only
+    still = AugmentConfig(shift_fraction=0, rotation_degrees=0, scale=0, window_shift=0, window_scale=0, noise_max=0)
+    plain = augment(batch, preprocessing, still, torch.Generator().manual_seed(3))
+    assert torch.allclose(plain[:, 0, 12:20, 12:20], torch.tensor(0.3))
+    still.slab_blur = 1.0
+    mixed = augment(batch, preprocessing, still, torch.Generator().manual_seed(3))
+    centre, below = mixed[:, 1, 14:18, 14:18].mean((1, 2)), mixed[:, 0, 14:18, 14:18].mean((1, 2))
+    assert bool((centre <= 0.9 + 1e-6).all() and (centre < 0.88).any())     # the lesion dims ...
+    assert bool((below >= 0.3 - 1e-6).all() and (below > 0.32).any())       # ... and spreads along z
+    assert torch.allclose(mixed[:, :, :4, :4], torch.tensor(0.3))           # uniform bone is unchanged

@@ -3,8 +3,10 @@
 
 What varies between real acquisitions and between patients: position of the crop centre (the spine
 finder's centre is not exact), small in-plane rotation (patient positioning, column curvature),
-small scale (vertebra size, pixel spacing rounding), the HU calibration and window, noise. What must
-not vary: left and right. A unilateral finding has a side, so there is no horizontal flip (and no
+small scale (vertebra size, pixel spacing rounding), the HU calibration and window, noise, and the
+slice thickness: with several channels (the neighbouring slices), mixing each channel with its
+neighbours along z stands in for a thicker slice, whose partial volume dims a small lesion. What
+must not vary: left and right. A unilateral finding has a side, so there is no horizontal flip (and no
 vertical flip either: anterior/posterior is anatomy).
 """
 
@@ -24,6 +26,7 @@ class AugmentConfig:
     window_shift: float = 0.02        # in window units: 0.02 x 1500 HU = 30 HU offset
     window_scale: float = 0.06        # contrast factor in [1 - w, 1 + w]
     noise_max: float = 0.02           # Gaussian noise sigma drawn in [0, noise_max] window units
+    slab_blur: float = 0.0            # z mixing strength drawn in [0, slab_blur] (0: off; needs channels > 1)
 
 
 def augment(batch: torch.Tensor, preprocessing: dict, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
@@ -49,6 +52,12 @@ def augment(batch: torch.Tensor, preprocessing: dict, config: AugmentConfig, gen
     offset = uniform(-config.window_shift, config.window_shift).view(n, 1, 1, 1)
     contrast = uniform(1 - config.window_scale, 1 + config.window_scale).view(n, 1, 1, 1)
     unit = (unit - 0.5) * contrast + 0.5 + offset
+    if config.slab_blur > 0 and unit.shape[1] > 1:
+        # a 1-2-1 kernel along the channel (z) axis, the end channels repeated
+        padded = torch.cat([unit[:, :1], unit, unit[:, -1:]], 1)
+        blurred = 0.25 * padded[:, :-2] + 0.5 * padded[:, 1:-1] + 0.25 * padded[:, 2:]
+        strength = uniform(0, config.slab_blur).view(n, 1, 1, 1)
+        unit = (1 - strength) * unit + strength * blurred
     sigma = uniform(0, config.noise_max).view(n, 1, 1, 1)
     unit = unit + sigma * torch.randn(unit.shape, generator=generator)
     unit = unit.clamp(0, 1)

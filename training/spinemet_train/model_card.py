@@ -16,6 +16,13 @@ from .export import load_exported
 TARGETS = {"blastic": 0.90, "lytic": 0.90, "mixed": 0.90}
 
 
+SLICE_TARGET_WORDS = {
+    "visible": "each slice is labelled with the lesion kinds that show on it, not with its vertebra's label",
+    "vertebra_where_visible": "each slice carries its vertebra's label; lesion-free slices of a lesion vertebra are left out",
+    "vertebra": "each slice carries its vertebra's label",
+}
+
+
 def number(value):
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -101,6 +108,9 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         f"{data.get('train_slices_in_loss')} slices in the loss; validation "
         f"{(data.get('validation') or {}).get('studies')} studies / {(data.get('validation') or {}).get('vertebrae')} vertebrae.",
         "  Phantom seeds and acquisition ranges: docs/training.md (`training/make_dataset.sh`).",
+        f"- Slice targets `{config.get('slice_targets', 'vertebra_where_visible')}`: "
+        + SLICE_TARGET_WORDS.get(config.get('slice_targets', 'vertebra_where_visible'), "")
+        + " (docs/training.md, \"What the loss sees\").",
         f"- {config.get('epochs')} epochs of {config.get('samples_per_epoch')} class-balanced samples, batch "
         f"{config.get('batch_size')}, AdamW lr {config.get('learning_rate')}, label smoothing "
         f"{config.get('loss', {}).get('label_smoothing')}, loss weights "
