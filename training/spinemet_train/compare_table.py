@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    rows, hard_rows, test_set, budgets, reports = [], [], None, set(), {}
+    rows, hard_rows, test_set, budgets, reports, slice_targets = [], [], None, set(), {}, set()
     names = sorted((n for n in os.listdir(args.runs) if os.path.exists(os.path.join(args.runs, n, "evaluation.json"))),
                    key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
     for name in names:
@@ -52,6 +52,7 @@ def main(argv=None) -> int:
         with open(os.path.join(args.runs, name, "config.json")) as f:
             config = json.load(f)
         budgets.add((config["epochs"], config["samples_per_epoch"]))
+        slice_targets.add(config.get("slice_targets", "vertebra_where_visible"))
         s, v = report["slice"]["bone_quality"], report["vertebra"]["bone_quality"]
         pl = report["vertebra"]["posterolateral"] if report["summary"]["vertebra_level"].get("posterolateral") != "not trained" else None
         rows.append("| " + " | ".join([f"`{name}`"] + [cell(s["sensitivity"][c]) for c in ("blastic", "lytic", "mixed")]
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
         "same seed and the demo configuration's backbone unless named `densenet121-*`, for the same budget",
         f"({budget}); its slice -> vertebra rule was chosen on the validation set. The test set is held out:",
         "other seeds, acquisition settings unseen in training, half normal and half hard difficulty",
-        "(docs/training.md).",
+        f"(docs/training.md). Slice targets: {', '.join(f'`{t}`' for t in sorted(slice_targets))} (docs/training.md,",
+        "\"What the loss sees\"); slice-level sensitivity judges each slice by the lesions it shows.",
         "",
         f"Test set: {test_set['studies']} studies, {test_set['vertebrae']} vertebrae "
         f"(normal/blastic/lytic/mixed {'/'.join(map(str, test_set['vertebrae_by_bone_quality']))}), "
