@@ -77,6 +77,8 @@ def test_evaluate_command_chooses_a_rule_and_writes_the_report(tmp_path):
     assert report["slice"]["bone_quality"]["n"] == 16 * 4        # disc slices excluded at slice level
     assert set(report["summary"]["vertebra_level"]) >= {"bone_quality_sensitivity", "any_lesion_specificity",
                                                         "posterolateral_accuracy"}
+    on_test = report["bone_quality_candidates_on_test"]
+    assert len(on_test) == 14 and report["aggregation"]["rule"].split(";")[0].split("=", 1)[1] in on_test
     by_difficulty = report["summary"]["by_difficulty"]
     assert sorted(by_difficulty) == ["hard", "normal"]
     assert [by_difficulty[d]["test_set"]["vertebrae"] for d in ("hard", "normal")] == [8, 8]

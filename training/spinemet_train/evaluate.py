@@ -112,6 +112,18 @@ def choose_aggregation(predictions: Predictions) -> tuple:
                               "posterolateral_mean_of_accuracy_and_balanced_accuracy": pl_scores}
 
 
+def bone_quality_candidates_on_test(predictions: Predictions) -> dict:
+    """Every bone-quality candidate rule on the test set, for information only: the rule is chosen
+    on the validation set, and these figures show how much the choice matters."""
+    truth, _ = predictions.vertebra_truth()
+    figures = {}
+    for rule in BONE_QUALITY_CANDIDATES:
+        f = bone_quality_figures(truth, predictions.vertebra_bone_quality(rule))
+        figures[rule_name(rule)] = {"sensitivity": {c: f["sensitivity"][c] for c in ("blastic", "lytic", "mixed")},
+                                    "any_lesion_specificity": f["any_lesion"]["specificity"]}
+    return figures
+
+
 def evaluate_predictions(predictions: Predictions, aggregation: dict) -> dict:
     samples, o = predictions.samples, predictions.outputs
     shown = samples.slice_targets("visible")
@@ -212,13 +224,15 @@ def main(argv=None) -> int:
     if not aggregation or "bone_quality" not in aggregation:
         parser.error("no aggregation rule: give --val, --aggregation-from, or a model whose metadata has one")
     test = load_samples(args.test)
-    report = evaluate_predictions(Predictions(test, predict(model, test.crops)), aggregation)
+    test_predictions = Predictions(test, predict(model, test.crops))
+    report = evaluate_predictions(test_predictions, aggregation)
     data = describe(test)
     summary = summarise(report, data, posterolateral_trained)
     by_difficulty = evaluate_by_difficulty(model, args.test, aggregation, posterolateral_trained)
     if by_difficulty:
         summary["by_difficulty"] = by_difficulty
     report.update({"aggregation": aggregation, "aggregation_candidates_on_validation": candidates,
+                   "bone_quality_candidates_on_test": bone_quality_candidates_on_test(test_predictions),
                    "test_set": data, "summary": summary, "by_difficulty": by_difficulty})
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
