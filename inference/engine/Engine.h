@@ -7,6 +7,7 @@
 #include "model/ModelContract.h"
 
 #include <array>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ namespace spinemet
     float lytic = 0;
     std::array<float, 4> boneQuality{};
     std::array<float, 3> posterolateral{};
+    // The crop's Mahalanobis distance to the training features (ModelContract.h,
+    // OutOfDistributionGate); NaN when the model carries no gate.
+    float outOfDistributionScore = std::numeric_limits<float>::quiet_NaN();
   };
 
   // A loaded TorchScript model honouring the contract. Loaded once, shared by all workers; predict()

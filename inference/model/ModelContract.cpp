@@ -201,6 +201,75 @@ namespace spinemet
     return json;
   }
 
+  namespace
+  {
+    const char* const ASSESSABILITY_VERSION = "spinemet-assessability/1";
+
+    std::optional<ValueRange> range(const Json::Value& domain, const char* key)
+    {
+      if (!domain.isMember(key))
+      {
+        return std::nullopt;
+      }
+      const Json::Value& value = domain[key];
+      const std::string path = std::string("assessability.domain.") + key;
+      if (!value.isArray() || value.size() != 2 || !isNumber(value[0]) || !isNumber(value[1]) ||
+          !std::isfinite(value[0].asDouble()) || !std::isfinite(value[1].asDouble()) ||
+          value[0].asDouble() > value[1].asDouble())
+      {
+        refuse(path, "must be [low, high], two finite numbers with low <= high");
+      }
+      return ValueRange{value[0].asDouble(), value[1].asDouble()};
+    }
+
+    Assessability parseAssessability(const Json::Value& section)
+    {
+      const std::string version = text(section, "assessability", "version");
+      if (version != ASSESSABILITY_VERSION)
+      {
+        refuse("assessability.version", "is \"" + version + "\", this SpineMet reads \"" + ASSESSABILITY_VERSION + "\"");
+      }
+      Assessability assessability;
+      if (section.isMember("out_of_distribution"))
+      {
+        const std::string path = "assessability.out_of_distribution";
+        const Json::Value& json = object(section, "assessability", "out_of_distribution");
+        if (text(json, path, "method") != "mahalanobis")
+        {
+          refuse(path + ".method", "must be \"mahalanobis\"");
+        }
+        OutOfDistributionGate gate;
+        gate.featuresMethod = text(json, path, "features_method");
+        gate.featureDimension = integer(json, path, "feature_dimension");
+        gate.classMeansBuffer = text(json, path, "class_means_buffer");
+        gate.precisionBuffer = text(json, path, "precision_buffer");
+        gate.vertebraStatistic = text(json, path, "vertebra_statistic");
+        gate.threshold = number(json, path, "threshold");
+        if (gate.featureDimension <= 0)
+        {
+          refuse(path + ".feature_dimension", "must be positive");
+        }
+        if (gate.vertebraStatistic != "median")
+        {
+          refuse(path + ".vertebra_statistic", "must be \"median\"");
+        }
+        if (!(gate.threshold > 0))
+        {
+          refuse(path + ".threshold", "must be positive");
+        }
+        assessability.gate = gate;
+      }
+      if (section.isMember("domain"))
+      {
+        const Json::Value& domain = object(section, "assessability", "domain");
+        assessability.domain.sliceThicknessMm = range(domain, "slice_thickness_mm");
+        assessability.domain.pixelSpacingMm = range(domain, "pixel_spacing_mm");
+        assessability.domain.imageNoiseHu = range(domain, "image_noise_hu");
+      }
+      return assessability;
+    }
+  }
+
   ModelMetadata parseModelMetadata(const std::string& jsonText)
   {
     Json::Value root;
@@ -255,6 +324,10 @@ namespace spinemet
       refuse("date", "must be YYYY-MM-DD, not \"" + metadata.date + "\"");
     }
     text(root, "", "intended_use");
+    if (root.isMember("assessability"))
+    {
+      metadata.assessability = parseAssessability(object(root, "", "assessability"));
+    }
     metadata.raw = root;
     return metadata;
   }

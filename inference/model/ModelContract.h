@@ -7,6 +7,8 @@
 
 #include <json/value.h>
 
+#include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,46 @@ namespace spinemet
     double std = 1;
   };
 
+  // The optional "assessability" section ("spinemet-assessability/1", docs/model-contract.md):
+  // the domain a model was validated on, so that a vertebra outside it is "not assessable" rather
+  // than given a confident answer.
+
+  // Class-conditional Mahalanobis distance with a shared covariance (Lee et al., NeurIPS 2018) of
+  // the backbone's features: a crop's score is min over classes c of
+  // sqrt((f - mu_c)^T P (f - mu_c)), f the features the model's `featuresMethod` returns (its
+  // fifth output), mu_c and P float64 buffers of the TorchScript module. A vertebra's score is the
+  // `vertebraStatistic` of its crops' scores; above `threshold` it is not assessable.
+  struct OutOfDistributionGate
+  {
+    std::string featuresMethod;      // "forward_with_features": forward's four outputs + features [N, D]
+    int featureDimension = 0;        // D
+    std::string classMeansBuffer;    // module buffer [K, D] float64
+    std::string precisionBuffer;     // module buffer [D, D] float64, the inverse shared covariance
+    std::string vertebraStatistic;   // "median" (of the vertebra's crop scores)
+    double threshold = 0;            // fitted on held-out in-distribution data at training time
+  };
+
+  struct ValueRange
+  {
+    double low = 0;
+    double high = 0;
+    bool contains(double value) const { return value >= low && value <= high; }
+  };
+
+  // The acquisitions the model was trained and tested on; an absent range is not checked.
+  struct AcquisitionDomain
+  {
+    std::optional<ValueRange> sliceThicknessMm;
+    std::optional<ValueRange> pixelSpacingMm;
+    std::optional<ValueRange> imageNoiseHu;     // InputMeasurements::imageNoiseHu (assessment/)
+  };
+
+  struct Assessability
+  {
+    std::optional<OutOfDistributionGate> gate;
+    AcquisitionDomain domain;
+  };
+
   struct ModelMetadata
   {
     std::string contract;            // "spinemet-model/1"
@@ -38,6 +80,7 @@ namespace spinemet
     std::string aggregation;         // the slice-to-vertebra rule, by name
     std::string trainedOn;
     std::string date;
+    std::optional<Assessability> assessability;   // absent in older models: no gate, no domain checks
     Json::Value raw;                 // the whole document, for model-info and the REST API
   };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "result/AnalysisResult.h"
 
+#include <cmath>
 #include <stdexcept>
 
 namespace spinemet
@@ -9,6 +10,9 @@ namespace spinemet
   {
     const char* const BONE_QUALITY_NAMES[] = {"normal", "blastic", "lytic", "mixed"};
     const char* const POSTEROLATERAL_NAMES[] = {"none", "unilateral", "bilateral"};
+    const char* const NOT_ASSESSABLE_NAMES[] = {"out-of-distribution", "hu-calibration", "slice-thickness",
+                                                "pixel-spacing", "image-noise", "metal", "cut-by-series-edge"};
+    const char* const STUDY_STATE_NAMES[] = {"no-lesion-found", "lesion-suspected", "not-assessable"};
 
     // Severity for the study summary follows the SINS bone-lesion points, with blastic above normal.
     int severity(BoneQuality value)
@@ -101,6 +105,61 @@ namespace spinemet
         refuse(path.empty() ? key : path + "." + key, "must be an array");
       }
       return value;
+    }
+
+    // NaN (no score) is written as null.
+    Json::Value optionalScore(float value)
+    {
+      return std::isnan(value) ? Json::Value() : Json::Value(value);
+    }
+
+    float optionalScoreFromJson(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& value = member(object, path, key);
+      if (value.isNull())
+      {
+        return std::numeric_limits<float>::quiet_NaN();
+      }
+      if (!value.isNumeric())
+      {
+        refuse(path + "." + key, "must be a number or null");
+      }
+      return static_cast<float>(value.asDouble());
+    }
+
+    Json::Value reasonsToJson(const std::vector<NotAssessable>& reasons)
+    {
+      Json::Value json(Json::arrayValue);
+      for (const auto& entry : reasons)
+      {
+        Json::Value item(Json::objectValue);
+        item["reason"] = toString(entry.reason);
+        item["detail"] = entry.detail;
+        json.append(item);
+      }
+      return json;
+    }
+
+    std::vector<NotAssessable> reasonsFromJson(const Json::Value& object, const std::string& path, const char* key)
+    {
+      const Json::Value& json = array(object, path, key);
+      std::vector<NotAssessable> reasons;
+      for (Json::ArrayIndex i = 0; i < json.size(); ++i)
+      {
+        const std::string itemPath = (path.empty() ? std::string(key) : path + "." + key) + "[" + std::to_string(i) + "]";
+        NotAssessable entry;
+        try
+        {
+          entry.reason = parseNotAssessableReason(text(json[i], itemPath, "reason"));
+        }
+        catch (const std::invalid_argument& error)
+        {
+          refuse(itemPath + ".reason", error.what());
+        }
+        entry.detail = text(json[i], itemPath, "detail");
+        reasons.push_back(std::move(entry));
+      }
+      return reasons;
     }
 
     Json::Value vectorToJson(const Vector3& v)
@@ -230,6 +289,17 @@ namespace spinemet
         outline.append(pair);
       }
       json["key_slice_outline"] = outline;
+      json["assessable"] = v.assessable;
+      json["not_assessable_reasons"] = reasonsToJson(v.notAssessableBecause);
+      json["out_of_distribution_score"] = optionalScore(v.outOfDistributionScore);
+      if (!v.assessable)
+      {
+        // No finding is written for a vertebra the model cannot be trusted on, not even a normal one.
+        json["bone_quality"] = Json::Value();
+        json["posterolateral"] = Json::Value();
+        json["sins"] = Json::Value();
+        return json;
+      }
 
       Json::Value boneQuality(Json::objectValue);
       boneQuality["class"] = toString(v.boneQuality);
@@ -250,7 +320,7 @@ namespace spinemet
       return json;
     }
 
-    VertebraResult vertebraFromJson(const Json::Value& json, const std::string& path)
+    VertebraResult vertebraFromJson(const Json::Value& json, const std::string& path, bool withAssessment)
     {
       VertebraResult v;
       v.index = integer(json, path, "index");
@@ -269,6 +339,33 @@ namespace spinemet
           refuse(path + ".key_slice_outline[" + std::to_string(i) + "]", "must be [column, row]");
         }
         v.keySliceOutline.push_back({point[0].asDouble(), point[1].asDouble()});
+      }
+      if (withAssessment)
+      {
+        const Json::Value& assessable = member(json, path, "assessable");
+        if (!assessable.isBool())
+        {
+          refuse(path + ".assessable", "must be true or false");
+        }
+        v.assessable = assessable.asBool();
+        v.notAssessableBecause = reasonsFromJson(json, path, "not_assessable_reasons");
+        v.outOfDistributionScore = optionalScoreFromJson(json, path, "out_of_distribution_score");
+        if (v.assessable != v.notAssessableBecause.empty())
+        {
+          refuse(path + ".not_assessable_reasons", v.assessable ? "must be empty for an assessable vertebra"
+                                                                : "must name why the vertebra is not assessable");
+        }
+        if (!v.assessable)
+        {
+          for (const char* key : {"bone_quality", "posterolateral", "sins"})
+          {
+            if (!member(json, path, key).isNull())
+            {
+              refuse(path + "." + key, "must be null for a vertebra that is not assessable");
+            }
+          }
+          return v;
+        }
       }
 
       const std::string bonePath = path + ".bone_quality";
@@ -320,10 +417,11 @@ namespace spinemet
       json["lytic"] = s.lytic;
       json["bone_quality"] = probabilitiesToJson(s.boneQuality, BONE_QUALITY_NAMES);
       json["posterolateral"] = probabilitiesToJson(s.posterolateral, POSTEROLATERAL_NAMES);
+      json["out_of_distribution_score"] = optionalScore(s.outOfDistributionScore);
       return json;
     }
 
-    SliceResult sliceFromJson(const Json::Value& json, const std::string& path)
+    SliceResult sliceFromJson(const Json::Value& json, const std::string& path, bool withAssessment)
     {
       SliceResult s;
       s.sliceIndex = count(json, path, "slice_index");
@@ -333,6 +431,10 @@ namespace spinemet
       s.lytic = static_cast<float>(number(json, path, "lytic"));
       s.boneQuality = probabilitiesFromJson(json, path, "bone_quality", BONE_QUALITY_NAMES);
       s.posterolateral = probabilitiesFromJson(json, path, "posterolateral", POSTEROLATERAL_NAMES);
+      if (withAssessment)
+      {
+        s.outOfDistributionScore = optionalScoreFromJson(json, path, "out_of_distribution_score");
+      }
       return s;
     }
   }
@@ -371,6 +473,46 @@ namespace spinemet
     throw std::invalid_argument("unknown posterolateral involvement \"" + text + "\" (none, unilateral, bilateral)");
   }
 
+  const char* toString(NotAssessableReason value)
+  {
+    return NOT_ASSESSABLE_NAMES[static_cast<int>(value)];
+  }
+
+  NotAssessableReason parseNotAssessableReason(const std::string& text)
+  {
+    for (int i = 0; i < int(sizeof(NOT_ASSESSABLE_NAMES) / sizeof(NOT_ASSESSABLE_NAMES[0])); ++i)
+    {
+      if (text == NOT_ASSESSABLE_NAMES[i])
+      {
+        return static_cast<NotAssessableReason>(i);
+      }
+    }
+    throw std::invalid_argument("unknown not-assessable reason \"" + text + "\"");
+  }
+
+  const char* toString(StudyState value)
+  {
+    return STUDY_STATE_NAMES[static_cast<int>(value)];
+  }
+
+  void markNotAssessable(VertebraResult& vertebra, const std::vector<NotAssessable>& reasons)
+  {
+    if (reasons.empty())
+    {
+      return;
+    }
+    vertebra.assessable = false;
+    vertebra.notAssessableBecause.insert(vertebra.notAssessableBecause.end(), reasons.begin(), reasons.end());
+    vertebra.boneQuality = BoneQuality::Normal;
+    vertebra.boneQualityProbability = 0;
+    vertebra.boneQualityProbabilities = {};
+    vertebra.posterolateral = Posterolateral::None;
+    vertebra.posterolateralProbability = 0;
+    vertebra.posterolateralProbabilities = {};
+    vertebra.sinsBoneLesion = 0;
+    vertebra.sinsPosterolateral = 0;
+  }
+
   int sinsBoneLesionScore(BoneQuality value)
   {
     switch (value)
@@ -394,11 +536,21 @@ namespace spinemet
     return 0;
   }
 
+  size_t AnalysisResult::assessableVertebrae() const
+  {
+    size_t count = 0;
+    for (const auto& vertebra : vertebrae)
+    {
+      count += vertebra.assessable ? 1 : 0;
+    }
+    return count;
+  }
+
   bool AnalysisResult::lesionSuspected() const
   {
     for (const auto& vertebra : vertebrae)
     {
-      if (vertebra.boneQuality != BoneQuality::Normal)
+      if (vertebra.assessable && vertebra.boneQuality != BoneQuality::Normal)
       {
         return true;
       }
@@ -411,12 +563,21 @@ namespace spinemet
     BoneQuality highest = BoneQuality::Normal;
     for (const auto& vertebra : vertebrae)
     {
-      if (severity(vertebra.boneQuality) > severity(highest))
+      if (vertebra.assessable && severity(vertebra.boneQuality) > severity(highest))
       {
         highest = vertebra.boneQuality;
       }
     }
     return highest;
+  }
+
+  StudyState AnalysisResult::state() const
+  {
+    if (lesionSuspected())
+    {
+      return StudyState::LesionSuspected;
+    }
+    return assessableVertebrae() == 0 ? StudyState::NotAssessable : StudyState::NoLesionFound;
   }
 
   Json::Value toJson(const AnalysisResult& result)
@@ -439,9 +600,18 @@ namespace spinemet
     model["trained_on"] = result.model.trainedOn;
     json["model"] = model;
 
+    Json::Value assessment(Json::objectValue);
+    assessment["out_of_distribution_gate"] = result.assessment.outOfDistributionGate;
+    assessment["out_of_distribution_threshold"] =
+      result.assessment.outOfDistributionGate ? Json::Value(result.assessment.outOfDistributionThreshold) : Json::Value();
+    assessment["series_reasons"] = reasonsToJson(result.assessment.seriesReasons);
+    json["assessment"] = assessment;
+
     // Derived from the vertebrae: written for readers that want the triage answer at a glance,
     // checked (not trusted) when read back.
     Json::Value summary(Json::objectValue);
+    summary["state"] = toString(result.state());
+    summary["assessable_vertebrae"] = Json::UInt64(result.assessableVertebrae());
     summary["lesion_suspected"] = result.lesionSuspected();
     summary["highest_bone_quality"] = toString(result.highestBoneQuality());
     summary["vertebrae"] = Json::UInt64(result.vertebrae.size());
@@ -477,10 +647,12 @@ namespace spinemet
       throw std::invalid_argument("spinemet result JSON: the document must be an object");
     }
     const std::string schema = text(json, "", "schema");
-    if (schema != RESULT_SCHEMA)
+    if (schema != RESULT_SCHEMA && schema != RESULT_SCHEMA_1)
     {
-      refuse("schema", "is \"" + schema + "\", this build reads \"" + RESULT_SCHEMA + "\"");
+      refuse("schema", "is \"" + schema + "\", this build reads \"" + RESULT_SCHEMA + "\" and \"" +
+                         RESULT_SCHEMA_1 + "\"");
     }
+    const bool withAssessment = schema != RESULT_SCHEMA_1;
 
     AnalysisResult result;
     const Json::Value& series = member(json, "", "series");
@@ -496,16 +668,32 @@ namespace spinemet
     result.model.architecture = text(model, "model", "architecture");
     result.model.trainedOn = text(model, "model", "trained_on");
 
+    if (withAssessment)
+    {
+      const Json::Value& assessment = member(json, "", "assessment");
+      const Json::Value& gate = member(assessment, "assessment", "out_of_distribution_gate");
+      if (!gate.isBool())
+      {
+        refuse("assessment.out_of_distribution_gate", "must be true or false");
+      }
+      result.assessment.outOfDistributionGate = gate.asBool();
+      if (result.assessment.outOfDistributionGate)
+      {
+        result.assessment.outOfDistributionThreshold = number(assessment, "assessment", "out_of_distribution_threshold");
+      }
+      result.assessment.seriesReasons = reasonsFromJson(assessment, "assessment", "series_reasons");
+    }
+
     const Json::Value& vertebrae = array(json, "", "vertebrae");
     for (Json::ArrayIndex i = 0; i < vertebrae.size(); ++i)
     {
-      result.vertebrae.push_back(vertebraFromJson(vertebrae[i], "vertebrae[" + std::to_string(i) + "]"));
+      result.vertebrae.push_back(vertebraFromJson(vertebrae[i], "vertebrae[" + std::to_string(i) + "]", withAssessment));
     }
     const Json::Value& slices = array(json, "", "slices");
     for (Json::ArrayIndex i = 0; i < slices.size(); ++i)
     {
       const std::string path = "slices[" + std::to_string(i) + "]";
-      result.slices.push_back(sliceFromJson(slices[i], path));
+      result.slices.push_back(sliceFromJson(slices[i], path, withAssessment));
       const int vertebra = result.slices.back().vertebra;
       if (vertebra < 0 || static_cast<size_t>(vertebra) >= result.vertebrae.size())
       {
@@ -525,7 +713,8 @@ namespace spinemet
     const Json::Value& summary = member(json, "", "summary");
     const Json::Value& lesionSuspected = member(summary, "summary", "lesion_suspected");
     if (!lesionSuspected.isBool() || lesionSuspected.asBool() != result.lesionSuspected() ||
-        text(summary, "summary", "highest_bone_quality") != toString(result.highestBoneQuality()))
+        text(summary, "summary", "highest_bone_quality") != toString(result.highestBoneQuality()) ||
+        (withAssessment && text(summary, "summary", "state") != toString(result.state())))
     {
       refuse("summary", "does not match the vertebrae");
     }

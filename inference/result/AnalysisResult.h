@@ -10,12 +10,15 @@
 #include <json/value.h>
 
 #include <array>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace spinemet
 {
-  static const char* const RESULT_SCHEMA = "spinemet-result/1";
+  static const char* const RESULT_SCHEMA = "spinemet-result/2";
+  // Read as well: a version 1 document has no assessment, so every vertebra in it was assessed.
+  static const char* const RESULT_SCHEMA_1 = "spinemet-result/1";
 
   enum class BoneQuality { Normal = 0, Blastic = 1, Lytic = 2, Mixed = 3 };
   enum class Posterolateral { None = 0, Unilateral = 1, Bilateral = 2 };
@@ -29,6 +32,32 @@ namespace spinemet
   int sinsBoneLesionScore(BoneQuality value);       // lytic 2, mixed 1, blastic 0, normal 0
   int sinsPosterolateralScore(Posterolateral value);// bilateral 3, unilateral 1, none 0
 
+  // Why a vertebra, or the whole series, is outside what the model can be trusted on
+  // (docs/errors.md lists each with its cause and what to do).
+  enum class NotAssessableReason
+  {
+    OutOfDistribution,       // the model's features are far from anything it was trained on
+    HuCalibration,           // air, fat and soft tissue are not where CT puts them (wrong rescale)
+    SliceThickness,          // outside the model's validated acquisition range
+    PixelSpacing,            // likewise
+    ImageNoise,              // noisier or sharper (lung kernel) than the model has seen
+    Metal,                   // metal in or next to the vertebra (HU beyond the metal threshold)
+    CutBySeriesEdge          // the vertebra runs out of the series: part of it is not imaged
+  };
+  const char* toString(NotAssessableReason value);             // "out-of-distribution", "hu-calibration", ...
+  NotAssessableReason parseNotAssessableReason(const std::string& text);   // throws std::invalid_argument
+
+  struct NotAssessable
+  {
+    NotAssessableReason reason = NotAssessableReason::OutOfDistribution;
+    std::string detail;              // for the user, with the measured value: "slices 8 mm thick, ..."
+  };
+
+  // What the study as a whole says. NotAssessable: no vertebra could be assessed, so there is
+  // nothing reliable to say (which is not "no lesion found").
+  enum class StudyState { NoLesionFound, LesionSuspected, NotAssessable };
+  const char* toString(StudyState value);          // "no-lesion-found", "lesion-suspected", "not-assessable"
+
   struct SliceResult
   {
     size_t sliceIndex = 0;           // volume slice
@@ -38,6 +67,9 @@ namespace spinemet
     float lytic = 0;
     std::array<float, 4> boneQuality{};      // fused four-class probabilities, BoneQuality order
     std::array<float, 3> posterolateral{};   // Posterolateral order
+    // The crop's out-of-distribution score (engine/OutOfDistribution.h); NaN when the model
+    // carries no gate.
+    float outOfDistributionScore = std::numeric_limits<float>::quiet_NaN();
   };
 
   struct VertebraResult
@@ -59,6 +91,12 @@ namespace spinemet
     std::array<float, 3> posterolateralProbabilities{};
     int sinsBoneLesion = 0;
     int sinsPosterolateral = 0;
+
+    // A vertebra that is not assessable carries no finding: its classes are normal/none with zero
+    // probabilities and zero SINS points, and every writer shows the reasons instead.
+    bool assessable = true;
+    std::vector<NotAssessable> notAssessableBecause;
+    float outOfDistributionScore = std::numeric_limits<float>::quiet_NaN();   // NaN: gate off
   };
 
   struct ModelIdentity
@@ -69,19 +107,35 @@ namespace spinemet
     std::string trainedOn;           // e.g. "synthetic CT phantoms": shown wherever results are
   };
 
+  // How assessability was decided for this result.
+  struct AssessmentSettings
+  {
+    bool outOfDistributionGate = false;      // the model carries a fitted gate
+    double outOfDistributionThreshold = 0;   // vertebra scores above it are not assessable
+    std::vector<NotAssessable> seriesReasons;// input checks that failed for the whole series (each
+                                             // is also among every vertebra's reasons)
+  };
+
   struct AnalysisResult
   {
     SeriesAttributes series;
     VolumeGeometry geometry;
     ModelIdentity model;
+    AssessmentSettings assessment;
     std::vector<SliceResult> slices;         // only slices with a vertebra
     std::vector<VertebraResult> vertebrae;
     std::vector<std::string> warnings;       // repaired input defects
 
-    // Study-level summary.
-    bool lesionSuspected() const;            // any vertebra not normal
+    // Study-level summary, over the assessable vertebrae only.
+    size_t assessableVertebrae() const;
+    bool lesionSuspected() const;            // any assessable vertebra not normal
     BoneQuality highestBoneQuality() const;  // by SINS severity: lytic > mixed > blastic > normal
+    StudyState state() const;                // lesion suspected, else not assessable when no
+                                             // vertebra is assessable, else no lesion found
   };
+
+  // Withholds a vertebra's finding for `reasons` (appended to those it has).
+  void markNotAssessable(VertebraResult& vertebra, const std::vector<NotAssessable>& reasons);
 
   Json::Value toJson(const AnalysisResult& result);
   AnalysisResult resultFromJson(const Json::Value& json);     // throws std::invalid_argument

@@ -7,6 +7,7 @@
 #include <json/reader.h>
 #include <json/writer.h>
 
+#include <cmath>
 #include <memory>
 #include <sstream>
 
@@ -153,7 +154,11 @@ namespace spinemet
   {
     const AnalysisResult original = sample();
     const Json::Value json = toJson(original);
-    EXPECT_EQ(json["schema"].asString(), "spinemet-result/1");
+    EXPECT_EQ(json["schema"].asString(), "spinemet-result/2");
+    EXPECT_EQ(json["summary"]["state"].asString(), "lesion-suspected");
+    EXPECT_TRUE(json["vertebrae"][0]["assessable"].asBool());
+    EXPECT_TRUE(json["vertebrae"][0]["out_of_distribution_score"].isNull());
+    EXPECT_FALSE(json["assessment"]["out_of_distribution_gate"].asBool());
     EXPECT_TRUE(json["summary"]["lesion_suspected"].asBool());
     EXPECT_EQ(json["summary"]["highest_bone_quality"].asString(), "lytic");
     EXPECT_EQ(json["vertebrae"][0]["sins"]["bone_lesion"].asInt(), 2);
@@ -180,8 +185,8 @@ namespace spinemet
     const Json::Value good = toJson(sample());
 
     Json::Value otherSchema = good;
-    otherSchema["schema"] = "spinemet-result/2";
-    EXPECT_NE(refusal(otherSchema).find("\"schema\" is \"spinemet-result/2\""), std::string::npos);
+    otherSchema["schema"] = "spinemet-result/3";
+    EXPECT_NE(refusal(otherSchema).find("\"schema\" is \"spinemet-result/3\""), std::string::npos);
 
     Json::Value missing = good;
     missing["vertebrae"][0].removeMember("key_slice");
@@ -203,6 +208,101 @@ namespace spinemet
     wrongSummary["summary"]["lesion_suspected"] = false;
     EXPECT_NE(refusal(wrongSummary).find("\"summary\" does not match"), std::string::npos);
 
+    Json::Value wrongState = good;
+    wrongState["summary"]["state"] = "no-lesion-found";
+    EXPECT_NE(refusal(wrongState).find("\"summary\" does not match"), std::string::npos);
+
     EXPECT_NE(refusal(Json::Value("text")).find("must be an object"), std::string::npos);
+  }
+
+  TEST(Assessability, AVertebraThatIsNotAssessableCarriesNoFinding)
+  {
+    AnalysisResult result = sample();
+    markNotAssessable(result.vertebrae[0], {{NotAssessableReason::Metal, "metal next to the vertebra (3071 HU)"}});
+    const VertebraResult& withheld = result.vertebrae[0];
+    EXPECT_FALSE(withheld.assessable);
+    EXPECT_EQ(withheld.boneQuality, BoneQuality::Normal);
+    EXPECT_EQ(withheld.boneQualityProbability, 0.0f);
+    EXPECT_EQ(withheld.sinsBoneLesion, 0);
+    EXPECT_EQ(withheld.sinsPosterolateral, 0);
+    // The other vertebra is blastic, so the study is still a lesion call, from that vertebra alone.
+    EXPECT_EQ(result.assessableVertebrae(), 1u);
+    EXPECT_EQ(result.state(), StudyState::LesionSuspected);
+    EXPECT_EQ(result.highestBoneQuality(), BoneQuality::Blastic);
+
+    markNotAssessable(result.vertebrae[1], {{NotAssessableReason::OutOfDistribution, "score 41.2 above 30.0"}});
+    EXPECT_FALSE(result.lesionSuspected());
+    EXPECT_EQ(result.highestBoneQuality(), BoneQuality::Normal);
+    EXPECT_EQ(result.state(), StudyState::NotAssessable);
+
+    result.vertebrae.push_back(vertebra(2, BoneQuality::Normal, Posterolateral::None));
+    EXPECT_EQ(result.state(), StudyState::NoLesionFound);
+    EXPECT_EQ(StudyState::NotAssessable, AnalysisResult().state());
+  }
+
+  TEST(Assessability, RoundTripOfReasonsScoresAndTheGate)
+  {
+    AnalysisResult original = sample();
+    original.assessment.outOfDistributionGate = true;
+    original.assessment.outOfDistributionThreshold = 30.5;
+    original.assessment.seriesReasons = {{NotAssessableReason::SliceThickness, "slices 8 mm thick"}};
+    for (auto& vertebra : original.vertebrae)
+    {
+      vertebra.outOfDistributionScore = 12.25f;
+      markNotAssessable(vertebra, original.assessment.seriesReasons);
+    }
+    markNotAssessable(original.vertebrae[1], {{NotAssessableReason::CutBySeriesEdge, "runs out of the series"}});
+    original.slices[2].outOfDistributionScore = 7.125f;
+
+    const Json::Value json = toJson(original);
+    EXPECT_EQ(json["summary"]["state"].asString(), "not-assessable");
+    EXPECT_EQ(json["summary"]["assessable_vertebrae"].asUInt(), 0u);
+    EXPECT_TRUE(json["vertebrae"][0]["bone_quality"].isNull());
+    EXPECT_TRUE(json["vertebrae"][0]["sins"].isNull());
+    EXPECT_EQ(json["vertebrae"][1]["not_assessable_reasons"][1]["reason"].asString(), "cut-by-series-edge");
+    EXPECT_EQ(json["assessment"]["series_reasons"][0]["reason"].asString(), "slice-thickness");
+
+    const AnalysisResult back = resultFromJson(read(write(json)));
+    EXPECT_EQ(write(toJson(back)), write(json));
+    EXPECT_EQ(back.vertebrae[1].notAssessableBecause.size(), 2u);
+    EXPECT_EQ(back.vertebrae[0].outOfDistributionScore, 12.25f);
+    EXPECT_EQ(back.slices[2].outOfDistributionScore, 7.125f);
+    EXPECT_TRUE(std::isnan(back.slices[3].outOfDistributionScore));
+    EXPECT_EQ(back.assessment.outOfDistributionThreshold, 30.5);
+
+    Json::Value findingOnWithheld = json;
+    findingOnWithheld["vertebrae"][0]["sins"] = toJson(sample())["vertebrae"][0]["sins"];
+    EXPECT_NE(refusal(findingOnWithheld).find("\"vertebrae[0].sins\" must be null"), std::string::npos);
+
+    Json::Value reasonless = json;
+    reasonless["vertebrae"][0]["not_assessable_reasons"] = Json::Value(Json::arrayValue);
+    EXPECT_NE(refusal(reasonless).find("must name why"), std::string::npos);
+
+    Json::Value unknownReason = json;
+    unknownReason["vertebrae"][0]["not_assessable_reasons"][0]["reason"] = "cloudy";
+    EXPECT_NE(refusal(unknownReason).find("unknown not-assessable reason \"cloudy\""), std::string::npos);
+  }
+
+  TEST(Assessability, AVersion1DocumentReadsAsAssessedWithoutAGate)
+  {
+    Json::Value json = toJson(sample());
+    json["schema"] = "spinemet-result/1";
+    json.removeMember("assessment");
+    json["summary"].removeMember("state");
+    json["summary"].removeMember("assessable_vertebrae");
+    for (auto& vertebra : json["vertebrae"])
+    {
+      vertebra.removeMember("assessable");
+      vertebra.removeMember("not_assessable_reasons");
+      vertebra.removeMember("out_of_distribution_score");
+    }
+    for (auto& slice : json["slices"])
+    {
+      slice.removeMember("out_of_distribution_score");
+    }
+    const AnalysisResult back = resultFromJson(json);
+    EXPECT_FALSE(back.assessment.outOfDistributionGate);
+    EXPECT_TRUE(back.vertebrae[0].assessable);
+    EXPECT_EQ(back.state(), StudyState::LesionSuspected);
   }
 }

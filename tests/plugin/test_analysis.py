@@ -41,7 +41,7 @@ def test_phantom_study_gets_its_sr_and_overlays_in_the_same_study(tmp_path, tiny
         # the result: one vertebra per phantom vertebra, cranial to caudal, each covering most of
         # its phantom vertebra's slices (the spine finder may differ by a slice at a disc)
         result = status["Result"]
-        assert result["schema"] == "spinemet-result/1"
+        assert result["schema"] == "spinemet-result/2"
         assert result["series"]["series_instance_uid"] == truth["series"]["series_instance_uid"]
         assert len(result["vertebrae"]) == len(truth["vertebrae"])
         for found, expected in zip(result["vertebrae"], truth["vertebrae"]):

@@ -30,7 +30,7 @@ def main(binary, model, phantoms, work):
 
     with open(out) as f:
         result = json.load(f)
-    assert result["schema"] == "spinemet-result/1"
+    assert result["schema"] == "spinemet-result/2"
     assert result["model"]["name"] == "spinemet-tiny-test"
     vertebrae = result["vertebrae"]
     assert vertebrae, "no vertebra found in the phantom"

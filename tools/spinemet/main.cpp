@@ -46,7 +46,7 @@ classify: runs the SpineMet pipeline (series -> volume -> spine -> crops -> mode
 on one CT series and prints one line per vertebra.
   --model FILE        TorchScript model (default: the installed demo model, else the source tree's
                       Resources/model/spinemet-demo.pt)
-  --json OUT          write the result as JSON (schema spinemet-result/1, docs/result-schema.md)
+  --json OUT          write the result as JSON (schema spinemet-result/2, docs/result-schema.md)
   --device D          auto (default: CUDA when LibTorch sees a GPU), cpu, cuda
   --threads N         CPU threads for the model (default: LibTorch's choice)
   --batch-size N      crops per model call (default 16)
