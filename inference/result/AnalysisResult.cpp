@@ -113,18 +113,23 @@ namespace spinemet
       return std::isnan(value) ? Json::Value() : Json::Value(value);
     }
 
-    float optionalScoreFromJson(const Json::Value& object, const std::string& path, const char* key)
+    double optionalNumber(const Json::Value& object, const std::string& path, const char* key)
     {
       const Json::Value& value = member(object, path, key);
       if (value.isNull())
       {
-        return std::numeric_limits<float>::quiet_NaN();
+        return std::numeric_limits<double>::quiet_NaN();
       }
       if (!value.isNumeric())
       {
         refuse(path + "." + key, "must be a number or null");
       }
-      return static_cast<float>(value.asDouble());
+      return value.asDouble();
+    }
+
+    float optionalScoreFromJson(const Json::Value& object, const std::string& path, const char* key)
+    {
+      return static_cast<float>(optionalNumber(object, path, key));
     }
 
     Json::Value reasonsToJson(const std::vector<NotAssessable>& reasons)
@@ -571,6 +576,27 @@ namespace spinemet
     return highest;
   }
 
+  Json::Value toJson(const InputMeasurements& m)
+  {
+    Json::Value json(Json::objectValue);
+    json["body_median_hu"] = std::isnan(m.bodyMedianHu) ? Json::Value() : Json::Value(m.bodyMedianHu);
+    json["soft_tissue_fraction"] = m.softTissueFraction;
+    json["image_noise_hu"] = std::isnan(m.imageNoiseHu) ? Json::Value() : Json::Value(m.imageNoiseHu);
+    json["sampled_voxels"] = Json::UInt64(m.sampledVoxels);
+    return json;
+  }
+
+  InputMeasurements inputMeasurementsFromJson(const Json::Value& json)
+  {
+    const std::string path = "assessment.input_measurements";
+    InputMeasurements m;
+    m.bodyMedianHu = optionalNumber(json, path, "body_median_hu");
+    m.softTissueFraction = number(json, path, "soft_tissue_fraction");
+    m.imageNoiseHu = optionalNumber(json, path, "image_noise_hu");
+    m.sampledVoxels = count(json, path, "sampled_voxels");
+    return m;
+  }
+
   StudyState AnalysisResult::state() const
   {
     if (lesionSuspected())
@@ -605,6 +631,7 @@ namespace spinemet
     assessment["out_of_distribution_threshold"] =
       result.assessment.outOfDistributionGate ? Json::Value(result.assessment.outOfDistributionThreshold) : Json::Value();
     assessment["series_reasons"] = reasonsToJson(result.assessment.seriesReasons);
+    assessment["input_measurements"] = toJson(result.assessment.measurements);
     json["assessment"] = assessment;
 
     // Derived from the vertebrae: written for readers that want the triage answer at a glance,
@@ -682,6 +709,7 @@ namespace spinemet
         result.assessment.outOfDistributionThreshold = number(assessment, "assessment", "out_of_distribution_threshold");
       }
       result.assessment.seriesReasons = reasonsFromJson(assessment, "assessment", "series_reasons");
+      result.assessment.measurements = inputMeasurementsFromJson(member(assessment, "assessment", "input_measurements"));
     }
 
     const Json::Value& vertebrae = array(json, "", "vertebrae");

@@ -107,9 +107,29 @@ namespace spinemet
     std::string trainedOn;           // e.g. "synthetic CT phantoms": shown wherever results are
   };
 
+  // Whole-series measurements of the input (assessment/InputChecks.h measures them).
+  struct InputMeasurements
+  {
+    // Median HU of the voxels denser than lung and air (the body): near 0-50 HU on calibrated CT
+    // (fat, muscle, organs, bone); about 1000 HU too high when the Rescale Intercept is missing.
+    double bodyMedianHu = 0;
+    // Fraction of the voxels between air and the metal range that lie in the soft-tissue band
+    // (-200..200 HU): every body CT has plenty; a volume shifted by a wrong rescale has almost none.
+    double softTissueFraction = 0;
+    // Noise of homogeneous soft tissue: robust standard deviation of each voxel's difference from
+    // its four in-plane neighbours' mean, scaled to the noise sigma of white noise. Sharp (lung,
+    // bone) kernels and low doses raise it.
+    double imageNoiseHu = 0;
+    size_t sampledVoxels = 0;
+  };
+
+  Json::Value toJson(const InputMeasurements& measurements);
+  InputMeasurements inputMeasurementsFromJson(const Json::Value& json);   // throws std::invalid_argument
+
   // How assessability was decided for this result.
   struct AssessmentSettings
   {
+    InputMeasurements measurements;
     bool outOfDistributionGate = false;      // the model carries a fitted gate
     double outOfDistributionThreshold = 0;   // vertebra scores above it are not assessable
     std::vector<NotAssessable> seriesReasons;// input checks that failed for the whole series (each

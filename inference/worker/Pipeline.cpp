@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "worker/Pipeline.h"
 
+#include "assessment/Assessment.h"
 #include "common/AnalysisError.h"
 
 #include <algorithm>
@@ -47,7 +48,22 @@ namespace spinemet
                                 " for the spine");
       report(progress, (1.0 + (total == 0 ? 0.0 : double(done) / total)) / 3.0);
     };
-    prepared.layout = findSpine(prepared.series.volume, spine);
+    const Volume& volume = prepared.series.volume;
+    prepared.measurements = measureInput(volume);
+    try
+    {
+      prepared.layout = findSpine(volume, spine);
+    }
+    catch (const AnalysisError& error)
+    {
+      const std::vector<NotAssessable> calibration = checkSeries(prepared.measurements, volume.geometry(), std::nullopt);
+      if (error.code() == "no-spine" && !calibration.empty())
+      {
+        throw AnalysisError("hu-calibration", std::string(error.what()) + "; " + calibration.front().detail);
+      }
+      throw;
+    }
+    prepared.vertebraReasons = checkVertebrae(volume, prepared.layout);
 
     for (size_t s = 0; s < prepared.layout.slices.size(); ++s)
     {
@@ -78,6 +94,7 @@ namespace spinemet
     result.model.architecture = metadata.architecture;
     result.model.trainedOn = metadata.trainedOn;
     result.warnings = prepared.series.warnings;
+    result.assessment.measurements = prepared.measurements;
 
     result.slices.reserve(predictions.size());
     for (size_t i = 0; i < predictions.size(); ++i)
@@ -91,9 +108,25 @@ namespace spinemet
       slice.lytic = predictions[i].lytic;
       slice.boneQuality = predictions[i].boneQuality;
       slice.posterolateral = predictions[i].posterolateral;
+      slice.outOfDistributionScore = predictions[i].outOfDistributionScore;
       result.slices.push_back(std::move(slice));
     }
+    std::vector<int> layoutVertebra(result.slices.size());
+    for (size_t i = 0; i < result.slices.size(); ++i)
+    {
+      layoutVertebra[i] = result.slices[i].vertebra;
+    }
     result.vertebrae = aggregateVertebrae(result.slices, prepared.layout, rule);
+    // aggregateVertebrae renumbers the slices' vertebrae to index the result: pair the numbers up.
+    std::vector<size_t> layoutIndex(result.vertebrae.size());
+    for (size_t i = 0; i < result.slices.size(); ++i)
+    {
+      layoutIndex.at(static_cast<size_t>(result.slices[i].vertebra)) = static_cast<size_t>(layoutVertebra[i]);
+    }
+    const std::optional<OutOfDistributionGate> gate =
+      metadata.assessability ? metadata.assessability->gate : std::nullopt;
+    assessVertebrae(result, checkSeries(prepared.measurements, result.geometry, metadata.assessability),
+                    prepared.vertebraReasons, layoutIndex, gate);
     return result;
   }
 

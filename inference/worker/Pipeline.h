@@ -5,6 +5,7 @@
 // aggregateVertebrae -> AnalysisResult. analyseSeries() runs it on the calling thread (the
 // command-line tool); the Worker (Worker.h) runs the same stages for many series at once.
 
+#include "assessment/InputChecks.h"
 #include "crops/Crops.h"
 #include "engine/Aggregation.h"
 #include "engine/Engine.h"
@@ -52,16 +53,21 @@ namespace spinemet
     Series series;
     SpineLayout layout;
     std::vector<size_t> sliceIndices;        // every slice that carries a vertebra, ascending
+    InputMeasurements measurements;          // for the series checks against the model's domain
+    std::vector<std::vector<NotAssessable>> vertebraReasons;   // per layout vertebra: metal, cut
   };
 
-  // loadSeries + findSpine. Progress goes from 0 to 2/3.
+  // loadSeries + measureInput + findSpine + checkVertebrae. Progress goes from 0 to 2/3. A series
+  // without a spine whose Hounsfield units are implausible fails as "hu-calibration", the likelier
+  // cause, rather than "no-spine".
   PreparedSeries prepareSeries(const SliceSource& source,
                                const Preprocessing& preprocessing,
                                const PipelineOptions& options,
                                const ProgressCallback& progress,
                                const StopCheck& shouldStop);
 
-  // Slice predictions (one per prepared.sliceIndices, same order) -> the result.
+  // Slice predictions (one per prepared.sliceIndices, same order) -> the result, each vertebra
+  // assessed (assessment/Assessment.h) against the model's declared domain and gate.
   AnalysisResult assembleResult(const PreparedSeries& prepared,
                                 const std::vector<SlicePrediction>& predictions,
                                 const ModelMetadata& metadata,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "assessment/InputChecks.h"
 #include "TrainingSamples.h"
 
 #include "Npy.h"
@@ -94,6 +95,9 @@ namespace spinemet
     study["study_instance_uid"] = series.attributes.studyInstanceUid;
     study["series_instance_uid"] = series.attributes.seriesInstanceUid;
     study["slices"] = static_cast<Json::UInt64>(volume.sliceCount());
+    // The same measurements serving checks (assessment/InputChecks.h), so that a model's declared
+    // domain (its "assessability" section) is measured the way serving measures.
+    study["input_measurements"] = toJson(measureInput(volume));
     study["pixel_spacing_mm"].append(geometry.rowSpacing);
     study["pixel_spacing_mm"].append(geometry.columnSpacing);
     study["slice_spacing_mm"] = geometry.sliceSpacing;
