@@ -146,7 +146,7 @@ def test_series_that_are_not_axial_ct_of_a_spine_end_with_their_reason(tmp_path,
     uid = truth["series"]["series_instance_uid"]
     dcmodify(mr, "(0008,0060)=MR", f"(0020,000e)={uid}.1")
     dcmodify(localizer, "(0008,0008)=ORIGINAL\\PRIMARY\\LOCALIZER", f"(0020,000e)={uid}.2")
-    head_ct = "/work/shared/testdata/real-ct/head-gantry-tilt"
+    head_ct = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "real-ct", "head-gantry-tilt")
 
     with spinemet_orthanc(tiny_model) as orthanc:
         storescu(orthanc, mr, localizer)
