@@ -688,7 +688,9 @@ namespace spinemet
     std::vector<CodedConcept> all = {
       codes::IMAGING_MEASUREMENT_REPORT, codes::BONE_LESION_QUALITY, codes::POSTEROLATERAL_INVOLVEMENT, codes::BLASTIC,
       codes::LYTIC, codes::MIXED, codes::SINS_BONE_LESION_COMPONENT, codes::SINS_POSTEROLATERAL_COMPONENT,
-      codes::METASTATIC_LESION_SUSPECTED, codes::HIGHEST_BONE_LESION_QUALITY, codes::VERTEBRAE_ANALYSED};
+      codes::METASTATIC_LESION_SUSPECTED, codes::HIGHEST_BONE_LESION_QUALITY, codes::VERTEBRAE_ANALYSED,
+      codes::VERTEBRAE_ASSESSABLE, codes::STUDY_STATE, codes::NOT_ASSESSABLE_REASON, codes::OUT_OF_DISTRIBUTION_SCORE,
+      codes::UNDETERMINED, codes::NORMALITY_UNDETERMINED, codes::AREA, codes::SQUARE_MILLIMETER};
     for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
     {
       all.push_back(codes::boneQualityProbability(value));
