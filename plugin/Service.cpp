@@ -244,7 +244,7 @@ namespace spinemet
         status["Result"] = orthanc::parseJson(
           orthanc::get("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT + "/data"),
           "the SpineMet result attached to series " + record.series);
-        const Json::Value& summary = status["Result"]["summary"];
+        const Json::Value summary = status["Result"].get("summary", Json::Value());   // read, never add
         if (summary.isObject())
         {
           status["StudyState"] = studyStateOf(summary);
