@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 namespace spinemet
@@ -56,14 +57,81 @@ namespace spinemet
       throw AnalysisError("device", "unknown device \"" + device + "\" (auto, cpu, cuda)");
     }
 
+    // The out-of-distribution gate's statistics (ModelContract.h, OutOfDistributionGate), kept on
+    // the host in float64: the score is a small [N, K, D] computation after the network, and
+    // float32 would lose digits in (f - mu)^T P (f - mu) where P has a wide range of eigenvalues.
+    struct GateBuffers
+    {
+      std::string method;
+      int64_t featureDimension = 0;
+      at::Tensor classMeans;     // [K, D] float64
+      at::Tensor precision;      // [D, D] float64
+    };
+
+    at::Tensor gateBuffer(const torch::jit::Module& module, const std::string& name, const std::string& role,
+                          int64_t rows, int64_t columns, const std::string& expected)
+    {
+      if (!module.hasattr(name) || !module.attr(name).isTensor())
+      {
+        throw AnalysisError("model-contract", "assessability.out_of_distribution names the " + role + " buffer \"" +
+                                                name + "\", but the module has no tensor of that name");
+      }
+      at::Tensor tensor = module.attr(name).toTensor();
+      const bool shapeOk = tensor.dim() == 2 && (rows < 0 || tensor.size(0) == rows) && tensor.size(0) > 0 &&
+                           tensor.size(1) == columns;
+      if (!shapeOk || tensor.scalar_type() != torch::kFloat64)
+      {
+        throw AnalysisError("model-contract", "the " + role + " buffer \"" + name + "\" is " +
+                                                std::string(c10::toString(tensor.scalar_type())) + " " +
+                                                shapeText(tensor) + ", the gate needs float64 " + expected);
+      }
+      // A copy: freezing below may drop or fold the module's attributes.
+      return tensor.to(torch::kCPU).clone().contiguous();
+    }
+
+    // Checked before freezing, which keeps only what forward (and preserved methods) use.
+    GateBuffers readGate(const torch::jit::Module& module, const OutOfDistributionGate& gate)
+    {
+      if (!module.find_method(gate.featuresMethod))
+      {
+        throw AnalysisError("model-contract", "assessability.out_of_distribution.features_method is \"" +
+                                                gate.featuresMethod + "\", but the module has no such method");
+      }
+      GateBuffers buffers;
+      buffers.method = gate.featuresMethod;
+      buffers.featureDimension = gate.featureDimension;
+      const std::string d = std::to_string(gate.featureDimension);
+      buffers.classMeans = gateBuffer(module, gate.classMeansBuffer, "class means", -1, gate.featureDimension,
+                                      "[K, " + d + "] (feature_dimension " + d + ")");
+      buffers.precision = gateBuffer(module, gate.precisionBuffer, "precision", gate.featureDimension,
+                                     gate.featureDimension, "[" + d + ", " + d + "] (feature_dimension " + d + ")");
+      if (!torch::isfinite(buffers.classMeans).all().item<bool>() ||
+          !torch::isfinite(buffers.precision).all().item<bool>())
+      {
+        throw AnalysisError("model-contract", "the out-of-distribution gate's buffers hold non-finite values");
+      }
+      return buffers;
+    }
+
+    // min over classes c of sqrt((f - mu_c)^T P (f - mu_c)): spinemet_train/mahalanobis.py, crop_scores.
+    at::Tensor mahalanobisScores(const at::Tensor& features, const GateBuffers& gate)
+    {
+      const at::Tensor f = features.to(torch::kCPU, torch::kFloat64);
+      const at::Tensor difference = f.unsqueeze(1) - gate.classMeans.unsqueeze(0);           // [N, K, D]
+      const at::Tensor squared = (torch::matmul(difference, gate.precision) * difference).sum(-1);  // [N, K]
+      return std::get<0>(squared.clamp_min(0).sqrt().min(1)).to(torch::kFloat32).contiguous();
+    }
+
     class TorchEngine : public Engine
     {
     public:
-      TorchEngine(torch::jit::Module module, ModelMetadata metadata, torch::Device device, bool channelsLast) :
+      TorchEngine(torch::jit::Module module, ModelMetadata metadata, torch::Device device, bool channelsLast,
+                  std::optional<GateBuffers> gate) :
         module_(std::move(module)),
         metadata_(std::move(metadata)),
         device_(device),
-        channelsLast_(channelsLast)
+        channelsLast_(channelsLast),
+        gate_(std::move(gate))
       {
       }
 
@@ -118,14 +186,20 @@ namespace spinemet
           input = input.to(device_, /*non_blocking=*/false, /*copy=*/false);
         }
         std::vector<c10::IValue> inputs{input};
-        const c10::IValue output = module_.forward(inputs);
-
-        if (!output.isTuple() || output.toTupleRef().elements().size() != 4)
+        // With a gate, one pass gives both the predictions and the features (the backbone is the
+        // whole cost); the method's first four outputs are forward's.
+        const c10::IValue output = gate_ ? module_.get_method(gate_->method)(inputs) : module_.forward(inputs);
+        const size_t expectedOutputs = gate_ ? 5 : 4;
+        if (!output.isTuple() || output.toTupleRef().elements().size() != expectedOutputs)
         {
-          throw AnalysisError("model-contract", "forward() must return a tuple of 4 tensors (blastic_logit, lytic_logit, "
-                                                "bone_quality_logits, posterolateral_logits)");
+          throw AnalysisError("model-contract", gate_ ? gate_->method + "() must return a tuple of 5 tensors (forward's "
+                                                                        "four outputs, then the features [N, D])"
+                                                      : std::string("forward() must return a tuple of 4 tensors "
+                                                                    "(blastic_logit, lytic_logit, bone_quality_logits, "
+                                                                    "posterolateral_logits)"));
         }
-        const auto& elements = output.toTupleRef().elements();
+        // A vector: GCC cannot see that the size check above guards the tuple's small inline storage.
+        const std::vector<c10::IValue> elements = output.toTupleRef().elements().vec();
         static const char* const names[] = {"blastic_logit", "lytic_logit", "bone_quality_logits",
                                             "posterolateral_logits"};
         static const int64_t widths[] = {0, 0, 4, 3};
@@ -168,14 +242,43 @@ namespace spinemet
           std::copy(q + 4 * i, q + 4 * i + 4, predictions[i].boneQuality.begin());
           std::copy(pl + 3 * i, pl + 3 * i + 3, predictions[i].posterolateral.begin());
         }
+        if (gate_)
+        {
+          const at::Tensor scores = mahalanobisScores(gateFeatures(elements[4], count), *gate_);
+          const float* score = scores.data_ptr<float>();
+          for (size_t i = 0; i < count; ++i)
+          {
+            predictions[i].outOfDistributionScore = score[i];
+          }
+        }
         return predictions;
       }
 
     private:
+      at::Tensor gateFeatures(const c10::IValue& value, size_t count) const
+      {
+        const std::string expected = "[" + std::to_string(count) + ", " + std::to_string(gate_->featureDimension) + "]";
+        if (!value.isTensor())
+        {
+          throw AnalysisError("model-contract", gate_->method + "() output 4 (features) is not a tensor; the gate "
+                                                                "needs " + expected + " floating point");
+        }
+        const at::Tensor features = value.toTensor();
+        if (features.dim() != 2 || features.size(0) != int64_t(count) || features.size(1) != gate_->featureDimension ||
+            !features.is_floating_point())
+        {
+          throw AnalysisError("model-contract", gate_->method + "() output 4 (features) has shape " +
+                                                  shapeText(features) + ", the gate's feature_dimension says " +
+                                                  expected + " floating point");
+        }
+        return features;
+      }
+
       torch::jit::Module module_;
       ModelMetadata metadata_;
       torch::Device device_;
       bool channelsLast_;
+      std::optional<GateBuffers> gate_;
     };
   }
 
@@ -222,16 +325,31 @@ namespace spinemet
     }
 
     module.eval();
+    std::optional<GateBuffers> gate;
+    if (metadata.assessability && metadata.assessability->gate)
+    {
+      try
+      {
+        gate = readGate(module, *metadata.assessability->gate);
+      }
+      catch (const AnalysisError& error)
+      {
+        throw AnalysisError(error.code(), "model file \"" + path + "\": " + error.what());
+      }
+    }
     try
     {
-      // Freezing works on a module in eval mode and needs no example input.
-      if (options.graph == GraphOptimisation::Freeze)
+      // Freezing works on a module in eval mode and needs no example input. It keeps forward
+      // only, unless told otherwise: the gate's method must survive it. optimize_for_inference
+      // freezes a module that is not frozen yet with nothing preserved, hence freeze first.
+      const std::vector<std::string> methods = gate ? std::vector<std::string>{gate->method} : std::vector<std::string>{};
+      if (options.graph == GraphOptimisation::Freeze || options.graph == GraphOptimisation::OptimizeForInference)
       {
-        module = torch::jit::freeze(module);
+        module = torch::jit::freeze(module, methods);
       }
-      else if (options.graph == GraphOptimisation::OptimizeForInference)
+      if (options.graph == GraphOptimisation::OptimizeForInference)
       {
-        module = torch::jit::optimize_for_inference(module);
+        module = torch::jit::optimize_for_inference(module, methods);
       }
     }
     catch (const c10::Error& error)
@@ -240,7 +358,9 @@ namespace spinemet
                                           firstLine(error.what()));
     }
 
-    auto engine = std::make_shared<TorchEngine>(std::move(module), std::move(metadata), device, options.channelsLast);
+    const std::string probedMethod = gate ? gate->method : std::string("forward");
+    auto engine = std::make_shared<TorchEngine>(std::move(module), std::move(metadata), device, options.channelsLast,
+                                                std::move(gate));
 
     // The probe batch: a model whose outputs break the contract is refused now, not on the first
     // series. Two crops, so that a model that drops the batch dimension is caught.
@@ -256,7 +376,9 @@ namespace spinemet
     }
     catch (const c10::Error& error)
     {
-      throw AnalysisError("model-contract", "model file \"" + path + "\": forward() fails on a [2, " +
+      throw AnalysisError("model-contract", "model file \"" + path + "\": " +
+                                              probedMethod +
+                                              "() fails on a [2, " +
                                               std::to_string(p.channels) + ", " + std::to_string(p.inputSize) + ", " +
                                               std::to_string(p.inputSize) + "] float32 input as its metadata " +
                                               "describes: " + firstLine(error.what()));

@@ -118,6 +118,63 @@ namespace spinemet
                                              std::make_tuple(GraphOptimisation::OptimizeForInference, true)),
                            graphTestName);
 
+  // The out-of-distribution gate: the same scores as the Python fit's arithmetic, whichever way
+  // the graph is prepared (freezing must keep forward_with_features).
+  TEST_P(EngineAgainstPython, GateScoresEqualPythonWithin1e4)
+  {
+    auto engine = Engine::load(modelPath("tiny-gate.pt"), cpu(std::get<0>(GetParam()), std::get<1>(GetParam())));
+    ASSERT_TRUE(engine->metadata().assessability && engine->metadata().assessability->gate);
+    size_t count = 0;
+    const CropBatch batch = referenceBatch(count);
+    const NpyFloatArray expectedScores = readNpyFloat32(modelPath("gate-reference-scores.npy"));
+    ASSERT_EQ(expectedScores.shape, (std::vector<size_t>{count}));
+    const NpyFloatArray reference = readNpyFloat32(modelPath("reference-outputs.npy"));
+
+    const auto predictions = engine->predict(batch);
+    ASSERT_EQ(predictions.size(), count);
+    double worst = 0;
+    for (size_t i = 0; i < count; ++i)
+    {
+      const double difference = std::fabs(predictions[i].outOfDistributionScore - expectedScores.values[i]);
+      worst = std::max(worst, difference);
+      EXPECT_LE(difference, 1e-4) << "crop " << i << ": engine " << predictions[i].outOfDistributionScore
+                                  << ", Python " << expectedScores.values[i];
+      // tiny-gate.pt has tiny.pt's weights: the gate's method gives forward's predictions.
+      const auto actual = flatten(predictions[i]);
+      for (size_t k = 0; k < 9; ++k)
+      {
+        EXPECT_LE(std::fabs(actual[k] - reference.values[i * 9 + k]), 1e-4) << "crop " << i << " output " << k;
+      }
+    }
+    RecordProperty("max_abs_score_difference", std::to_string(worst));
+  }
+
+  TEST(Engine, ReadsItsGate)
+  {
+    auto engine = Engine::load(modelPath("tiny-gate.pt"), cpu());
+    const auto& assessability = engine->metadata().assessability;
+    ASSERT_TRUE(assessability.has_value());
+    ASSERT_TRUE(assessability->gate.has_value());
+    EXPECT_EQ(assessability->gate->featureDimension, 16);
+    EXPECT_EQ(assessability->gate->featuresMethod, "forward_with_features");
+    EXPECT_GT(assessability->gate->threshold, 0);
+    ASSERT_TRUE(assessability->domain.sliceThicknessMm.has_value());
+    EXPECT_DOUBLE_EQ(assessability->domain.sliceThicknessMm->high, 4.0);
+  }
+
+  TEST(Engine, AModelWithoutTheSectionLoadsWithTheGateOff)
+  {
+    auto engine = Engine::load(modelPath("tiny.pt"), cpu(GraphOptimisation::OptimizeForInference));
+    EXPECT_FALSE(engine->metadata().assessability.has_value());
+    size_t count = 0;
+    const auto predictions = engine->predict(referenceBatch(count));
+    ASSERT_EQ(predictions.size(), count);
+    for (const auto& prediction : predictions)
+    {
+      EXPECT_TRUE(std::isnan(prediction.outOfDistributionScore));
+    }
+  }
+
   TEST(Engine, ReadsItsMetadata)
   {
     auto engine = Engine::load(modelPath("tiny.pt"), cpu());
@@ -257,6 +314,39 @@ namespace spinemet
     EXPECT_EQ(error.code(), "model-contract");
     EXPECT_NE(std::string(error.what()).find("\"median_of_modes\", which this build does not know"), std::string::npos)
       << error.what();
+  }
+
+  TEST(EngineRefuses, AGateWhoseBufferIsMissing)
+  {
+    const AnalysisError error = loadError("gate-missing-buffer.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("precision buffer \"ood_absent\", but the module has no tensor of that name"),
+              std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("gate-missing-buffer.pt"), std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, AGateOfTheWrongDimension)
+  {
+    const AnalysisError error = loadError("gate-wrong-dimension.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("\"ood_class_means\" is Double [4, 16], the gate needs float64 [K, 17]"),
+              std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, GateBuffersInFloat32)
+  {
+    const AnalysisError error = loadError("gate-float32.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("\"ood_precision\" is Float [16, 16], the gate needs float64 [16, 16]"),
+              std::string::npos) << error.what();
+  }
+
+  TEST(EngineRefuses, AGateWithoutItsFeaturesMethod)
+  {
+    const AnalysisError error = loadError("gate-no-method.pt");
+    EXPECT_EQ(error.code(), "model-contract");
+    EXPECT_NE(std::string(error.what()).find("features_method is \"forward_with_features\", but the module has no such method"),
+              std::string::npos) << error.what();
   }
 
   TEST(EngineRefuses, AnUnknownDevice)

@@ -9,9 +9,19 @@
 - bad-metadata.pt       a correct model whose spinemet.json names another contract
 - unknown-rule.pt       a correct model whose aggregation rule is unknown to the engine
 - garbage.pt            random bytes
+- tiny-gate.pt          tiny.pt's weights (same seed) with an out-of-distribution gate fitted on random
+                        crops (export --tiny --with-gate)
+- gate-missing-buffer.pt tiny-gate.pt whose metadata names a precision buffer the module lacks
+- gate-wrong-dimension.pt tiny-gate.pt whose metadata says feature_dimension 17 (the buffers are 16)
+- gate-float32.pt       tiny-gate.pt with its buffers stored as float32
+- gate-no-method.pt     a contract-honouring forward with the gate's buffers but no
+                        forward_with_features, and metadata that asks for it
 - reference-inputs.npy  fixed crops [N, 1, 32, 32] float32
 - reference-outputs.npy tiny.pt's probabilities per crop [N, 9] float32 in the order
                         P(blastic), P(lytic), bone quality (4, softmax), posterolateral (3, softmax)
+- gate-reference-scores.npy tiny-gate.pt's Mahalanobis score per reference crop [N] float32
+                        (spinemet_train.mahalanobis.crop_scores, float64, on the reloaded file's
+                        features and buffers)
 - aggregation-cases.json random vertebrae with the class each of the training package's
                         aggregation rules gives them (spinemet_train.aggregation)
 
@@ -28,6 +38,7 @@ import torch
 
 from spinemet_train import aggregation
 from spinemet_train.export import METADATA_FILE, export_tiny, load_exported
+from spinemet_train.mahalanobis import CLASS_MEANS_BUFFER, PRECISION_BUFFER, crop_scores
 
 
 class ThreeOutputs(torch.nn.Module):
@@ -40,6 +51,19 @@ class WrongWidth(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n = x.shape[0]
         return torch.zeros(n), torch.zeros(n), torch.zeros(n, 5), torch.zeros(n, 3)
+
+
+class NoFeaturesMethod(torch.nn.Module):
+    """forward honours the contract; the gate's buffers are there; forward_with_features is not."""
+
+    def __init__(self, means: torch.Tensor, precision: torch.Tensor):
+        super().__init__()
+        self.register_buffer(CLASS_MEANS_BUFFER, means)
+        self.register_buffer(PRECISION_BUFFER, precision)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = x.shape[0]
+        return torch.zeros(n), torch.zeros(n), torch.zeros(n, 4), torch.zeros(n, 3)
 
 
 def save(module: torch.nn.Module, path: str, metadata=None) -> None:
@@ -72,8 +96,31 @@ def main(out: str) -> int:
                            torch.softmax(bone_quality, 1), torch.softmax(posterolateral, 1)], dim=1)
     np.save(os.path.join(out, "reference-inputs.npy"), inputs.numpy().astype(np.float32))
     np.save(os.path.join(out, "reference-outputs.npy"), reference.numpy().astype(np.float32))
+    write_gate_models(out, inputs)
     write_aggregation_cases(os.path.join(out, "aggregation-cases.json"))
     return 0
+
+
+def write_gate_models(out: str, inputs: torch.Tensor) -> None:
+    gate_metadata = export_tiny(os.path.join(out, "tiny-gate.pt"), input_size=32, channels=1, seed=0, with_gate=True)
+    gated, _ = load_exported(os.path.join(out, "tiny-gate.pt"))
+    means, precision = getattr(gated, CLASS_MEANS_BUFFER), getattr(gated, PRECISION_BUFFER)
+    with torch.no_grad():
+        features = gated.forward_with_features(inputs)[4]
+    scores = crop_scores(features.numpy(), means.numpy(), precision.numpy())
+    np.save(os.path.join(out, "gate-reference-scores.npy"), scores.astype(np.float32))
+
+    def with_gate_fields(**fields):
+        document = json.loads(json.dumps(gate_metadata))
+        document["assessability"]["out_of_distribution"].update(fields)
+        return document
+
+    save(gated, os.path.join(out, "gate-missing-buffer.pt"), with_gate_fields(precision_buffer="ood_absent"))
+    save(gated, os.path.join(out, "gate-wrong-dimension.pt"), with_gate_fields(feature_dimension=17))
+    single, _ = load_exported(os.path.join(out, "tiny-gate.pt"))
+    setattr(single, PRECISION_BUFFER, precision.float())
+    save(single, os.path.join(out, "gate-float32.pt"), gate_metadata)
+    save(NoFeaturesMethod(means, precision), os.path.join(out, "gate-no-method.pt"), gate_metadata)
 
 
 def write_aggregation_cases(path: str) -> None:

@@ -62,3 +62,21 @@ def test_unknown_settings_are_rejected_with_their_name():
         build_model(ModelConfig(backbone=BackboneConfig(stem="huge")))
     with pytest.raises(ValueError, match="variant"):
         build_model(ModelConfig(variant="resnet"))
+
+
+@pytest.mark.parametrize("variant", ["multitask", "baseline"])
+def test_forward_with_features_is_forward_plus_the_backbone_features_scripted(variant):
+    torch.manual_seed(0)
+    config = small_config(variant=variant)
+    model = build_model(config).eval()
+    scripted = torch.jit.script(model)
+    batch = torch.rand(3, 1, 32, 32)
+    with torch.no_grad():
+        plain = scripted(batch)
+        with_features = scripted.forward_with_features(batch)
+        backbone = model.backbone(batch)
+    assert len(plain) == 4 and len(with_features) == 5
+    for a, b in zip(plain, with_features[:4]):
+        assert torch.equal(a, b)
+    assert with_features[4].shape == (3, model.backbone.num_features)
+    assert torch.allclose(with_features[4], backbone, atol=1e-6)

@@ -53,3 +53,30 @@ def test_fixed_phantom_set_is_classified_as_recorded(shipped, tmp_path):
     assert measured["vertebrae"] == recorded["vertebrae"]
     for key in ("vertebra_bone_quality_accuracy", "vertebra_posterolateral_accuracy"):
         assert measured[key] == pytest.approx(recorded[key], abs=0.05), key
+
+
+def test_it_carries_a_fitted_gate_that_keeps_the_held_out_phantoms(shipped):
+    module, metadata = shipped
+    section = metadata["assessability"]
+    assert section["version"] == "spinemet-assessability/1"
+    gate = section["out_of_distribution"]
+    assert gate["feature_dimension"] == module.ood_class_means.shape[1] == module.ood_precision.shape[0]
+    assert module.ood_class_means.dtype == torch.float64 and module.ood_class_means.shape[0] == 4
+    assert gate["validation"]["assessable_fraction"] >= 0.98
+    assert gate["test"]["assessable_fraction"] >= 0.98
+    assert gate["test"]["vertebra_scores"]["max"] <= gate["threshold"] or gate["test"]["assessable_fraction"] < 1
+    assert section["domain"]["slice_thickness_mm"] == [1.0, 4.0]
+    assert section["domain"]["pixel_spacing_mm"] == [0.5, 1.0]
+    card = open(CARD).read()
+    assert f"above **{gate['threshold']:.2f}**" in card
+    assert gate["threshold_rule"] in card.replace("\n  ", " ")
+
+
+def test_forward_with_features_gives_forward_and_the_gates_features(shipped):
+    module, metadata = shipped
+    size = metadata["preprocessing"]["input_size"]
+    batch = torch.rand(2, metadata["preprocessing"]["channels"], size, size)
+    plain, with_features = module(batch), module.forward_with_features(batch)
+    for a, b in zip(plain, with_features[:4]):
+        assert torch.equal(a, b)
+    assert with_features[4].shape == (2, metadata["assessability"]["out_of_distribution"]["feature_dimension"])

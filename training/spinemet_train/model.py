@@ -11,6 +11,11 @@ same TorchScript interface.
   four bone-quality classes, and a posterolateral-involvement head (none/unilateral/bilateral).
 - ``FourClassDenseNet``: the paper's baseline, a plain DenseNet four-class classifier. Its sub-task
   logits are derived from its four classes, its posterolateral output is constant (not trained).
+
+Both also export ``forward_with_features``: forward's four outputs plus the backbone's pooled
+features ``[N, D]``, which the out-of-distribution gate measures (out_of_distribution.py). It is a
+second TorchScript method rather than a fifth output of ``forward`` so that ``forward`` keeps the
+contract's four outputs for every consumer that knows nothing of the gate.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -127,7 +132,16 @@ class MultiTaskDenseNet(nn.Module):
         self.fusion = FusionMLP(config.fusion_hidden)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.heads(self.backbone(x))
+
+    @torch.jit.export
+    def forward_with_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                torch.Tensor, torch.Tensor]:
         features = self.backbone(x)
+        blastic_logit, lytic_logit, bone_quality, posterolateral = self.heads(features)
+        return blastic_logit, lytic_logit, bone_quality, posterolateral, features
+
+    def heads(self, features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         blastic_logit = self.blastic_head(features).squeeze(1)
         lytic_logit = self.lytic_head(features).squeeze(1)
         if self.use_mlp:
@@ -151,7 +165,17 @@ class FourClassDenseNet(nn.Module):
         self.classifier = nn.Linear(self.backbone.num_features, 4)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        logits = self.classifier(self.backbone(x))
+        return self.heads(self.backbone(x))
+
+    @torch.jit.export
+    def forward_with_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                                torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        blastic_logit, lytic_logit, logits, posterolateral = self.heads(features)
+        return blastic_logit, lytic_logit, logits, posterolateral, features
+
+    def heads(self, features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits = self.classifier(features)
         normal, blastic, lytic, mixed = logits[:, 0], logits[:, 1], logits[:, 2], logits[:, 3]
         blastic_logit = torch.logaddexp(blastic, mixed) - torch.logaddexp(normal, lytic)
         lytic_logit = torch.logaddexp(lytic, mixed) - torch.logaddexp(normal, blastic)

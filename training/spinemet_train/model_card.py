@@ -48,6 +48,60 @@ def difficulty_table(by_difficulty: dict) -> list:
     return lines + [""]
 
 
+def distribution_text(figures: dict) -> str:
+    return (f"min {figures['min']:.2f}, median {figures['median']:.2f}, 0.99 quantile {figures['q99']:.2f}, "
+            f"max {figures['max']:.2f}")
+
+
+def gate_section(metadata: dict) -> list:
+    """What the out-of-distribution gate is, what it was fitted on, its rule and its figures."""
+    section = metadata.get("assessability")
+    if not section:
+        return ["## Out-of-distribution gate", "",
+                "None: this model has no `assessability` section, so every vertebra is assessed.", ""]
+    lines = ["## Out-of-distribution gate", ""]
+    gate = section.get("out_of_distribution")
+    if gate:
+        lines += [
+            "The model knows what it does not know, as far as its own features tell: each crop's backbone",
+            f"features ({gate['feature_dimension']} values, `{gate['features_method']}`) are compared with the",
+            "training features by the class-conditional Mahalanobis distance with a shared covariance (Lee et",
+            "al., NeurIPS 2018), `min_c sqrt((f - mu_c)^T P (f - mu_c))`; a vertebra's score is the median of",
+            f"its crops' scores, and above **{gate['threshold']:.2f}** the vertebra is reported as not assessable",
+            "instead of being classified (docs/model-contract.md, \"assessability\").",
+            "",
+            f"- Fitted on: {gate.get('fitted_on', 'not stated')}.",
+            f"- Classes: {gate.get('classes', 'not stated')}.",
+            f"- Covariance: {gate.get('covariance', 'not stated')}.",
+            f"- Threshold rule: {gate.get('threshold_rule', 'not stated')} (held-out phantoms with the training",
+            "  acquisitions); never tuned on real CT.",
+        ]
+        for key, name in (("validation", "Validation"), ("test", "Test")):
+            figures = gate.get(key)
+            if figures:
+                lines.append(f"- {name} split ({figures.get('studies')} studies, {figures['vertebrae']} vertebrae): "
+                             f"{figures['assessable_fraction']:.1%} assessable; vertebra scores "
+                             f"{distribution_text(figures['vertebra_scores'])}.")
+        for difficulty, figures in sorted(gate.get("test", {}).get("by_difficulty", {}).items()):
+            lines.append(f"  Test `{difficulty}` ({figures['vertebrae']} vertebrae): {figures['assessable_fraction']:.1%} "
+                         f"assessable, max {figures['vertebra_scores']['max']:.2f}.")
+        lines += ["- What it cannot promise: the distance measures how unlike the phantoms a crop *looks to",
+                  "  this network*. A real vertebra that happens to look phantom-like passes, and a passing",
+                  "  vertebra is still classified by a phantom-trained model. It is a guard, not a validation.", ""]
+    domain = section.get("domain")
+    if domain:
+        words = {"slice_thickness_mm": "slice thickness (mm)", "pixel_spacing_mm": "pixel spacing (mm)",
+                 "image_noise_hu": "image noise (HU)"}
+        lines += ["Validated acquisition domain (a series outside it is not assessable; of the image noise only",
+                  "the upper end is checked, a smoother series hides nothing): "
+                  + "; ".join(f"{words.get(k, k)} {v[0]:g} to {v[1]:g}" for k, v in sorted(domain.items())) + "."]
+        for key, name in (("domain_rule", "How the ranges were set"), ("image_noise_hu_rule", "Image noise")):
+            if gate and gate.get(key):
+                lines.append(f"{name}: {gate[key]}.")
+        lines.append("")
+    return lines
+
+
 def render(metadata: dict, path: str, note: str = "") -> str:
     a, p, e = metadata["architecture"], metadata["preprocessing"], metadata["evaluation"]
     t = metadata.get("training", {})
@@ -159,6 +213,7 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         "for blastic, lytic and mixed, any-lesion specificity >= 0.95, posterolateral accuracy >= 0.85: "
         + ("**all met**." if met else "**not all met** (see the table)."),
         "",
+        *gate_section(metadata),
         "## Fixed phantom check",
         "",
         f"`tests/training/test_shipped_model.py` regenerates test-split seeds {check.get('seeds')} with the real",
@@ -182,10 +237,15 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--note", default="", help="a status paragraph placed at the top (e.g. an interrupted run)")
+    parser.add_argument("--note-file", help="read the status paragraph from this file")
     args = parser.parse_args(argv)
     _, metadata = load_exported(args.model)
+    note = args.note
+    if args.note_file:
+        with open(args.note_file) as f:
+            note = f.read().strip()
     with open(args.out, "w") as f:
-        f.write(render(metadata, args.model, args.note))
+        f.write(render(metadata, args.model, note))
     return 0
 
 
