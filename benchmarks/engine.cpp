@@ -7,6 +7,11 @@
 //   spinemet-engine-bench levers SERIES MODEL [--threads N,N] [--batch N,N] [--crops N] [--rounds N]
 //       the model stage alone over N crops of the series (default 96), for each CPU lever, best of
 //       N interleaved rounds (default 3)
+//   spinemet-engine-bench gate SERIES MODEL --without MODEL_WITHOUT_GATE [--threads N] [--batch N,N]
+//                         [--crops N] [--rounds N]
+//       the cost of the out-of-distribution gate: the model stage over N crops with the gate
+//       (forward_with_features + float64 Mahalanobis scores) and the same weights without it
+//       (forward), side by side, interleaved rounds, best of each
 //
 // Not a test: it asserts nothing, it measures. Built on demand (EXCLUDE_FROM_ALL).
 
@@ -14,6 +19,7 @@
 #include "worker/Pipeline.h"
 
 #include <ATen/Parallel.h>     // at::set_num_threads: the benchmark alternates thread counts
+#include <torch/torch.h>        // the gate's arithmetic alone, as Engine.cpp does it
 
 #include <json/writer.h>
 
@@ -263,6 +269,116 @@ namespace spinemet
       }
       return 0;
     }
+
+    int gate(const std::string& series, const std::string& model, const std::map<std::string, std::string>& flags)
+    {
+      if (!flags.count("--without"))
+      {
+        throw std::invalid_argument("gate: --without MODEL (the same weights without the assessability section)");
+      }
+      const int threads = flags.count("--threads") ? std::stoi(flags.at("--threads")) : 1;
+      const std::vector<std::string> batchList = split(flags.count("--batch") ? flags.at("--batch") : "16");
+      EngineOptions options;
+      options.device = "cpu";
+      options.threads = threads;
+
+      struct Variant
+      {
+        std::string name;
+        std::shared_ptr<Engine> engine;
+        double loadSeconds = 0;
+      };
+      std::vector<Variant> variants;
+      for (const auto& [name, path] : {std::make_pair(std::string("with gate"), model),
+                                       std::make_pair(std::string("without gate"), flags.at("--without"))})
+      {
+        const auto start = Clock::now();
+        auto engine = Engine::load(path, options);
+        variants.push_back({name, engine, seconds(start)});
+      }
+      const auto& assessability = variants[0].engine->metadata().assessability;
+      if (!assessability || !assessability->gate)
+      {
+        throw std::invalid_argument(model + " carries no out-of-distribution gate");
+      }
+      if (variants[1].engine->metadata().assessability && variants[1].engine->metadata().assessability->gate)
+      {
+        throw std::invalid_argument(flags.at("--without") + " carries a gate too");
+      }
+      const Preprocessing preprocessing = variants[0].engine->metadata().preprocessing;
+      const FileSliceSource source({series});
+      PreparedSeries prepared = prepareSeries(source, preprocessing, PipelineOptions(), {}, {});
+      const size_t limit = std::min(flags.count("--crops") ? std::stoul(flags.at("--crops")) : size_t(96),
+                                    prepared.sliceIndices.size());
+      std::vector<size_t> sample;
+      for (size_t i = 0; i < limit; ++i)
+      {
+        sample.push_back(prepared.sliceIndices[i * prepared.sliceIndices.size() / limit]);
+      }
+      const CropBatch all = makeCrops(prepared.series.volume, prepared.layout, sample, preprocessing);
+      const auto& g = *assessability->gate;
+      std::printf("out-of-distribution gate: %zu crops [%zu, %zu, %zu], %d features, %s, %d thread(s), "
+                  "optimize_for_inference\n", all.count(), all.channels, all.size, all.size, g.featureDimension,
+                  variants[0].engine->metadata().name.c_str(), threads);
+      std::printf("  model load + probe: with gate %.2f s, without %.2f s\n", variants[0].loadSeconds,
+                  variants[1].loadSeconds);
+
+      const size_t cropValues = all.channels * all.size * all.size;
+      const int rounds = flags.count("--rounds") ? std::stoi(flags.at("--rounds")) : 5;
+      std::printf("  %6s %14s %14s %10s\n", "batch", "with ms/crop", "without", "gate cost");
+      for (const std::string& batchText : batchList)
+      {
+        const size_t batchSize = std::stoul(batchText);
+        // The batches are cut once, outside the timed loop: only the model calls are compared.
+        std::vector<CropBatch> batches;
+        for (size_t first = 0; first < all.count(); first += batchSize)
+        {
+          const size_t count = std::min(batchSize, all.count() - first);
+          CropBatch batch;
+          batch.channels = all.channels;
+          batch.size = all.size;
+          batch.sliceIndices = std::vector<size_t>(sample.begin() + first, sample.begin() + first + count);
+          batch.values = std::vector<float>(all.crop(first), all.crop(first) + count * cropValues);
+          batches.push_back(std::move(batch));
+        }
+        std::vector<double> best(variants.size(), 1e30);
+        for (int round = 0; round < rounds; ++round)
+        {
+          for (size_t v = 0; v < variants.size(); ++v)
+          {
+            const auto start = Clock::now();
+            for (const CropBatch& batch : batches)
+            {
+              variants[v].engine->predict(batch);
+            }
+            best[v] = std::min(best[v], seconds(start));
+          }
+        }
+        const double with = 1000 * best[0] / all.count(), without = 1000 * best[1] / all.count();
+        std::printf("  %6zu %14.3f %14.3f %+9.1f %%\n", batchSize, with, without, 100 * (with - without) / without);
+      }
+
+      // The scores alone (the same LibTorch ops as Engine.cpp's mahalanobisScores, on random
+      // buffers of the model's sizes): the floor of the gate's cost, free of the network's noise.
+      torch::InferenceMode inferenceMode;
+      const int64_t d = g.featureDimension, n = 64, k = 4;
+      const at::Tensor features = torch::rand({n, d});
+      const at::Tensor means = torch::rand({k, d}, torch::kFloat64);
+      const at::Tensor root = torch::rand({d, d}, torch::kFloat64);
+      const at::Tensor precision = torch::matmul(root, root.t());
+      double bestScores = 1e30;
+      for (int round = 0; round < 20; ++round)
+      {
+        const auto start = Clock::now();
+        const at::Tensor difference = features.to(torch::kFloat64).unsqueeze(1) - means.unsqueeze(0);
+        const at::Tensor squared = (torch::matmul(difference, precision) * difference).sum(-1);
+        const at::Tensor scores = std::get<0>(squared.clamp_min(0).sqrt().min(1)).to(torch::kFloat32).contiguous();
+        bestScores = std::min(bestScores, seconds(start));
+      }
+      std::printf("  scores alone (%lld crops, K %lld, D %lld, float64): %.4f ms/crop\n", static_cast<long long>(n),
+                  static_cast<long long>(k), static_cast<long long>(d), 1000 * bestScores / n);
+      return 0;
+    }
   }
 }
 
@@ -270,7 +386,7 @@ int main(int argc, char** argv)
 {
   if (argc < 4)
   {
-    std::cerr << "usage: spinemet-engine-bench pipeline|levers SERIES MODEL [flags]\n";
+    std::cerr << "usage: spinemet-engine-bench pipeline|levers|gate SERIES MODEL [flags]\n";
     return 1;
   }
   std::map<std::string, std::string> flags;
@@ -282,6 +398,10 @@ int main(int argc, char** argv)
   try
   {
     const std::string mode = argv[1];
+    if (mode == "gate")
+    {
+      return spinemet::gate(argv[2], argv[3], flags);
+    }
     return mode == "levers" ? spinemet::levers(argv[2], argv[3], flags) : spinemet::pipeline(argv[2], argv[3], flags);
   }
   catch (const std::exception& error)

@@ -3,8 +3,10 @@
 # The SpineMet pipeline end to end from files on a 512 x 512 x ~300 phantom series (spinemet's
 # analyseSeries: loadSeries, findSpine, makeCrops, LibTorch, aggregation), next to a
 # straightforward Python pipeline in the same run (pydicom + numpy + the same TorchScript model in
-# PyTorch, the same threads and batch; benchmarks/engine.py), then the CPU levers of the model stage.
-# Usage: benchmarks/engine.sh [BUILD_DIR]   (THREADS=1 BATCH=16 ROUNDS=3 LEVERS=1 by default)
+# PyTorch, the same threads and batch; benchmarks/engine.py), then the CPU levers of the model stage,
+# then the out-of-distribution gate's cost (the same weights with and without the gate).
+# Usage: benchmarks/engine.sh [BUILD_DIR]   (THREADS=1 BATCH=16 ROUNDS=3 LEVERS=1 GATE=1 by default;
+#        PIPELINE=0 skips the pipeline comparison)
 set -e
 build="${1:-build}"
 threads="${THREADS:-1}"
@@ -36,6 +38,7 @@ cat "$work/series"/*.dcm >/dev/null   # same page cache for both
 # them alike; compare the best round of each.
 "$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch" --centres "$work/centres.json" >/dev/null
 round=1
+[ "${PIPELINE:-1}" = 1 ] || round=$((${ROUNDS:-3} + 1))
 while [ "$round" -le "${ROUNDS:-3}" ]; do
   echo "--- round $round"
   "$bench" pipeline "$work/series" "$model" --threads "$threads" --batch "$batch"
@@ -48,5 +51,12 @@ done
 if [ "${LEVERS:-1}" = 1 ]; then
   "$bench" levers "$work/series" "$model" --threads 1 --batch 1,16,64 --crops 64 --rounds 3
   "$bench" levers "$work/series" "$model" --threads 2 --batch 16,64 --crops 64 --rounds 2 | tail -n +3
+fi
+if [ "${GATE:-1}" = 1 ]; then
+  if PYTHONPATH="$root/training" /usr/bin/python3 "$here/without_gate.py" "$model" "$work/without-gate.pt"; then
+    "$bench" gate "$work/series" "$model" --without "$work/without-gate.pt" --threads 1 --batch 1,16,64 --crops 96 --rounds 7
+    "$bench" gate "$work/series" "$model" --without "$work/without-gate.pt" --threads 2 --batch 16 --crops 96 --rounds 7 |
+      tail -n +3
+  fi
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -20,4 +20,8 @@ py spinemet_train.fixed_check --model "$run/model.pt" --phantom "$build/tools/ph
    --prep "$build/tools/prep/spinemet-prep" --out "$run/check.json"
 py spinemet_train.export --checkpoint "$run/best.pt" --evaluation "$run/evaluation.json" \
    --fixed-check "$run/check.json" --out "$root/Resources/model/spinemet-demo.pt"
+# The out-of-distribution gate and the validated domain (docs/training.md, "The out-of-distribution gate").
+py spinemet_train.out_of_distribution fit --model "$root/Resources/model/spinemet-demo.pt" \
+   --train "$data/train" --val "$data/val" --test "$data/test" --phantom-domain \
+   --out "$root/Resources/model/spinemet-demo.pt" --report "$run/gate.json"
 py spinemet_train.model_card --model "$root/Resources/model/spinemet-demo.pt" --out "$root/Resources/model/MODEL_CARD.md"

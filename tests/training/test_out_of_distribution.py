@@ -178,3 +178,30 @@ def figures_classes(folder):
     from spinemet_train.data import load_samples
     targets = load_samples([str(folder)]).slice_targets("vertebra_where_visible")
     return targets.bone_quality[targets.mask]
+
+
+def test_image_noise_domain_is_the_measured_range_widened():
+    from types import SimpleNamespace
+    from spinemet_train.out_of_distribution import image_noise_domain
+    train = SimpleNamespace(studies=[{"input_measurements": {"image_noise_hu": 20.0}},
+                                     {"input_measurements": {"image_noise_hu": 24.0}}])
+    test = SimpleNamespace(studies=[{"input_measurements": {"image_noise_hu": 16.0}}, {}])
+    assert image_noise_domain([train, test], 0.25) == [12.0, 30.0]
+    assert image_noise_domain([SimpleNamespace(studies=[{}])], 0.25) is None
+
+
+def test_fit_refuses_a_threshold_that_rejects_the_test_split(tmp_path):
+    from spinemet_train.data import load_samples
+    from spinemet_train.out_of_distribution import fit
+    fakeprep.write_studies(str(tmp_path / "train"), range(4))
+    fakeprep.write_studies(str(tmp_path / "val"), [20, 21])
+    path = str(tmp_path / "tiny.pt")
+    export_tiny(path)
+    model, metadata = rebuild_eager(path)
+    train, val = load_samples([str(tmp_path / "train")]), load_samples([str(tmp_path / "val")])
+    gate, report = fit(model, metadata, train, val, val, required_test_fraction=0.98)
+    assert report["test"]["assessable_fraction"] >= 0.98
+    assert gate.threshold == pytest.approx(report["threshold"])
+    # A quantile of 0.5 without margin leaves half the validation vertebrae above the threshold.
+    with pytest.raises(RuntimeError, match="keeps only"):
+        fit(model, metadata, train, val, val, quantile=0.5, margin=1.0, required_test_fraction=0.98)

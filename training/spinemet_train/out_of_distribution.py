@@ -205,8 +205,9 @@ def fit(model, metadata: dict, train: SampleSet, val: SampleSet, test: Optional[
 
 
 def image_noise_domain(splits: List[SampleSet], margin: float) -> Optional[list]:
-    """[min, max] of the studies' measured image noise (spinemet-prep's input_measurements), widened
-    by ``margin`` (a fraction of each end); None when the data carries no measurement."""
+    """[min, max] of the studies' measured image noise (spinemet-prep's "study" ->
+    "input_measurements", the serving measurement), widened by ``margin`` (a fraction of each end);
+    None when the data carries no measurement."""
     values = []
     for samples in splits:
         for study in samples.studies:
@@ -218,24 +219,12 @@ def image_noise_domain(splits: List[SampleSet], margin: float) -> Optional[list]
     return [round(min(values) * (1 - margin), 2), round(max(values) * (1 + margin), 2)]
 
 
-def read_input_measurements(folders: Sequence[str], samples: SampleSet) -> None:
-    """Adds each study's samples.json "input_measurements" (when spinemet-prep wrote them) to
-    ``samples.studies``: data.py keeps only the "study" object."""
-    for study in samples.studies:
-        with open(f"{study['folder']}/samples.json") as f:
-            document = json.load(f)
-        measurements = document.get("input_measurements") or document.get("study", {}).get("input_measurements")
-        if measurements:
-            study["input_measurements"] = measurements
-
-
 def command_fit(args) -> int:
     model, metadata = rebuild_eager(args.model)
     train, val = load_samples(args.train), load_samples(args.val)
     test = load_samples(args.test) if args.test else None
-    for samples, paths in ((train, args.train), (val, args.val), (test, args.test)):
+    for samples in (train, val, test):
         if samples is not None:
-            read_input_measurements(paths, samples)
             if samples.preprocessing != metadata["preprocessing"]:
                 raise SystemExit(f"the data's preprocessing {samples.preprocessing} is not the model's "
                                  f"{metadata['preprocessing']}")
@@ -247,9 +236,12 @@ def command_fit(args) -> int:
     noise = image_noise_domain([s for s in (train, test) if s is not None], args.noise_margin)
     if noise is not None:
         domain["image_noise_hu"] = noise
-    gate, report = fit(model, metadata, train, val, test, quantile=args.quantile, margin=args.margin,
-                       shrinkage=args.shrinkage, domain=domain or None,
-                       required_test_fraction=args.require_test_fraction)
+    try:
+        gate, report = fit(model, metadata, train, val, test, quantile=args.quantile, margin=args.margin,
+                           shrinkage=args.shrinkage, domain=domain or None,
+                           required_test_fraction=args.require_test_fraction)
+    except RuntimeError as error:
+        raise SystemExit(f"out_of_distribution fit: {error}; nothing written")
     if "image_noise_hu" in domain:
         gate.documentation["image_noise_hu_rule"] = (f"[min, max] of the training and test studies' measured image "
                                                      f"noise, widened by {args.noise_margin:.0%} at each end")
