@@ -59,10 +59,14 @@ namespace spinemet
     const CodedConcept NONE{"260413007", "SCT", "None"};
     const CodedConcept UNILATERAL{"66459002", "SCT", "Unilateral"};
     const CodedConcept BILATERAL{"51440002", "SCT", "Bilateral"};
+    const CodedConcept AREA{"42798000", "SCT", "Area"};
+    const CodedConcept UNDETERMINED{"373068000", "SCT", "Undetermined"};
+    const CodedConcept NORMALITY_UNDETERMINED{"371934000", "SCT", "Normality Undetermined"};
 
     const CodedConcept CT_UNSPECIFIED_BODY_REGION{"25045-6", "LN", "CT unspecified body region"};
     const CodedConcept ENGLISH_UNITED_STATES{"en-US", "RFC5646", "English (United States)"};
     const CodedConcept NO_UNITS{"1", "UCUM", "no units"};
+    const CodedConcept SQUARE_MILLIMETER{"mm2", "UCUM", "square millimeter"};
 
     const CodedConcept BONE_LESION_QUALITY{"BONE-QUALITY", PRIVATE_SCHEME, "Vertebral bone lesion quality"};
     const CodedConcept POSTEROLATERAL_INVOLVEMENT{"PL-INVOLVEMENT", PRIVATE_SCHEME,
@@ -79,6 +83,10 @@ namespace spinemet
     const CodedConcept HIGHEST_BONE_LESION_QUALITY{"HIGHEST-BQ", PRIVATE_SCHEME,
                                                    "Most severe bone lesion quality found"};
     const CodedConcept VERTEBRAE_ANALYSED{"VERTEBRAE-N", PRIVATE_SCHEME, "Number of vertebrae analysed"};
+    const CodedConcept VERTEBRAE_ASSESSABLE{"ASSESSABLE-N", PRIVATE_SCHEME, "Number of vertebrae assessable"};
+    const CodedConcept STUDY_STATE{"STUDY-STATE", PRIVATE_SCHEME, "SpineMet study state"};
+    const CodedConcept NOT_ASSESSABLE_REASON{"NA-REASON", PRIVATE_SCHEME, "Reason the vertebra is not assessable"};
+    const CodedConcept OUT_OF_DISTRIBUTION_SCORE{"OOD-SCORE", PRIVATE_SCHEME, "Out-of-distribution score"};
 
     namespace
     {

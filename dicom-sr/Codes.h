@@ -79,11 +79,15 @@ namespace spinemet
     extern const CodedConcept NONE;                         // 260413007
     extern const CodedConcept UNILATERAL;                   // 66459002, CID 244
     extern const CodedConcept BILATERAL;                    // 51440002, CID 244
+    extern const CodedConcept AREA;                         // 42798000, CID 7471
+    extern const CodedConcept UNDETERMINED;                 // 373068000, CID 230 "Yes-No"
+    extern const CodedConcept NORMALITY_UNDETERMINED;       // 371934000, CID 222 "Normality Codes"
 
     // --- LOINC (procedure reported, CID 100), RFC 5646 (CID 5000), UCUM (CID 7181) ---
     extern const CodedConcept CT_UNSPECIFIED_BODY_REGION;   // 25045-6, CID 100
     extern const CodedConcept ENGLISH_UNITED_STATES;        // en-US, CID 5000
     extern const CodedConcept NO_UNITS;                     // "1", CID 7181
+    extern const CodedConcept SQUARE_MILLIMETER;            // mm2, CID 7461
 
     // --- 99SPINEMET: SpineMet's own concepts, no standard code exists ---
     extern const CodedConcept BONE_LESION_QUALITY;          // the qualitative evaluation's name
@@ -96,6 +100,10 @@ namespace spinemet
     extern const CodedConcept METASTATIC_LESION_SUSPECTED;  // summary
     extern const CodedConcept HIGHEST_BONE_LESION_QUALITY;
     extern const CodedConcept VERTEBRAE_ANALYSED;
+    extern const CodedConcept VERTEBRAE_ASSESSABLE;         // summary: how many carry a finding
+    extern const CodedConcept STUDY_STATE;                  // summary: the state in words
+    extern const CodedConcept NOT_ASSESSABLE_REASON;        // group: one TEXT per reason
+    extern const CodedConcept OUT_OF_DISTRIBUTION_SCORE;    // group: the gate's score (NUM)
 
     // The probability of each class, in BoneQuality / Posterolateral order.
     const CodedConcept& boneQualityProbability(BoneQuality value);

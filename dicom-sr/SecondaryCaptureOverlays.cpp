@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "SecondaryCaptureOverlays.h"
 
+#include "AssessabilityText.h"
 #include "Canvas.h"
 #include "DicomCommon.h"
 #include "Tid1500MeasurementReport.h"
@@ -38,12 +39,17 @@ namespace spinemet
     const Rgb DIM_TEXT{170, 170, 170};
     const Rgb WARNING_TEXT{255, 255, 255};
     const Rgb WARNING_BAR{213, 94, 0};
-    const int BANNER_HEIGHT = 40;
+    // Two lines: the warning, then the study state.
+    const int BANNER_HEIGHT = 66;
     const int MARGIN = 14;
     const size_t IMAGE_SIZE = 512;         // key-slice image width, pixels
     // Tint opacity: enough to read the class at a glance, little enough to keep the lesion visible.
     const double TINT_FINDING = 0.3;
     const double TINT_NORMAL = 0.2;
+    // Not assessable: grey like normal, but hatched, so that "no finding" never reads as "normal".
+    const Rgb NOT_ASSESSABLE_COLOUR{153, 153, 153};
+    const double HATCH_ALPHA = 0.45;
+    const long HATCH_PERIOD = 7;
 
     std::string percent(double probability)
     {
@@ -117,17 +123,59 @@ namespace spinemet
       return box;
     }
 
-    void drawBanner(Canvas& canvas, TextRenderer& bold)
+    // The line under the warning: what the study as a whole says, in the state's colour.
+    std::string bannerStateLine(const AnalysisResult& result)
     {
-      canvas.fillRect(0, 0, static_cast<long>(canvas.width()), BANNER_HEIGHT, {0, 0, 0});
-      canvas.fillRect(0, BANNER_HEIGHT - 4, static_cast<long>(canvas.width()), BANNER_HEIGHT, WARNING_BAR);
+      return "Study: " + studyStateStatement(result);
+    }
+
+    Rgb stateColour(StudyState state)
+    {
+      switch (state)
+      {
+        case StudyState::LesionSuspected: return boneQualityColour(BoneQuality::Mixed);   // yellow: look here
+        case StudyState::NoLesionFound: return TEXT;
+        case StudyState::NotAssessable: return NOT_ASSESSABLE_COLOUR;
+      }
+      return TEXT;
+    }
+
+    void drawBanner(Canvas& canvas, TextRenderer& bold, TextRenderer& regular, const AnalysisResult& result)
+    {
+      const int width = static_cast<int>(canvas.width());
+      canvas.fillRect(0, 0, width, BANNER_HEIGHT, {0, 0, 0});
+      canvas.fillRect(0, BANNER_HEIGHT - 4, width, BANNER_HEIGHT, WARNING_BAR);
       int size = 22;
-      while (size > 10 && bold.measure(OVERLAY_WARNING, size) > static_cast<int>(canvas.width()) - 2 * MARGIN)
+      while (size > 10 && bold.measure(OVERLAY_WARNING, size) > width - 2 * MARGIN)
       {
         --size;
       }
-      const int width = bold.measure(OVERLAY_WARNING, size);
-      bold.draw(canvas, (static_cast<int>(canvas.width()) - width) / 2, BANNER_HEIGHT - 12, OVERLAY_WARNING, size, WARNING_TEXT);
+      const int warningWidth = bold.measure(OVERLAY_WARNING, size);
+      bold.draw(canvas, (width - warningWidth) / 2, 30, OVERLAY_WARNING, size, WARNING_TEXT);
+
+      const std::string state = bannerStateLine(result);
+      int stateSize = 16;
+      while (stateSize > 9 && regular.measure(state, stateSize) > width - 2 * MARGIN)
+      {
+        --stateSize;
+      }
+      const int stateWidth = regular.measure(state, stateSize);
+      regular.draw(canvas, (width - stateWidth) / 2, BANNER_HEIGHT - 14, state, stateSize, stateColour(result.state()));
+    }
+
+    // Diagonal stripes over [x0, x1) x [y0, y1): the mark of a vertebra without a finding.
+    void hatchRect(Canvas& canvas, long x0, long y0, long x1, long y1, Rgb colour)
+    {
+      for (long y = y0; y < y1; ++y)
+      {
+        for (long x = x0; x < x1; ++x)
+        {
+          if ((x + y) % HATCH_PERIOD < 2)
+          {
+            canvas.blend(x, y, colour, HATCH_ALPHA);
+          }
+        }
+      }
     }
 
     // Draws `text`, shrinking the font until it fits in `width` pixels.
@@ -158,7 +206,8 @@ namespace spinemet
 
     bool hasFinding(const VertebraResult& vertebra)
     {
-      return vertebra.boneQuality != BoneQuality::Normal || vertebra.posterolateral != Posterolateral::None;
+      return vertebra.assessable &&
+             (vertebra.boneQuality != BoneQuality::Normal || vertebra.posterolateral != Posterolateral::None);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -398,7 +447,7 @@ namespace spinemet
       {
         labelsBottom = std::max(labelsBottom, y + labelHeight / 2.0);
       }
-      const int legendHeight = 30 + 4 * 24;
+      const int legendHeight = 30 + 5 * 24;
       const long panelTop = BANNER_HEIGHT + MARGIN + 20;     // room for the A / P letters
       const long panelLeft = MARGIN;
       const long labelLeft = panelLeft + static_cast<long>(panelWidth) + 24;
@@ -407,7 +456,7 @@ namespace spinemet
       const size_t height = static_cast<size_t>(panelTop + contentHeight + 52);
 
       Canvas canvas(width, height, BACKGROUND);
-      drawBanner(canvas, bold);
+      drawBanner(canvas, bold, regular, result);
       canvas.drawGrey(panelLeft, panelTop, panelWidth, panelHeight, grey);
       regular.draw(canvas, static_cast<int>(panelLeft), static_cast<int>(panelTop) - 6, "A", 15, DIM_TEXT);
       regular.draw(canvas, static_cast<int>(panelLeft + panelWidth) - regular.measure("P", 15), static_cast<int>(panelTop) - 6,
@@ -418,25 +467,53 @@ namespace spinemet
       for (size_t i = 0; i < result.vertebrae.size(); ++i)
       {
         const VertebraResult& vertebra = result.vertebrae[i];
-        const Rgb colour = boneQualityColour(vertebra.boneQuality);
+        const Rgb colour = vertebra.assessable ? boneQualityColour(vertebra.boneQuality) : NOT_ASSESSABLE_COLOUR;
         const double x0 = std::min(panelX(boxes[i].minRow - 0.5), panelX(boxes[i].maxRow + 0.5)) + panelLeft;
         const double x1 = std::max(panelX(boxes[i].minRow - 0.5), panelX(boxes[i].maxRow + 0.5)) + panelLeft;
         const double y0 = std::min(panelY(vertebra.firstSlice - 0.5), panelY(vertebra.lastSlice + 0.5)) + panelTop;
         const double y1 = std::max(panelY(vertebra.firstSlice - 0.5), panelY(vertebra.lastSlice + 0.5)) + panelTop;
-        const double alpha = vertebra.boneQuality == BoneQuality::Normal ? TINT_NORMAL : TINT_FINDING;
-        canvas.fillRect(std::lround(x0), std::lround(y0), std::lround(x1), std::lround(y1), colour, alpha);
+        if (vertebra.assessable)
+        {
+          const double alpha = vertebra.boneQuality == BoneQuality::Normal ? TINT_NORMAL : TINT_FINDING;
+          canvas.fillRect(std::lround(x0), std::lround(y0), std::lround(x1), std::lround(y1), colour, alpha);
+        }
+        else
+        {
+          hatchRect(canvas, std::lround(x0), std::lround(y0), std::lround(x1), std::lround(y1), colour);
+        }
         canvas.strokeRect(std::lround(x0), std::lround(y0), std::lround(x1), std::lround(y1), colour, 2);
         overlay.marks.push_back({static_cast<int>(i), static_cast<size_t>(std::lround((x0 + x1) / 2)),
                                  static_cast<size_t>(std::lround((y0 + y1) / 2))});
 
         const double labelCentre = labelY[i] + panelTop;
         canvas.line(x1, (y0 + y1) / 2, labelLeft - 4.0, labelCentre, colour, 1.5);
-        canvas.fillRect(labelLeft, std::lround(labelCentre) - 15, labelLeft + 14, std::lround(labelCentre) - 1, colour);
-        std::string title = vertebra.displayName + "   " + toString(vertebra.boneQuality) + "  (p = " +
-                            percent(vertebra.boneQualityProbability) + ")";
-        bold.draw(canvas, static_cast<int>(labelLeft) + 22, static_cast<int>(labelCentre) - 1, title, labelSize, TEXT);
-        regular.draw(canvas, static_cast<int>(labelLeft) + 22, static_cast<int>(labelCentre) + 16,
-                     std::string("posterolateral: ") + toString(vertebra.posterolateral), detailSize, DIM_TEXT);
+        if (vertebra.assessable)
+        {
+          canvas.fillRect(labelLeft, std::lround(labelCentre) - 15, labelLeft + 14, std::lround(labelCentre) - 1, colour);
+        }
+        else
+        {
+          hatchRect(canvas, labelLeft, std::lround(labelCentre) - 15, labelLeft + 14, std::lround(labelCentre) - 1, colour);
+          canvas.strokeRect(labelLeft, std::lround(labelCentre) - 15, labelLeft + 14, std::lround(labelCentre) - 1, colour, 1);
+        }
+        const int textLeft = static_cast<int>(labelLeft) + 22;
+        const int textWidth = labelColumnWidth - 22;
+        if (vertebra.assessable)
+        {
+          std::string title = vertebra.displayName + "   " + toString(vertebra.boneQuality) + "  (p = " +
+                              percent(vertebra.boneQualityProbability) + ")";
+          bold.draw(canvas, textLeft, static_cast<int>(labelCentre) - 1, title, labelSize, TEXT);
+          regular.draw(canvas, textLeft, static_cast<int>(labelCentre) + 16,
+                       std::string("posterolateral: ") + toString(vertebra.posterolateral), detailSize, DIM_TEXT);
+        }
+        else
+        {
+          // "T12 not assessable:" over its reasons: the label never shows a class or probability.
+          drawFitted(canvas, bold, textLeft, static_cast<int>(labelCentre) - 1, textWidth,
+                     vertebra.displayName + " not assessable:", labelSize, DIM_TEXT);
+          drawFitted(canvas, regular, textLeft, static_cast<int>(labelCentre) + 16, textWidth,
+                     reasonsInWords(vertebra.notAssessableBecause), detailSize, DIM_TEXT);
+        }
       }
 
       // Legend.
@@ -451,6 +528,9 @@ namespace spinemet
         regular.draw(canvas, static_cast<int>(labelLeft) + 38, static_cast<int>(y) + 13, toString(value), 14, TEXT);
         y += 24;
       }
+      hatchRect(canvas, labelLeft, y, labelLeft + 28, y + 16, NOT_ASSESSABLE_COLOUR);
+      canvas.strokeRect(labelLeft, y, labelLeft + 28, y + 16, NOT_ASSESSABLE_COLOUR, 2);
+      regular.draw(canvas, static_cast<int>(labelLeft) + 38, static_cast<int>(y) + 13, "not assessable (no finding)", 14, TEXT);
 
       const int footerY = static_cast<int>(height) - 30;
       regular.draw(canvas, MARGIN, footerY, "Curved sagittal reformat along the spine, bone window " +
@@ -519,7 +599,7 @@ namespace spinemet
 
       Canvas canvas(imageWidth, BANNER_HEIGHT + imageHeight + infoHeight, BACKGROUND);
       canvas.drawGrey(0, BANNER_HEIGHT, imageWidth, imageHeight, grey);
-      drawBanner(canvas, bold);
+      drawBanner(canvas, bold, regular, result);
 
       std::vector<std::array<double, 2>> outline;
       for (const auto& point : vertebra.keySliceOutline)

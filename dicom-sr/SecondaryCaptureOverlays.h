@@ -49,9 +49,10 @@ namespace spinemet
     DicomObject dicom;
   };
 
-  // The sagittal overview first, then the key slices of the vertebrae with a finding (bone
-  // quality not normal, or posterolateral involvement not none), cranial to caudal, all in one new
-  // series of the source study. `series` is the series the result was computed from.
+  // The sagittal overview first, then the key slices of the assessable vertebrae with a finding
+  // (bone quality not normal, or posterolateral involvement not none), cranial to caudal, all in
+  // one new series of the source study. A vertebra that is not assessable appears on the overview
+  // only, hatched grey with its reasons; the banner states the study state. `series` is the series the result was computed from.
   // Throws AnalysisError("dicom-write") when result and series do not match (the message says
   // which slice or UID), AnalysisError("font-missing") without a font.
   std::vector<Overlay> makeOverlays(const AnalysisResult& result, const Series& series,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "Tid1500MeasurementReport.h"
 
+#include "AssessabilityText.h"
 #include "Codes.h"
 #include "DicomCommon.h"
 
@@ -161,7 +162,28 @@ namespace spinemet
 
     std::string vertebraLabel(const VertebraResult& vertebra)
     {
+      if (!vertebra.assessable)
+      {
+        return notAssessableStatement(vertebra);
+      }
       return vertebra.displayName + ": " + toString(vertebra.boneQuality) + ", posterolateral " + toString(vertebra.posterolateral);
+    }
+
+    // Machine-readable first (the reader parses the reason back), then the measured detail.
+    std::string reasonText(const NotAssessable& entry)
+    {
+      return entry.detail.empty() ? std::string(toString(entry.reason)) : std::string(toString(entry.reason)) + ": " + entry.detail;
+    }
+
+    // The vertebral body's area on the key slice (shoelace formula over the outline), mm2.
+    double outlineAreaMm2(const std::vector<std::array<double, 2>>& closed, const VolumeGeometry& geometry)
+    {
+      double twiceArea = 0;
+      for (size_t i = 0; i + 1 < closed.size(); ++i)
+      {
+        twiceArea += closed[i][0] * closed[i + 1][1] - closed[i + 1][0] * closed[i][1];
+      }
+      return std::abs(twiceArea) / 2 * geometry.columnSpacing * geometry.rowSpacing;
     }
 
     void addMeasurementGroup(TreeBuilder& tree, const AnalysisResult& result, const VertebraResult& vertebra,
@@ -174,7 +196,10 @@ namespace spinemet
       tree.text(DSRTypes::RT_hasObsContext, codes::TRACKING_IDENTIFIER, trackingIdentifier(vertebra.displayName), true);
       tree.uidref(DSRTypes::RT_hasObsContext, codes::TRACKING_UNIQUE_IDENTIFIER,
                   uidFromText("spinemet-vertebra:" + result.series.seriesInstanceUid + ":" + std::to_string(vertebra.index)));
-      tree.code(DSRTypes::RT_contains, codes::FINDING, codes::boneQualityCode(vertebra.boneQuality));
+      // A vertebra the model cannot be trusted on gets the standard "Undetermined" as its finding,
+      // never a bone-quality class.
+      tree.code(DSRTypes::RT_contains, codes::FINDING,
+                vertebra.assessable ? codes::boneQualityCode(vertebra.boneQuality) : codes::UNDETERMINED);
 
       const auto outline = closedOutline(vertebra.keySliceOutline);
       if (outline.size() < 4)
@@ -206,6 +231,26 @@ namespace spinemet
       {
         tree.code(DSRTypes::RT_hasConceptMod, codes::FINDING_SITE, *site);
       }
+      if (!vertebra.assessable)
+      {
+        // No probability, class or SINS point: only what was measured and why there is no finding.
+        // The first NUM carries the region for OHIF (see below); the body's area is a measurement
+        // every group has, the out-of-distribution score is not (NaN when the model has no gate).
+        tree.number(codes::AREA, formatNumber(outlineAreaMm2(outline, result.geometry), 1), codes::SQUARE_MILLIMETER);
+        addRegion(tree.addChild(DSRTypes::RT_inferredFrom, DSRTypes::VT_SCoord, &codes::SOURCE_OF_MEASUREMENT));
+        tree.up();
+        if (!std::isnan(vertebra.outOfDistributionScore))
+        {
+          tree.number(codes::OUT_OF_DISTRIBUTION_SCORE, formatNumber(vertebra.outOfDistributionScore, 4), codes::NO_UNITS);
+        }
+        for (const auto& reason : vertebra.notAssessableBecause)
+        {
+          tree.text(DSRTypes::RT_contains, codes::NOT_ASSESSABLE_REASON, reasonText(reason));
+        }
+        tree.text(DSRTypes::RT_contains, codes::COMMENT, vertebraLabel(vertebra));
+        tree.up();
+        return;
+      }
       for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
       {
         tree.number(codes::boneQualityProbability(value),
@@ -225,6 +270,10 @@ namespace spinemet
       }
       tree.number(codes::SINS_BONE_LESION_COMPONENT, std::to_string(vertebra.sinsBoneLesion), codes::NO_UNITS);
       tree.number(codes::SINS_POSTEROLATERAL_COMPONENT, std::to_string(vertebra.sinsPosterolateral), codes::NO_UNITS);
+      if (!std::isnan(vertebra.outOfDistributionScore))
+      {
+        tree.number(codes::OUT_OF_DISTRIBUTION_SCORE, formatNumber(vertebra.outOfDistributionScore, 4), codes::NO_UNITS);
+      }
 
       tree.code(DSRTypes::RT_contains, codes::BONE_LESION_QUALITY, codes::boneQualityCode(vertebra.boneQuality));
       tree.code(DSRTypes::RT_contains, codes::POSTEROLATERAL_INVOLVEMENT, codes::posterolateralCode(vertebra.posterolateral));
@@ -246,6 +295,13 @@ namespace spinemet
               "(bone lesion quality: lytic 2, mixed 1, blastic or normal 0; posterolateral involvement: "
               "bilateral 3, unilateral 1, none 0). These are not the SINS total, which also needs location, "
               "pain, alignment and collapse.";
+      const size_t notAssessed = result.vertebrae.size() - result.assessableVertebrae();
+      if (notAssessed > 0)
+      {
+        text << " " << notAssessed << " of " << result.vertebrae.size()
+             << " vertebrae were not assessable (outside what the model can be trusted on); they carry no "
+                "finding, which does not mean that they are normal.";
+      }
       return text.str();
     }
   }
@@ -345,9 +401,19 @@ namespace spinemet
 
     // TID 1500 row 12: the study-level summary.
     tree.add(DSRTypes::RT_contains, DSRTypes::VT_Container, &codes::QUALITATIVE_EVALUATIONS);
-    tree.code(DSRTypes::RT_contains, codes::METASTATIC_LESION_SUSPECTED, result.lesionSuspected() ? codes::YES : codes::NO, true);
-    tree.code(DSRTypes::RT_contains, codes::HIGHEST_BONE_LESION_QUALITY, codes::boneQualityCode(result.highestBoneQuality()));
+    // The study state is coded with CID 230 (Yes / No / Undetermined): "No" only when some vertebra
+    // was assessed, "Undetermined" when none could be, which is not the same as finding nothing.
+    const StudyState state = result.state();
+    tree.code(DSRTypes::RT_contains, codes::METASTATIC_LESION_SUSPECTED,
+              state == StudyState::LesionSuspected ? codes::YES
+                                                   : state == StudyState::NoLesionFound ? codes::NO : codes::UNDETERMINED,
+              true);
+    tree.code(DSRTypes::RT_contains, codes::HIGHEST_BONE_LESION_QUALITY,
+              state == StudyState::NotAssessable ? codes::NORMALITY_UNDETERMINED
+                                                 : codes::boneQualityCode(result.highestBoneQuality()));
+    tree.text(DSRTypes::RT_contains, codes::STUDY_STATE, studyStateStatement(result));
     tree.text(DSRTypes::RT_contains, codes::VERTEBRAE_ANALYSED, std::to_string(result.vertebrae.size()));
+    tree.text(DSRTypes::RT_contains, codes::VERTEBRAE_ASSESSABLE, std::to_string(result.assessableVertebrae()));
     tree.text(DSRTypes::RT_contains, codes::COMMENT, disclaimer(result));
 
     for (const auto& uid : keySlices)
@@ -412,6 +478,22 @@ namespace spinemet
       return value;
     }
 
+    NotAssessable reasonFromText(const std::string& text)
+    {
+      const size_t colon = text.find(": ");
+      NotAssessable entry;
+      try
+      {
+        entry.reason = parseNotAssessableReason(text.substr(0, colon));
+      }
+      catch (const std::invalid_argument&)
+      {
+        missing("\"" + text + "\" does not start with a known not-assessable reason");
+      }
+      entry.detail = colon == std::string::npos ? std::string() : text.substr(colon + 2);
+      return entry;
+    }
+
     ReportedVertebra readGroup(DSRDocumentTree& tree)
     {
       ReportedVertebra vertebra;
@@ -423,7 +505,23 @@ namespace spinemet
       {
         const DSRContentItem& item = tree.getCurrentContentItem();
         const DSRCodedEntryValue& name = item.getConceptName();
-        if (is(name, codes::TRACKING_IDENTIFIER))
+        if (is(name, codes::FINDING) && is(item.getCodeValue(), codes::UNDETERMINED))
+        {
+          vertebra.assessable = false;
+        }
+        else if (is(name, codes::NOT_ASSESSABLE_REASON))
+        {
+          vertebra.notAssessableBecause.push_back(reasonFromText(item.getStringValue().c_str()));
+        }
+        else if (is(name, codes::OUT_OF_DISTRIBUTION_SCORE))
+        {
+          vertebra.outOfDistributionScore = numberOf(item, codes::OUT_OF_DISTRIBUTION_SCORE.meaning);
+        }
+        else if (is(name, codes::AREA))
+        {
+          vertebra.areaMm2 = numberOf(item, codes::AREA.meaning);
+        }
+        else if (is(name, codes::TRACKING_IDENTIFIER))
         {
           vertebra.trackingIdentifier = displayNameFromTrackingIdentifier(item.getStringValue().c_str());
         }
@@ -493,6 +591,10 @@ namespace spinemet
       {
         missing("a measurement group without Tracking Identifier");
       }
+      if (!vertebra.assessable && vertebra.notAssessableBecause.empty())
+      {
+        missing("vertebra " + vertebra.trackingIdentifier + " has an undetermined finding but no reason");
+      }
       return vertebra;
     }
   }
@@ -524,6 +626,7 @@ namespace spinemet
     }
     bool measurementsFound = false;
     bool summaryFound = false;
+    bool assessableCountFound = false;
     do
     {
       const DSRCodedEntryValue& name = tree.getCurrentContentItem().getConceptName();
@@ -562,15 +665,30 @@ namespace spinemet
             if (is(item.getConceptName(), codes::METASTATIC_LESION_SUSPECTED))
             {
               report.lesionSuspected = is(item.getCodeValue(), codes::YES);
+              report.state = report.lesionSuspected ? StudyState::LesionSuspected
+                             : is(item.getCodeValue(), codes::UNDETERMINED) ? StudyState::NotAssessable
+                                                                            : StudyState::NoLesionFound;
             }
             else if (is(item.getConceptName(), codes::HIGHEST_BONE_LESION_QUALITY))
             {
-              report.highestBoneQuality = codes::boneQualityFromCode(item.getCodeValue().getCodeValue().c_str(),
-                                                                     item.getCodeValue().getCodingSchemeDesignator().c_str());
+              report.highestBoneQuality =
+                is(item.getCodeValue(), codes::NORMALITY_UNDETERMINED)
+                  ? BoneQuality::Normal
+                  : codes::boneQualityFromCode(item.getCodeValue().getCodeValue().c_str(),
+                                               item.getCodeValue().getCodingSchemeDesignator().c_str());
             }
             else if (is(item.getConceptName(), codes::VERTEBRAE_ANALYSED))
             {
               report.vertebraeAnalysed = std::atoi(item.getStringValue().c_str());
+            }
+            else if (is(item.getConceptName(), codes::VERTEBRAE_ASSESSABLE))
+            {
+              report.vertebraeAssessable = std::atoi(item.getStringValue().c_str());
+              assessableCountFound = true;
+            }
+            else if (is(item.getConceptName(), codes::STUDY_STATE))
+            {
+              report.stateStatement = item.getStringValue().c_str();
             }
           } while (tree.gotoNext() != 0);
           tree.goUp();
@@ -585,6 +703,10 @@ namespace spinemet
     if (!summaryFound)
     {
       missing("no (C0034375, UMLS, \"Qualitative Evaluations\") summary");
+    }
+    if (!assessableCountFound)
+    {
+      report.vertebraeAssessable = report.vertebraeAnalysed;
     }
     return report;
   }

@@ -10,6 +10,7 @@
 #include "result/AnalysisResult.h"
 
 #include <array>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ namespace spinemet
     int sinsPosterolateral = -1;
     std::string keySliceSopInstanceUid;
     std::vector<std::array<double, 2>> region;  // SCOORD polyline, (column, row), closed
+
+    // A group whose Finding is (373068000, SCT, "Undetermined") is a vertebra without a finding:
+    // its classes stay normal/none, its probabilities zero and its SINS components -1 (absent).
+    bool assessable = true;
+    std::vector<NotAssessable> notAssessableBecause;
+    double outOfDistributionScore = std::numeric_limits<double>::quiet_NaN();   // NaN: not in the SR
+    double areaMm2 = std::numeric_limits<double>::quiet_NaN();   // only written for a vertebra without finding
   };
 
   struct ReportedAnalysis
@@ -43,8 +51,13 @@ namespace spinemet
     std::string algorithmName;
     std::string algorithmVersion;
     bool lesionSuspected = false;
-    BoneQuality highestBoneQuality = BoneQuality::Normal;
+    BoneQuality highestBoneQuality = BoneQuality::Normal;   // normal also when no vertebra was assessable
     int vertebraeAnalysed = 0;
+    // From the coded "lesion suspected" (Yes, No, Undetermined); SRs written before assessability
+    // have no count of assessable vertebrae, which then reads as all of them.
+    StudyState state = StudyState::NoLesionFound;
+    int vertebraeAssessable = 0;
+    std::string stateStatement;      // "no lesion found in 11 of 13 vertebrae assessed"
     std::vector<ReportedVertebra> vertebrae;   // in document order (cranial to caudal)
   };
 

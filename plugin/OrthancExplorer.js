@@ -9,13 +9,62 @@
     return $('<div>').text(text === undefined || text === null ? '' : String(text)).html();
   }
 
+  var REASON_WORDS = {
+    'out-of-distribution': 'out of distribution', 'hu-calibration': 'HU calibration',
+    'slice-thickness': 'slice thickness', 'pixel-spacing': 'pixel spacing', 'image-noise': 'image noise',
+    'metal': 'metal', 'cut-by-series-edge': 'cut by series edge'
+  };
+
+  function reasonsInWords(reasons) {
+    var words = [];
+    (reasons || []).forEach(function (entry) {
+      var word = REASON_WORDS[entry.reason] || entry.reason;
+      if (words.indexOf(word) < 0) {
+        words.push(word);
+      }
+    });
+    return words.join(', ');
+  }
+
+  // A spinemet-result/1 document has no assessability: every vertebra in it was assessed.
+  function isAssessable(vertebra) {
+    return vertebra.assessable !== false;
+  }
+
+  var STATE_WORDS = {
+    'lesion-suspected': 'lesion suspected', 'no-lesion-found': 'no lesion found',
+    'not-assessable': 'not assessable'
+  };
+
+  function stateLine(result, state) {
+    if (!state) {
+      return '';
+    }
+    var line = STATE_WORDS[state] || state;
+    if (result && result.vertebrae && state !== 'not-assessable') {
+      var assessed = result.vertebrae.filter(isAssessable).length;
+      if (state === 'no-lesion-found' || assessed < result.vertebrae.length) {
+        line += ' in ' + assessed + ' of ' + result.vertebrae.length + ' vertebrae assessed';
+      }
+    }
+    return line;
+  }
+
   function findingsTable(result) {
     if (!result || !result.vertebrae) {
       return '';
     }
     var rows = result.vertebrae.map(function (vertebra) {
-      return '<tr><td>' + escapeHtml(vertebra.display_name || vertebra.level || vertebra.index) +
-        '</td><td>' + escapeHtml(vertebra.bone_quality && vertebra.bone_quality['class']) +
+      var name = '<td>' + escapeHtml(vertebra.display_name || vertebra.level || vertebra.index) + '</td>';
+      if (!isAssessable(vertebra)) {
+        // No class for a vertebra the model cannot be trusted on: the reasons, with their details.
+        var details = (vertebra.not_assessable_reasons || []).map(function (entry) {
+          return entry.detail;
+        }).filter(function (detail) { return detail; }).join('; ');
+        return '<tr style="color:#777">' + name + '<td colspan="2" title="' + escapeHtml(details).replace(/"/g, '&quot;') +
+          '"><i>not assessable (' + escapeHtml(reasonsInWords(vertebra.not_assessable_reasons)) + ')</i></td></tr>';
+      }
+      return '<tr>' + name + '<td>' + escapeHtml(vertebra.bone_quality && vertebra.bone_quality['class']) +
         '</td><td>' + escapeHtml(vertebra.posterolateral && vertebra.posterolateral['class']) + '</td></tr>';
     });
     return '<table style="width:100%;text-align:left"><tr><th>Vertebra</th><th>Bone quality</th>' +
@@ -29,6 +78,9 @@
     }
     if (status.Reason && status.Reason.Message) {
       html += '<br>' + escapeHtml(status.Reason.Message);
+    }
+    if (status.StudyState) {
+      html += '<br><b>' + escapeHtml(stateLine(status.Result, status.StudyState)) + '</b>';
     }
     if (status.Result && status.Result.model) {
       html += '<br><small>Model ' + escapeHtml(status.Result.model.name) + ' ' +
@@ -75,7 +127,7 @@
       url: '../spinemet/studies/' + studyId, dataType: 'json',
       success: function (study) {
         var html = '<p><b>SpineMet</b>: ' + (study.Analysed ?
-          (study.LesionSuspected ? 'lesion suspected' : 'no lesion suspected') : 'no result yet') + '</p>';
+          escapeHtml(STATE_WORDS[study.StudyState] || study.StudyState) : 'no result yet') + '</p>';
         box.html(html);
         study.Series.forEach(function (series) {
           var item = $('<div>').css('margin-top', '0.5em').html(describe(series));

@@ -164,8 +164,18 @@ namespace spinemet
   void ResultWriter::forward(const AnalysisRecord& record, const AnalysisResult& result,
                              const std::vector<std::string>& outputs)
   {
-    // A forward that fails does not undo the analysis: the result is stored, the log says what
-    // did not reach its destination.
+    // Only a suspected lesion travels: a study with no lesion found, or one the model could not
+    // assess, must not reach a worklist as if it had a finding. A forward that fails does not undo
+    // the analysis: the result is stored, the log says what did not reach its destination.
+    const StudyState state = result.state();
+    if (state != StudyState::LesionSuspected)
+    {
+      if (!configuration_.forward.modalities.empty() || !configuration_.forward.webhook.empty())
+      {
+        orthanc::logInfo("series " + record.series + ": " + toString(state) + ", nothing forwarded");
+      }
+      return;
+    }
     if (!outputs.empty())
     {
       Json::Value request;
@@ -185,10 +195,13 @@ namespace spinemet
       }
     }
 
-    if (!configuration_.forward.webhook.empty() && result.lesionSuspected())
+    if (!configuration_.forward.webhook.empty())
     {
       Json::Value notice;
       notice["Event"] = "spinemet-lesion-suspected";
+      notice["State"] = toString(state);
+      notice["Vertebrae"] = Json::UInt64(result.vertebrae.size());
+      notice["AssessableVertebrae"] = Json::UInt64(result.assessableVertebrae());
       notice["Study"] = record.study;
       notice["Series"] = record.series;
       notice["StudyInstanceUID"] = result.series.studyInstanceUid;

@@ -188,6 +188,20 @@ namespace spinemet
     return status;
   }
 
+  namespace
+  {
+    // The study state of a result's summary (docs/result-schema.md). A spinemet-result/1 document
+    // has none: every vertebra in it was assessed, so it is "lesion suspected" or "no lesion found".
+    std::string studyStateOf(const Json::Value& summary)
+    {
+      if (summary["state"].isString())
+      {
+        return summary["state"].asString();
+      }
+      return summary["lesion_suspected"].asBool() ? "lesion-suspected" : "no-lesion-found";
+    }
+  }
+
   Json::Value Service::describe(const AnalysisRecord& record, bool withResult)
   {
     Json::Value status;
@@ -230,6 +244,11 @@ namespace spinemet
         status["Result"] = orthanc::parseJson(
           orthanc::get("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT + "/data"),
           "the SpineMet result attached to series " + record.series);
+        const Json::Value summary = status["Result"].get("summary", Json::Value());   // read, never add
+        if (summary.isObject())
+        {
+          status["StudyState"] = studyStateOf(summary);
+        }
       }
       catch (const std::exception& error)
       {
@@ -253,6 +272,7 @@ namespace spinemet
     status["Series"] = Json::arrayValue;
     bool suspected = false;
     bool analysed = false;
+    bool lesionFreeSeries = false;   // some series was assessed and showed no lesion
     for (const AnalysisRecord& record : queue_->listStudy(study))
     {
       if (record.state == AnalysisState::Skipped) continue;
@@ -261,12 +281,24 @@ namespace spinemet
       if (summary.isObject())
       {
         analysed = true;
-        suspected = suspected || summary["lesion_suspected"].asBool();
+        const std::string state = studyStateOf(summary);
+        suspected = suspected || state == "lesion-suspected";
+        lesionFreeSeries = lesionFreeSeries || state == "no-lesion-found";
       }
       status["Series"].append(series);
     }
     status["Analysed"] = analysed;
     status["LesionSuspected"] = suspected;
+    // The study says what its most telling series says: a suspected lesion anywhere, else "no
+    // lesion found" when some series could be assessed, else "not assessable".
+    if (analysed)
+    {
+      status["StudyState"] = suspected ? "lesion-suspected" : lesionFreeSeries ? "no-lesion-found" : "not-assessable";
+    }
+    else
+    {
+      status["StudyState"] = Json::nullValue;
+    }
     return status;
   }
 

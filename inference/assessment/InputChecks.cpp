@@ -18,6 +18,7 @@ namespace spinemet
     const int HISTOGRAM_LOW = -1100;     // below: padding outside the scan circle, or no CT at all
     const int HISTOGRAM_HIGH = 3100;
     const int BODY_LOW = -500;           // denser than lung and air
+    const int DENSE_HU = 400;            // bone, contrast, metal
 
     template <typename... Numbers>
     std::string format(const char* pattern, Numbers... numbers)
@@ -110,6 +111,7 @@ namespace spinemet
     std::vector<size_t> histogram(HISTOGRAM_HIGH - HISTOGRAM_LOW + 1, 0);
     size_t inRange = 0;
     size_t softTissue = 0;
+    size_t dense = 0;
     size_t body = 0;
     std::vector<double> residuals;
     const size_t columns = volume.columns();
@@ -128,6 +130,7 @@ namespace spinemet
           }
           ++inRange;
           softTissue += (hu >= -200 && hu <= 200) ? 1 : 0;
+          dense += hu >= DENSE_HU ? 1 : 0;
           if (hu > BODY_LOW)
           {
             ++body;
@@ -139,6 +142,7 @@ namespace spinemet
     }
     m.sampledVoxels = inRange;
     m.softTissueFraction = inRange == 0 ? 0.0 : double(softTissue) / double(inRange);
+    m.denseFraction = inRange == 0 ? 0.0 : double(dense) / double(inRange);
     m.bodyMedianHu = quantile(histogram, HISTOGRAM_LOW, body, 0.5);
 
     // Robust sigma: 1.4826 * median absolute deviation; the residual of white noise of sigma s
@@ -157,15 +161,15 @@ namespace spinemet
                                          const InputCheckOptions& options)
   {
     std::vector<NotAssessable> reasons;
-    if (m.softTissueFraction < options.minimumSoftTissueFraction || std::isnan(m.bodyMedianHu) ||
-        !options.plausibleBodyMedianHu.contains(m.bodyMedianHu))
+    if (m.softTissueFraction < options.minimumSoftTissueFraction || m.denseFraction > options.maximumDenseFraction ||
+        std::isnan(m.bodyMedianHu) || !options.plausibleBodyMedianHu.contains(m.bodyMedianHu))
     {
       reasons.push_back({NotAssessableReason::HuCalibration,
                          format("the Hounsfield units are implausible for CT (body median %.0f HU, expected %.0f to "
                                 "%.0f HU; ", m.bodyMedianHu, options.plausibleBodyMedianHu.low,
                                 options.plausibleBodyMedianHu.high) +
-                           format("%.1f%% of voxels in the soft-tissue band -200..200 HU): check Rescale Slope and "
-                                  "Rescale Intercept", 100.0 * m.softTissueFraction)});
+                           format("%.1f%% of voxels at -200 to 200 HU, %.1f%% at 400 HU or more): check Rescale "
+                                  "Slope and Rescale Intercept", 100.0 * m.softTissueFraction, 100.0 * m.denseFraction)});
     }
     if (!assessability)
     {

@@ -25,6 +25,7 @@ namespace spinemet
   {
     ValueRange plausibleBodyMedianHu{-150, 150};
     double minimumSoftTissueFraction = 0.05;
+    double maximumDenseFraction = 0.2;
     double metalHu = 2500;           // beyond cortical bone (about 1900 HU at most) and contrast
     double metalMinimumAreaMm2 = 4;  // a few noisy voxels on a sharp kernel are not an implant
     double metalMarginMm = 10;       // "next to the vertebra": around the body box and the crop

@@ -581,6 +581,7 @@ namespace spinemet
     Json::Value json(Json::objectValue);
     json["body_median_hu"] = std::isnan(m.bodyMedianHu) ? Json::Value() : Json::Value(m.bodyMedianHu);
     json["soft_tissue_fraction"] = m.softTissueFraction;
+    json["dense_fraction"] = m.denseFraction;
     json["image_noise_hu"] = std::isnan(m.imageNoiseHu) ? Json::Value() : Json::Value(m.imageNoiseHu);
     json["sampled_voxels"] = Json::UInt64(m.sampledVoxels);
     return json;
@@ -592,6 +593,7 @@ namespace spinemet
     InputMeasurements m;
     m.bodyMedianHu = optionalNumber(json, path, "body_median_hu");
     m.softTissueFraction = number(json, path, "soft_tissue_fraction");
+    m.denseFraction = number(json, path, "dense_fraction");
     m.imageNoiseHu = optionalNumber(json, path, "image_noise_hu");
     m.sampledVoxels = count(json, path, "sampled_voxels");
     return m;

@@ -116,6 +116,9 @@ namespace spinemet
     // Fraction of the voxels between air and the metal range that lie in the soft-tissue band
     // (-200..200 HU): every body CT has plenty; a volume shifted by a wrong rescale has almost none.
     double softTissueFraction = 0;
+    // Fraction of the same voxels at 400 HU or more: bone, contrast and metal are a small part of
+    // any CT; a wrong rescale that lifts soft tissue into that range makes it most of the body.
+    double denseFraction = 0;
     // Noise of homogeneous soft tissue: robust standard deviation of each voxel's difference from
     // its four in-plane neighbours' mean, scaled to the noise sigma of white noise. Sharp (lung,
     // bone) kernels and low doses raise it.

@@ -52,9 +52,20 @@ levels = [v["level"] for v in truth["vertebrae"]]
 accepted = [(level, "vertebra %d of %d" % (i + 1, len(levels))) for i, level in enumerate(levels)]
 if len(names) != len(levels) or any(name not in ok for name, ok in zip(names, accepted)):
     sys.exit("the result names the vertebrae %s, the phantom has %s" % (names, levels))
-print(json.dumps([{"name": v["display_name"],
-                   "label": "%s: %s, posterolateral %s" % (v["display_name"], v["bone_quality"]["class"],
-                                                           v["posterolateral"]["class"])} for v in vertebrae]))
+# A vertebra that is not assessable is labelled with its reasons, as dicom-sr/AssessabilityText.cpp
+# words them, never with a class.
+words = {"out-of-distribution": "out of distribution", "hu-calibration": "HU calibration",
+         "slice-thickness": "slice thickness", "pixel-spacing": "pixel spacing", "image-noise": "image noise",
+         "metal": "metal", "cut-by-series-edge": "cut by series edge"}
+def label(v):
+    if not v.get("assessable", True):
+        reasons = []
+        for r in v["not_assessable_reasons"]:
+            if words[r["reason"]] not in reasons:
+                reasons.append(words[r["reason"]])
+        return "%s not assessable: %s" % (v["display_name"], ", ".join(reasons))
+    return "%s: %s, posterolateral %s" % (v["display_name"], v["bone_quality"]["class"], v["posterolateral"]["class"])
+print(json.dumps([{"name": v["display_name"], "label": label(v)} for v in vertebrae]))
 PY
 )
 

@@ -3,6 +3,7 @@
 // PixelMed's DicomSRValidator), read by DCMTK's own tools, read back by our reader, and their
 // pixels looked at.
 
+#include "AssessabilityText.h"
 #include "Codes.h"
 #include "PhantomResult.h"
 #include "SecondaryCaptureOverlays.h"
@@ -17,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -686,7 +688,9 @@ namespace spinemet
     std::vector<CodedConcept> all = {
       codes::IMAGING_MEASUREMENT_REPORT, codes::BONE_LESION_QUALITY, codes::POSTEROLATERAL_INVOLVEMENT, codes::BLASTIC,
       codes::LYTIC, codes::MIXED, codes::SINS_BONE_LESION_COMPONENT, codes::SINS_POSTEROLATERAL_COMPONENT,
-      codes::METASTATIC_LESION_SUSPECTED, codes::HIGHEST_BONE_LESION_QUALITY, codes::VERTEBRAE_ANALYSED};
+      codes::METASTATIC_LESION_SUSPECTED, codes::HIGHEST_BONE_LESION_QUALITY, codes::VERTEBRAE_ANALYSED,
+      codes::VERTEBRAE_ASSESSABLE, codes::STUDY_STATE, codes::NOT_ASSESSABLE_REASON, codes::OUT_OF_DISTRIBUTION_SCORE,
+      codes::UNDETERMINED, codes::NORMALITY_UNDETERMINED, codes::AREA, codes::SQUARE_MILLIMETER};
     for (BoneQuality value : {BoneQuality::Normal, BoneQuality::Blastic, BoneQuality::Lytic, BoneQuality::Mixed})
     {
       all.push_back(codes::boneQualityProbability(value));
@@ -760,5 +764,371 @@ namespace spinemet
     EXPECT_EQ("SpineMet AI results (phantom-trained demo model)", reportSeriesDescription(model));
     model.trainedOn = "Spine-Mets-CT-SEG (TCIA)";
     EXPECT_EQ("SpineMet AI results", reportSeriesDescription(model));
+  }
+}
+
+// --- Vertebrae that are not assessable ------------------------------------------------------------
+
+namespace spinemet
+{
+  namespace
+  {
+    const std::set<std::string> FINDING_CONCEPTS = {"BONE-QUALITY", "PL-INVOLVEMENT", "SINS-BONE", "SINS-PL", "P-NORMAL",
+                                                    "P-BLASTIC",    "P-LYTIC",        "P-MIXED",   "P-PL-NONE", "P-PL-UNI",
+                                                    "P-PL-BI"};
+
+    // What one measurement group says, walked the way OHIF's adapter walks it.
+    struct GroupContent
+    {
+      std::string finding;             // "value,scheme"
+      std::string comment;
+      std::vector<std::string> concepts;
+      std::string firstNumConcept;
+      std::string firstNumRelationship;
+      bool firstNumRegionEqualsGroupRegion = false;
+    };
+
+    std::vector<GroupContent> readGroups(const std::string& bytes)
+    {
+      DcmFileFormat file;
+      DcmInputBufferStream stream;
+      stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+      stream.setEos();
+      EXPECT_TRUE(file.read(stream).good());
+      DSRDocument document;
+      EXPECT_TRUE(document.read(*file.getDataset()).good());
+      DSRDocumentTree& tree = document.getTree();
+      const auto points = [](const DSRContentItem& item) {
+        DSRSpatialCoordinatesValue coordinates;
+        item.getSpatialCoordinates(coordinates);
+        std::ostringstream text;
+        const DSRGraphicDataList& list = coordinates.getGraphicDataList();
+        for (size_t i = 1; i <= list.getNumberOfItems(); ++i)
+        {
+          text << list.getItem(i).Column << ',' << list.getItem(i).Row << ' ';
+        }
+        return text.str();
+      };
+      std::vector<GroupContent> groups;
+      if (tree.gotoNamedNode(DSRCodedEntryValue("125007", "DCM", "Measurement Group")) == 0)
+      {
+        return groups;
+      }
+      do
+      {
+        if (tree.getCurrentContentItem().getConceptName().getCodeValue() != "125007" || tree.goDown() == 0)
+        {
+          continue;
+        }
+        GroupContent group;
+        std::string groupRegion;
+        std::string firstNumRegion;
+        do
+        {
+          const DSRContentItem& item = tree.getCurrentContentItem();
+          const std::string code = item.getConceptName().getCodeValue().c_str();
+          group.concepts.push_back(code);
+          if (code == "121071")
+          {
+            group.finding = std::string(item.getCodeValue().getCodeValue().c_str()) + "," +
+                            item.getCodeValue().getCodingSchemeDesignator().c_str();
+          }
+          else if (code == "121106")
+          {
+            group.comment = item.getStringValue().c_str();
+          }
+          else if (item.getValueType() == DSRTypes::VT_SCoord)
+          {
+            groupRegion = points(item);
+          }
+          else if (item.getValueType() == DSRTypes::VT_Num && group.firstNumConcept.empty())
+          {
+            group.firstNumConcept = code;
+            if (tree.goDown() != 0)
+            {
+              const DSRContentItem& child = tree.getCurrentContentItem();
+              group.firstNumRelationship = DSRTypes::relationshipTypeToDefinedTerm(child.getRelationshipType());
+              if (child.getValueType() == DSRTypes::VT_SCoord)
+              {
+                firstNumRegion = points(child);
+              }
+              tree.goUp();
+            }
+          }
+        } while (tree.gotoNext() != 0);
+        tree.goUp();
+        group.firstNumRegionEqualsGroupRegion = !groupRegion.empty() && groupRegion == firstNumRegion;
+        groups.push_back(group);
+      } while (tree.gotoNext() != 0);
+      return groups;
+    }
+
+    // Pixels of `colour`'s chroma direction in the banner's second line (the study state).
+    size_t stateLinePixels(const DecodedImage& image, size_t bannerHeight, const std::array<uint8_t, 3>& colour)
+    {
+      size_t count = 0;
+      for (size_t y = 36; y + 4 < bannerHeight; ++y)
+      {
+        for (size_t x = 0; x < image.width; ++x)
+        {
+          const auto pixel = image.at(x, y);
+          const int maximum = std::max({pixel[0], pixel[1], pixel[2]});
+          if (maximum < 90)
+          {
+            continue;
+          }
+          const bool grey = colour[0] == colour[1] && colour[1] == colour[2];
+          const bool pixelGrey = maximum - std::min({pixel[0], pixel[1], pixel[2]}) < 20;
+          if (grey ? pixelGrey : (!pixelGrey && classOfColour(pixel) == classOfColour(colour)))
+          {
+            ++count;
+          }
+        }
+      }
+      return count;
+    }
+  }
+
+  TEST(AssessabilityText, StatesEachStudyState)
+  {
+    const testing::PhantomWithResult made = testing::makePhantomWithResult();
+    EXPECT_EQ("lesion suspected", studyStateStatement(made.result));
+    const AnalysisResult mixed = testing::withNotAssessableVertebrae(made.result);
+    EXPECT_EQ("lesion suspected in 3 of 5 vertebrae assessed", studyStateStatement(mixed));
+    EXPECT_EQ("T12 not assessable: out of distribution", notAssessableStatement(mixed.vertebrae[1]));
+    EXPECT_EQ("L3 not assessable: cut by series edge, metal", notAssessableStatement(mixed.vertebrae[4]));
+
+    AnalysisResult quiet = mixed;
+    markNotAssessable(quiet.vertebrae[2], {{NotAssessableReason::ImageNoise, "noise 80 HU"}});
+    markNotAssessable(quiet.vertebrae[3], {{NotAssessableReason::OutOfDistribution, "score 2.5"}});
+    EXPECT_EQ("no lesion found in 1 of 5 vertebrae assessed", studyStateStatement(quiet));
+
+    EXPECT_EQ("not assessable: slice thickness", studyStateStatement(testing::withNoVertebraAssessable(made.result)));
+  }
+
+  class DicomOutputsNotAssessable : public ::testing::Test
+  {
+  protected:
+    static void SetUpTestSuite()
+    {
+      made_ = new testing::PhantomWithResult(testing::makePhantomWithResult());
+      made_->result = testing::withNotAssessableVertebrae(made_->result);
+      none_ = new AnalysisResult(testing::withNoVertebraAssessable(testing::resultFromTruth(made_->study)));
+      report_ = new DicomObject(writeMeasurementReport(made_->result));
+      noneReport_ = new DicomObject(writeMeasurementReport(*none_));
+      overlays_ = new std::vector<Overlay>(makeOverlays(made_->result, made_->study.series));
+      noneOverlays_ = new std::vector<Overlay>(makeOverlays(*none_, made_->study.series));
+      folder_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                          ("spinemet-dicom-sr-na-test-" + std::to_string(::getpid())));
+      std::filesystem::create_directories(*folder_);
+      report_->save((*folder_ / "sr.dcm").string());
+      noneReport_->save((*folder_ / "sr-none.dcm").string());
+      overlays_->front().dicom.save((*folder_ / "overview.dcm").string());
+      noneOverlays_->front().dicom.save((*folder_ / "overview-none.dcm").string());
+    }
+
+    static void TearDownTestSuite()
+    {
+      std::filesystem::remove_all(*folder_);
+      delete folder_;
+      delete noneOverlays_;
+      delete overlays_;
+      delete noneReport_;
+      delete report_;
+      delete none_;
+      delete made_;
+    }
+
+    static std::string path(const char* name) { return (*folder_ / name).string(); }
+
+    static testing::PhantomWithResult* made_;
+    static AnalysisResult* none_;
+    static DicomObject* report_;
+    static DicomObject* noneReport_;
+    static std::vector<Overlay>* overlays_;
+    static std::vector<Overlay>* noneOverlays_;
+    static std::filesystem::path* folder_;
+  };
+
+  testing::PhantomWithResult* DicomOutputsNotAssessable::made_ = nullptr;
+  AnalysisResult* DicomOutputsNotAssessable::none_ = nullptr;
+  DicomObject* DicomOutputsNotAssessable::report_ = nullptr;
+  DicomObject* DicomOutputsNotAssessable::noneReport_ = nullptr;
+  std::vector<Overlay>* DicomOutputsNotAssessable::overlays_ = nullptr;
+  std::vector<Overlay>* DicomOutputsNotAssessable::noneOverlays_ = nullptr;
+  std::filesystem::path* DicomOutputsNotAssessable::folder_ = nullptr;
+
+  TEST_F(DicomOutputsNotAssessable, SrPassesDciodvfyWithoutErrors)
+  {
+    for (const char* name : {"sr.dcm", "sr-none.dcm"})
+    {
+      const CommandResult result = run("dciodvfy '" + path(name) + "'");
+      EXPECT_NE(std::string::npos, result.output.find("ComprehensiveSR")) << result.output;
+      EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << name << "\n" << result.output;
+      for (const std::string& warning : linesStartingWith(result.output, "Warning"))
+      {
+        EXPECT_NE(std::string::npos, warning.find("99SPINEMET")) << warning;
+      }
+    }
+  }
+
+  TEST_F(DicomOutputsNotAssessable, SrPassesPixelMedValidatorIncludingTemplates)
+  {
+    const CommandResult result = run("java -Djdk.xml.xpathExprOpLimit=0 -Djdk.xml.xpathExprGrpLimit=0 "
+                                     "-Djdk.xml.xpathTotalOpLimit=0 -cp /usr/share/java/pixelmed.jar "
+                                     "com.pixelmed.validate.DicomSRValidator '" + path("sr.dcm") + "'");
+    EXPECT_NE(std::string::npos, result.output.find("Found Root Template TID_1500")) << result.output;
+    EXPECT_NE(std::string::npos, result.output.find("Root Template Validation Complete")) << result.output;
+    EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << result.output;
+    // As for the assessable groups, plus the reasons (TEXT, extensible TID 1410) of the groups
+    // without a finding.
+    for (const std::string& warning : linesStartingWith(result.output, "Warning"))
+    {
+      const bool known = warning.find("Content Item not in template") != std::string::npos &&
+                         (warning.find("BONE-QUALITY,99SPINEMET") != std::string::npos ||
+                          warning.find("PL-INVOLVEMENT,99SPINEMET") != std::string::npos ||
+                          warning.find("NA-REASON,99SPINEMET") != std::string::npos ||
+                          warning.find("(125007,DCM,\"Measurement Group\")/TEXT (121106,DCM,\"Comment\")") !=
+                              std::string::npos);
+      EXPECT_TRUE(known) << warning;
+    }
+  }
+
+  TEST_F(DicomOutputsNotAssessable, SrRoundTripKeepsAssessabilityAndTheStudyState)
+  {
+    const ReportedAnalysis read = readMeasurementReport(report_->bytes);
+    const AnalysisResult& result = made_->result;
+    EXPECT_EQ(StudyState::LesionSuspected, read.state);
+    EXPECT_TRUE(read.lesionSuspected);
+    EXPECT_EQ(BoneQuality::Mixed, read.highestBoneQuality);   // T12's lytic is withheld
+    EXPECT_EQ(5, read.vertebraeAnalysed);
+    EXPECT_EQ(3, read.vertebraeAssessable);
+    EXPECT_EQ("lesion suspected in 3 of 5 vertebrae assessed", read.stateStatement);
+    ASSERT_EQ(result.vertebrae.size(), read.vertebrae.size());
+    for (size_t i = 0; i < result.vertebrae.size(); ++i)
+    {
+      const VertebraResult& expected = result.vertebrae[i];
+      const ReportedVertebra& got = read.vertebrae[i];
+      SCOPED_TRACE(expected.displayName);
+      EXPECT_EQ(expected.assessable, got.assessable);
+      EXPECT_NEAR(expected.outOfDistributionScore, got.outOfDistributionScore, 1e-4);
+      ASSERT_EQ(expected.notAssessableBecause.size(), got.notAssessableBecause.size());
+      for (size_t r = 0; r < expected.notAssessableBecause.size(); ++r)
+      {
+        EXPECT_EQ(expected.notAssessableBecause[r].reason, got.notAssessableBecause[r].reason);
+        EXPECT_EQ(expected.notAssessableBecause[r].detail, got.notAssessableBecause[r].detail);
+      }
+      EXPECT_EQ(expected.level, got.level);
+      EXPECT_EQ(expected.keySliceSopInstanceUid, got.keySliceSopInstanceUid);
+      EXPECT_EQ(expected.keySliceOutline.size() + 1, got.region.size());
+      if (expected.assessable)
+      {
+        EXPECT_EQ(expected.boneQuality, got.boneQuality);
+        EXPECT_EQ(expected.sinsBoneLesion, got.sinsBoneLesion);
+        EXPECT_TRUE(std::isnan(got.areaMm2));
+      }
+      else
+      {
+        // Nothing of a finding comes back, and the area is the outline's (an ellipse of 24 points).
+        EXPECT_EQ(-1, got.sinsBoneLesion);
+        EXPECT_EQ(-1, got.sinsPosterolateral);
+        EXPECT_EQ((std::array<double, 4>{}), got.boneQualityProbabilities);
+        EXPECT_GT(got.areaMm2, 500.0);
+        EXPECT_LT(got.areaMm2, 3000.0);
+      }
+    }
+  }
+
+  TEST_F(DicomOutputsNotAssessable, GroupWithoutFindingSaysUndeterminedAndKeepsWhatOhifNeeds)
+  {
+    const std::vector<GroupContent> groups = readGroups(report_->bytes);
+    ASSERT_EQ(made_->result.vertebrae.size(), groups.size());
+    for (size_t i = 0; i < groups.size(); ++i)
+    {
+      const VertebraResult& vertebra = made_->result.vertebrae[i];
+      const GroupContent& group = groups[i];
+      SCOPED_TRACE(vertebra.displayName);
+      EXPECT_EQ("INFERRED FROM", group.firstNumRelationship);
+      EXPECT_TRUE(group.firstNumRegionEqualsGroupRegion);
+      if (vertebra.assessable)
+      {
+        EXPECT_NE("373068000,SCT", group.finding);
+        EXPECT_EQ("P-NORMAL", group.firstNumConcept);
+        continue;
+      }
+      EXPECT_EQ("373068000,SCT", group.finding);
+      EXPECT_EQ("42798000", group.firstNumConcept);   // Area, the measurement every such group has
+      EXPECT_EQ(notAssessableStatement(vertebra), group.comment);
+      for (const std::string& concept : group.concepts)
+      {
+        EXPECT_EQ(0u, FINDING_CONCEPTS.count(concept)) << concept << " in a group without finding";
+      }
+      EXPECT_EQ(vertebra.notAssessableBecause.size(),
+                static_cast<size_t>(std::count(group.concepts.begin(), group.concepts.end(), "NA-REASON")));
+    }
+  }
+
+  TEST_F(DicomOutputsNotAssessable, NoVertebraAssessedReadsAsUndeterminedNotAsNoLesion)
+  {
+    const ReportedAnalysis read = readMeasurementReport(noneReport_->bytes);
+    EXPECT_EQ(StudyState::NotAssessable, read.state);
+    EXPECT_FALSE(read.lesionSuspected);
+    EXPECT_EQ(0, read.vertebraeAssessable);
+    EXPECT_EQ("not assessable: slice thickness", read.stateStatement);
+    EXPECT_NE(std::string::npos, noneReport_->bytes.find("371934000"));   // Normality Undetermined
+    for (const ReportedVertebra& vertebra : read.vertebrae)
+    {
+      EXPECT_FALSE(vertebra.assessable);
+      EXPECT_TRUE(std::isnan(vertebra.outOfDistributionScore));   // no gate: no score written
+      ASSERT_EQ(1u, vertebra.notAssessableBecause.size());
+      EXPECT_EQ(NotAssessableReason::SliceThickness, vertebra.notAssessableBecause[0].reason);
+    }
+    for (const GroupContent& group : readGroups(noneReport_->bytes))
+    {
+      EXPECT_EQ("42798000", group.firstNumConcept);
+      EXPECT_TRUE(group.firstNumRegionEqualsGroupRegion);
+    }
+  }
+
+  TEST_F(DicomOutputsNotAssessable, OverlaysShowNoKeySliceAndNoClassColourForANotAssessableVertebra)
+  {
+    std::vector<int> keySlices;
+    for (size_t i = 1; i < overlays_->size(); ++i)
+    {
+      keySlices.push_back((*overlays_)[i].vertebra);
+    }
+    EXPECT_EQ((std::vector<int>{2, 3}), keySlices);   // L1, L2: not T12 (withheld lytic) nor L3
+    EXPECT_EQ(1u, noneOverlays_->size());
+
+    const DecodedImage overview = decode(overlays_->front().dicom.bytes);
+    for (const OverlayMark& mark : overlays_->front().marks)
+    {
+      const VertebraResult& vertebra = made_->result.vertebrae[static_cast<size_t>(mark.vertebra)];
+      if (!vertebra.assessable)
+      {
+        EXPECT_EQ(BoneQuality::Normal, classOfColour(overview.at(mark.x, mark.y))) << vertebra.displayName << " is not grey";
+      }
+    }
+    for (const char* name : {"overview.dcm", "overview-none.dcm"})
+    {
+      const CommandResult result = run("dciodvfy '" + path(name) + "'");
+      EXPECT_TRUE(linesStartingWith(result.output, "Error").empty()) << name << "\n" << result.output;
+      EXPECT_TRUE(linesStartingWith(result.output, "Warning").empty()) << name << "\n" << result.output;
+    }
+  }
+
+  TEST_F(DicomOutputsNotAssessable, BannerStatesTheStudyStateInItsColour)
+  {
+    // Lesion suspected: a yellow line under the warning, on every overlay; not assessable: grey,
+    // and no yellow.
+    for (const Overlay& overlay : *overlays_)
+    {
+      const DecodedImage image = decode(overlay.dicom.bytes);
+      EXPECT_GT(stateLinePixels(image, overlay.bannerHeight, boneQualityColour(BoneQuality::Mixed)), 150u);
+    }
+    const Overlay& none = noneOverlays_->front();
+    const DecodedImage image = decode(none.dicom.bytes);
+    EXPECT_GT(stateLinePixels(image, none.bannerHeight, {153, 153, 153}), 150u);
+    EXPECT_EQ(0u, stateLinePixels(image, none.bannerHeight, boneQualityColour(BoneQuality::Mixed)));
   }
 }

@@ -84,6 +84,38 @@ namespace spinemet
       return result;
     }
 
+    AnalysisResult withNotAssessableVertebrae(AnalysisResult result)
+    {
+      if (result.vertebrae.size() != 5)
+      {
+        throw std::runtime_error("withNotAssessableVertebrae expects the five vertebrae T11-L3");
+      }
+      result.assessment.outOfDistributionGate = true;
+      result.assessment.outOfDistributionThreshold = 2.0;
+      const float scores[] = {0.75f, 3.25f, 1.5f, 0.5f, 1.25f};
+      for (size_t i = 0; i < result.vertebrae.size(); ++i)
+      {
+        result.vertebrae[i].outOfDistributionScore = scores[i];
+      }
+      markNotAssessable(result.vertebrae[1], {{NotAssessableReason::OutOfDistribution,
+                                               "out-of-distribution score 3.25 above the gate's threshold 2"}});
+      markNotAssessable(result.vertebrae[4], {{NotAssessableReason::CutBySeriesEdge, "the series ends 4 mm into the vertebra"},
+                                              {NotAssessableReason::Metal, "12 voxels above 3000 HU in the vertebral body"}});
+      return result;
+    }
+
+    AnalysisResult withNoVertebraAssessable(AnalysisResult result)
+    {
+      const NotAssessable thick{NotAssessableReason::SliceThickness,
+                                "slices 8 mm thick, the model is validated for 0.5 to 5 mm"};
+      result.assessment.seriesReasons = {thick};
+      for (auto& vertebra : result.vertebrae)
+      {
+        markNotAssessable(vertebra, {thick});
+      }
+      return result;
+    }
+
     PhantomWithResult makePhantomWithResult(uint64_t seed)
     {
       PhantomSettings settings;

@@ -24,5 +24,16 @@ namespace spinemet
 
     // The result a perfect model would give for `study`.
     AnalysisResult resultFromTruth(const PhantomStudy& study);
+
+    // `result` (of makePhantomWithResult) as a gated model would give it when it refuses two of
+    // the five vertebrae: T12 (lytic in the phantom) out of distribution, L3 cut by the series
+    // edge and next to metal. Every vertebra has an out-of-distribution score; the gate's
+    // threshold is 2. L1 and L2 still carry their findings, so the study state is "lesion
+    // suspected", and the most severe class is mixed (T12's lytic is withheld).
+    AnalysisResult withNotAssessableVertebrae(AnalysisResult result);
+
+    // `result` with no vertebra assessable, for a series-wide reason (slices too thick) and no
+    // out-of-distribution gate: the study state is "not assessable".
+    AnalysisResult withNoVertebraAssessable(AnalysisResult result);
   }
 }

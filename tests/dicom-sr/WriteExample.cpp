@@ -16,8 +16,9 @@ int main(int argc, char** argv)
 {
   if (argc != 2 && argc != 3)
   {
-    std::cerr << "usage: " << argv[0] << " OUTPUT_FOLDER [SEED]\n"
-              << "  without SEED: the documented example; with SEED: a random acquisition of T10-L1\n";
+    std::cerr << "usage: " << argv[0] << " OUTPUT_FOLDER [SEED | not-assessable | none-assessable]\n"
+              << "  without SEED: the documented example; with SEED: a random acquisition of T10-L1;\n"
+              << "  not-assessable: the example with T12 and L3 not assessable; none-assessable: no vertebra assessable\n";
     return 2;
   }
   try
@@ -25,7 +26,14 @@ int main(int argc, char** argv)
     const std::filesystem::path folder = argv[1];
     std::filesystem::create_directories(folder);
     spinemet::testing::PhantomWithResult made;
-    if (argc == 3)
+    const std::string variant = argc == 3 ? argv[2] : "";
+    if (variant == "not-assessable" || variant == "none-assessable")
+    {
+      made = spinemet::testing::makePhantomWithResult();
+      made.result = variant == "not-assessable" ? spinemet::testing::withNotAssessableVertebrae(made.result)
+                                                : spinemet::testing::withNoVertebraAssessable(made.result);
+    }
+    else if (argc == 3)
     {
       spinemet::PhantomSettings settings;
       settings.seed = std::stoull(argv[2]);

@@ -155,7 +155,8 @@ namespace spinemet
     const auto& assessability = engine->metadata().assessability;
     ASSERT_TRUE(assessability.has_value());
     ASSERT_TRUE(assessability->gate.has_value());
-    EXPECT_EQ(assessability->gate->featureDimension, 16);
+    // The tiny backbone: 2 x (8 + 16) texture statistics, then its 16 pooled features.
+    EXPECT_EQ(assessability->gate->featureDimension, 64);
     EXPECT_EQ(assessability->gate->featuresMethod, "forward_with_features");
     EXPECT_GT(assessability->gate->threshold, 0);
     ASSERT_TRUE(assessability->domain.sliceThicknessMm.has_value());
@@ -329,7 +330,7 @@ namespace spinemet
   {
     const AnalysisError error = loadError("gate-wrong-dimension.pt");
     EXPECT_EQ(error.code(), "model-contract");
-    EXPECT_NE(std::string(error.what()).find("\"ood_class_means\" is Double [4, 16], the gate needs float64 [K, 17]"),
+    EXPECT_NE(std::string(error.what()).find("\"ood_class_means\" is Double [4, 64], the gate needs float64 [K, 17]"),
               std::string::npos) << error.what();
   }
 
@@ -337,7 +338,7 @@ namespace spinemet
   {
     const AnalysisError error = loadError("gate-float32.pt");
     EXPECT_EQ(error.code(), "model-contract");
-    EXPECT_NE(std::string(error.what()).find("\"ood_precision\" is Float [16, 16], the gate needs float64 [16, 16]"),
+    EXPECT_NE(std::string(error.what()).find("\"ood_precision\" is Float [64, 64], the gate needs float64 [64, 64]"),
               std::string::npos) << error.what();
   }
 

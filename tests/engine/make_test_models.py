@@ -12,7 +12,7 @@
 - tiny-gate.pt          tiny.pt's weights (same seed) with an out-of-distribution gate fitted on random
                         crops (export --tiny --with-gate)
 - gate-missing-buffer.pt tiny-gate.pt whose metadata names a precision buffer the module lacks
-- gate-wrong-dimension.pt tiny-gate.pt whose metadata says feature_dimension 17 (the buffers are 16)
+- gate-wrong-dimension.pt tiny-gate.pt whose metadata says feature_dimension 17 (the buffers are 64)
 - gate-float32.pt       tiny-gate.pt with its buffers stored as float32
 - gate-no-method.pt     a contract-honouring forward with the gate's buffers but no
                         forward_with_features, and metadata that asks for it

@@ -78,5 +78,9 @@ def test_forward_with_features_is_forward_plus_the_backbone_features_scripted(va
     assert len(plain) == 4 and len(with_features) == 5
     for a, b in zip(plain, with_features[:4]):
         assert torch.equal(a, b)
-    assert with_features[4].shape == (3, model.backbone.num_features)
-    assert torch.allclose(with_features[4], backbone, atol=1e-6)
+    # Texture statistics of the stem and the first block, then the pooled features themselves.
+    assert with_features[4].shape == (3, model.backbone.statistics_dimension)
+    assert model.backbone.statistics_dimension > model.backbone.num_features
+    assert torch.allclose(with_features[4][:, -model.backbone.num_features:], backbone, atol=1e-6)
+    stem = model.backbone.features[:4](batch)
+    assert torch.allclose(with_features[4][:, :stem.shape[1]], stem.flatten(2).mean(2), atol=1e-6)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The real CT series in ../shared/testdata (read in place): their defects are found and told.
+// The real CT series in tests/data (copied from ../shared/testdata, licences in tests/data/README.md): their defects are found and told.
 #include "SyntheticSeries.h"
 
 #include "volume/SeriesLoader.h"

@@ -35,9 +35,18 @@ def main(binary, model, phantoms, work):
     vertebrae = result["vertebrae"]
     assert vertebrae, "no vertebra found in the phantom"
     rows = lines[header + 1:header + 1 + len(vertebrae)]
+    words = {"out-of-distribution": "out of distribution", "hu-calibration": "HU calibration",
+             "slice-thickness": "slice thickness", "pixel-spacing": "pixel spacing", "image-noise": "image noise",
+             "metal": "metal", "cut-by-series-edge": "cut by series edge"}
     for vertebra, row in zip(vertebrae, rows):
         fields = row.split()
         assert row.startswith(vertebra["display_name"]), (row, vertebra["display_name"])
+        if not vertebra["assessable"]:
+            # No class, probability or SINS point for a vertebra the model cannot be trusted on.
+            assert "not assessable (" in row, row
+            assert all(words[r["reason"]] in row for r in vertebra["not_assessable_reasons"]), row
+            assert not any(c in fields for c in ("normal", "blastic", "lytic", "mixed")), row
+            continue
         assert vertebra["bone_quality"]["class"] in fields, row
         assert vertebra["posterolateral"]["class"] in fields, row
         sins = {"normal": 0, "blastic": 0, "mixed": 1, "lytic": 2}[vertebra["bone_quality"]["class"]]
@@ -46,7 +55,14 @@ def main(binary, model, phantoms, work):
     for s in result["slices"]:
         assert abs(sum(s["bone_quality"].values()) - 1) < 1e-5
         assert 0 <= s["vertebra"] < len(vertebrae)
-    assert result["summary"]["lesion_suspected"] == any(v["bone_quality"]["class"] != "normal" for v in vertebrae)
+    assert result["summary"]["lesion_suspected"] == any(
+        v["assessable"] and v["bone_quality"]["class"] != "normal" for v in vertebrae)
+    assessed = sum(v["assessable"] for v in vertebrae)
+    study_line = next(line for line in lines if line.startswith("Study: "))
+    expected = {"lesion-suspected": "Study: lesion suspected",
+                "no-lesion-found": "Study: no lesion found in %d of %d vertebrae assessed" % (assessed, len(vertebrae)),
+                "not-assessable": "Study: not assessable"}[result["summary"]["state"]]
+    assert study_line.startswith(expected), (study_line, expected)
 
     # --dicom-out: the SR and the overlays of the dicom-sr writers, readable by DCMTK.
     dicom_out = os.path.join(work, "dicom")

@@ -8,6 +8,7 @@
 // Exit status: 0 done, 1 usage error, 2 the input or the model cannot be used (AnalysisError: the
 // message names what and where), 3 internal error.
 
+#include "AssessabilityText.h"
 #include "Tid1500MeasurementReport.h"
 #include "SecondaryCaptureOverlays.h"
 #include "common/AnalysisError.h"
@@ -167,14 +168,32 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
           << padded("posterolateral", 16) << padded("P", 7) << padded("SINS lesion", 13) << "SINS posterolateral\n";
       for (const auto& v : result.vertebrae)
       {
-        out << padded(v.displayName, 18) << padded(std::to_string(v.firstSlice) + "-" + std::to_string(v.lastSlice), 10)
-            << padded(toString(v.boneQuality), 14) << padded(fixed(v.boneQualityProbability, 2), 7)
+        out << padded(v.displayName, 18) << padded(std::to_string(v.firstSlice) + "-" + std::to_string(v.lastSlice), 10);
+        if (!v.assessable)
+        {
+          // No class, probability or SINS point: the row says why there is none.
+          out << "not assessable (" << reasonsInWords(v.notAssessableBecause) << ")\n";
+          continue;
+        }
+        out << padded(toString(v.boneQuality), 14) << padded(fixed(v.boneQualityProbability, 2), 7)
             << padded(toString(v.posterolateral), 16) << padded(fixed(v.posterolateralProbability, 2), 7)
             << padded(std::to_string(v.sinsBoneLesion), 13) << v.sinsPosterolateral << "\n";
       }
-      out << "\nStudy: " << (result.lesionSuspected() ? "lesion suspected" : "no lesion found")
-          << ", highest bone quality finding: " << toString(result.highestBoneQuality()) << "\n"
-          << "SINS: only the bone-lesion and posterolateral partial scores; the SINS total needs the "
+      out << "\nStudy: " << studyStateStatement(result);
+      if (result.state() != StudyState::NotAssessable)
+      {
+        out << ", highest bone quality finding: " << toString(result.highestBoneQuality());
+      }
+      out << "\n";
+      for (const auto& v : result.vertebrae)
+      {
+        for (const auto& reason : v.notAssessableBecause)
+        {
+          out << "Not assessable: " << v.displayName << ", " << reasonInWords(reason.reason)
+              << (reason.detail.empty() ? std::string() : ": " + reason.detail) << "\n";
+        }
+      }
+      out << "SINS: only the bone-lesion and posterolateral partial scores; the SINS total needs the "
              "other four components.\n";
     }
 

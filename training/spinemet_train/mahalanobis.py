@@ -135,9 +135,9 @@ def assessability_section(gate: GateStatistics) -> dict:
 def attach_buffers(model: torch.nn.Module, gate: GateStatistics) -> None:
     """Registers the gate's statistics as float64 buffers, so that they travel inside the
     TorchScript file (and its state_dict) with the weights they were fitted on."""
-    features = getattr(getattr(model, "backbone", None), "num_features", gate.feature_dimension)
+    features = getattr(getattr(model, "backbone", None), "statistics_dimension", gate.feature_dimension)
     if features != gate.feature_dimension:
-        raise ValueError(f"the gate was fitted on {gate.feature_dimension} features, the model's backbone has {features}")
+        raise ValueError(f"the gate was fitted on {gate.feature_dimension} features, the model gives {features}")
     if gate.precision.shape != (gate.feature_dimension, gate.feature_dimension):
         raise ValueError(f"precision must be [{gate.feature_dimension}, {gate.feature_dimension}], "
                          f"not {list(gate.precision.shape)}")

@@ -12,8 +12,9 @@ same TorchScript interface.
 - ``FourClassDenseNet``: the paper's baseline, a plain DenseNet four-class classifier. Its sub-task
   logits are derived from its four classes, its posterolateral output is constant (not trained).
 
-Both also export ``forward_with_features``: forward's four outputs plus the backbone's pooled
-features ``[N, D]``, which the out-of-distribution gate measures (out_of_distribution.py). It is a
+Both also export ``forward_with_features``: forward's four outputs plus ``[N, D]`` features for the
+out-of-distribution gate (out_of_distribution.py): the channel means and standard deviations after
+the stem and after the first dense block, then the backbone's pooled features. It is a
 second TorchScript method rather than a fifth output of ``forward`` so that ``forward`` keeps the
 contract's four outputs for every consumer that knows nothing of the gate.
 """
@@ -87,10 +88,44 @@ class DenseNetBackbone(nn.Module):
         nn.init.kaiming_normal_(features.conv0.weight)
         self.features = features
         self.num_features = densenet.classifier.in_features
+        # Where the out-of-distribution statistics are taken: after the stem and after the first
+        # dense block, where the features still describe texture; deeper blocks are what the
+        # pooled features already summarise. (Two taps also keep the gate's covariance small:
+        # 544 features for the demo backbone, 1664 for DenseNet-121.)
+        names = [name for name, _ in features.named_children()]
+        self.statistics_taps: List[int] = [names.index("pool0"), names.index("denseblock1")]
+        first_block = config.num_init_features + config.block_config[0] * config.growth_rate
+        tapped = [config.num_init_features, first_block] if len(config.block_config) > 1 else [config.num_init_features]
+        if len(config.block_config) == 1:
+            self.statistics_taps = self.statistics_taps[:1]
+        self.statistics_dimension = 2 * sum(tapped) + self.num_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.features(x))
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+    @torch.jit.export
+    def forward_with_statistics(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The pooled features (as forward) and, for the out-of-distribution gate, those features
+        preceded by the mean and standard deviation of every channel over the image at each tap
+        (after the stem, after the first dense block).
+
+        The penultimate features alone encode mostly what the heads need: a real vertebra can land
+        near a phantom class mean there. The earlier layers' channel means and deviations describe
+        texture (Huang & Belongie's "style statistics"), where real trabecular bone and the
+        phantom's synthetic texture differ most (docs/assessability.md)."""
+        statistics: List[torch.Tensor] = []
+        index = 0
+        for layer in self.features:
+            x = layer(x)
+            if index in self.statistics_taps:
+                flat = torch.flatten(x, 2)
+                statistics.append(flat.mean(dim=2))
+                statistics.append(flat.std(dim=2))
+            index += 1
+        features = torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 1), 1)
+        statistics.append(features)
+        return features, torch.cat(statistics, dim=1)
 
 
 class FusionMLP(nn.Module):
@@ -137,9 +172,9 @@ class MultiTaskDenseNet(nn.Module):
     @torch.jit.export
     def forward_with_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                                 torch.Tensor, torch.Tensor]:
-        features = self.backbone(x)
+        features, statistics = self.backbone.forward_with_statistics(x)
         blastic_logit, lytic_logit, bone_quality, posterolateral = self.heads(features)
-        return blastic_logit, lytic_logit, bone_quality, posterolateral, features
+        return blastic_logit, lytic_logit, bone_quality, posterolateral, statistics
 
     def heads(self, features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         blastic_logit = self.blastic_head(features).squeeze(1)
@@ -170,9 +205,9 @@ class FourClassDenseNet(nn.Module):
     @torch.jit.export
     def forward_with_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                                 torch.Tensor, torch.Tensor]:
-        features = self.backbone(x)
+        features, statistics = self.backbone.forward_with_statistics(x)
         blastic_logit, lytic_logit, logits, posterolateral = self.heads(features)
-        return blastic_logit, lytic_logit, logits, posterolateral, features
+        return blastic_logit, lytic_logit, logits, posterolateral, statistics
 
     def heads(self, features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         logits = self.classifier(features)
