@@ -84,3 +84,12 @@ def test_forward_with_features_is_forward_plus_the_backbone_features_scripted(va
     assert torch.allclose(with_features[4][:, -model.backbone.num_features:], backbone, atol=1e-6)
     stem = model.backbone.features[:4](batch)
     assert torch.allclose(with_features[4][:, :stem.shape[1]], stem.flatten(2).mean(2), atol=1e-6)
+
+
+def test_channel_std_is_torch_std():
+    from spinemet_train.model import channel_std
+    torch.manual_seed(3)
+    flat = torch.relu(torch.randn(4, 16, 81) * 2 + 1)
+    assert torch.allclose(channel_std(flat, flat.mean(dim=2)), flat.std(dim=2), atol=1e-6, rtol=1e-6)
+    scripted = torch.jit.script(channel_std)
+    assert torch.allclose(scripted(flat, flat.mean(dim=2)), flat.std(dim=2), atol=1e-6, rtol=1e-6)

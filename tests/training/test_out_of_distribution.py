@@ -205,3 +205,20 @@ def test_fit_refuses_a_threshold_that_rejects_the_test_split(tmp_path):
     # A quantile of 0.5 without margin leaves half the validation vertebrae above the threshold.
     with pytest.raises(RuntimeError, match="keeps only"):
         fit(model, metadata, train, val, val, quantile=0.5, margin=1.0, required_test_fraction=0.98)
+
+
+def test_reexport_keeps_the_gate_and_the_metadata(tmp_path):
+    gated = str(tmp_path / "gated.pt")
+    export_tiny(gated, with_gate=True)
+    out = str(tmp_path / "again.pt")
+    subprocess.run([sys.executable, "-m", "spinemet_train.out_of_distribution", "reexport", "--model", gated,
+                    "--version", "0.0.2", "--out", out], check=True)
+    old, before = load_exported(gated)
+    new, after = load_exported(out)
+    assert after["version"] == "0.0.2"
+    assert after["assessability"] == before["assessability"]
+    assert torch.equal(old.ood_precision, new.ood_precision) and torch.equal(old.ood_class_means, new.ood_class_means)
+    batch = torch.rand(3, 1, 32, 32)
+    a, b = old.forward_with_features(batch), new.forward_with_features(batch)
+    for x, y in zip(a, b):
+        assert torch.allclose(x, y, atol=1e-6)

@@ -7,6 +7,11 @@
         --model Resources/model/spinemet-demo.pt --train training/data/train --val training/data/val \\
         --test training/data/test --version 0.3.1 --out Resources/model/spinemet-demo.pt --report gate.json
 
+    # the same model, gate and metadata exported again with this package's code (e.g. a faster
+    # forward_with_features), after checking its outputs, features and scores against the file
+    PYTHONPATH=training /usr/bin/python3 -m spinemet_train.out_of_distribution reexport \
+        --model Resources/model/spinemet-demo.pt --version X.Y.Z --out NEW.pt
+
     # vertebra scores of any spinemet-prep output (e.g. a real CT) against a gated model's threshold
     PYTHONPATH=training /usr/bin/python3 -m spinemet_train.out_of_distribution score \\
         --model Resources/model/spinemet-demo.pt --data prep-out/ [--json scores.json]
@@ -276,6 +281,43 @@ def print_fit(report: dict) -> None:
         print(f"wrote {report['exported']['path']}: {report['exported']['name']} {report['exported']['version']}")
 
 
+GATE_MEMBERS = ("method", "features_method", "feature_dimension", "class_means_buffer", "precision_buffer",
+                "vertebra_statistic", "threshold")
+
+
+def command_reexport(args) -> int:
+    """The file's weights and gate, scripted again by the current code; refuses unless the new file
+    gives the old one's outputs and gate scores on a probe batch."""
+    model, metadata = rebuild_eager(args.model)
+    module, _ = load_exported(args.model)
+    section = metadata.get("assessability") or {}
+    gate = section.get("out_of_distribution")
+    if not gate:
+        raise SystemExit(f"{args.model}: no out-of-distribution gate to keep")
+    statistics = GateStatistics(
+        class_means=getattr(module, gate["class_means_buffer"]).numpy(),
+        precision=getattr(module, gate["precision_buffer"]).numpy(), threshold=gate["threshold"],
+        documentation={k: v for k, v in gate.items() if k not in GATE_MEMBERS}, domain=section.get("domain"))
+    new_metadata = dict(metadata, version=args.version or metadata["version"], date=datetime.date.today().isoformat())
+    export_model(model, new_metadata, args.out, gate=statistics)
+    reloaded, _ = load_exported(args.out)
+    p = metadata["preprocessing"]
+    probe = torch.rand(8, p["channels"], p["input_size"], p["input_size"], generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        old, new = module.forward_with_features(probe), reloaded.forward_with_features(probe)
+    for n, (a, b) in enumerate(zip(old[:4], new[:4])):
+        if not torch.allclose(a, b, rtol=1e-5, atol=1e-5):
+            raise SystemExit(f"{args.out}: output {n} differs from {args.model}'s")
+    old_scores = crop_scores(old[4].double().numpy(), statistics.class_means, statistics.precision)
+    new_scores = crop_scores(new[4].double().numpy(), statistics.class_means, statistics.precision)
+    worst = float(np.abs(old_scores - new_scores).max())
+    if worst > 1e-3:
+        raise SystemExit(f"{args.out}: gate scores differ from {args.model}'s by up to {worst}")
+    print(f"wrote {args.out}: {new_metadata['name']} {new_metadata['version']}, the gate of {args.model} "
+          f"(scores within {worst:.2g} of the old file's on a probe batch)")
+    return 0
+
+
 def command_score(args) -> int:
     module, metadata = load_exported(args.model)
     gate = (metadata.get("assessability") or {}).get("out_of_distribution")
@@ -326,13 +368,18 @@ def main(argv=None) -> int:
     f.add_argument("--pixel-spacing-mm", nargs=2, type=float, metavar=("LOW", "HIGH"))
     f.add_argument("--noise-margin", type=float, default=0.25,
                    help="widen the measured image-noise range by this fraction at each end")
+    r = commands.add_parser("reexport", help="export a gated model again with the current code, gate kept")
+    r.add_argument("--model", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--version", help="version of the re-exported model (default: unchanged)")
     s = commands.add_parser("score", help="vertebra scores of spinemet-prep output against a gated model")
     s.add_argument("--model", required=True)
     s.add_argument("--data", nargs="+", required=True)
     s.add_argument("--json", help="write the scores here")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    return command_fit(args) if args.command == "fit" else command_score(args)
+    commands_by_name = {"fit": command_fit, "reexport": command_reexport, "score": command_score}
+    return commands_by_name[args.command](args)
 
 
 if __name__ == "__main__":
