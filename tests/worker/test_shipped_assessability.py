@@ -5,7 +5,8 @@
   is normal or not assessable); run only when that folder is there, and said plainly when not;
 - on phantoms drawn as the held-out test split is drawn (unseen acquisitions, normal and hard): at
   least 98% of the vertebrae assessable;
-- a series thicker than the model's validated range: slice-thickness for every vertebra.
+- a series thicker than the model's validated range: slice-thickness for every vertebra; a series
+  far noisier than any it was validated on: image-noise.
 
     SPINEMET_PHANTOM=... /usr/bin/python3 tests/worker/test_shipped_assessability.py SPINEMET_BINARY MODEL WORK_DIR
 """
@@ -100,12 +101,24 @@ def check_thick_slices(binary, model, work):
           % result["assessment"]["series_reasons"][0]["detail"])
 
 
+def check_strong_noise(binary, model, work):
+    study = os.path.join(work, "noisy")
+    generate_phantom(study, "--seed", "78", "--levels", "T12-L2", "--noise", "70")
+    result = classify(binary, model, study, study + ".json")
+    series = [entry["reason"] for entry in result["assessment"]["series_reasons"]]
+    assert series == ["image-noise"], result["assessment"]
+    assert result["summary"]["state"] == "not-assessable", result["summary"]
+    print("noise sigma 70 HU: every vertebra not assessable, image-noise (%s)"
+          % result["assessment"]["series_reasons"][0]["detail"])
+
+
 def main(binary, model, work):
     os.makedirs(work, exist_ok=True)
     real = check_real_ct(binary, model, work)
     check_test_split(binary, model, work)
     check_thick_slices(binary, model, work)
-    print("%d passed, 0 failed" % (real + 2))
+    check_strong_noise(binary, model, work)
+    print("%d passed, 0 failed" % (real + 3))
     return 0
 
 
