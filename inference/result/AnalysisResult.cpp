@@ -107,8 +107,8 @@ namespace spinemet
       return value;
     }
 
-    // NaN (no score) is written as null.
-    Json::Value optionalScore(float value)
+    // NaN (no score, no measurement) is written as null.
+    Json::Value optionalNumberToJson(double value)
     {
       return std::isnan(value) ? Json::Value() : Json::Value(value);
     }
@@ -296,7 +296,7 @@ namespace spinemet
       json["key_slice_outline"] = outline;
       json["assessable"] = v.assessable;
       json["not_assessable_reasons"] = reasonsToJson(v.notAssessableBecause);
-      json["out_of_distribution_score"] = optionalScore(v.outOfDistributionScore);
+      json["out_of_distribution_score"] = optionalNumberToJson(v.outOfDistributionScore);
       if (!v.assessable)
       {
         // No finding is written for a vertebra the model cannot be trusted on, not even a normal one.
@@ -422,7 +422,7 @@ namespace spinemet
       json["lytic"] = s.lytic;
       json["bone_quality"] = probabilitiesToJson(s.boneQuality, BONE_QUALITY_NAMES);
       json["posterolateral"] = probabilitiesToJson(s.posterolateral, POSTEROLATERAL_NAMES);
-      json["out_of_distribution_score"] = optionalScore(s.outOfDistributionScore);
+      json["out_of_distribution_score"] = optionalNumberToJson(s.outOfDistributionScore);
       return json;
     }
 
@@ -579,10 +579,10 @@ namespace spinemet
   Json::Value toJson(const InputMeasurements& m)
   {
     Json::Value json(Json::objectValue);
-    json["body_median_hu"] = std::isnan(m.bodyMedianHu) ? Json::Value() : Json::Value(m.bodyMedianHu);
+    json["body_median_hu"] = optionalNumberToJson(m.bodyMedianHu);
     json["soft_tissue_fraction"] = m.softTissueFraction;
     json["dense_fraction"] = m.denseFraction;
-    json["image_noise_hu"] = std::isnan(m.imageNoiseHu) ? Json::Value() : Json::Value(m.imageNoiseHu);
+    json["image_noise_hu"] = optionalNumberToJson(m.imageNoiseHu);
     json["sampled_voxels"] = Json::UInt64(m.sampledVoxels);
     return json;
   }
