@@ -555,6 +555,35 @@ namespace spinemet
     }
 
 
+    BodyDensities SliceAnalyser::bodyDensities(const Footprint& body) const
+    {
+      // Half the width, so that the lateral cortex stays out; each part a fifth of the depth,
+      // centred at -0.5, 0 and +0.5 of the half depth.
+      BodyDensities densities{};
+      const long c0 = std::max(0L, std::lround(body.column - 0.5 * body.halfWidth));
+      const long c1 = std::min(static_cast<long>(grid_.columns) - 1, std::lround(body.column + 0.5 * body.halfWidth));
+      const double halfPart = std::max(0.5, 0.2 * body.halfDepth);
+      for (int part = 0; part < 3; ++part)
+      {
+        const double centre = body.row + grid_.posteriorRowSign * (part - 1) * 0.5 * body.halfDepth;
+        const long r0 = std::max(0L, std::lround(centre - halfPart));
+        const long r1 = std::min(static_cast<long>(grid_.rows) - 1, std::lround(centre + halfPart));
+        double sum = 0;
+        size_t count = 0;
+        for (long r = r0; r <= r1; ++r)
+        {
+          for (long c = c0; c <= c1; ++c)
+          {
+            sum += hu(static_cast<size_t>(c), static_cast<size_t>(r));
+            ++count;
+          }
+        }
+        densities[static_cast<size_t>(part)] = count > 0 ? sum / static_cast<double>(count) : 0;
+      }
+      return densities;
+    }
+
+
     double SliceAnalyser::posteriorElementsRow(const Footprint& body) const
     {
       const double sign = grid_.posteriorRowSign;

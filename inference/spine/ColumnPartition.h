@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// Internal to the spine stage: the column along z cut into vertebrae at its discs
+// (docs/spine.md, "Discs"). Separate from SpineFinder.cpp so that each step can be tested on a
+// density profile alone.
+
+#include "spine/Spine.h"
+
+#include <array>
+#include <cstddef>
+#include <vector>
+
+namespace spinemet
+{
+  namespace spine_detail
+  {
+    // Mean HU in the anterior, central and posterior parts of the body's footprint on one slice.
+    // A disc is tilted in a kyphotic or lordotic column, and the footprint's centre can be a
+    // few millimetres off: one of the three still cuts the disc square.
+    using BodyDensities = std::array<double, 3>;
+
+    // How much each slice looks like a disc: the depth of the narrowest density valley through
+    // it, measured against the densest slices (the end plates) within a few millimetres on
+    // either side, also in the bone profile. A disc lies between two end plates close by; the middle of a body
+    // with little cancellous bone is a valley too, but its end plates are far away.
+    // Each signal's depth is scaled by what a clear disc gives, so that 1 is a clear disc.
+    struct DiscEvidence
+    {
+      std::vector<double> strength;     // >= 0, 1 is a clear disc
+      std::vector<int> part;            // the signal that showed it: 0-2 a density part, -1 the
+                                        // bone profile (SliceSpine::boneProfile)
+    };
+    DiscEvidence measureDiscEvidence(const std::vector<BodyDensities>& densities,
+                                     const std::vector<double>& profile, double sliceMm);
+
+    // The discs: the set of valleys, cranial to caudal, that best explains the profile as a
+    // column of vertebrae whose height changes slowly from one to the next (dynamic programming
+    // over chains of discs). Slice indices into the profile.
+    std::vector<size_t> chooseDiscs(const DiscEvidence& evidence, double sliceMm);
+
+    // Inclusive slice ranges of the vertebrae between the discs; each disc is as wide as its
+    // valley at half depth. Segments cut by the scan (touching index 0 or the end, when
+    // `startIsScanEdge` / `endIsScanEdge`) are kept however short; others need
+    // `minimumVertebraMm`.
+    struct SliceRange
+    {
+      size_t first = 0;
+      size_t last = 0;
+    };
+    std::vector<SliceRange> splitLongVertebrae(std::vector<SliceRange> vertebrae, const DiscEvidence& evidence,
+                                               double sliceMm, size_t sliceCount, const SpineOptions& options);
+    std::vector<SliceRange> vertebraeBetweenDiscs(const std::vector<size_t>& discs,
+                                                  const DiscEvidence& evidence,
+                                                  const std::vector<BodyDensities>& densities,
+                                                  const std::vector<double>& profile, double sliceMm, bool startIsScanEdge,
+                                                  bool endIsScanEdge, const SpineOptions& options);
+  }
+}
