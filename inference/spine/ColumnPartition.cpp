@@ -21,6 +21,11 @@ namespace spinemet
       // Vertebral pitch (body and disc), C3 (about 15 mm) to L5 (about 40 mm), with margin.
       constexpr double MINIMUM_PITCH_MM = 12;
       constexpr double MAXIMUM_PITCH_MM = 50;
+      // A vertebra (body and disc) is about as high as its body is deep, C3 to L5 (0.8-1.2 in
+      // adults): a pitch well below the depth is half a vertebra, a valley in a body's middle
+      // taken for a disc. The depth measured on the slices can be short (a thin anterior shell),
+      // rarely long, hence a low bound.
+      constexpr double MINIMUM_PITCH_PER_DEPTH = 0.6;
       // Adjacent vertebrae differ in height by a few per cent; a lesion or a transitional
       // vertebra by more, but not by a third.
       constexpr double MAXIMUM_PITCH_RATIO = 1.35;
@@ -40,29 +45,36 @@ namespace spinemet
     namespace
     {
       // Depth of the valley through each slice in one signal: the lower of the highest values
-      // within `reach` slices above and below, minus the slice's own.
+      // within `reach` slices above and below, minus the slice's own. At thick slices a disc
+      // can share itself between two slices, neither of them a valley alone: a valley with a
+      // floor of two slices is measured too (against its higher slice) and given to the lower.
       std::vector<double> valleyDepth(const std::vector<double>& signal, size_t reach)
       {
         const size_t n = signal.size();
         std::vector<double> depth(n, 0);
-        // Near the column's ends one side is cut off: a valley needs most of its reach on both.
-        const size_t margin = reach;
-        for (size_t s = margin; s + margin < n; ++s)
-        {
-          double above = -std::numeric_limits<double>::infinity();
-          double below = above;
-          for (size_t k = 1; k <= reach; ++k)
+        auto highest = [&](long from, long to) {   // inclusive, clipped to the column
+          double value = -std::numeric_limits<double>::infinity();
+          for (long k = std::max(0L, from); k <= std::min(static_cast<long>(n) - 1, to); ++k)
           {
-            if (s >= k)
-            {
-              below = std::max(below, signal[s - k]);
-            }
-            if (s + k < n)
-            {
-              above = std::max(above, signal[s + k]);
-            }
+            value = std::max(value, signal[static_cast<size_t>(k)]);
           }
-          depth[s] = std::max(0.0, std::min(above, below) - signal[s]);
+          return value;
+        };
+        // Near the column's ends one side is cut off: a valley needs its whole reach on both.
+        const long r = static_cast<long>(reach);
+        for (long s = r; s + r < static_cast<long>(n); ++s)
+        {
+          const size_t here = static_cast<size_t>(s);
+          const double single = std::min(highest(s - r, s - 1), highest(s + 1, s + r)) - signal[here];
+          depth[here] = std::max(depth[here], single);
+          if (s + 1 + r < static_cast<long>(n))
+          {
+            const size_t next = here + 1;
+            const double floor = std::max(signal[here], signal[next]);
+            const double pair = std::min(highest(s - r, s - 1), highest(s + 2, s + 1 + r)) - floor;
+            const size_t lower = signal[here] <= signal[next] ? here : next;
+            depth[lower] = std::max(depth[lower], pair);
+          }
         }
         return depth;
       }
@@ -92,7 +104,7 @@ namespace spinemet
                                      const std::vector<double>& profile, double sliceMm)
     {
       const size_t n = densities.size();
-      const size_t reach = std::max<size_t>(2, static_cast<size_t>(std::lround(END_PLATE_REACH_MM / sliceMm)));
+      const size_t reach = std::max<size_t>(1, static_cast<size_t>(std::lround(END_PLATE_REACH_MM / sliceMm)));
       DiscEvidence evidence;
       evidence.strength.assign(n, 0);
       evidence.part.assign(n, PROFILE_PART);
@@ -127,7 +139,7 @@ namespace spinemet
     }
 
 
-    std::vector<size_t> chooseDiscs(const DiscEvidence& evidence, double sliceMm)
+    std::vector<size_t> chooseDiscs(const DiscEvidence& evidence, const std::vector<double>& bodyDepthMm, double sliceMm)
     {
       const std::vector<double>& depth = evidence.strength;
       const size_t n = depth.size();
@@ -167,7 +179,8 @@ namespace spinemet
         for (size_t j = 0; j < i; ++j)
         {
           const double pitch = mm(i) - mm(j);
-          if (pitch < MINIMUM_PITCH_MM || pitch > MAXIMUM_PITCH_MM)
+          const double depthMm = (bodyDepthMm[candidates[i]] + bodyDepthMm[candidates[j]]) / 2;
+          if (pitch < std::max(MINIMUM_PITCH_MM, MINIMUM_PITCH_PER_DEPTH * depthMm) || pitch > MAXIMUM_PITCH_MM)
           {
             continue;
           }
@@ -305,7 +318,7 @@ namespace spinemet
       }
       // Each disc's extent: the valley at half its depth, in the signal that showed it.
       std::vector<bool> disc(n, false);
-      const size_t reach = std::max<size_t>(2, static_cast<size_t>(std::lround(END_PLATE_REACH_MM / sliceMm)));
+      const size_t reach = std::max<size_t>(1, static_cast<size_t>(std::lround(END_PLATE_REACH_MM / sliceMm)));
       // Half a disc at most: a noisy profile would otherwise eat into the bodies beside it.
       const size_t halfDisc = static_cast<size_t>(std::floor(MAXIMUM_HALF_DISC_MM / sliceMm));
       for (size_t d : discs)
@@ -358,6 +371,34 @@ namespace spinemet
         }
       }
       return splitLongVertebrae(std::move(vertebrae), evidence, sliceMm, n, options);
+    }
+
+
+    std::vector<SliceRange> partitionColumn(const ColumnSignals& column, double sliceMm, bool firstIsCranial,
+                                            bool cranialIsScanEdge, bool caudalIsScanEdge,
+                                            const SpineOptions& options)
+    {
+      ColumnSignals cranialFirst = column;
+      if (!firstIsCranial)
+      {
+        std::reverse(cranialFirst.densities.begin(), cranialFirst.densities.end());
+        std::reverse(cranialFirst.profile.begin(), cranialFirst.profile.end());
+        std::reverse(cranialFirst.bodyDepthMm.begin(), cranialFirst.bodyDepthMm.end());
+      }
+      const DiscEvidence evidence = measureDiscEvidence(cranialFirst.densities, cranialFirst.profile, sliceMm);
+      const std::vector<size_t> discs = chooseDiscs(evidence, cranialFirst.bodyDepthMm, sliceMm);
+      std::vector<SliceRange> ranges = vertebraeBetweenDiscs(discs, evidence, cranialFirst.densities, cranialFirst.profile,
+                                                             sliceMm, cranialIsScanEdge, caudalIsScanEdge, options);
+      if (!firstIsCranial)
+      {
+        const size_t last = column.profile.size() - 1;
+        for (SliceRange& range : ranges)
+        {
+          range = SliceRange{last - range.last, last - range.first};
+        }
+        std::reverse(ranges.begin(), ranges.end());
+      }
+      return ranges;
     }
   }
 }

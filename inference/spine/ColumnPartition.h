@@ -36,8 +36,10 @@ namespace spinemet
 
     // The discs: the set of valleys, cranial to caudal, that best explains the profile as a
     // column of vertebrae whose height changes slowly from one to the next (dynamic programming
-    // over chains of discs). Slice indices into the profile.
-    std::vector<size_t> chooseDiscs(const DiscEvidence& evidence, double sliceMm);
+    // over chains of discs), no two closer than a fraction of the body's depth (`bodyDepthMm`,
+    // per slice). Slice indices into the profile.
+    std::vector<size_t> chooseDiscs(const DiscEvidence& evidence, const std::vector<double>& bodyDepthMm,
+                                    double sliceMm);
 
     // Inclusive slice ranges of the vertebrae between the discs; each disc is as wide as its
     // valley at half depth. Segments cut by the scan (touching index 0 or the end, when
@@ -55,5 +57,20 @@ namespace spinemet
                                                   const std::vector<BodyDensities>& densities,
                                                   const std::vector<double>& profile, double sliceMm, bool startIsScanEdge,
                                                   bool endIsScanEdge, const SpineOptions& options);
+
+    // The signals along the column, one entry per slice (volume order).
+    struct ColumnSignals
+    {
+      std::vector<BodyDensities> densities;
+      std::vector<double> profile;         // SliceSpine::boneProfile
+      std::vector<double> bodyDepthMm;     // the footprint's depth
+    };
+
+    // The three steps above, run from the cranial end (`firstIsCranial` says which end of the
+    // signals that is), so that ties fall the same way whatever the slice order. Ranges are
+    // indices into the signals, in their order.
+    std::vector<SliceRange> partitionColumn(const ColumnSignals& column, double sliceMm, bool firstIsCranial,
+                                            bool cranialIsScanEdge, bool caudalIsScanEdge,
+                                            const SpineOptions& options);
   }
 }

@@ -344,14 +344,18 @@ namespace spinemet
       --bottom;
     }
 
-    const std::vector<spine_detail::BodyDensities> columnDensities(densities.begin() + static_cast<long>(bottom),
-                                                                   densities.begin() + static_cast<long>(top) + 1);
-    const std::vector<double> columnProfile(profile.begin() + static_cast<long>(bottom),
-                                            profile.begin() + static_cast<long>(top) + 1);
-    const spine_detail::DiscEvidence evidence = spine_detail::measureDiscEvidence(columnDensities, columnProfile, sliceMm);
-    const std::vector<size_t> discs = spine_detail::chooseDiscs(evidence, sliceMm);
+    const bool cranialIsHigh = geometry.sliceDirection[2] >= 0;
+    spine_detail::ColumnSignals column;
+    for (size_t s = bottom; s <= top; ++s)
+    {
+      column.densities.push_back(densities[s]);
+      column.profile.push_back(profile[s]);
+      column.bodyDepthMm.push_back(2 * footprints[s].halfDepth * grid.rowMm);
+    }
+    // Always cut cranial to caudal, so that the vertebrae do not depend on the slice order.
     const std::vector<spine_detail::SliceRange> runs =
-      spine_detail::vertebraeBetweenDiscs(discs, evidence, columnDensities, columnProfile, sliceMm, bottom == 0, top == n - 1, options);
+      spine_detail::partitionColumn(column, sliceMm, !cranialIsHigh, cranialIsHigh ? top == n - 1 : bottom == 0,
+                                    cranialIsHigh ? bottom == 0 : top == n - 1, options);
     if (runs.empty())
     {
       throw AnalysisError("no-spine", "no spine found: a column of bone spans slices " +
@@ -361,7 +365,6 @@ namespace spinemet
 
     SpineLayout layout;
     layout.slices.resize(n);
-    const bool cranialIsHigh = geometry.sliceDirection[2] >= 0;
     for (size_t r = 0; r < runs.size(); ++r)
     {
       const spine_detail::SliceRange& run = cranialIsHigh ? runs[runs.size() - 1 - r] : runs[r];
