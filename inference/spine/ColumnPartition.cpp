@@ -5,6 +5,7 @@
 #include "spine/ColumnPartition.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -38,7 +39,8 @@ namespace spinemet
       constexpr double PROFILE_CLEAR_DEPTH = 0.5;
       constexpr double MAXIMUM_HALF_DISC_MM = 3.5;    // lumbar discs are up to 12 mm high
       constexpr double LONG_VERTEBRA_FACTOR = 1.5;    // a vertebra this much higher than its neighbours is two
-      constexpr int PROFILE_PART = -1;
+      // Tilts of the disc lines: mm along z per mm from front to back.
+      constexpr std::array<double, 7> DISC_SLOPES{-0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6};
     }
 
 
@@ -101,37 +103,62 @@ namespace spinemet
 
 
     DiscEvidence measureDiscEvidence(const std::vector<BodyDensities>& densities,
-                                     const std::vector<double>& profile, double sliceMm)
+                                     const std::vector<double>& profile,
+                                     const std::vector<double>& bodyDepthMm, double sliceMm)
     {
       const size_t n = densities.size();
       const size_t reach = std::max<size_t>(1, static_cast<size_t>(std::lround(END_PLATE_REACH_MM / sliceMm)));
       DiscEvidence evidence;
       evidence.strength.assign(n, 0);
-      evidence.part.assign(n, PROFILE_PART);
+      evidence.part.assign(n, 0);
       // The bone profile's valleys (scaled so that a drop of half the profile's range counts as a
       // clear disc): at thick slices a disc shows there even where the density valley is
-      // shallow. The density valleys: where the cancellous bone is sparse and the shell thin
-      // (older patients), the profile is noisy and the end plates tell the discs.
+      // shallow.
+      evidence.signals.push_back(profile);
       const std::vector<double> profileDepth = valleyDepth(profile, reach);
       for (size_t s = 0; s < n; ++s)
       {
         evidence.strength[s] = profileDepth[s] / PROFILE_CLEAR_DEPTH;
       }
-      for (int part = 0; part < 3; ++part)
+      // The density valleys along lines through the sagittal strip at each tilt: where the
+      // cancellous bone is sparse and the shell thin (older patients) the profile is noisy, and
+      // the end plates either side of a disc tell it. One scale for all tilts, so that a tilt
+      // that only sees noise does not weigh as much as one that follows a disc.
+      std::vector<std::vector<double>> depths;
+      for (double slope : DISC_SLOPES)
       {
-        std::vector<double> signal(n);
+        std::vector<double> line(n, 0);
         for (size_t s = 0; s < n; ++s)
         {
-          signal[s] = densities[s][static_cast<size_t>(part)];
-        }
-        const std::vector<double> depth = valleyDepth(signal, reach);
-        const double scale = upperDecile(depth);
-        for (size_t s = 0; scale > 0 && s < n; ++s)
-        {
-          if (depth[s] / scale > evidence.strength[s])
+          double sum = 0;
+          for (size_t k = 0; k < STRIP_BINS; ++k)
           {
-            evidence.strength[s] = depth[s] / scale;
-            evidence.part[s] = part;
+            const double offsetMm = slope * stripBinPosition(k) * bodyDepthMm[s] / 2;
+            const long at = std::clamp(static_cast<long>(s) + std::lround(offsetMm / sliceMm), 0L, static_cast<long>(n) - 1);
+            sum += densities[static_cast<size_t>(at)][k];
+          }
+          line[s] = sum / static_cast<double>(STRIP_BINS);
+        }
+        depths.push_back(valleyDepth(line, reach));
+        evidence.signals.push_back(std::move(line));
+      }
+      std::vector<double> deepest(n, 0);
+      for (const std::vector<double>& depth : depths)
+      {
+        for (size_t s = 0; s < n; ++s)
+        {
+          deepest[s] = std::max(deepest[s], depth[s]);
+        }
+      }
+      const double scale = upperDecile(deepest);
+      for (size_t t = 0; scale > 0 && t < depths.size(); ++t)
+      {
+        for (size_t s = 0; s < n; ++s)
+        {
+          if (depths[t][s] / scale > evidence.strength[s])
+          {
+            evidence.strength[s] = depths[t][s] / scale;
+            evidence.part[s] = static_cast<int>(t + 1);
           }
         }
       }
@@ -149,13 +176,14 @@ namespace spinemet
       }
       const double scale = 1;
 
-      // Candidates: local maxima of the scaled evidence.
+      // Candidates: every slice with some evidence.
       std::vector<size_t> candidates;
       std::vector<double> strength;
       for (size_t s = 1; s + 1 < n; ++s)
       {
         const double value = depth[s] / scale;
-        if (value >= MINIMUM_CANDIDATE && depth[s] >= depth[s - 1] && depth[s] >= depth[s + 1])
+        // Not only local maxima: at thick slices a disc can show most on the slice beside it.
+        if (value >= MINIMUM_CANDIDATE)
         {
           candidates.push_back(s);
           strength.push_back(value);
@@ -307,11 +335,10 @@ namespace spinemet
 
     std::vector<SliceRange> vertebraeBetweenDiscs(const std::vector<size_t>& discs,
                                                   const DiscEvidence& evidence,
-                                                  const std::vector<BodyDensities>& densities,
                                                   const std::vector<double>& profile, double sliceMm, bool startIsScanEdge,
                                                   bool endIsScanEdge, const SpineOptions& options)
     {
-      const size_t n = densities.size();
+      const size_t n = profile.size();
       if (n == 0)
       {
         return {};
@@ -324,7 +351,7 @@ namespace spinemet
       for (size_t d : discs)
       {
         const int part = evidence.part[d];
-        auto signal = [&](size_t s) { return part == PROFILE_PART ? profile[s] : densities[s][static_cast<size_t>(part)]; };
+        auto signal = [&](size_t s) { return evidence.signals[static_cast<size_t>(part)][s]; };
         std::vector<double> around;
         for (size_t s = d >= reach ? d - reach : 0; s <= std::min(n - 1, d + reach); ++s)
         {
@@ -385,9 +412,10 @@ namespace spinemet
         std::reverse(cranialFirst.profile.begin(), cranialFirst.profile.end());
         std::reverse(cranialFirst.bodyDepthMm.begin(), cranialFirst.bodyDepthMm.end());
       }
-      const DiscEvidence evidence = measureDiscEvidence(cranialFirst.densities, cranialFirst.profile, sliceMm);
+      const DiscEvidence evidence = measureDiscEvidence(cranialFirst.densities, cranialFirst.profile,
+                                                        cranialFirst.bodyDepthMm, sliceMm);
       const std::vector<size_t> discs = chooseDiscs(evidence, cranialFirst.bodyDepthMm, sliceMm);
-      std::vector<SliceRange> ranges = vertebraeBetweenDiscs(discs, evidence, cranialFirst.densities, cranialFirst.profile,
+      std::vector<SliceRange> ranges = vertebraeBetweenDiscs(discs, evidence, cranialFirst.profile,
                                                              sliceMm, cranialIsScanEdge, caudalIsScanEdge, options);
       if (!firstIsCranial)
       {

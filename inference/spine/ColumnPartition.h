@@ -15,10 +15,17 @@ namespace spinemet
 {
   namespace spine_detail
   {
-    // Mean HU in the anterior, central and posterior parts of the body's footprint on one slice.
-    // A disc is tilted in a kyphotic or lordotic column, and the footprint's centre can be a
-    // few millimetres off: one of the three still cuts the disc square.
-    using BodyDensities = std::array<double, 3>;
+    // Mean HU across the middle of the body's footprint on one slice, in STRIP_BINS bins from
+    // front (-0.8 of the half depth) to back (+0.8): one row of a sagittal reformat through the
+    // body. A disc is tilted in a kyphotic or lordotic column (in the upper thoracic spine by
+    // up to 10 mm across the body): lines through this strip at several tilts follow it.
+    constexpr size_t STRIP_BINS = 9;
+    using BodyDensities = std::array<double, STRIP_BINS>;
+    // Where bin k lies, as a fraction of the half depth (posterior positive).
+    inline double stripBinPosition(size_t k)
+    {
+      return -0.8 + 1.6 * static_cast<double>(k) / static_cast<double>(STRIP_BINS - 1);
+    }
 
     // How much each slice looks like a disc: the depth of the narrowest density valley through
     // it, measured against the densest slices (the end plates) within a few millimetres on
@@ -28,11 +35,12 @@ namespace spinemet
     struct DiscEvidence
     {
       std::vector<double> strength;     // >= 0, 1 is a clear disc
-      std::vector<int> part;            // the signal that showed it: 0-2 a density part, -1 the
-                                        // bone profile (SliceSpine::boneProfile)
+      std::vector<int> part;            // the signal that showed it: an index into `signals`
+      std::vector<std::vector<double>> signals;   // the bone profile, then the tilted lines
     };
     DiscEvidence measureDiscEvidence(const std::vector<BodyDensities>& densities,
-                                     const std::vector<double>& profile, double sliceMm);
+                                     const std::vector<double>& profile,
+                                     const std::vector<double>& bodyDepthMm, double sliceMm);
 
     // The discs: the set of valleys, cranial to caudal, that best explains the profile as a
     // column of vertebrae whose height changes slowly from one to the next (dynamic programming
@@ -54,7 +62,6 @@ namespace spinemet
                                                double sliceMm, size_t sliceCount, const SpineOptions& options);
     std::vector<SliceRange> vertebraeBetweenDiscs(const std::vector<size_t>& discs,
                                                   const DiscEvidence& evidence,
-                                                  const std::vector<BodyDensities>& densities,
                                                   const std::vector<double>& profile, double sliceMm, bool startIsScanEdge,
                                                   bool endIsScanEdge, const SpineOptions& options);
 

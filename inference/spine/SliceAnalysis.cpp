@@ -557,17 +557,17 @@ namespace spinemet
 
     BodyDensities SliceAnalyser::bodyDensities(const Footprint& body) const
     {
-      // Half the width, so that the lateral cortex stays out; each part a fifth of the depth,
-      // centred at -0.5, 0 and +0.5 of the half depth.
+      // The middle 1.4 of the half width (the lateral cortex stays out), in STRIP_BINS bins
+      // from front to back, each as deep as the spacing between bin centres.
       BodyDensities densities{};
-      const long c0 = std::max(0L, std::lround(body.column - 0.5 * body.halfWidth));
-      const long c1 = std::min(static_cast<long>(grid_.columns) - 1, std::lround(body.column + 0.5 * body.halfWidth));
-      const double halfPart = std::max(0.5, 0.2 * body.halfDepth);
-      for (int part = 0; part < 3; ++part)
+      const long c0 = std::max(0L, std::lround(body.column - 0.7 * body.halfWidth));
+      const long c1 = std::min(static_cast<long>(grid_.columns) - 1, std::lround(body.column + 0.7 * body.halfWidth));
+      const double halfBin = std::max(0.5, 0.8 * body.halfDepth / static_cast<double>(STRIP_BINS - 1));
+      for (size_t k = 0; k < STRIP_BINS; ++k)
       {
-        const double centre = body.row + grid_.posteriorRowSign * (part - 1) * 0.5 * body.halfDepth;
-        const long r0 = std::max(0L, std::lround(centre - halfPart));
-        const long r1 = std::min(static_cast<long>(grid_.rows) - 1, std::lround(centre + halfPart));
+        const double centre = body.row + grid_.posteriorRowSign * stripBinPosition(k) * body.halfDepth;
+        const long r0 = std::max(0L, std::lround(centre - halfBin));
+        const long r1 = std::min(static_cast<long>(grid_.rows) - 1, std::lround(centre + halfBin));
         double sum = 0;
         size_t count = 0;
         for (long r = r0; r <= r1; ++r)
@@ -578,7 +578,7 @@ namespace spinemet
             ++count;
           }
         }
-        densities[static_cast<size_t>(part)] = count > 0 ? sum / static_cast<double>(count) : 0;
+        densities[k] = count > 0 ? sum / static_cast<double>(count) : 0;
       }
       return densities;
     }

@@ -51,8 +51,8 @@ namespace spinemet
       // Bone evidence inside the footprint (SliceSpine::boneProfile).
       double boneProfile(const Footprint& body) const;
 
-      // Mean smoothed HU in the anterior, central and posterior thirds of the footprint's
-      // inner part (the disc evidence, ColumnPartition.h).
+      // Mean smoothed HU across the footprint, front to back (the disc evidence,
+      // ColumnPartition.h).
       BodyDensities bodyDensities(const Footprint& body) const;
 
       // The row of the most posterior bone behind the body within a narrow midline corridor
