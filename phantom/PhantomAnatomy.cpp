@@ -244,7 +244,10 @@ namespace spinemet
           const double wallX = anatomy.bodySemiX - anatomy.fatMm - 9;
           const double wallY = anatomy.bodySemiY - anatomy.fatMm - 9;
           const int segments = v.levelIndex >= 10 ? 3 + (11 - v.levelIndex) * 2 : 9;
-          const double ribZ = v.zTop - 0.4 * h;
+          // Ribs 2-9 meet the column at the top of their vertebra (their heads also touch the
+          // disc and the body above); ribs 1 and 10-12 a little lower, on their own body.
+          const bool headAtTop = v.levelIndex >= 1 && v.levelIndex <= 8;
+          const double ribZ = v.zTop - (headAtTop ? 0.1 : 0.25) * h;
           const double ribHalfHeight = 4.5;
           const double ribDrop = along({{0, 4}, {6, 7}, {11, 6}}, s);
           const double ribRadius = 4.2;

@@ -444,6 +444,8 @@ namespace spinemet
         layout.slices[s].vertebra = vertebra.index;
       }
     }
+    findRibs(volume, layout);
+    nameLevels(layout, n);
     return layout;
   }
 }

@@ -29,18 +29,21 @@ int main(int argc, char** argv)
     const Series series = loadSeries(FileSliceSource({argv[1]}), options);
     const SpineLayout layout = findSpine(series.volume);
     const VolumeGeometry& geometry = series.volume.geometry();
-    std::printf("%zu vertebrae\n", layout.vertebrae.size());
+    std::printf("%zu vertebrae; %s\n", layout.vertebrae.size(), layout.levelNote.c_str());
     for (const Vertebra& vertebra : layout.vertebrae)
     {
+      const VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(vertebra.index)];
       const double z0 = series.slices[vertebra.firstSlice].position;
       const double z1 = series.slices[vertebra.lastSlice].position;
       const PixelBox& box = layout.slices[(vertebra.firstSlice + vertebra.lastSlice) / 2].vertebralBody;
       std::printf("%2d %-6s slices %3zu-%3zu  z %8.1f to %8.1f (%5.1f mm)  body %4.0f x %4.0f mm at column %5.1f row %5.1f  "
-                  "level confidence %.2f  landmark %s\n",
+                  "ribs %c%c  level confidence %.2f  landmark %s\n",
                   vertebra.index, vertebra.displayName(layout.vertebrae.size()).c_str(), vertebra.firstSlice,
                   vertebra.lastSlice, z0, z1, z1 - z0 + geometry.sliceSpacing,
                   (box.column1 - box.column0) * geometry.columnSpacing, (box.row1 - box.row0) * geometry.rowSpacing,
-                  (box.column0 + box.column1) / 2, (box.row0 + box.row1) / 2, 0.0, "-");
+                  (box.column0 + box.column1) / 2, (box.row0 + box.row1) / 2, evidence.ribRight ? 'R' : '-',
+                  evidence.ribLeft ? 'L' : '-', evidence.confidence,
+                  evidence.landmark.empty() ? "-" : evidence.landmark.c_str());
     }
     if (perSlice)
     {

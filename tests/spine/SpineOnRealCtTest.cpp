@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spinemet
@@ -27,6 +28,10 @@ namespace spinemet
       // inside the gap between two found vertebrae, give or take `toleranceMm`.
       std::vector<double> discsZ;
       double toleranceMm;
+      // The level of the vertebra around each z (docs/spine.md), counted from the ribs by hand,
+      // and the landmark the finder must have used.
+      std::vector<std::pair<double, std::string>> levels;
+      std::string landmark;
     };
 
     void PrintTo(const RealCt& ct, std::ostream* stream)
@@ -125,10 +130,37 @@ namespace spinemet
       size_t inside = 0;
       for (const Boundary& boundary : boundaries)
       {
-        const double middle = (boundary.caudalZ + boundary.cranialZ) / 2;
-        inside += middle >= *lowest - ct.toleranceMm && middle <= *highest + ct.toleranceMm ? 1 : 0;
+        inside += boundary.cranialZ >= *lowest - ct.toleranceMm && boundary.caudalZ <= *highest + ct.toleranceMm ? 1 : 0;
       }
       EXPECT_EQ(inside, ct.discsZ.size()) << ct.folder << ": discs found between z " << *lowest << " and " << *highest;
+    }
+  }
+
+
+  TEST_P(RealCtReference, LevelsAreTheOnesCountedFromTheRibs)
+  {
+    const RealCt& ct = GetParam();
+    if (!std::filesystem::is_directory(realCtFolder() / ct.folder))
+    {
+      GTEST_SKIP() << "real-CT check NOT RUN: " << (realCtFolder() / ct.folder).string() << " is absent";
+    }
+    const Series series = loadRealCt(ct.folder);
+    const SpineLayout layout = findSpine(series.volume);
+    ASSERT_EQ(layout.levelEvidence.size(), layout.vertebrae.size());
+    for (const auto& [z, level] : ct.levels)
+    {
+      const Vertebra* found = nullptr;
+      for (const Vertebra& vertebra : layout.vertebrae)
+      {
+        const double low = std::min(series.slices[vertebra.firstSlice].position, series.slices[vertebra.lastSlice].position);
+        const double high = std::max(series.slices[vertebra.firstSlice].position, series.slices[vertebra.lastSlice].position);
+        found = z >= low && z <= high ? &vertebra : found;
+      }
+      ASSERT_NE(found, nullptr) << ct.folder << ": no vertebra at z " << z;
+      EXPECT_EQ(found->level, level) << ct.folder << " at z " << z << ": " << layout.levelNote;
+      const VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(found->index)];
+      EXPECT_EQ(evidence.landmark, ct.landmark) << ct.folder << " at z " << z;
+      EXPECT_GT(evidence.confidence, 0.5) << ct.folder << " at z " << z;
     }
   }
 
@@ -139,10 +171,23 @@ namespace spinemet
       // Discs at the middle of the body's depth on a sagittal reformat (docs/spine.md, "Real-CT
       // reference"); the upper thoracic ones are tilted by up to 8 mm from front to back, hence
       // the tolerance.
-      RealCt{"thorax-4dct", {100, 88, 72, 52, 32, 9, -12, -33, -56, -81, -105, -129}, 6},
-      RealCt{"chest-lidc-0314", {-429.5, -445.3, -460.3, -476.8, -494.8, -511, -532, -556, -577, -599, -622, -647}, 6},
+      // Levels at each body's middle: C7 has no rib, T1 carries the first (it turns forward
+      // at once), rib pairs down to T11; T12 is barely in view and not found on its own.
+      RealCt{"thorax-4dct", {100, 88, 72, 52, 32, 9, -12, -33, -56, -81, -105, -129}, 6,
+             {{91, "C7"}, {75, "T1"}, {59.5, "T2"}, {42.5, "T3"}, {23.5, "T4"}, {0, "T5"}, {-21.5, "T6"}, {-45.5, "T7"},
+              {-69.5, "T8"}, {-92.5, "T9"}, {-117.5, "T10"}, {-145.5, "T11"}},
+             "first rib"},
+      // C7 has no rib (its transverse processes only, z -413 to -429); the first ribs leave T1.
+      RealCt{"chest-lidc-0314", {-429.5, -445.3, -460.3, -476.8, -494.8, -516, -534.5, -553.5, -576, -598, -622, -646}, 6,
+             {{-421, "C7"}, {-437, "T1"}, {-453, "T2"}, {-468, "T3"}, {-486, "T4"}, {-505, "T5"}, {-525, "T6"},
+              {-544, "T7"}, {-565, "T8"}, {-587, "T9"}, {-610, "T10"}, {-634, "T11"}, {-660, "T12"}},
+             "first rib"},
       // 5 mm slices: the lumbar discs are plain, the thoracolumbar ones above -221 are not.
-      RealCt{"abdomen-crlm-1006", {-346, -311, -281, -251, -221}, 6}),
+      // The last ribs leave T12 (z -193 to -221); five lumbar vertebrae follow, the iliac crests
+      // appear beside L5 at the scan's lower end.
+      RealCt{"abdomen-crlm-1006", {-346, -311, -281, -251, -221}, 6,
+             {{-210, "T12"}, {-238, "L1"}, {-266, "L2"}, {-296, "L3"}, {-328, "L4"}},
+             "last rib"}),
     [](const ::testing::TestParamInfo<RealCt>& info) {
       std::string name = info.param.folder;
       for (char& c : name)
