@@ -271,6 +271,11 @@ namespace spinemet
       result.index = static_cast<int>(vertebrae.size());
       result.level = source.level;
       result.displayName = source.displayName(layout.vertebrae.size());
+      if (v < layout.levelEvidence.size() && !source.level.empty())
+      {
+        result.levelConfidence = static_cast<float>(layout.levelEvidence[v].confidence);
+        result.levelLandmark = layout.levelEvidence[v].landmark;
+      }
       result.firstSlice = members[v].front()->sliceIndex;
       result.lastSlice = members[v].back()->sliceIndex;
       aggregateBoneQuality(members[v], rule, result);

@@ -94,6 +94,7 @@ namespace spinemet
       result.slices.push_back(std::move(slice));
     }
     result.vertebrae = aggregateVertebrae(result.slices, prepared.layout, rule);
+    result.levelNote = prepared.layout.levelNote;
     return result;
   }
 
