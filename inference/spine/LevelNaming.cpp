@@ -41,8 +41,9 @@ namespace spinemet
     // split by the finder shifts every level beyond it).
     constexpr double BOTH_RIBS_CONFIDENCE = 0.95;
     constexpr double FIRST_RIB_CONFIDENCE = 0.9;
-    // 11 or 13 rib pairs (about 5-8 % of people) move the last rib off T12 unseen.
-    constexpr double LAST_RIB_CONFIDENCE = 0.85;
+    // 11 or 13 rib pairs (about 5-8 % of people) move the last rib off T12 unseen: below
+    // UNCERTAIN, and the note says so.
+    constexpr double LAST_RIB_CONFIDENCE = 0.75;
     constexpr double LOSS_PER_LEVEL = 0.01;
     constexpr double FILLED_GAP_LOSS = 0.1;
   }
@@ -168,6 +169,12 @@ namespace spinemet
                                      (filledGap ? FILLED_GAP_LOSS : 0);
     }
     layout.levelNote = "levels counted from the " + landmark + " (" + std::to_string(ribCount) +
-                       " rib-bearing vertebrae in view" + (filledGap ? ", a rib presumed missed where a vertebra between two rib-bearing ones showed none" : "") + ")";
+                       " rib-bearing vertebrae in view" +
+                       (filledGap ? ", a rib presumed missed where a vertebra between two rib-bearing ones showed none" : "") + ")";
+    if (landmark == "last rib")
+    {
+      layout.levelNote += "; uncertain: the last rib is taken for T12, but with 11 or 13 rib pairs or a lumbar rib "
+                          "(about 5-8 % of people) every level is one off, and no first rib or sacrum is in view to tell";
+    }
   }
 }

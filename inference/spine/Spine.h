@@ -141,6 +141,10 @@ namespace spinemet
   // "Levels").
   void findRibs(const Volume& volume, SpineLayout& layout);
 
+  // Below this confidence a level is to be read as uncertain (a last-rib count: a rib variant
+  // would shift it unseen); every surface that shows the level can say so.
+  constexpr double UNCERTAIN_LEVEL_CONFIDENCE = 0.8;
+
   // Names the levels from the rib-bearing vertebrae (T1 carries the first rib, T12 the last),
   // with a confidence and the landmark for each, or leaves them empty and says why in
   // SpineLayout::levelNote. `sliceCount` tells which vertebrae the scan cuts.
