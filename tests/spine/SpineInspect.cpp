@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // spinemet-spine-inspect FOLDER [--slices]: what findSpine makes of one real series, for
 // establishing and checking the real-CT references (docs/spine.md): each vertebra with its
-// level, its z range in patient millimetres and its body box, and optionally every slice's
-// bone profile.
+// level, its z range in patient millimetres, its body box, its ribs, the level's confidence and
+// landmark, the time findSpine took, and optionally every slice's bone profile.
 
 #include "common/AnalysisError.h"
 #include "spine/Spine.h"
 #include "volume/SeriesLoader.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -27,9 +28,13 @@ int main(int argc, char** argv)
     LoadOptions options;
     options.acceptedProblems = {"slice-gap", "irregular-spacing"};
     const Series series = loadSeries(FileSliceSource({argv[1]}), options);
+    const auto start = std::chrono::steady_clock::now();
     const SpineLayout layout = findSpine(series.volume);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const VolumeGeometry& geometry = series.volume.geometry();
     std::printf("%zu vertebrae; %s\n", layout.vertebrae.size(), layout.levelNote.c_str());
+    std::printf("findSpine %.2f s for %zu slices (%.1f ms per slice)\n", seconds, series.volume.sliceCount(),
+                1000 * seconds / static_cast<double>(series.volume.sliceCount()));
     for (const Vertebra& vertebra : layout.vertebrae)
     {
       const VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(vertebra.index)];

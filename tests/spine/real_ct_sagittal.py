@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 name=sys.argv[1]; c=int(sys.argv[2]); x0,x1=[int(v) for v in sys.argv[3].split(':')]; za,zb=[float(v) for v in sys.argv[4].split(':')]
 scale=float(sys.argv[5]); out=sys.argv[6]; mode=sys.argv[7] if len(sys.argv)>7 else 'sag'
-vol=np.load('/tmp/lv/%s.npy'%name); z=np.load('/tmp/lv/%s_z.npy'%name)
+vol=np.load('%s.npy'%name); z=np.load('%s_z.npy'%name)
 ps={'thorax-4dct':0.9765625,'chest-lidc-0314':0.78125,'abdomen-crlm-1006':0.804688}[name]
 dz=abs(z[1]-z[0])
 sel=(z>=za)&(z<=zb); zs=z[sel]
