@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <filesystem>
 #include <ostream>
@@ -161,6 +162,68 @@ namespace spinemet
       const VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(found->index)];
       EXPECT_EQ(evidence.landmark, ct.landmark) << ct.folder << " at z " << z;
       EXPECT_GT(evidence.confidence, 0.5) << ct.folder << " at z " << z;
+    }
+  }
+
+
+  // A real vertebra with a lesion (painted into the real body: a lytic hole over most of its
+  // height, or a dense blastic focus) is still found with the same extent, and no level moves.
+  // KNOWN FAILURE, disabled (issue 15, open): it holds on abdomen-crlm-1006, but on the two
+  // thoracic CTs a lytic hole in a 17-20 mm body reads as a disc between two end plates and the
+  // disc chain re-arranges (thorax-4dct: edges of T1-T6 move; chest-lidc-0314: one vertebra
+  // fewer), and a blastic focus adds a vertebra in thorax-4dct. Run it with
+  // --gtest_also_run_disabled_tests.
+  TEST_P(RealCtReference, DISABLED_ALesionInOneVertebraMovesNoVertebraAndNoLevel)
+  {
+    const RealCt& ct = GetParam();
+    if (!std::filesystem::is_directory(realCtFolder() / ct.folder))
+    {
+      GTEST_SKIP() << "real-CT check NOT RUN: " << (realCtFolder() / ct.folder).string() << " is absent";
+    }
+    const Series series = loadRealCt(ct.folder);
+    const SpineLayout before = findSpine(series.volume);
+    ASSERT_GE(before.vertebrae.size(), 5u);
+    const Vertebra& target = before.vertebrae[before.vertebrae.size() / 2];
+    const VolumeGeometry& g = series.volume.geometry();
+    for (const int16_t lesionHu : {int16_t{30}, int16_t{900}})
+    {
+      Volume volume = series.volume;
+      const double middle = (static_cast<double>(target.firstSlice) + static_cast<double>(target.lastSlice)) / 2;
+      const double halfHeightMm = (static_cast<double>(target.lastSlice - target.firstSlice) + 1) * g.sliceSpacing / 2;
+      const PixelBox& body = before.slices[static_cast<size_t>(std::lround(middle))].vertebralBody;
+      const double centreColumn = (body.column0 + body.column1) / 2;
+      const double centreRow = (body.row0 + body.row1) / 2;
+      // Half the body's width and depth, most of its height.
+      const double radiusXMm = (body.column1 - body.column0) * g.columnSpacing * 0.3;
+      const double radiusYMm = (body.row1 - body.row0) * g.rowSpacing * 0.35;
+      const double radiusZMm = halfHeightMm * 0.7;
+      for (size_t s = target.firstSlice; s <= target.lastSlice; ++s)
+      {
+        int16_t* hu = volume.slice(s);
+        const double dz = (static_cast<double>(s) - middle) * g.sliceSpacing / radiusZMm;
+        for (size_t r = 0; r < g.rows; ++r)
+        {
+          for (size_t c = 0; c < g.columns; ++c)
+          {
+            const double dx = (static_cast<double>(c) - centreColumn) * g.columnSpacing / radiusXMm;
+            const double dy = (static_cast<double>(r) - centreRow) * g.rowSpacing / radiusYMm;
+            if (dx * dx + dy * dy + dz * dz <= 1)
+            {
+              hu[r * g.columns + c] = lesionHu;
+            }
+          }
+        }
+      }
+      const SpineLayout after = findSpine(volume);
+      ASSERT_EQ(after.vertebrae.size(), before.vertebrae.size()) << ct.folder << ", lesion of " << lesionHu << " HU";
+      for (size_t v = 0; v < after.vertebrae.size(); ++v)
+      {
+        EXPECT_EQ(after.vertebrae[v].level, before.vertebrae[v].level) << ct.folder << ", lesion of " << lesionHu << " HU";
+        EXPECT_NEAR(static_cast<double>(after.vertebrae[v].firstSlice), static_cast<double>(before.vertebrae[v].firstSlice), 1.0)
+          << ct.folder << " vertebra " << v << ", lesion of " << lesionHu << " HU";
+        EXPECT_NEAR(static_cast<double>(after.vertebrae[v].lastSlice), static_cast<double>(before.vertebrae[v].lastSlice), 1.0)
+          << ct.folder << " vertebra " << v << ", lesion of " << lesionHu << " HU";
+      }
     }
   }
 
