@@ -36,6 +36,7 @@ namespace spinemet
       constexpr double EVIDENCE_QUANTILE = 0.9;
       constexpr double COST_PER_DISC = 0.35;
       constexpr double MINIMUM_CANDIDATE = 0.15;
+      constexpr double SATURATED_EVIDENCE = 1.5;
       constexpr double PROFILE_CLEAR_DEPTH = 0.5;
       constexpr double MAXIMUM_HALF_DISC_MM = 3.5;    // lumbar discs are up to 12 mm high
       constexpr double LONG_VERTEBRA_FACTOR = 1.5;    // a vertebra this much higher than its neighbours is two
@@ -181,7 +182,9 @@ namespace spinemet
       std::vector<double> strength;
       for (size_t s = 1; s + 1 < n; ++s)
       {
-        const double value = depth[s] / scale;
+        // Saturated: a valley deeper than a clear disc (a lytic hole, a fracture cleft) is no
+        // more of a disc, and must not outweigh the clear discs around it.
+        const double value = std::min(depth[s] / scale, SATURATED_EVIDENCE);
         // Not only local maxima: at thick slices a disc can show most on the slice beside it.
         if (value >= MINIMUM_CANDIDATE)
         {

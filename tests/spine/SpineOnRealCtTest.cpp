@@ -40,6 +40,16 @@ namespace spinemet
       *stream << ct.folder;
     }
 
+    std::string realCtName(const ::testing::TestParamInfo<RealCt>& info)
+    {
+      std::string name = info.param.folder;
+      for (char& c : name)
+      {
+        c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      }
+      return name;
+    }
+
     std::filesystem::path realCtFolder()
     {
       return std::filesystem::path(SPINEMET_TESTDATA_DIR) / "real-ct";
@@ -168,12 +178,14 @@ namespace spinemet
 
   // A real vertebra with a lesion (painted into the real body: a lytic hole over most of its
   // height, or a dense blastic focus) is still found with the same extent, and no level moves.
-  // KNOWN FAILURE, disabled (issue 15, open): it holds on abdomen-crlm-1006, but on the two
-  // thoracic CTs a lytic hole in a 17-20 mm body reads as a disc between two end plates and the
-  // disc chain re-arranges (thorax-4dct: edges of T1-T6 move; chest-lidc-0314: one vertebra
-  // fewer), and a blastic focus adds a vertebra in thorax-4dct. Run it with
-  // --gtest_also_run_disabled_tests.
-  TEST_P(RealCtReference, DISABLED_ALesionInOneVertebraMovesNoVertebraAndNoLevel)
+  // KNOWN FAILURE on thorax-4dct (issue 15, open; its instantiation is disabled, run it with
+  // --gtest_also_run_disabled_tests): the lytic hole in its osteopenic, noisy T5 re-arranges the
+  // upper thoracic discs (edges of T1-T6 move) and the blastic focus adds a vertebra.
+  class RealCtWithLesion : public RealCtReference
+  {
+  };
+
+  TEST_P(RealCtWithLesion, ALesionInOneVertebraMovesNoVertebraAndNoLevel)
   {
     const RealCt& ct = GetParam();
     if (!std::filesystem::is_directory(realCtFolder() / ct.folder))
@@ -235,7 +247,7 @@ namespace spinemet
       // reference"); the upper thoracic ones are tilted by up to 8 mm from front to back, hence
       // the tolerance.
       // Levels at each body's middle: C7 has no rib, T1 carries the first (it turns forward
-      // at once), rib pairs down to T11; T12 is barely in view and not found on its own.
+      // at once), rib pairs down to T11; only the top 3-4 mm of T12 are in view, not found.
       RealCt{"thorax-4dct", {100, 88, 72, 52, 32, 9, -12, -33, -56, -81, -105, -129}, 6,
              {{91, "C7"}, {75, "T1"}, {59.5, "T2"}, {42.5, "T3"}, {23.5, "T4"}, {0, "T5"}, {-21.5, "T6"}, {-45.5, "T7"},
               {-69.5, "T8"}, {-92.5, "T9"}, {-117.5, "T10"}, {-145.5, "T11"}},
@@ -251,12 +263,12 @@ namespace spinemet
       RealCt{"abdomen-crlm-1006", {-346, -311, -281, -251, -221}, 6,
              {{-210, "T12"}, {-238, "L1"}, {-266, "L2"}, {-296, "L3"}, {-328, "L4"}},
              "last rib"}),
-    [](const ::testing::TestParamInfo<RealCt>& info) {
-      std::string name = info.param.folder;
-      for (char& c : name)
-      {
-        c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-      }
-      return name;
-    });
+    realCtName);
+
+  INSTANTIATE_TEST_SUITE_P(Real, RealCtWithLesion,
+                           ::testing::Values(RealCt{"chest-lidc-0314", {}, 0, {}, ""},
+                                             RealCt{"abdomen-crlm-1006", {}, 0, {}, ""}),
+                           realCtName);
+  INSTANTIATE_TEST_SUITE_P(DISABLED_KnownFailure, RealCtWithLesion,
+                           ::testing::Values(RealCt{"thorax-4dct", {}, 0, {}, ""}), realCtName);
 }
