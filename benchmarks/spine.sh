@@ -1,11 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
 # findSpine speed on a 512x512x323 phantom volume next to a reference pass in the same run, then
-# the finder's accuracy over 50 phantoms with random acquisitions (figures on phantoms only).
+# the finder's accuracy (count, edges, crops, levels) over 50 phantoms with random acquisitions
+# (figures on phantoms only), then the real CTs of ../shared/testdata/real-ct when present.
 # Usage: benchmarks/spine.sh [BUILD_DIR] [SEEDS]
 set -e
 build="${1:-build}"
 seeds="${2:-50}"
-cmake --build "$build" --target spinemet-spine-bench spinemet-spine-accuracy -j2 >/dev/null
+cmake --build "$build" --target spinemet-spine-bench spinemet-spine-accuracy spinemet-spine-inspect -j2 >/dev/null
 nice "$build/tests/spine/spinemet-spine-bench"
 nice "$build/tests/spine/spinemet-spine-accuracy" 1 "$seeds"
+# The real CTs beside the repository: vertebrae, levels and findSpine's time per study.
+real="$(dirname "$0")/../../shared/testdata/real-ct"
+if [ -d "$real" ]; then
+  for ct in thorax-4dct chest-lidc-0314 abdomen-crlm-1006; do
+    echo "== $ct"
+    nice "$build/tests/spine/spinemet-spine-inspect" "$real/$ct" | head -2
+  done
+else
+  echo "real-CT figures NOT RUN: $real is absent"
+fi

@@ -73,7 +73,7 @@ namespace spinemet
                                                              : phantomLesionRanges(settings.difficulty);
     checkSettings(settings, ranges);
 
-    Anatomy anatomy = buildAnatomy(settings.seed);
+    Anatomy anatomy = buildAnatomy(settings.seed, settings.ribPairs);
     const int firstLevel = levelIndex(a.firstLevel);
     const int lastLevel = levelIndex(a.lastLevel);
     for (const auto& entry : settings.labels)

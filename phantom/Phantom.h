@@ -78,6 +78,10 @@ namespace spinemet
     double bilateralProbability = 0.4;            // given posterolateral extension
 
     std::map<std::string, PhantomLabel> labels;   // level name -> forced label
+
+    // Rib pairs: 12 (T1-T12), 11 (no rib on T12) or 13 (a lumbar rib on L1), the variants
+    // that move the last rib off T12 (docs/phantom.md). Recorded in the ground truth.
+    int ribPairs = 12;
   };
 
   // The acquisition actually used, after defaults and random draws.

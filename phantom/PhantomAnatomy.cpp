@@ -51,7 +51,7 @@ namespace spinemet
     }
 
     // The whole column T1..L5 in patient coordinates, the trunk around it, and the bone elements.
-    Anatomy buildAnatomy(uint64_t seed)
+    Anatomy buildAnatomy(uint64_t seed, int ribPairs)
     {
       Random random = stream(seed, "anatomy");
       Anatomy anatomy;
@@ -237,14 +237,20 @@ namespace spinemet
         bone(capsule(cx, laminaJoinY + spinousLength * 0.45, cx, v.spinousTipY, spinousRadius * 0.9),
              Interval{spinousZ.low - spinousDrop, spinousZ.high - spinousDrop}, posteriorCore);
 
-        // ribs at T1..T12: head at the body, neck along the transverse process, then round the
-        // chest wall, sloping down as they go forward
-        if (v.levelIndex <= 11)
+        // ribs at T1..T12 (T1..T11 with 11 pairs, T1..L1 with 13): head at the body, neck
+        // along the transverse process, then round the chest wall, sloping down as they go
+        // forward
+        if (v.levelIndex < ribPairs)
         {
           const double wallX = anatomy.bodySemiX - anatomy.fatMm - 9;
           const double wallY = anatomy.bodySemiY - anatomy.fatMm - 9;
-          const int segments = v.levelIndex >= 10 ? 3 + (11 - v.levelIndex) * 2 : 9;
-          const double ribZ = v.zTop - 0.4 * h;
+          // The last two pairs are short (floating ribs), whichever vertebrae carry them.
+          const int fromLast = ribPairs - 1 - v.levelIndex;
+          const int segments = fromLast <= 1 ? 3 + fromLast * 2 : 9;
+          // Ribs 2-9 meet the column at the top of their vertebra (their heads also touch the
+          // disc and the body above); ribs 1 and 10-12 a little lower, on their own body.
+          const bool headAtTop = v.levelIndex >= 1 && v.levelIndex <= 8;
+          const double ribZ = v.zTop - (headAtTop ? 0.1 : 0.25) * h;
           const double ribHalfHeight = 4.5;
           const double ribDrop = along({{0, 4}, {6, 7}, {11, 6}}, s);
           const double ribRadius = 4.2;

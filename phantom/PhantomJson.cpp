@@ -73,6 +73,7 @@ namespace spinemet
     Json::Value& settings = root["settings"];
     settings["random_acquisition"] = s.randomAcquisition;
     settings["difficulty"] = toString(s.difficulty);
+    settings["rib_pairs"] = s.ribPairs;
     settings["noise_sigma_hu"] = s.noiseSigmaHu;
     settings["in_plane_blur_mm"] = s.inPlaneBlurMm;
     settings["lesion_probability"] = s.lesionProbability;

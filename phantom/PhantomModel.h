@@ -212,7 +212,7 @@ namespace spinemet
                                   const PhantomLesionRanges& ranges);
 
     // Anatomy (PhantomAnatomy.cpp)
-    Anatomy buildAnatomy(uint64_t seed);
+    Anatomy buildAnatomy(uint64_t seed, int ribPairs = 12);
     void lean(const VertebraModel& vertebra, Vector3& point);   // a point at its z, along the lean
     // Draws labels and lesions for firstLevel..lastLevel, appends their truth.
     void placeLesions(Anatomy& anatomy, const PhantomSettings& settings, const PhantomLesionRanges& ranges,

@@ -172,6 +172,10 @@ namespace spinemet
 
     void checkSettings(const PhantomSettings& s, const PhantomLesionRanges& ranges)
     {
+      if (s.ribPairs < 11 || s.ribPairs > 13)
+      {
+        settingsError("rib pairs must be 11, 12 or 13, not " + std::to_string(s.ribPairs));
+      }
       auto probability = [](double p, const char* name)
       {
         if (!(p >= 0 && p <= 1))
@@ -249,6 +253,11 @@ namespace spinemet
       {
         out << level << ":" << static_cast<int>(label.boneQuality) << ":"
             << static_cast<int>(label.posterolateral) << ":" << static_cast<int>(label.side) << ",";
+      }
+      // Only a variant is written, so that the studies made before it existed keep their UIDs.
+      if (s.ribPairs != 12)
+      {
+        out << ";ribs=" << s.ribPairs;
       }
       return out.str();
     }

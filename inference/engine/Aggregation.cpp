@@ -271,6 +271,17 @@ namespace spinemet
       result.index = static_cast<int>(vertebrae.size());
       result.level = source.level;
       result.displayName = source.displayName(layout.vertebrae.size());
+      if (v < layout.levelEvidence.size() && !source.level.empty())
+      {
+        result.levelConfidence = static_cast<float>(layout.levelEvidence[v].confidence);
+        result.levelLandmark = layout.levelEvidence[v].landmark;
+        // Every surface shows the display name ("T12? lytic" on an overlay, in OHIF, in the SR's
+        // tracking identifier): an uncertain level says so there too.
+        if (layout.levelEvidence[v].confidence < UNCERTAIN_LEVEL_CONFIDENCE)
+        {
+          result.displayName = source.level + "?";
+        }
+      }
       result.firstSlice = members[v].front()->sliceIndex;
       result.lastSlice = members[v].back()->sliceIndex;
       aggregateBoneQuality(members[v], rule, result);

@@ -281,6 +281,8 @@ namespace spinemet
       json["index"] = v.index;
       json["level"] = v.level.empty() ? Json::Value() : Json::Value(v.level);
       json["display_name"] = v.displayName;
+      json["level_confidence"] = v.level.empty() ? Json::Value() : Json::Value(v.levelConfidence);
+      json["level_landmark"] = v.levelLandmark.empty() ? Json::Value() : Json::Value(v.levelLandmark);
       json["first_slice"] = Json::UInt64(v.firstSlice);
       json["last_slice"] = Json::UInt64(v.lastSlice);
       json["key_slice"] = Json::UInt64(v.keySlice);
@@ -331,6 +333,12 @@ namespace spinemet
       v.index = integer(json, path, "index");
       v.level = optionalText(json, path, "level");
       v.displayName = text(json, path, "display_name");
+      // Added to spinemet-result/2 later: absent in earlier documents.
+      if (json.isMember("level_confidence") && json["level_confidence"].isNumeric())
+      {
+        v.levelConfidence = json["level_confidence"].asFloat();
+      }
+      v.levelLandmark = json.isMember("level_landmark") ? optionalText(json, path, "level_landmark") : std::string();
       v.firstSlice = count(json, path, "first_slice");
       v.lastSlice = count(json, path, "last_slice");
       v.keySlice = count(json, path, "key_slice");
@@ -666,6 +674,7 @@ namespace spinemet
       warnings.append(warning);
     }
     json["warnings"] = warnings;
+    json["level_note"] = result.levelNote.empty() ? Json::Value() : Json::Value(result.levelNote);
     return json;
   }
 
@@ -739,6 +748,7 @@ namespace spinemet
       }
       result.warnings.push_back(warnings[i].asString());
     }
+    result.levelNote = json.isMember("level_note") ? optionalText(json, "", "level_note") : std::string();
 
     const Json::Value& summary = member(json, "", "summary");
     const Json::Value& lesionSuspected = member(summary, "summary", "lesion_suspected");

@@ -77,6 +77,10 @@ namespace spinemet
     int index = 0;                   // cranial to caudal
     std::string level;               // "T7" when known, else empty
     std::string displayName;         // the level or "vertebra 3 of 12"
+    // How far the level can be trusted (0 without one) and the landmark it was counted from
+    // ("first rib", "last rib", "first and last ribs", "segmentation"; empty without a level).
+    float levelConfidence = 0;
+    std::string levelLandmark;
     size_t firstSlice = 0;           // inclusive volume slice range
     size_t lastSlice = 0;
     size_t keySlice = 0;             // the slice the class rests on most confidently
@@ -148,6 +152,7 @@ namespace spinemet
     std::vector<SliceResult> slices;         // only slices with a vertebra
     std::vector<VertebraResult> vertebrae;
     std::vector<std::string> warnings;       // repaired input defects
+    std::string levelNote;                   // how the levels were named, or why they were not
 
     // Study-level summary, over the assessable vertebrae only.
     size_t assessableVertebrae() const;

@@ -555,6 +555,35 @@ namespace spinemet
     }
 
 
+    BodyDensities SliceAnalyser::bodyDensities(const Footprint& body) const
+    {
+      // The middle 1.4 of the half width (the lateral cortex stays out), in STRIP_BINS bins
+      // from front to back, each as deep as the spacing between bin centres.
+      BodyDensities densities{};
+      const long c0 = std::max(0L, std::lround(body.column - 0.7 * body.halfWidth));
+      const long c1 = std::min(static_cast<long>(grid_.columns) - 1, std::lround(body.column + 0.7 * body.halfWidth));
+      const double halfBin = std::max(0.5, 0.8 * body.halfDepth / static_cast<double>(STRIP_BINS - 1));
+      for (size_t k = 0; k < STRIP_BINS; ++k)
+      {
+        const double centre = body.row + grid_.posteriorRowSign * stripBinPosition(k) * body.halfDepth;
+        const long r0 = std::max(0L, std::lround(centre - halfBin));
+        const long r1 = std::min(static_cast<long>(grid_.rows) - 1, std::lround(centre + halfBin));
+        double sum = 0;
+        size_t count = 0;
+        for (long r = r0; r <= r1; ++r)
+        {
+          for (long c = c0; c <= c1; ++c)
+          {
+            sum += hu(static_cast<size_t>(c), static_cast<size_t>(r));
+            ++count;
+          }
+        }
+        densities[k] = count > 0 ? sum / static_cast<double>(count) : 0;
+      }
+      return densities;
+    }
+
+
     double SliceAnalyser::posteriorElementsRow(const Footprint& body) const
     {
       const double sign = grid_.posteriorRowSign;

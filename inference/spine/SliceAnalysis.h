@@ -5,6 +5,7 @@
 // the volume twice: once to find vertebral-body candidates everywhere, once along the chosen
 // track to measure the bone profile and the posterior elements.
 
+#include "spine/ColumnPartition.h"
 #include "spine/Spine.h"
 
 #include <cstdint>
@@ -49,6 +50,10 @@ namespace spinemet
 
       // Bone evidence inside the footprint (SliceSpine::boneProfile).
       double boneProfile(const Footprint& body) const;
+
+      // Mean smoothed HU across the footprint, front to back (the disc evidence,
+      // ColumnPartition.h).
+      BodyDensities bodyDensities(const Footprint& body) const;
 
       // The row of the most posterior bone behind the body within a narrow midline corridor
       // (laminae, spinous process), or the body's posterior edge when none is found.

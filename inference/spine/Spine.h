@@ -48,10 +48,31 @@ namespace spinemet
     std::string displayName(size_t vertebraCount) const;
   };
 
+  // What the levels rest on, per vertebra (docs/spine.md, "Levels"). Kept beside Vertebra, not
+  // in it, so that Vertebra stays a four-member aggregate for the code that builds one.
+  struct VertebraLevelEvidence
+  {
+    // How far the level can be trusted (0 when there is none) and the landmark it was counted
+    // from ("first rib", "last rib", "first and last ribs", "segmentation").
+    double confidence = 0;
+    std::string landmark;
+    // A rib leaves this vertebra on the patient's left / right (findRibs).
+    bool ribLeft = false;
+    bool ribRight = false;
+    // The shortest lateral reach (mm from the body's centre) of its ribs within the posterior
+    // window: the first rib turns forward within about 70 mm, the others reach further.
+    double ribReachMm = 0;
+  };
+
   struct SpineLayout
   {
     std::vector<SliceSpine> slices;  // one per volume slice
     std::vector<Vertebra> vertebrae; // cranial to caudal
+    // One per vertebra where the levels were looked for (findSpine, the SEG route), else empty.
+    std::vector<VertebraLevelEvidence> levelEvidence;
+    // How the levels were named, or why they were not (for the user): "levels counted from the
+    // first rib (T1)", "not named: ribs on every vertebra in view ...".
+    std::string levelNote;
   };
 
   // The spine finder's parameters. The defaults are the project's choices; docs/spine.md says
@@ -111,7 +132,21 @@ namespace spinemet
   std::vector<BodyCandidate> findBodyCandidates(const Volume& volume, size_t slice,
                                                 const SpineOptions& options = {});
 
-  // Finds the vertebral column and partitions it into vertebrae at the discs. Throws
+  // Finds the vertebral column and partitions it into vertebrae at the discs, finds the ribs and
+  // names the levels where the landmarks allow (findRibs, nameLevels). Throws
   // AnalysisError("no-spine", ...) when the volume shows no vertebral column.
   SpineLayout findSpine(const Volume& volume, const SpineOptions& options = {});
+
+  // Fills SpineLayout::levelEvidence's ribs: which vertebrae a rib leaves (docs/spine.md,
+  // "Levels").
+  void findRibs(const Volume& volume, SpineLayout& layout);
+
+  // Below this confidence a level is to be read as uncertain (a last-rib count: a rib variant
+  // would shift it unseen); every surface that shows the level can say so.
+  constexpr double UNCERTAIN_LEVEL_CONFIDENCE = 0.8;
+
+  // Names the levels from the rib-bearing vertebrae (T1 carries the first rib, T12 the last),
+  // with a confidence and the landmark for each, or leaves them empty and says why in
+  // SpineLayout::levelNote. `sliceCount` tells which vertebrae the scan cuts.
+  void nameLevels(SpineLayout& layout, size_t sliceCount);
 }

@@ -4,6 +4,7 @@
 // that profile.
 
 #include "spine/Spine.h"
+#include "spine/ColumnPartition.h"
 #include "spine/SliceAnalysis.h"
 
 #include "common/AnalysisError.h"
@@ -29,12 +30,6 @@ namespace spinemet
     constexpr double SIZE_WINDOW_MM = 15;           // running median of the body size, each side
     constexpr double POSTERIOR_WINDOW_MM = 20;      // running upper quartile of the posterior elements
     constexpr double EXTENSION_MM = 10;             // the column may continue past the track
-    constexpr double PARTIAL_VOLUME_SLICE_MM = 2;   // slices this thick can hide a disc in a dip
-    constexpr double DIP_WINDOW_MM = 12;            // a dip is measured against the bone this far away
-    constexpr double DEFAULT_VERTEBRA_MM = 25;      // height of a vertebral body when no other is seen
-    constexpr double SHORT_VERTEBRA_FACTOR = 0.75;  // two runs each shorter than this ...
-    constexpr double MERGED_VERTEBRA_FACTOR = 1.3;  // ... spanning at most this are one vertebra
-    constexpr double LONG_VERTEBRA_FACTOR = 1.5;    // a run this much longer than typical is two
 
     struct TrackPoint
     {
@@ -142,228 +137,6 @@ namespace spinemet
       return track;
     }
 
-    // Runs of slices [first, last] (indices into the profile) that are vertebrae.
-    struct Run
-    {
-      size_t first = 0;
-      size_t last = 0;
-      size_t length() const { return last - first + 1; }
-    };
-
-    // Runs of bone slices; `cuts[i]` starts a new run at slice i even without a disc slice
-    // before it (a disc that fell between two thick slices).
-    std::vector<Run> findRuns(const std::vector<bool>& bone, const std::vector<bool>& cuts)
-    {
-      std::vector<Run> runs;
-      for (size_t i = 0; i < bone.size(); ++i)
-      {
-        if (!bone[i])
-        {
-          continue;
-        }
-        if (!runs.empty() && runs.back().last + 1 == i && !cuts[i])
-        {
-          runs.back().last = i;
-        }
-        else
-        {
-          runs.push_back(Run{i, i});
-        }
-      }
-      return runs;
-    }
-
-    // Splits the profile into vertebrae at the discs (see docs/spine.md, "Discs").
-    std::vector<Run> partitionColumn(const std::vector<double>& profile, double sliceMm,
-                                     bool startsAtScanEdge, bool endsAtScanEdge,
-                                     const SpineOptions& options)
-    {
-      // Disc slices: below the absolute level, or a narrow dip well below the bone on both sides
-      // (a disc seen through partial volume). A lytic lesion makes dips too, but wide ones: it
-      // fills a good part of its body's height.
-      const long window = std::max(1L, std::lround(DIP_WINDOW_MM / sliceMm));
-      const size_t widest = std::max<size_t>(1, static_cast<size_t>(std::floor(options.discDipWidthMm / sliceMm + 1e-6)));
-      std::vector<bool> bone(profile.size());
-      std::vector<bool> dipOnly(profile.size(), false);   // disc by the dip rule alone
-      for (size_t i = 0; i < profile.size(); ++i)
-      {
-        double left = 0;
-        double right = 0;
-        for (long k = 1; k <= window; ++k)
-        {
-          const long before = static_cast<long>(i) - k;
-          const long after = static_cast<long>(i) + k;
-          if (before >= 0)
-          {
-            left = std::max(left, profile[static_cast<size_t>(before)]);
-          }
-          if (after < static_cast<long>(profile.size()))
-          {
-            right = std::max(right, profile[static_cast<size_t>(after)]);
-          }
-        }
-        const double level = options.discDipRatio * std::min(left, right);
-        size_t width = 0;
-        if (profile[i] < level)
-        {
-          size_t low = i;
-          size_t high = i;
-          while (low > 0 && profile[low - 1] < level)
-          {
-            --low;
-          }
-          while (high + 1 < profile.size() && profile[high + 1] < level)
-          {
-            ++high;
-          }
-          width = high - low + 1;
-        }
-        // Thin slices see a disc whole (several slices near zero): there a narrow dip is a lesion.
-        const bool narrowDip = width > 0 && width <= widest && sliceMm >= PARTIAL_VOLUME_SLICE_MM;
-        bone[i] = profile[i] >= options.discProfile && !narrowDip;
-        dipOnly[i] = profile[i] >= options.discProfile && narrowDip;
-      }
-      // A disc has a vertebra on both sides: a dip that leaves less than a vertebra's height of
-      // bone on either side (before the next disc) is a lesion inside one body.
-      for (size_t i = 0; i < profile.size(); ++i)
-      {
-        if (!dipOnly[i])
-        {
-          continue;
-        }
-        size_t below = 0;
-        size_t above = 0;
-        for (size_t k = i; k > 0 && (bone[k - 1] || dipOnly[k - 1]); --k)
-        {
-          below += bone[k - 1] ? 1 : 0;
-        }
-        for (size_t k = i + 1; k < profile.size() && (bone[k] || dipOnly[k]); ++k)
-        {
-          above += bone[k] ? 1 : 0;
-        }
-        const double minimumSlices = options.minimumVertebraMm / sliceMm;
-        if (static_cast<double>(std::min(below, above)) < minimumSlices)
-        {
-          bone[i] = true;
-        }
-      }
-
-      // A run shorter than a vertebra between two discs is partial volume around a disc (or
-      // noise), not a vertebra; at the ends of the scan it is a vertebra cut by the scan.
-      std::vector<bool> cuts(profile.size(), false);
-      for (const Run& run : findRuns(bone, cuts))
-      {
-        const bool cutByScan = (run.first == 0 && startsAtScanEdge) ||
-                               (run.last + 1 == profile.size() && endsAtScanEdge);
-        if (static_cast<double>(run.length()) * sliceMm < options.minimumVertebraMm && !cutByScan)
-        {
-          for (size_t i = run.first; i <= run.last; ++i)
-          {
-            bone[i] = false;
-          }
-        }
-      }
-
-      // Two short runs around a dip that together make one vertebra of the height of their
-      // neighbours are one lytic vertebra whose dip reached the disc level. Judged only against
-      // at least two other vertebrae: heights vary too much along the spine to guess.
-      for (bool changed = true; changed;)
-      {
-        changed = false;
-        const std::vector<Run> runs = findRuns(bone, cuts);
-        for (size_t r = 0; r + 1 < runs.size() && !changed; ++r)
-        {
-          std::vector<double> others;
-          for (size_t other = 0; other < runs.size(); ++other)
-          {
-            const bool atEnd = runs[other].first == 0 || runs[other].last + 1 == profile.size();
-            if (other != r && other != r + 1 && !atEnd)
-            {
-              others.push_back(static_cast<double>(runs[other].length()) * sliceMm);
-            }
-          }
-          if (others.size() < 2)
-          {
-            continue;
-          }
-          const double typicalMm = median(others);
-          const double firstMm = static_cast<double>(runs[r].length()) * sliceMm;
-          const double secondMm = static_cast<double>(runs[r + 1].length()) * sliceMm;
-          const double togetherMm = static_cast<double>(runs[r + 1].last - runs[r].first + 1) * sliceMm;
-          if (firstMm < SHORT_VERTEBRA_FACTOR * typicalMm && secondMm < SHORT_VERTEBRA_FACTOR * typicalMm &&
-              togetherMm <= MERGED_VERTEBRA_FACTOR * typicalMm)
-          {
-            for (size_t i = runs[r].last + 1; i < runs[r + 1].first; ++i)
-            {
-              bone[i] = true;
-            }
-            changed = true;
-          }
-        }
-      }
-
-      // A run much longer than its neighbours holds two vertebrae whose disc is blurred away
-      // (thick slices, a narrow disc): split it at its deepest dip, or, where the profile shows
-      // none, into equal parts of the neighbours' height.
-      for (bool changed = true; changed;)
-      {
-        changed = false;
-        const std::vector<Run> runs = findRuns(bone, cuts);
-        std::vector<double> lengths;
-        for (const Run& run : runs)
-        {
-          lengths.push_back(static_cast<double>(run.length()) * sliceMm);
-        }
-        for (size_t r = 0; r < runs.size() && !changed; ++r)
-        {
-          const Run& run = runs[r];
-          std::vector<double> neighbours;
-          for (size_t other = 0; other < runs.size(); ++other)
-          {
-            const bool atEnd = runs[other].first == 0 || runs[other].last + 1 == profile.size();
-            const size_t distance = other > r ? other - r : r - other;
-            if (other != r && !atEnd && distance <= 2)
-            {
-              neighbours.push_back(lengths[other]);
-            }
-          }
-          const double typicalMm = neighbours.empty() ? DEFAULT_VERTEBRA_MM : median(neighbours);
-          if (lengths[r] <= LONG_VERTEBRA_FACTOR * typicalMm)
-          {
-            continue;
-          }
-          const size_t margin = static_cast<size_t>(std::ceil(options.minimumVertebraMm / sliceMm));
-          if (run.length() <= 2 * margin + 1)
-          {
-            continue;
-          }
-          size_t deepest = run.first + margin;
-          for (size_t i = run.first + margin; i + margin <= run.last; ++i)
-          {
-            if (profile[i] < profile[deepest])
-            {
-              deepest = i;
-            }
-          }
-          std::vector<double> values(profile.begin() + static_cast<long>(run.first),
-                                     profile.begin() + static_cast<long>(run.last) + 1);
-          if (profile[deepest] < 0.85 * median(values))
-          {
-            bone[deepest] = false;
-          }
-          else
-          {
-            // No dip at all: the disc fell between two slices. Cut between slices, at the
-            // first of the equal parts; the remainder is looked at again.
-            const double parts = std::max(2.0, std::round(lengths[r] / typicalMm));
-            const size_t firstLength = static_cast<size_t>(std::lround(static_cast<double>(run.length()) / parts));
-            cuts[run.first + firstLength] = true;
-          }
-          changed = true;
-        }
-      }
-      return findRuns(bone, cuts);
-    }
   }
 
 
@@ -550,10 +323,12 @@ namespace spinemet
     // Pass 2, along the column: the bone profile and the posterior elements.
     std::vector<double> profile(n, 0);
     std::vector<double> posteriorRows(n, 0);
+    std::vector<spine_detail::BodyDensities> densities(n);
     for (size_t s = columnFirst; s <= columnLast; ++s)
     {
       analyser.load(volume.slice(s));
       profile[s] = analyser.boneProfile(footprints[s]);
+      densities[s] = analyser.bodyDensities(footprints[s]);
       posteriorRows[s] = analyser.posteriorElementsRow(footprints[s]);
     }
 
@@ -569,9 +344,18 @@ namespace spinemet
       --bottom;
     }
 
-    const std::vector<double> columnProfile(profile.begin() + static_cast<long>(bottom),
-                                            profile.begin() + static_cast<long>(top) + 1);
-    const std::vector<Run> runs = partitionColumn(columnProfile, sliceMm, bottom == 0, top == n - 1, options);
+    const bool cranialIsHigh = geometry.sliceDirection[2] >= 0;
+    spine_detail::ColumnSignals column;
+    for (size_t s = bottom; s <= top; ++s)
+    {
+      column.densities.push_back(densities[s]);
+      column.profile.push_back(profile[s]);
+      column.bodyDepthMm.push_back(2 * footprints[s].halfDepth * grid.rowMm);
+    }
+    // Always cut cranial to caudal, so that the vertebrae do not depend on the slice order.
+    const std::vector<spine_detail::SliceRange> runs =
+      spine_detail::partitionColumn(column, sliceMm, !cranialIsHigh, cranialIsHigh ? top == n - 1 : bottom == 0,
+                                    cranialIsHigh ? bottom == 0 : top == n - 1, options);
     if (runs.empty())
     {
       throw AnalysisError("no-spine", "no spine found: a column of bone spans slices " +
@@ -581,10 +365,9 @@ namespace spinemet
 
     SpineLayout layout;
     layout.slices.resize(n);
-    const bool cranialIsHigh = geometry.sliceDirection[2] >= 0;
     for (size_t r = 0; r < runs.size(); ++r)
     {
-      const Run& run = cranialIsHigh ? runs[runs.size() - 1 - r] : runs[r];
+      const spine_detail::SliceRange& run = cranialIsHigh ? runs[runs.size() - 1 - r] : runs[r];
       Vertebra vertebra;
       vertebra.index = static_cast<int>(r);
       vertebra.firstSlice = bottom + run.first;
@@ -661,6 +444,8 @@ namespace spinemet
         layout.slices[s].vertebra = vertebra.index;
       }
     }
+    findRibs(volume, layout);
+    nameLevels(layout, n);
     return layout;
   }
 }

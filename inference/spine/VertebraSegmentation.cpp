@@ -413,6 +413,7 @@ namespace spinemet
       layout.slices.resize(volume.sliceCount());
     }
     layout.vertebrae.clear();
+    layout.levelEvidence.clear();
     for (SliceSpine& slice : layout.slices)
     {
       slice.vertebraPresent = false;
@@ -572,7 +573,12 @@ namespace spinemet
         }
       }
       layout.vertebrae.push_back(vertebra);
+      VertebraLevelEvidence evidence;
+      evidence.confidence = 1;
+      evidence.landmark = "segmentation";
+      layout.levelEvidence.push_back(evidence);
     }
+    layout.levelNote = "levels from the Segmentation " + segmentation.sopInstanceUid;
     if (layout.vertebrae.empty())
     {
       throw AnalysisError("seg-geometry", "no vertebra of the Segmentation " + segmentation.sopInstanceUid +

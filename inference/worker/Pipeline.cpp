@@ -117,6 +117,7 @@ namespace spinemet
       layoutVertebra[i] = result.slices[i].vertebra;
     }
     result.vertebrae = aggregateVertebrae(result.slices, prepared.layout, rule);
+    result.levelNote = prepared.layout.levelNote;
     // aggregateVertebrae renumbers the slices' vertebrae to index the result: pair the numbers up.
     std::vector<size_t> layoutIndex(result.vertebrae.size());
     for (size_t i = 0; i < result.slices.size(); ++i)

@@ -48,8 +48,9 @@ if analysis.get("State") != "done":
 vertebrae = analysis["Result"]["vertebrae"]
 names = [v["display_name"] for v in vertebrae]
 levels = [v["level"] for v in truth["vertebrae"]]
-# The spine stage names a vertebra by its level when it can tell it, else "vertebra 3 of 6".
-accepted = [(level, "vertebra %d of %d" % (i + 1, len(levels))) for i, level in enumerate(levels)]
+# The spine stage names a vertebra by its level when it can tell it ("T12?" when uncertain: counted
+# from the last rib alone), else "vertebra 3 of 6".
+accepted = [(level, level + "?", "vertebra %d of %d" % (i + 1, len(levels))) for i, level in enumerate(levels)]
 if len(names) != len(levels) or any(name not in ok for name, ok in zip(names, accepted)):
     sys.exit("the result names the vertebrae %s, the phantom has %s" % (names, levels))
 # A vertebra that is not assessable is labelled with its reasons, as dicom-sr/AssessabilityText.cpp

@@ -229,4 +229,20 @@ namespace spinemet
     }
     RecordProperty("combinations_checked", static_cast<int>(checked));
   }
+
+  TEST(Aggregation, LevelsCarryTheirConfidenceAndAnUncertainOneSaysSoInItsName)
+  {
+    SpineLayout layout = layoutWith({{1, 2}, {4, 5}}, 8);
+    layout.vertebrae[1].level = "L2";
+    layout.levelEvidence = {VertebraLevelEvidence{0.75, "last rib"}, VertebraLevelEvidence{0.9, "first rib"}};
+    std::vector<SliceResult> slices = {slice(1, 0, {1, 0, 0, 0}), slice(4, 1, {1, 0, 0, 0})};
+    const auto vertebrae = aggregateVertebrae(slices, layout, AggregationRule());
+    ASSERT_EQ(vertebrae.size(), 2u);
+    EXPECT_EQ(vertebrae[0].level, "L1");
+    EXPECT_EQ(vertebrae[0].displayName, "L1?");     // below UNCERTAIN_LEVEL_CONFIDENCE
+    EXPECT_FLOAT_EQ(vertebrae[0].levelConfidence, 0.75f);
+    EXPECT_EQ(vertebrae[0].levelLandmark, "last rib");
+    EXPECT_EQ(vertebrae[1].displayName, "L2");
+    EXPECT_EQ(vertebrae[1].levelLandmark, "first rib");
+  }
 }

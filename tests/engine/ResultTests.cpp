@@ -305,4 +305,31 @@ namespace spinemet
     EXPECT_TRUE(back.vertebrae[0].assessable);
     EXPECT_EQ(back.state(), StudyState::LesionSuspected);
   }
+
+
+  TEST(LevelNaming, ConfidenceLandmarkAndNoteRoundTripAndMayBeAbsent)
+  {
+    AnalysisResult result = sample();
+    result.vertebrae[0].levelConfidence = 0.85f;
+    result.vertebrae[0].levelLandmark = "last rib";
+    result.levelNote = "levels counted from the last rib (3 rib-bearing vertebrae in view)";
+    Json::Value json = toJson(result);
+    EXPECT_EQ(json["vertebrae"][0]["level_landmark"].asString(), "last rib");
+    EXPECT_FLOAT_EQ(json["vertebrae"][0]["level_confidence"].asFloat(), 0.85f);
+    // A vertebra without a level carries neither.
+    EXPECT_TRUE(json["vertebrae"][1]["level_confidence"].isNull());
+    EXPECT_TRUE(json["vertebrae"][1]["level_landmark"].isNull());
+    const AnalysisResult back = resultFromJson(read(write(json)));
+    EXPECT_EQ(back.vertebrae[0].levelLandmark, "last rib");
+    EXPECT_FLOAT_EQ(back.vertebrae[0].levelConfidence, 0.85f);
+    EXPECT_EQ(back.levelNote, result.levelNote);
+
+    // Documents written before these members existed still read.
+    json["vertebrae"][0].removeMember("level_confidence");
+    json["vertebrae"][0].removeMember("level_landmark");
+    json.removeMember("level_note");
+    const AnalysisResult older = resultFromJson(json);
+    EXPECT_TRUE(older.vertebrae[0].levelLandmark.empty());
+    EXPECT_TRUE(older.levelNote.empty());
+  }
 }

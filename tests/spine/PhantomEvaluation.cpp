@@ -101,6 +101,24 @@ namespace spinemet
           continue;
         }
         const Vertebra& found = layout.vertebrae[static_cast<size_t>(best)];
+        if (found.level.empty())
+        {
+          ++result.levelsUnnamed;
+        }
+        else if (found.level == truth[v].level)
+        {
+          ++result.levelsRight;
+        }
+        else
+        {
+          ++result.levelsWrong;
+          const VertebraLevelEvidence evidence = static_cast<size_t>(best) < layout.levelEvidence.size()
+                                                   ? layout.levelEvidence[static_cast<size_t>(best)]
+                                                   : VertebraLevelEvidence{};
+          result.problems.push_back(truth[v].level + " named " + found.level + " (confidence " +
+                                    std::to_string(evidence.confidence) + ", " + evidence.landmark + "; " +
+                                    layout.levelNote + ")");
+        }
         const double foundLow = std::min(sliceZ(volume, found.firstSlice), sliceZ(volume, found.lastSlice));
         const double foundHigh = std::max(sliceZ(volume, found.firstSlice), sliceZ(volume, found.lastSlice));
         const double error = std::max(std::fabs(foundLow - truthLow), std::fabs(foundHigh - truthHigh));
@@ -189,7 +207,8 @@ namespace spinemet
            << ", missed slices " << evaluation.slicesMissed << "/" << evaluation.vertebraSlices
            << ", crops missing the body " << evaluation.cropsMissingBody << "/" << evaluation.cropsChecked
            << ", body centre error mean " << evaluation.bodyCentreErrorMeanMm << " max "
-           << evaluation.bodyCentreErrorMaxMm << " mm";
+           << evaluation.bodyCentreErrorMaxMm << " mm, levels " << evaluation.levelsRight << " right "
+           << evaluation.levelsWrong << " wrong " << evaluation.levelsUnnamed << " not named";
       for (const std::string& problem : evaluation.problems)
       {
         text << "\n  " << problem;

@@ -33,6 +33,10 @@ namespace spinemet
       // Distance between the found and the true body centre, mm.
       double bodyCentreErrorMeanMm = 0;
       double bodyCentreErrorMaxMm = 0;
+      // Levels of the found vertebra matched to each true one: right, wrong, or not named.
+      size_t levelsRight = 0;
+      size_t levelsWrong = 0;
+      size_t levelsUnnamed = 0;
       std::vector<std::string> problems;   // readable, for test failure messages
 
       bool acceptable() const

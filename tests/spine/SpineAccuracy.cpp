@@ -22,6 +22,7 @@ int main(int argc, char** argv)
   const SpineOptions options;
 
   size_t countCorrect = 0, acceptable = 0, edges = 0, edgesBeyond = 0, slices = 0, missed = 0, crops = 0, cropsMissing = 0;
+  size_t levelsRight = 0, levelsWrong = 0, levelsUnnamed = 0;
   double edgeSum = 0, edgeMax = 0, centreSum = 0, centreMax = 0, seconds = 0, volumeSlices = 0;
   for (uint64_t seed = first; seed < first + count; ++seed)
   {
@@ -52,6 +53,9 @@ int main(int argc, char** argv)
       ++edges;
     }
     edgesBeyond += evaluation.vertebraeBeyondTolerance;
+    levelsRight += evaluation.levelsRight;
+    levelsWrong += evaluation.levelsWrong;
+    levelsUnnamed += evaluation.levelsUnnamed;
     slices += evaluation.vertebraSlices;
     missed += evaluation.slicesMissed;
     crops += evaluation.cropsChecked;
@@ -59,7 +63,7 @@ int main(int argc, char** argv)
     centreSum += evaluation.bodyCentreErrorMeanMm * static_cast<double>(evaluation.cropsChecked);
     centreMax = std::max(centreMax, evaluation.bodyCentreErrorMaxMm);
     const PhantomAcquisition& a = study.acquisition;
-    if (verbose || !evaluation.acceptable())
+    if (verbose || !evaluation.acceptable() || evaluation.levelsWrong > 0)
     {
       std::printf("seed %llu (%s-%s, %zu px %.2f mm, slices %.3f mm, %s): %s\n",
                   static_cast<unsigned long long>(seed), a.firstLevel.c_str(), a.lastLevel.c_str(), a.matrix,
@@ -75,6 +79,7 @@ int main(int argc, char** argv)
   std::printf("slices inside a vertebra missed: %zu/%zu\n", missed, slices);
   std::printf("crops missing the body:        %zu/%zu\n", cropsMissing, crops);
   std::printf("body centre error:             mean %.2f mm, max %.2f mm\n", crops ? centreSum / static_cast<double>(crops) : 0.0, centreMax);
+  std::printf("levels (matched vertebrae):    %zu right, %zu wrong, %zu not named\n", levelsRight, levelsWrong, levelsUnnamed);
   std::printf("findSpine time:                %.1f ms per slice (%.0f slices)\n", 1000 * seconds / volumeSlices, volumeSlices);
   return 0;
 }

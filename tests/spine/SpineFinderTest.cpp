@@ -167,14 +167,15 @@ namespace spinemet
     EXPECT_GT(evaluation.cropsChecked, 0u);
     EXPECT_EQ(evaluation.cropsMissingBody, 0u) << test::summarise(evaluation);
     EXPECT_LT(evaluation.bodyCentreErrorMeanMm, GetParam().bodyCentreErrorMm) << test::summarise(evaluation);
+    // A level, where one is given, is the true one (docs/spine.md, "Levels").
+    EXPECT_EQ(evaluation.levelsWrong, 0u) << test::summarise(evaluation);
 
-    // Numbered cranial to caudal, without levels; every vertebra-bearing slice names its own.
+    // Numbered cranial to caudal; every vertebra-bearing slice names its own.
     ASSERT_EQ(layout.slices.size(), study.series.volume.sliceCount());
     for (size_t v = 0; v < layout.vertebrae.size(); ++v)
     {
       const Vertebra& vertebra = layout.vertebrae[v];
       EXPECT_EQ(vertebra.index, static_cast<int>(v));
-      EXPECT_TRUE(vertebra.level.empty());
       if (v > 0)
       {
         EXPECT_LT(vertebra.lastSlice, layout.vertebrae[v - 1].firstSlice) << "slice 0 is caudal in this volume";
@@ -490,5 +491,47 @@ namespace spinemet
       EXPECT_LT(best.column, 280) << "slice at z " << z;
     }
     EXPECT_EQ(lumbar, 4u);
+  }
+
+
+  // Levels on phantoms whose landmark is in view (figures on phantoms only): every level given is
+  // right; with a rib variant (11 or 13 pairs) a level is right, or flagged uncertain (below
+  // UNCERTAIN_LEVEL_CONFIDENCE, the note naming the variant), or not given: never silently wrong.
+  TEST(SpineLevels, PhantomsWithTheLastOrFirstRibInViewAreNamedRightOrFlagged)
+  {
+    struct LevelCase
+    {
+      std::string levels;
+      int ribPairs;
+    };
+    // The phantom has no cervical vertebrae: its first rib is never seen as the first (no
+    // rib-free vertebra above), so these cases rest on the last rib.
+    const std::vector<LevelCase> cases = {{"T10-L3", 12}, {"T11-L5", 12}, {"T12-L2", 12}, {"T8-L1", 12},
+                                          {"T10-L3", 11}, {"T10-L3", 13}, {"T1-L2", 11}, {"T1-L2", 13}};
+    uint64_t seed = 300;
+    for (const LevelCase& levelCase : cases)
+    {
+      PhantomSettings settings = base(++seed, levelCase.levels, 256, 0.9, 2.5);
+      settings.ribPairs = levelCase.ribPairs;
+      const PhantomStudy study = generatePhantom(settings);
+      const SpineLayout layout = findSpine(study.series.volume);
+      const test::SpineEvaluation evaluation = test::evaluateSpine(study, layout, SpineOptions().cropMm);
+      const std::string name = levelCase.levels + " with " + std::to_string(levelCase.ribPairs) + " rib pairs";
+      ASSERT_TRUE(evaluation.countMatches) << name << ": " << test::summarise(evaluation);
+      for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+      {
+        const Vertebra& found = layout.vertebrae[v];
+        const std::string& truth = study.truth.vertebrae[v].level;
+        if (levelCase.ribPairs == 12)
+        {
+          EXPECT_EQ(found.level, truth) << name << ": " << layout.levelNote;
+        }
+        else if (!found.level.empty() && found.level != truth)
+        {
+          EXPECT_LT(layout.levelEvidence[v].confidence, UNCERTAIN_LEVEL_CONFIDENCE) << name << ": " << found.level;
+          EXPECT_NE(layout.levelNote.find("13 rib pairs"), std::string::npos) << name << ": " << layout.levelNote;
+        }
+      }
+    }
   }
 }

@@ -43,6 +43,7 @@ Acquisition:
   --blur MM                    in-plane point spread sigma (default 0.45)
 Findings:
   --difficulty easy|normal|hard        lesion size and contrast ranges (default normal)
+  --rib-pairs 11|12|13                 rib variants: no rib on T12, or a lumbar rib on L1 (default 12)
   --lesion-probability P               a vertebra has a lesion (default 0.5)
   --lesion-weights B,L,M               relative odds of blastic, lytic, mixed (default 1,1,1)
   --posterolateral-probability P       a lesion extends into the pedicles (default 0.5)
@@ -137,6 +138,12 @@ int main(int argc, char** argv)
       {"--noise", [&](const std::string& v) { settings.noiseSigmaHu = parseNumber("--noise", v); }},
       {"--blur", [&](const std::string& v) { settings.inPlaneBlurMm = parseNumber("--blur", v); }},
       {"--difficulty", [&](const std::string& v) { settings.difficulty = parsePhantomDifficulty(v); }},
+      {"--rib-pairs", [&](const std::string& v)
+        {
+          const double pairs = parseNumber("--rib-pairs", v);
+          if (pairs != 11 && pairs != 12 && pairs != 13) throw UsageError{"--rib-pairs must be 11, 12 or 13, not " + v};
+          settings.ribPairs = static_cast<int>(pairs);
+        }},
       {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
       {"--lesion-weights", [&](const std::string& v)
         {

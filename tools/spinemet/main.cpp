@@ -179,6 +179,21 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
             << padded(toString(v.posterolateral), 16) << padded(fixed(v.posterolateralProbability, 2), 7)
             << padded(std::to_string(v.sinsBoneLesion), 13) << v.sinsPosterolateral << "\n";
       }
+      // The levels' footing: where they were counted from and how far each can be trusted.
+      if (!result.levelNote.empty())
+      {
+        out << "\nLevels: " << result.levelNote;
+        std::string separator = "; confidence ";
+        for (const auto& v : result.vertebrae)
+        {
+          if (!v.level.empty())
+          {
+            out << separator << v.level << " " << fixed(v.levelConfidence, 2);
+            separator = ", ";
+          }
+        }
+        out << "\n";
+      }
       out << "\nStudy: " << studyStateStatement(result);
       if (result.state() != StudyState::NotAssessable)
       {
