@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake g++ make pkg-config orthanc-dev libdcmtk-dev \
       libboost-dev libjsoncpp-dev libsqlite3-dev libopenjp2-7-dev libfreetype-dev fonts-dejavu-core \
       $( [ "$LIBTORCH" = debian ] && echo libtorch-dev ) \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY . /src
 RUN set -e; \
     torch_dir=; mkdir -p /out/opt/libtorch; \
@@ -29,19 +29,26 @@ RUN set -e; \
     install -D -m 755 /build/tools/spinemet/spinemet /out/usr/bin/spinemet; \
     install -D -m 644 /src/Resources/model/spinemet-demo.pt /out/usr/share/spinemet/spinemet-demo.pt; \
     mkdir -p /out/opt/spinemet/scripts; \
-    cp -a /src/scripts/stack /out/opt/spinemet/scripts/; cp -a /src/config /out/opt/spinemet/
+    cp -a /src/scripts/stack /out/opt/spinemet/scripts/; cp -a /src/config /out/opt/spinemet/; \
+    install -D -m 644 /src/LICENSE /out/usr/share/doc/spinemet/copyright
 
 FROM ${DEBIAN_IMAGE} AS ohif
-RUN apt-get update && apt-get install -y --no-install-recommends npm ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends npm ca-certificates && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY scripts/stack/fetch-ohif.sh /fetch-ohif.sh
-RUN /fetch-ohif.sh /ohif
+# Behind a TLS-intercepting proxy npm needs the proxy's CA: pass a PEM bundle as the build secret
+# "ca-certificates" (docker build --secret id=ca-certificates,src=/etc/ssl/certs/ca-certificates.crt).
+# A secret stays out of the image's layers; without one npm uses its own roots.
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi; \
+    /fetch-ohif.sh /ohif \
+ && find /ohif -name '*.map' -delete
 
 FROM ${DEBIAN_IMAGE} AS orthanc
 RUN apt-get update \
  && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-gdcm libtorch1.13 \
       libopenblas0-pthread libdcmtk17 libjsoncpp25 libsqlite3-0 libopenjp2-7 libfreetype6 \
       fonts-dejavu-core python3 curl dcmtk \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     SPINEMET_STORAGE=/var/lib/orthanc/db \
@@ -58,9 +65,10 @@ ENTRYPOINT ["/opt/spinemet/scripts/stack/load-phantom.sh"]
 
 FROM ${DEBIAN_IMAGE} AS viewer
 RUN apt-get update && apt-get install -y --no-install-recommends nginx-light openssl curl \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=ohif /ohif /opt/ohif
 COPY --from=build /out/opt/spinemet /opt/spinemet
+COPY --from=build /out/usr/share/doc/spinemet /usr/share/doc/spinemet
 ENV SPINEMET_RUNTIME_DIR=/run/spinemet SPINEMET_OHIF_DIR=/opt/ohif SPINEMET_VIEWER_LISTEN=80
 EXPOSE 80
 HEALTHCHECK --interval=10s --timeout=5s --retries=30 \
