@@ -115,10 +115,10 @@ fi
 # --- the images -----------------------------------------------------------------------------------
 # Built as the compose file describes them (target, build arguments, image name), read from
 # docker-compose's own rendering of the file. Services behind a profile (the GPU one) are skipped.
-export SPINEMET_ORTHANC_PASSWORD=$(openssl rand -hex 12) SPINEMET_VIEWER_PASSWORD=$(openssl rand -hex 8)
+SPINEMET_ORTHANC_PASSWORD=$(openssl rand -hex 12)
+SPINEMET_VIEWER_PASSWORD=$(openssl rand -hex 8)
+export SPINEMET_ORTHANC_PASSWORD SPINEMET_VIEWER_PASSWORD
 export SPINEMET_ORTHANC_USER=spinemet SPINEMET_VIEWER_USER=demo
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export SPINEMET_HTTP_PORT=$(free_port) SPINEMET_DICOM_PORT=$(free_port) SPINEMET_VIEWER_PORT=$(free_port)
 export SPINEMET_BIND=127.0.0.1
 compose=(docker-compose -p "$project" -f "$compose_file")
 
@@ -159,7 +159,8 @@ done <<< "$images"
 
 # --- the stack ------------------------------------------------------------------------------------
 socket=$out/podman.sock
-service_pid= health_pid=
+service_pid=''
+health_pid=''
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -200,6 +201,12 @@ for _ in $(seq 50); do [ -S "$socket" ] && break; sleep 0.2; done
 ) &
 health_pid=$!
 
+# Free loopback ports, taken just before the stack binds them (not before minutes of builds).
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+SPINEMET_HTTP_PORT=$(free_port)
+SPINEMET_DICOM_PORT=$(free_port)
+SPINEMET_VIEWER_PORT=$(free_port)
+export SPINEMET_HTTP_PORT SPINEMET_DICOM_PORT SPINEMET_VIEWER_PORT
 say "docker-compose up (Orthanc on 127.0.0.1:$SPINEMET_HTTP_PORT, DICOM $SPINEMET_DICOM_PORT, viewer $SPINEMET_VIEWER_PORT)"
 t0=$(date +%s)
 # up waits for Orthanc's health check before it starts the viewer and the loader (depends_on).
@@ -245,7 +252,7 @@ for _ in $(seq 600); do
   case $state in done|failed|skipped|cancelled) break;; esac
   sleep 1
 done
-[ "$state" = done ] || fail "the analysis ended $state: $(json 'd.get("Reason")' < "$out/analysis.json")"
+[ "$state" = "done" ] || fail "the analysis ended $state: $(json 'd.get("Reason")' < "$out/analysis.json")"
 /usr/bin/python3 scripts/stack/print-findings.py < "$out/analysis.json"
 echo "analysis: $(elapsed "$t0") s after the loader finished" | tee -a "$out/timings.txt"
 
