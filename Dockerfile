@@ -30,7 +30,12 @@ RUN set -e; \
     install -D -m 644 /src/Resources/model/spinemet-demo.pt /out/usr/share/spinemet/spinemet-demo.pt; \
     mkdir -p /out/opt/spinemet/scripts; \
     cp -a /src/scripts/stack /out/opt/spinemet/scripts/; cp -a /src/config /out/opt/spinemet/; \
-    install -D -m 644 /src/LICENSE /out/usr/share/doc/spinemet/copyright
+    install -D -m 644 /src/LICENSE /out/usr/share/doc/spinemet/copyright; \
+    mkdir -p /torch-libs; \
+    if [ "$LIBTORCH" = debian ]; then \
+      ldd /out/usr/lib/spinemet/libSpineMet.so /out/usr/bin/spinemet /out/usr/bin/spinemet-phantom \
+        | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u | xargs cp -L -t /torch-libs; \
+    fi
 
 FROM ${DEBIAN_IMAGE} AS ohif
 RUN apt-get update && apt-get install -y --no-install-recommends npm ca-certificates && apt-get clean && rm -rf /var/lib/apt/lists/*
@@ -43,12 +48,28 @@ RUN --mount=type=secret,id=ca-certificates \
     /fetch-ohif.sh /ohif \
  && find /ohif -name '*.map' -delete
 
-FROM ${DEBIAN_IMAGE} AS orthanc
+# Debian's libtorch1.13 package depends on OpenCV, FFmpeg, GDAL, Mesa and more (about 900 MB
+# installed), much of which LibTorch never loads. The runtime takes instead the shared libraries
+# that SpineMet's binaries actually link (their ldd closure in the build stage), less those its own
+# packages already provide; BLAS and LAPACK stay OpenBLAS's (libopenblas0-pthread), as natively.
+FROM ${DEBIAN_IMAGE} AS orthanc-base
 RUN apt-get update \
- && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-gdcm libtorch1.13 \
+ && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-gdcm \
       libopenblas0-pthread libdcmtk17 libjsoncpp25 libsqlite3-0 libopenjp2-7 libfreetype6 \
       fonts-dejavu-core python3 curl dcmtk \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
+
+FROM orthanc-base AS torch-libs
+COPY --from=build /torch-libs /closure
+RUN mkdir /keep; \
+    for lib in /closure/*; do \
+      [ -e "$lib" ] || continue; \
+      ldconfig -p | grep -q "^[[:space:]]$(basename "$lib") " || cp -a "$lib" /keep/; \
+    done
+
+FROM orthanc-base AS orthanc
+COPY --from=torch-libs /keep /usr/lib/spinemet/lib
+RUN echo /usr/lib/spinemet/lib > /etc/ld.so.conf.d/spinemet.conf && ldconfig
 COPY --from=build /out/ /
 ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     SPINEMET_STORAGE=/var/lib/orthanc/db \
