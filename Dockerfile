@@ -2,6 +2,9 @@
 #   target "orthanc": Orthanc 1.10.1 + SpineMet + DICOMweb + GDCM, with the demo model
 #   target "viewer":  nginx serving the OHIF viewer, proxying Orthanc on the same origin
 #   target "loader":  generates the phantom study and sends it with storescu (one-shot)
+# Internal stages: "build" compiles SpineMet (the only stage with compilers and headers), "ohif"
+# fetches the viewer with npm, "orthanc-base" and "torch-libs" make the Orthanc runtime.
+# Built and run by scripts/test-images.sh (Podman); sizes and build times: docs/compose.md.
 # Build argument LIBTORCH: "debian" (default: Debian's libtorch-dev, CPU only) or the path, inside
 # the build context, of an unpacked LibTorch distribution you provide (e.g. a CUDA build for the
 # "gpu" profile). Its version must load the TorchScript model (see docs/model-contract.md).
