@@ -107,6 +107,19 @@ namespace spinemet
       return value;
     }
 
+    Json::Value withheld(std::initializer_list<const char*> keys)
+    {
+      Json::Value json(Json::objectValue);
+      for (const char* key : keys)
+      {
+        json[key] = Json::Value();
+      }
+      return json;
+    }
+
+    const Json::Value WITHHELD_FINDING = withheld({"class", "probability", "probabilities"});
+    const Json::Value WITHHELD_SINS = withheld({"bone_lesion", "posterolateral"});
+
     // NaN (no score, no measurement) is written as null.
     Json::Value optionalNumberToJson(double value)
     {
@@ -301,10 +314,12 @@ namespace spinemet
       json["out_of_distribution_score"] = optionalNumberToJson(v.outOfDistributionScore);
       if (!v.assessable)
       {
-        // No finding is written for a vertebra the model cannot be trusted on, not even a normal one.
-        json["bone_quality"] = Json::Value();
-        json["posterolateral"] = Json::Value();
-        json["sins"] = Json::Value();
+        // No finding is written for a vertebra the model cannot be trusted on, not even a normal one:
+        // every member is null, inside objects of the usual shape, so that a reader that does not
+        // know `assessable` finds no class rather than failing on the object.
+        json["bone_quality"] = WITHHELD_FINDING;
+        json["posterolateral"] = WITHHELD_FINDING;
+        json["sins"] = WITHHELD_SINS;
         return json;
       }
 
@@ -372,9 +387,9 @@ namespace spinemet
         {
           for (const char* key : {"bone_quality", "posterolateral", "sins"})
           {
-            if (!member(json, path, key).isNull())
+            if (member(json, path, key) != (std::string(key) == "sins" ? WITHHELD_SINS : WITHHELD_FINDING))
             {
-              refuse(path + "." + key, "must be null for a vertebra that is not assessable");
+              refuse(path + "." + key, "must hold nothing but nulls for a vertebra that is not assessable");
             }
           }
           return v;

@@ -257,8 +257,11 @@ namespace spinemet
     const Json::Value json = toJson(original);
     EXPECT_EQ(json["summary"]["state"].asString(), "not-assessable");
     EXPECT_EQ(json["summary"]["assessable_vertebrae"].asUInt(), 0u);
-    EXPECT_TRUE(json["vertebrae"][0]["bone_quality"].isNull());
-    EXPECT_TRUE(json["vertebrae"][0]["sins"].isNull());
+    EXPECT_TRUE(json["vertebrae"][0]["bone_quality"]["class"].isNull());
+    EXPECT_TRUE(json["vertebrae"][0]["bone_quality"]["probabilities"].isNull());
+    EXPECT_TRUE(json["vertebrae"][0]["posterolateral"]["class"].isNull());
+    EXPECT_TRUE(json["vertebrae"][0]["sins"]["bone_lesion"].isNull());
+    EXPECT_TRUE(json["vertebrae"][0]["sins"]["posterolateral"].isNull());
     EXPECT_EQ(json["vertebrae"][1]["not_assessable_reasons"][1]["reason"].asString(), "cut-by-series-edge");
     EXPECT_EQ(json["assessment"]["series_reasons"][0]["reason"].asString(), "slice-thickness");
 
@@ -272,7 +275,7 @@ namespace spinemet
 
     Json::Value findingOnWithheld = json;
     findingOnWithheld["vertebrae"][0]["sins"] = toJson(sample())["vertebrae"][0]["sins"];
-    EXPECT_NE(refusal(findingOnWithheld).find("\"vertebrae[0].sins\" must be null"), std::string::npos);
+    EXPECT_NE(refusal(findingOnWithheld).find("\"vertebrae[0].sins\" must hold nothing but nulls"), std::string::npos);
 
     Json::Value reasonless = json;
     reasonless["vertebrae"][0]["not_assessable_reasons"] = Json::Value(Json::arrayValue);

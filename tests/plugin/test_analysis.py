@@ -55,7 +55,7 @@ def test_phantom_study_gets_its_sr_and_overlays_in_the_same_study(tmp_path, tiny
             else:
                 # no finding at all for a vertebra the model cannot be trusted on, but its reasons
                 assert found["not_assessable_reasons"], found
-                assert found["bone_quality"] is None and found["sins"] is None, found
+                assert found["bone_quality"]["class"] is None and found["sins"]["bone_lesion"] is None, found
         attached = orthanc.get(f"/series/{series_id}/attachments/spinemet-result/data")
         assert attached == result
 

@@ -62,7 +62,7 @@ def main(binary, model, work):
     assert expected and flagged == expected, (expected, flagged)
     for index in flagged:
         vertebra = result["vertebrae"][index]
-        assert not vertebra["assessable"] and vertebra["bone_quality"] is None, vertebra
+        assert not vertebra["assessable"] and vertebra["bone_quality"]["class"] is None, vertebra
         detail = next(e["detail"] for e in vertebra["not_assessable_reasons"] if e["reason"] == "metal")
         assert "3071 HU" in detail, detail
     print("pedicle screws in T12: metal named for vertebra %s only" % sorted(flagged))
