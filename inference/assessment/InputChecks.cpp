@@ -10,8 +10,8 @@ namespace spinemet
 {
   namespace
   {
-    // About 40 slices and every second voxel in-plane: enough voxels for stable medians (millions),
-    // a small fraction of the time the spine finder takes.
+    // About 40 slices and every second voxel in-plane: millions of voxels, enough for stable
+    // medians, without reading the whole volume once more.
     const size_t SAMPLED_SLICES = 40;
     const size_t IN_PLANE_STEP = 2;
 
