@@ -71,6 +71,16 @@ def wait_for_state(orthanc, series_id, states=FINAL_STATES, timeout=240, after=N
                               what=f"SpineMet to finish series {series_id}")
 
 
+def wait_for_analysis_jobs_to_end(orthanc, timeout=60):
+    """Returns the SpineMet jobs of Orthanc's job list once none is pending or running. Orthanc
+    steps a job on its own thread, so a job may still say Running for a moment after the queue
+    row says done."""
+    def ended():
+        jobs = [job for job in orthanc.get("/jobs?expand") if job["Type"] == "SpineMetAnalysis"]
+        return jobs if all(job["State"] not in {"Pending", "Running"} for job in jobs) else None
+    return orthanc.wait_until(ended, timeout=timeout, interval=0.2, what="the SpineMet jobs to end")
+
+
 def series_of_study(orthanc, study_id):
     """{Modality: [series JSON, ...]} of a study."""
     found = {}

@@ -12,8 +12,8 @@ import subprocess
 
 from orthanc_server import storescu
 from phantom_cli import generate_phantom
-from plugin_fixtures import (series_of_study, source_series_id, spinemet_orthanc, wait_for_change_log,
-                             wait_for_state)
+from plugin_fixtures import (series_of_study, source_series_id, spinemet_orthanc, wait_for_analysis_jobs_to_end,
+                             wait_for_change_log, wait_for_state)
 
 PHANTOM = ["--levels", "T12-L2", "--matrix", "256", "--slice-thickness", "3", "--seed"]
 
@@ -66,7 +66,7 @@ def test_phantom_study_gets_its_sr_and_overlays_in_the_same_study(tmp_path, tiny
         assert study["LesionSuspected"] == result["summary"]["lesion_suspected"]
         assert study["StudyState"] == status["StudyState"] == result["summary"]["state"]
         assert study["StudyState"] in {"lesion-suspected", "no-lesion-found", "not-assessable"}
-        jobs = [job for job in orthanc.get("/jobs?expand") if job["Type"] == "SpineMetAnalysis"]
+        jobs = wait_for_analysis_jobs_to_end(orthanc)
         assert len(jobs) == 1
         assert jobs[0]["State"] == "Success" and jobs[0]["Progress"] == 100
         assert jobs[0]["Content"]["Series"] == series_id
