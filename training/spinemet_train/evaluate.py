@@ -10,6 +10,12 @@ With --val the slice -> vertebra aggregation rule is chosen there by measurement
 the best balanced accuracy over the four classes, posterolateral: the best mean of accuracy and
 balanced accuracy; ties go to the earlier, simpler candidate) and then applied once to the test
 set. Without --val the rule comes from the model's metadata (--model) or --aggregation-from.
+
+Real anatomy (real_anatomy.py): --real-test adds figures on held-out studies with a real CT as
+background (spinemet-hybrid output): false lesion calls on lesion-free real vertebrae and the
+sensitivity to lesions inserted into them, reported apart from the phantom figures. With --val and
+--real-val, the bone-quality operating point is chosen on validation for specificity on real bone
+(--real-specificity-target). --roc writes the ROC curves per class (a PNG).
 """
 
 import argparse
@@ -27,6 +33,7 @@ from .data import SampleSet, describe, find_study_folders, load_samples
 from .export import load_exported
 from .model import ModelConfig, build_model
 from .predict import predict
+from .real_anatomy import choose_operating_point, draw_roc_png, real_anatomy_figures, roc_curves
 
 
 def confusion(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
@@ -207,17 +214,37 @@ def main(argv=None) -> int:
     parser.add_argument("--test", nargs="+", required=True, help="spinemet-prep output folders (held-out test set)")
     parser.add_argument("--val", nargs="*", help="validation folders to choose the aggregation rule on")
     parser.add_argument("--aggregation-from", help="evaluation.json whose aggregation rule to apply")
+    parser.add_argument("--real-test", nargs="*", help="held-out studies on real CT backgrounds (spinemet-hybrid, "
+                                                       "prepared by spinemet-prep)")
+    parser.add_argument("--real-val", nargs="*", help="validation studies on real CT backgrounds: with --val, the "
+                                                      "operating point is chosen for specificity on real bone")
+    parser.add_argument("--real-specificity-target", type=float, default=0.95,
+                        help="specificity on lesion-free real validation vertebrae the operating point must reach")
+    parser.add_argument("--roc", help="PNG to draw the ROC curves per class into")
     parser.add_argument("--out", required=True, help="evaluation.json to write")
     args = parser.parse_args(argv)
+    if args.real_val and not args.val:
+        parser.error("--real-val chooses the operating point together with --val: give both")
     torch.set_num_threads(2)
     model, aggregation, posterolateral_trained = load_model(args)
-    candidates = None
+    candidates, operating_point = None, None
     if args.val:
         val = load_samples(args.val)
-        bq_rule, pl_rule, candidates = choose_aggregation(Predictions(val, predict(model, val.crops)))
-        aggregation = describe_rule(bq_rule, pl_rule, f"measured on the validation set ({describe(val)['vertebrae']} "
-                                                      f"vertebrae): bone quality by balanced accuracy, posterolateral "
-                                                      f"by the mean of accuracy and balanced accuracy")
+        val_predictions = Predictions(val, predict(model, val.crops))
+        bq_rule, pl_rule, candidates = choose_aggregation(val_predictions)
+        chosen_by = (f"measured on the validation set ({describe(val)['vertebrae']} vertebrae): bone quality by "
+                     f"balanced accuracy, posterolateral by the mean of accuracy and balanced accuracy")
+        if args.real_val:
+            real_val = load_samples(args.real_val)
+            operating_point = choose_operating_point(
+                val_predictions, Predictions(real_val, predict(model, real_val.crops)), pl_rule,
+                args.real_specificity_target,
+                lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"])
+            bq_rule = operating_point["rule"]
+            chosen_by = (f"bone quality: {operating_point['reason']} ({describe(val)['vertebrae']} phantom and "
+                         f"{describe(real_val)['vertebrae']} real-background validation vertebrae); posterolateral "
+                         f"by the mean of accuracy and balanced accuracy on the phantom validation set")
+        aggregation = describe_rule(bq_rule, pl_rule, chosen_by)
     elif args.aggregation_from:
         with open(args.aggregation_from) as f:
             aggregation = json.load(f)["aggregation"]
@@ -231,13 +258,48 @@ def main(argv=None) -> int:
     by_difficulty = evaluate_by_difficulty(model, args.test, aggregation, posterolateral_trained)
     if by_difficulty:
         summary["by_difficulty"] = by_difficulty
+    curves, operating_points = {}, {"phantom test set": any_lesion_point(report["vertebra"]["bone_quality"])}
+    if args.real_test:
+        real_test = load_samples(args.real_test)
+        real_predictions = Predictions(real_test, predict(model, real_test.crops))
+        real = real_anatomy_figures(real_predictions, aggregation)
+        real["test_set"] = describe(real_test)
+        real["note"] = ("real CT backgrounds (lesion-free patients), synthetic inserted lesions; vertebrae held "
+                        "out of training")
+        report["real_anatomy"] = summary["real_anatomy"] = real
+        curves["real backgrounds (held out)"] = roc_curves(real_predictions, rule_k(aggregation))
+        real_truth, _ = real_predictions.vertebra_truth()
+        operating_points["real backgrounds (held out)"] = any_lesion_point(bone_quality_figures(
+            real_truth, real_predictions.vertebra_bone_quality(aggregation["bone_quality"])))
+    if args.roc:
+        curves = {"phantom test set": roc_curves(test_predictions, rule_k(aggregation)), **curves}
+        draw_roc_png(curves, args.roc, f"ROC per class, vertebra level; circle: {aggregation['rule']}",
+                     operating_points)
+        report["roc"] = {name: {c: {"auc": curve["auc"], "positives": curve["positives"],
+                                    "negatives": curve["negatives"]} for c, curve in by_class.items()}
+                         for name, by_class in curves.items()}
     report.update({"aggregation": aggregation, "aggregation_candidates_on_validation": candidates,
+                   "operating_point": operating_point,
                    "bone_quality_candidates_on_test": bone_quality_candidates_on_test(test_predictions),
                    "test_set": data, "summary": summary, "by_difficulty": by_difficulty})
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
     print_report(report, posterolateral_trained)
     return 0
+
+
+def any_lesion_point(figures: dict):
+    """(1 - specificity, sensitivity) of lesion against normal, for the ROC picture."""
+    any_lesion = figures["any_lesion"]
+    if any_lesion["sensitivity"] is None or any_lesion["specificity"] is None:
+        return None
+    return 1.0 - any_lesion["specificity"], any_lesion["sensitivity"]
+
+
+def rule_k(aggregation: dict) -> int:
+    """The number of slices the bone-quality rule averages, for the ROC scores (1 for rules that
+    do not threshold the subtasks)."""
+    return int(aggregation["bone_quality"].get("k", 1))
 
 
 def print_report(report: dict, posterolateral_trained: bool = True) -> None:
@@ -261,6 +323,24 @@ def print_report(report: dict, posterolateral_trained: bool = True) -> None:
         if "posterolateral_accuracy" in v:
             line += f"; posterolateral accuracy {v['posterolateral_accuracy']:.3f}"
         print(line)
+    if "real_anatomy" in report:
+        print_real_anatomy(report["real_anatomy"])
+
+
+def figure(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def print_real_anatomy(real: dict) -> None:
+    free, inserted = real["lesion_free"], real["inserted_lesions"]
+    print(f"real backgrounds ({real['test_set']['studies']} studies, held out): lesion-free vertebrae "
+          f"{free['vertebrae']}, false lesion calls {free['false_lesion_calls']} (specificity "
+          f"{figure(free['specificity'])}); studies without an inserted lesion flagged "
+          f"{free['studies_flagged']} of {free['studies_without_inserted_lesion']}")
+    sens = " ".join(f"{name} {figure(entry['right_class'])} (n {entry['n']})"
+                    for name, entry in inserted["sensitivity"].items())
+    print(f"real backgrounds, inserted lesions: sensitivity (right class) {sens}; posterolateral accuracy "
+          f"{figure(inserted['posterolateral_accuracy'])} (n {inserted['posterolateral_n']})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Figures on real backgrounds (false calls on lesion-free real vertebrae, sensitivity to inserted
+lesions), ROC curves and the operating point chosen for specificity on real bone, on hand-made
+predictions with known answers; then the evaluate command with real-background sets."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+import fakeprep
+from spinemet_train.data import load_samples
+from spinemet_train.evaluate import Predictions, bone_quality_figures
+from spinemet_train.real_anatomy import (choose_operating_point, real_anatomy_figures, roc_curve, roc_curves,
+                                         subtask_scores)
+
+MAXIMUM = {"method": "subtask_topk_mean", "k": 1, "threshold": 0.5}
+MEAN_POSTEROLATERAL = {"method": "mean_probability"}
+
+
+def predictions_with(samples, blastic_by_vertebra, lytic_by_vertebra):
+    """Every slice of vertebra (study s, index v) gets the given subtask probabilities; the
+    posterolateral output says what the truth says."""
+    keys = samples.vertebra_keys()
+    order = {key: n for n, key in enumerate(np.unique(keys))}
+    blastic = np.array([blastic_by_vertebra[order[k]] for k in keys], dtype=np.float32)
+    lytic = np.array([lytic_by_vertebra[order[k]] for k in keys], dtype=np.float32)
+    q = np.zeros((len(keys), 4), dtype=np.float32)
+    q[np.arange(len(keys)), (blastic >= 0.5).astype(int) + 2 * (lytic >= 0.5).astype(int)] = 1
+    r = np.eye(3, dtype=np.float32)[np.clip(samples.posterolateral, 0, 2)]
+    return Predictions(samples, {"blastic_probability": blastic, "lytic_probability": lytic,
+                                 "bone_quality_probabilities": q, "posterolateral_probabilities": r})
+
+
+def lesion_free_and_lesion_studies(tmp_path):
+    """Study 1: four normal vertebrae (a lesion-free real background); study 2: the fake data's
+    cycle normal, blastic, lytic, mixed (seed 4 starts at normal)."""
+    free = fakeprep.write_study(str(tmp_path / "real" / "free"), 4, vertebrae=4)
+    with open(f"{free}/samples.json") as f:
+        document = json.load(f)
+    for sample in document["samples"]:
+        sample.update(bone_quality="normal", bone_quality_index=0, blastic=0, lytic=0, posterolateral="none",
+                      posterolateral_index=0, lesion_visible=False, blastic_lesion_visible=False,
+                      lytic_lesion_visible=False, posterolateral_lesion_visible=False)
+    with open(f"{free}/samples.json", "w") as f:
+        json.dump(document, f)
+    fakeprep.write_study(str(tmp_path / "real" / "lesions"), 4, vertebrae=4)
+    return load_samples([str(tmp_path / "real")])
+
+
+def test_false_calls_flagged_studies_and_sensitivity_are_counted(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    truth = Predictions(samples, {}).vertebra_truth()[0]
+    assert truth.tolist() == [0, 0, 0, 0, 0, 1, 2, 3]
+    # one lesion-free vertebra of study 1 called blastic; study 2: normal right, blastic right,
+    # lytic missed, mixed called lytic
+    predictions = predictions_with(samples, [0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.2],
+                                   [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.3, 0.9])
+    figures = real_anatomy_figures(predictions, {"bone_quality": MAXIMUM, "posterolateral": MEAN_POSTEROLATERAL})
+    free = figures["lesion_free"]
+    assert free["vertebrae"] == 5 and free["false_lesion_calls"] == 1 and free["specificity"] == 4 / 5
+    assert free["false_calls_by_class"] == {"blastic": 1, "lytic": 0, "mixed": 0}
+    assert free["studies_without_inserted_lesion"] == 1 and free["studies_flagged"] == 1
+    assert free["flagged_study_folders"][0].endswith("free")
+    sensitivity = figures["inserted_lesions"]["sensitivity"]
+    assert sensitivity["blastic"] == {"n": 1, "right_class": 1.0, "called_a_lesion": 1.0}
+    assert sensitivity["lytic"] == {"n": 1, "right_class": 0.0, "called_a_lesion": 0.0}
+    assert sensitivity["mixed"] == {"n": 1, "right_class": 0.0, "called_a_lesion": 1.0}
+
+
+def test_roc_area_is_the_chance_a_positive_outscores_a_negative():
+    assert roc_curve(np.array([0.8, 0.9]), np.array([0.1, 0.2]))["auc"] == 1.0
+    assert roc_curve(np.array([0.1, 0.2]), np.array([0.8, 0.9]))["auc"] == 0.0
+    assert roc_curve(np.array([0.5]), np.array([0.5]))["auc"] == 0.5
+    curve = roc_curve(np.array([0.9, 0.4]), np.array([0.5, 0.1]))
+    assert curve["auc"] == 0.75
+    assert curve["fpr"][0] == 0.0 and curve["tpr"][-1] == 1.0 and curve["fpr"] == sorted(curve["fpr"])
+    assert roc_curve(np.array([0.3]), np.array([]))["auc"] is None
+
+
+def test_roc_scores_are_the_subtask_scores_the_rule_thresholds(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    predictions = predictions_with(samples, [0.1] * 5 + [0.9, 0.1, 0.8], [0.1] * 5 + [0.1, 0.7, 0.6])
+    scores = subtask_scores(predictions, 1)
+    assert np.allclose(scores[5], [0.9, 0.1]) and np.allclose(scores[7], [0.8, 0.6])
+    curves = roc_curves(predictions, 1)
+    assert {c: curves[c]["auc"] for c in curves} == {"blastic": 1.0, "lytic": 1.0, "mixed": 1.0, "any lesion": 1.0}
+    assert curves["blastic"]["negatives"] == 5 and curves["any lesion"]["positives"] == 3
+
+
+def test_operating_point_is_chosen_for_real_specificity_then_balanced_accuracy(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    # lesion-free real vertebrae score up to 0.75 on the blastic subtask: only thresholds above
+    # it keep all five normal; the blastic lesion scores 0.9, lytic 0.98, mixed 0.96 on both
+    real = predictions_with(samples, [0.75, 0.6, 0.1, 0.1, 0.1, 0.9, 0.1, 0.96], [0.1] * 5 + [0.1, 0.98, 0.96])
+    accuracy = lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"]
+    chosen = choose_operating_point(None, real, MEAN_POSTEROLATERAL, 1.0, accuracy)
+    assert chosen["target_met_on_validation"]
+    assert chosen["rule"]["threshold"] == 0.8 and chosen["rule"]["k"] == 1
+    assert len(chosen["trade_off"]) == 36
+    lax = [row for row in chosen["trade_off"] if row["rule"] == MAXIMUM][0]
+    assert lax["real_specificity"] == 3 / 5
+    # no threshold keeps a normal vertebra that scores 0.995: the most specific rules (0.95 and
+    # up, which keep the one at 0.92) compete on balanced accuracy, and 0.95 still finds the
+    # mixed lesion (0.96) and the lytic one (0.98)
+    hopeless = predictions_with(samples, [0.995, 0.92, 0.1, 0.1, 0.1, 0.9, 0.1, 0.96], [0.1] * 5 + [0.1, 0.98, 0.96])
+    fallback = choose_operating_point(None, hopeless, MEAN_POSTEROLATERAL, 1.0, accuracy)
+    assert not fallback["target_met_on_validation"] and "no candidate" in fallback["reason"]
+    assert fallback["rule"]["threshold"] == 0.95
+    assert max(row["real_specificity"] for row in fallback["trade_off"]) == 4 / 5
+
+
+def test_evaluate_command_reports_real_backgrounds_apart_and_draws_the_roc(tmp_path):
+    fakeprep.write_studies(str(tmp_path / "val"), [1, 2])
+    fakeprep.write_studies(str(tmp_path / "test"), [3])
+    fakeprep.write_studies(str(tmp_path / "real-val"), [5])
+    fakeprep.write_studies(str(tmp_path / "real-test"), [6, 7])
+    model = tmp_path / "tiny.pt"
+    subprocess.run([sys.executable, "-m", "spinemet_train.export", "--tiny", "--out", str(model)], check=True)
+    out, roc = tmp_path / "evaluation.json", tmp_path / "roc.png"
+    result = subprocess.run([sys.executable, "-m", "spinemet_train.evaluate", "--model", str(model),
+                             "--val", str(tmp_path / "val"), "--real-val", str(tmp_path / "real-val"),
+                             "--test", str(tmp_path / "test"), "--real-test", str(tmp_path / "real-test"),
+                             "--roc", str(roc), "--out", str(out)], check=True, capture_output=True, text=True)
+    report = json.loads(out.read_text())
+    real = report["summary"]["real_anatomy"]
+    assert real["test_set"]["studies"] == 2 and real["test_set"]["vertebrae"] == 16
+    assert real["lesion_free"]["vertebrae"] == sum(1 for s in (6, 7) for v in range(8) if (s + v) % 4 == 0)
+    assert report["operating_point"]["rule"]["method"] == "subtask_topk_mean"
+    assert report["aggregation"]["bone_quality"] == report["operating_point"]["rule"]
+    assert "real lesion-free specificity" in report["aggregation"]["chosen_by"]
+    assert set(report["roc"]) == {"phantom test set", "real backgrounds (held out)"}
+    assert "real backgrounds (2 studies, held out)" in result.stdout
+    with open(roc, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_real_validation_without_phantom_validation_is_refused(tmp_path):
+    fakeprep.write_studies(str(tmp_path / "real-val"), [5])
+    result = subprocess.run([sys.executable, "-m", "spinemet_train.evaluate", "--model", "unused.pt",
+                             "--real-val", str(tmp_path / "real-val"), "--test", str(tmp_path / "real-val"),
+                             "--out", str(tmp_path / "e.json")], capture_output=True, text=True)
+    assert result.returncode == 2 and "--real-val chooses the operating point together with --val" in result.stderr

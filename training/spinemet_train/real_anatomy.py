@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Figures on real anatomy, and the operating point chosen for specificity on real bone.
+
+Real anatomy here means studies whose background is a real CT (spinemet-hybrid output, made from
+lesion-free real series, prepared by spinemet-prep): their untouched vertebrae are real normal
+bone, their lesions are synthetic. Two questions are asked of them, kept apart because a triage
+tool lives or dies by the first:
+
+- lesion-free real vertebrae: how many are called a lesion (false calls per vertebra, specificity),
+  and how many studies without an inserted lesion would be flagged;
+- inserted lesions in held-out real vertebrae: sensitivity per class, posterolateral accuracy.
+
+The operating point is a ``subtask_topk_mean`` rule (k slices, threshold; aggregation.py). Its
+threshold trades the two against each other; ``choose_operating_point`` picks it on validation
+data, never on the test set: the best balanced accuracy among the rules whose specificity on the
+real lesion-free validation vertebrae reaches the target, else the most specific rule.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import BONE_QUALITY_CLASSES
+
+OPERATING_POINT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
+OPERATING_POINT_KS = (1, 2, 3, 5)
+LESION_CLASSES = ("blastic", "lytic", "mixed")
+
+
+def top_k_mean(values: np.ndarray, k: int) -> float:
+    k = min(k, len(values))
+    return float(np.sort(values)[::-1][:k].mean())
+
+
+def subtask_scores(predictions, k: int) -> np.ndarray:
+    """Per vertebra [blastic score, lytic score]: the mean of the k highest slice probabilities of
+    each subtask, the quantities ``subtask_topk_mean`` thresholds."""
+    o = predictions.outputs
+    return np.array([[top_k_mean(o["blastic_probability"][g], k), top_k_mean(o["lytic_probability"][g], k)]
+                     for g in predictions.groups]).reshape(-1, 2)
+
+
+def class_scores(scores: np.ndarray) -> Dict[str, np.ndarray]:
+    """One score per vertebra for each lesion class against normal: the threshold at which the
+    rule would start calling that class (mixed needs both subtasks, hence the minimum)."""
+    blastic, lytic = scores[:, 0], scores[:, 1]
+    return {"blastic": blastic, "lytic": lytic, "mixed": np.minimum(blastic, lytic),
+            "any lesion": np.maximum(blastic, lytic)}
+
+
+def vertebra_studies(predictions) -> np.ndarray:
+    return np.array([predictions.samples.study[g[0]] for g in predictions.groups], dtype=np.int64)
+
+
+def ratio(numerator, denominator) -> Optional[float]:
+    return float(numerator) / float(denominator) if denominator else None
+
+
+def real_anatomy_figures(predictions, rule: dict) -> dict:
+    """Lesion-free real vertebrae and inserted lesions under one aggregation rule."""
+    bq_truth, pl_truth = predictions.vertebra_truth()
+    called = predictions.vertebra_bone_quality(rule["bone_quality"])
+    posterolateral = predictions.vertebra_posterolateral(rule["posterolateral"])
+    studies = vertebra_studies(predictions)
+    normal = bq_truth == 0
+    false_calls = int((normal & (called > 0)).sum())
+    lesion_free_studies = [s for s in np.unique(studies) if (bq_truth[studies == s] == 0).all()]
+    flagged = [s for s in lesion_free_studies if (called[studies == s] > 0).any()]
+    sensitivity = {}
+    for index, name in enumerate(BONE_QUALITY_CLASSES):
+        if index == 0:
+            continue
+        of_class = bq_truth == index
+        sensitivity[name] = {"n": int(of_class.sum()), "right_class": ratio((called[of_class] == index).sum(),
+                                                                              of_class.sum()),
+                             "called_a_lesion": ratio((called[of_class] > 0).sum(), of_class.sum())}
+    lesion = (bq_truth > 0) & (pl_truth >= 0)
+    return {
+        "lesion_free": {"vertebrae": int(normal.sum()), "false_lesion_calls": false_calls,
+                        "specificity": ratio(normal.sum() - false_calls, normal.sum()),
+                        "false_calls_by_class": {name: int((normal & (called == i)).sum())
+                                                 for i, name in enumerate(BONE_QUALITY_CLASSES) if i},
+                        "studies_without_inserted_lesion": len(lesion_free_studies),
+                        "studies_flagged": len(flagged),
+                        "flagged_study_folders": [predictions.samples.studies[s]["folder"] for s in flagged]},
+        "inserted_lesions": {"vertebrae": int((bq_truth > 0).sum()), "sensitivity": sensitivity,
+                             "posterolateral_accuracy": ratio((posterolateral[lesion] == pl_truth[lesion]).sum(),
+                                                              lesion.sum()),
+                             "posterolateral_n": int(lesion.sum())},
+    }
+
+
+def roc_curve(positive_scores: np.ndarray, negative_scores: np.ndarray) -> dict:
+    """False and true positive rates for every threshold, and the area under the curve (the
+    probability that a positive outscores a negative, ties counting half)."""
+    thresholds = np.unique(np.concatenate([positive_scores, negative_scores]))[::-1]
+    fpr = [0.0] + [float((negative_scores >= t).mean()) if len(negative_scores) else 0.0 for t in thresholds]
+    tpr = [0.0] + [float((positive_scores >= t).mean()) if len(positive_scores) else 0.0 for t in thresholds]
+    auc = None
+    if len(positive_scores) and len(negative_scores):
+        greater = (positive_scores[:, None] > negative_scores[None, :]).mean()
+        equal = (positive_scores[:, None] == negative_scores[None, :]).mean()
+        auc = float(greater + 0.5 * equal)
+    return {"fpr": fpr + [1.0], "tpr": tpr + [1.0], "auc": auc,
+            "positives": int(len(positive_scores)), "negatives": int(len(negative_scores))}
+
+
+def roc_curves(predictions, k: int) -> Dict[str, dict]:
+    """Each lesion class (and any lesion) against the normal vertebrae of the same data."""
+    truth, _ = predictions.vertebra_truth()
+    scores = class_scores(subtask_scores(predictions, k))
+    negatives = truth == 0
+    curves = {}
+    for name, score in scores.items():
+        positives = truth > 0 if name == "any lesion" else truth == BONE_QUALITY_CLASSES.index(name)
+        curves[name] = roc_curve(score[positives], score[negatives])
+    return curves
+
+
+def operating_point_candidates() -> List[dict]:
+    return [{"method": "subtask_topk_mean", "k": k, "threshold": t}
+            for k in OPERATING_POINT_KS for t in OPERATING_POINT_THRESHOLDS]
+
+
+def choose_operating_point(phantom_val, real_val, posterolateral_rule: dict, target: float,
+                           balanced_accuracy) -> dict:
+    """The bone-quality rule for serving, chosen on validation data: among the candidates whose
+    specificity on the real lesion-free validation vertebrae is at least ``target``, the one with
+    the best balanced accuracy over the phantom and hybrid validation vertebrae together (ties to
+    the earlier, less specific candidate); when none reaches the target, the most specific one
+    (ties to the better balanced accuracy). ``balanced_accuracy(truth, predicted)`` is passed in so
+    that the figure is the evaluation's own."""
+    rows = []
+    for rule in operating_point_candidates():
+        full = {"bone_quality": rule, "posterolateral": posterolateral_rule}
+        real = real_anatomy_figures(real_val, full)
+        truths, calls = [], []
+        for predictions in (phantom_val, real_val):
+            if predictions is None:
+                continue
+            truth, _ = predictions.vertebra_truth()
+            truths.append(truth)
+            calls.append(predictions.vertebra_bone_quality(rule))
+        accuracy = balanced_accuracy(np.concatenate(truths), np.concatenate(calls))
+        rows.append({"rule": rule, "real_specificity": real["lesion_free"]["specificity"],
+                     "balanced_accuracy": accuracy,
+                     "real_lesion_sensitivity": {name: entry["called_a_lesion"]
+                                                 for name, entry in real["inserted_lesions"]["sensitivity"].items()}})
+    meeting = [row for row in rows if row["real_specificity"] is not None and row["real_specificity"] >= target]
+    if meeting:
+        chosen = max(meeting, key=lambda row: row["balanced_accuracy"])
+        reason = f"best balanced accuracy with real lesion-free specificity >= {target} on validation"
+    else:
+        chosen = max(rows, key=lambda row: ((row["real_specificity"] or 0.0), row["balanced_accuracy"]))
+        reason = (f"no candidate reached real lesion-free specificity {target} on validation: the most "
+                  f"specific one was taken")
+    return {"rule": chosen["rule"], "reason": reason, "target_real_specificity": target,
+            "target_met_on_validation": bool(meeting), "trade_off": rows}
+
+
+def draw_roc_png(curves_by_data: Dict[str, Dict[str, dict]], path: str, title: str,
+                 operating_points: Optional[Dict[str, Sequence[float]]] = None) -> None:
+    """One panel per data set, a curve per class; the operating point (false and true positive
+    rate of the chosen rule, any lesion against normal) marked with a circle where given. Drawn with Pillow (Debian's python3-pil, which
+    python3-torchvision pulls in): no plotting library is needed."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    colours = {"blastic": (214, 96, 77), "lytic": (67, 147, 195), "mixed": (120, 170, 60),
+               "any lesion": (40, 40, 40)}
+    panel, margin, top = 360, 50, 56
+    names = list(curves_by_data)
+    image = Image.new("RGB", (len(names) * (panel + margin) + margin, panel + top + margin + 90), "white")
+    draw = ImageDraw.Draw(image)
+    try:
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 13)
+    except OSError:
+        font = ImageFont.load_default()
+    draw.text((margin, 10), title, fill="black", font=font)
+    for n, data_name in enumerate(names):
+        left = margin + n * (panel + margin)
+        bottom = top + panel
+
+        def point(fpr, tpr):
+            return left + fpr * panel, bottom - tpr * panel
+
+        draw.rectangle([left, top, left + panel, bottom], outline="black")
+        draw.line([point(0, 0), point(1, 1)], fill=(200, 200, 200))
+        for tick in (0.0, 0.5, 1.0):
+            draw.text((left + tick * panel - 8, bottom + 4), f"{tick:.1f}", fill="black", font=font)
+            draw.text((left - 28, bottom - tick * panel - 7), f"{tick:.1f}", fill="black", font=font)
+        draw.text((left + panel / 2 - 60, bottom + 20), "1 - specificity", fill="black", font=font)
+        draw.text((left, top - 18), data_name, fill="black", font=font)
+        legend_y = bottom + 40
+        for class_name, curve in curves_by_data[data_name].items():
+            if curve["auc"] is None:
+                continue
+            colour = colours.get(class_name, (0, 0, 0))
+            draw.line([point(f, t) for f, t in zip(curve["fpr"], curve["tpr"])], fill=colour, width=2)
+            draw.text((left, legend_y),
+                      f"{class_name}: AUC {curve['auc']:.3f} ({curve['positives']} vs {curve['negatives']} normal)",
+                      fill=colour, font=font)
+            legend_y += 16
+        if operating_points and operating_points.get(data_name):
+            fpr, tpr = operating_points[data_name]
+            x, y = point(fpr, tpr)
+            draw.ellipse([x - 5, y - 5, x + 5, y + 5], outline="black", width=2)
+    image.save(path)
