@@ -141,3 +141,19 @@ def test_real_validation_without_phantom_validation_is_refused(tmp_path):
                              "--real-val", str(tmp_path / "real-val"), "--test", str(tmp_path / "real-val"),
                              "--out", str(tmp_path / "e.json")], capture_output=True, text=True)
     assert result.returncode == 2 and "--real-val chooses the operating point together with --val" in result.stderr
+
+
+def test_model_card_gives_real_anatomy_rows_and_says_when_targets_are_missed():
+    from spinemet_train.model_card import real_anatomy_section
+    assert "Not measured" in "\n".join(real_anatomy_section({}))
+    real = {"test_set": {"studies": 3, "vertebrae": 30},
+            "lesion_free": {"vertebrae": 20, "false_lesion_calls": 1, "specificity": 0.95,
+                            "studies_flagged": 0, "studies_without_inserted_lesion": 2},
+            "inserted_lesions": {"sensitivity": {c: {"n": 4, "right_class": 1.0, "called_a_lesion": 1.0}
+                                                 for c in ("blastic", "lytic", "mixed")},
+                                 "posterolateral_accuracy": 0.9, "posterolateral_n": 12}}
+    card = "\n".join(real_anatomy_section({"real_anatomy": real}))
+    assert "| (a) lesion-free real vertebrae | 20 | 1 | 0.950 | 0 of 2 |" in card
+    assert "**all met**" in card
+    real["lesion_free"]["studies_flagged"] = 1
+    assert "**not all met**" in "\n".join(real_anatomy_section({"real_anatomy": real}))
