@@ -12,6 +12,8 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
 #include <dcmtk/dcmdata/dcuid.h>
@@ -71,6 +73,42 @@ namespace spinemet
           return original;
         default:
           return EXS_LittleEndianExplicit;
+      }
+    }
+
+    // DCMTK pads an odd-length JPEG / JPEG-LS fragment with one byte after the end-of-image
+    // marker that it does not always set (seen with JPEG-LS): zero it, so that one seed gives one
+    // set of bytes.
+    void zeroFragmentPadding(DcmDataset& dataset, E_TransferSyntax syntax)
+    {
+      if (!DcmXfer(syntax).isEncapsulated())
+      {
+        return;
+      }
+      DcmElement* element = nullptr;
+      if (dataset.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr)
+      {
+        return;
+      }
+      DcmPixelData* pixelData = static_cast<DcmPixelData*>(element);
+      DcmPixelSequence* sequence = nullptr;
+      if (pixelData->getEncapsulatedRepresentation(syntax, nullptr, sequence).bad() || sequence == nullptr)
+      {
+        return;
+      }
+      for (unsigned long i = 1; i < sequence->card(); ++i)
+      {
+        DcmPixelItem* item = nullptr;
+        Uint8* bytes = nullptr;
+        if (sequence->getItem(item, i).bad() || item == nullptr || item->getUint8Array(bytes).bad() || bytes == nullptr)
+        {
+          continue;
+        }
+        const Uint32 length = item->getLength();
+        if (length >= 3 && bytes[length - 3] == 0xFF && bytes[length - 2] == 0xD9)
+        {
+          bytes[length - 1] = 0;
+        }
       }
     }
 
@@ -199,13 +237,11 @@ namespace spinemet
       check(dataset.putAndInsertString(DCM_StudyInstanceUID, study.series.attributes.studyInstanceUid.c_str()), inPath, "set Study Instance UID");
       check(dataset.putAndInsertString(DCM_SeriesInstanceUID, study.series.attributes.seriesInstanceUid.c_str()), inPath, "set Series Instance UID");
       check(dataset.putAndInsertString(DCM_FrameOfReferenceUID, study.series.attributes.frameOfReferenceUid.c_str()), inPath, "set Frame of Reference UID");
-      // The pixels are no longer the scanner's: say so (Image Type DERIVED, a derivation
-      // description, the series description marked), keep everything else.
-      OFString imageType;
-      dataset.findAndGetOFStringArray(DCM_ImageType, imageType);
-      const size_t separator = imageType.find('\\');
-      const std::string rest = separator == OFString_npos ? "\\SECONDARY" : std::string(imageType.substr(separator).c_str());
-      check(dataset.putAndInsertOFStringArray(DCM_ImageType, ("DERIVED" + rest).c_str()), inPath, "set Image Type");
+      // The pixels are no longer the scanner's: a derivation description and the series
+      // description say so. Image Type stays as the original's on purpose: the hybrid must pass
+      // the same series selection as the real scan (the plugin skips DERIVED series, the volume
+      // stage warns about them), or training and evaluation would not see what serving sees
+      // (docs/hybrid.md).
       check(dataset.putAndInsertString(DCM_DerivationDescription,
                                        ("Synthetic spinal lesions inserted by spinemet-hybrid " + version + ", seed " +
                                         std::to_string(study.settings.seed) + ": research data, not a patient finding").c_str()),
@@ -235,6 +271,7 @@ namespace spinemet
         throw AnalysisError(WRITE_ERROR, outPath + ": cannot encode the pixel data as " + DcmXfer(syntax).getXferName() +
                             ": " + condition.text());
       }
+      zeroFragmentPadding(dataset, syntax);
       if (syntax != original)
       {
         record.reencoded = std::string(DcmXfer(original).getXferName()) + " written as " + DcmXfer(syntax).getXferName();
