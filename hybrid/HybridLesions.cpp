@@ -46,6 +46,8 @@ namespace spinemet
     // Partial volume: in-plane point spread (voxel scale) and sub-samples across the slab.
     const double IN_PLANE_BLUR_PIXELS = 0.5;
     const double SLAB_SAMPLE_MM = 0.5;
+    // The voxel-scale band of the residual: below this blur is (mostly) the image's noise.
+    const double FINE_SMOOTHING_PIXELS = 0.7;
     // Noise is kept up to this many of its standard deviations; larger residuals are structure.
     const double RESIDUAL_KEPT_SIGMAS = 2.5;
     const double BREACH_PROBABILITY = 0.35;   // a lytic body lesion breaks through the cortex
@@ -155,7 +157,11 @@ namespace spinemet
       std::vector<float> depthMm;         // in-plane distance inside the body
       std::vector<double> centreColumn, centreRow, halfWidth, halfDepth;   // per patch slice, pixels
       double widthMm = 0, depthMmBody = 0, heightMm = 0;
-      double noiseSigmaHu = 20;           // of the image around the vertebra (soft tissue)
+      std::vector<float> fine;            // the image at the voxel scale (FINE_SMOOTHING_PIXELS)
+      double noiseSigmaHu = 20;           // spread of old - smooth(old) in the soft tissue around
+      // How much of the texture band (fine - smooth) to keep inside a lesion: the soft tissue's
+      // spread over the trabecular bone's, at most 1. The voxel band (old - fine) is kept whole.
+      double keepMiddle = 1;
       double lateralSign = 1;             // +1: higher columns are the patient's left
       double posteriorSign = 1;           // +1: higher rows are posterior
     };
@@ -246,6 +252,7 @@ namespace spinemet
       p.slices = v.lastSlice - v.firstSlice + 1;
 
       bone.smooth.assign(p.size(), 0);
+      bone.fine.assign(p.size(), 0);
       bone.body.assign(p.size(), 0);
       bone.trabecular.assign(p.size(), 0);
       bone.depthMm.assign(p.size(), 0);
@@ -263,6 +270,9 @@ namespace spinemet
         for (size_t r = 0; r < p.rows; ++r)
           for (size_t c = 0; c < p.columns; ++c)
             smooth[r * p.columns + c] = hu[(p.row0 + r) * g.columns + p.column0 + c];
+        float* fine = bone.fine.data() + k * area;
+        std::copy(smooth, smooth + area, fine);
+        blurSlice(fine, p.columns, p.rows, FINE_SMOOTHING_PIXELS);
         blurSlice(smooth, p.columns, p.rows, LOCAL_SMOOTHING_MM / g.columnSpacing);
 
         const PixelBox& box = layout.slices[s].vertebralBody;
@@ -322,9 +332,10 @@ namespace spinemet
           bone.trabecular[k * area + i] = body[i] && !endplate && depth[i] * g.columnSpacing >= CORTEX_MARGIN_MM;
         }
       }
-      // The image's noise: the spread of old - smooth(old) in the soft tissue around the
-      // vertebra (muscle, fat, vessels), robustly (median absolute deviation).
-      std::vector<float> residuals;
+      // The image's noise and the bone's texture as robust spreads (median absolute deviation)
+      // of the residual: in the soft tissue around the vertebra (muscle, fat, vessels: noise)
+      // and in its trabecular bone (noise plus trabecular texture), in the texture band.
+      std::vector<float> softMiddle, softTotal, boneMiddle;
       for (size_t k = 0; k < p.slices; ++k)
       {
         const int16_t* hu = volume.slice(p.slice0 + k);
@@ -332,14 +343,27 @@ namespace spinemet
           for (size_t c = 0; c < p.columns; ++c)
           {
             const size_t i = k * area + r * p.columns + c;
+            const float old = hu[(p.row0 + r) * g.columns + p.column0 + c];
             if (bone.smooth[i] > -150 && bone.smooth[i] < 120)
-              residuals.push_back(std::fabs(hu[(p.row0 + r) * g.columns + p.column0 + c] - bone.smooth[i]));
+            {
+              softMiddle.push_back(bone.fine[i] - bone.smooth[i]);
+              softTotal.push_back(old - bone.smooth[i]);
+            }
+            else if (bone.trabecular[i])
+            {
+              boneMiddle.push_back(bone.fine[i] - bone.smooth[i]);
+            }
           }
       }
-      if (residuals.size() >= 200)
+      auto spread = [](std::vector<float>& values) {
+        for (float& v : values) v = std::fabs(v);
+        std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+        return std::max(1.0, 1.4826 * values[values.size() / 2]);
+      };
+      if (softTotal.size() >= 200 && boneMiddle.size() >= 50)
       {
-        std::nth_element(residuals.begin(), residuals.begin() + residuals.size() / 2, residuals.end());
-        bone.noiseSigmaHu = std::max(5.0, 1.4826 * residuals[residuals.size() / 2]);
+        bone.noiseSigmaHu = std::max(5.0, spread(softTotal));
+        bone.keepMiddle = std::min(1.0, spread(softMiddle) / spread(boneMiddle));
       }
       return bone;
     }
@@ -844,12 +868,18 @@ namespace spinemet
           // cortex changes nothing).
           const double smoothPart = target - bone.smooth[i];
           if (plan.lytic ? smoothPart >= 0 : smoothPart <= 0) continue;
-          // The residual old - smooth(old) is kept up to the image's noise; beyond that it is
-          // the structure of the bone being replaced (cortical edges, trabeculae), which goes.
+          // The residual old - smooth(old) is the image's noise plus the fine structure of the
+          // bone being replaced. Its voxel band (old - fine) is this image's noise, at this place:
+          // kept whole. Its texture band (fine - smooth) holds the trabeculae a tumour replaces:
+          // scaled to what the soft tissue nearby shows there. The sum is clipped at a few noise
+          // standard deviations (cortical edges are structure, not noise).
+          // new = (1 - w) old + w (target + kept)
           const double residual = original[i] - bone.smooth[i];
           const double limit = RESIDUAL_KEPT_SIGMAS * bone.noiseSigmaHu;
-          const double excess = residual - std::clamp(residual, -limit, limit);
-          const double delta = w * (smoothPart - excess);
+          const double fineResidual = original[i] - bone.fine[i];
+          const double middleResidual = bone.fine[i] - bone.smooth[i];
+          const double kept = std::clamp(fineResidual + bone.keepMiddle * middleResidual, -limit, limit);
+          const double delta = w * (smoothPart + kept - residual);
           total[i] += static_cast<float>(delta);
           (plan.lytic ? lyticDelta : blasticDelta)[i] += static_cast<float>(delta);
           if (plan.region == "left-pedicle") leftDelta[i] += static_cast<float>(delta);
