@@ -98,13 +98,10 @@ namespace spinemet
     out["pixel_spacing_mm"] = g.rowSpacing;
     out["slice_thickness_mm"] = g.sliceThickness;
     out["slice_spacing_mm"] = g.sliceSpacing;
-    // instance numbers rising with z: ascending, as the phantom calls it
-    bool ascending = true;
-    if (study.truth.slices.size() >= 2)
-    {
-      ascending = study.truth.slices.front().instanceNumber < study.truth.slices.back().instanceNumber ? false : true;
-    }
-    out["order"] = ascending ? "ascending" : "descending";
+    // as the phantom says it: "descending" when instance 1 is the most cranial slice
+    const bool descending = study.truth.slices.size() >= 2 &&
+                            study.truth.slices.front().instanceNumber < study.truth.slices.back().instanceNumber;
+    out["order"] = descending ? "descending" : "ascending";
     out["transfer_syntax"] = record.transferSyntaxName;
     out["transfer_syntax_uid"] = record.transferSyntaxUid;
     out["image_orientation_patient"] = Json::Value(Json::arrayValue);
