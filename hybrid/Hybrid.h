@@ -95,6 +95,9 @@ namespace spinemet
     std::vector<size_t> changedVoxels;   // per truth vertebra
     std::vector<HybridLesion> lesions;
     std::map<std::string, std::string> uidMap;   // original SOP Instance UID -> new one
+    // What the user should know: a lesion that changed no voxel by VISIBLE_CHANGE_HU (a blastic
+    // target below the dense bone it landed in, a lytic one in bone already near soft tissue).
+    std::vector<std::string> warnings;
   };
 
   // A voxel counts as changed (and its slice shows the lesion) from this change on; a slice shows

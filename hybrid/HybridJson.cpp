@@ -86,6 +86,8 @@ namespace spinemet
     }
     background["skipped_files"] = Json::Value(Json::arrayValue);
     for (const std::string& name : record.skippedFiles) background["skipped_files"].append(name);
+    background["warnings"] = Json::Value(Json::arrayValue);
+    for (const std::string& warning : study.warnings) background["warnings"].append(warning);
     background["transfer_syntax_changed"] = record.reencoded.empty() ? Json::Value(Json::nullValue) : Json::Value(record.reencoded);
 
     Json::Value& out = root["series"];

@@ -888,6 +888,13 @@ namespace spinemet
         }
         if (plan.lytic)
           for (size_t i = 0; i < p.size(); ++i) lyticShare[i] = std::max(lyticShare[i], lesion.weight[i]);
+        if (lesion.changedVoxels == 0)
+        {
+          study.warnings.push_back("the " + lesion.truth.kind + " lesion in the " + lesion.truth.region + " of vertebra " +
+                                   std::to_string(v) + (f.level.empty() ? "" : " (" + f.level + ")") +
+                                   " changed no voxel by " + std::to_string(static_cast<int>(VISIBLE_CHANGE_HU)) +
+                                   " HU or more: the bone there already reads close to its target; the vertebra keeps its label");
+        }
         truth.lesions.push_back(lesion.truth);
         study.lesions.push_back(std::move(lesion));
       }

@@ -192,6 +192,10 @@ int main(int argc, char** argv)
     const Series series = loadHybridBackground(background);
     const HybridStudy study = makeHybrid(series, settings);
     writeHybridStudy(study, background, out);
+    for (const std::string& warning : study.warnings)
+    {
+      std::cerr << "spinemet-hybrid: warning: " << warning << "\n";
+    }
     size_t lesional = 0;
     for (const PhantomVertebra& v : study.truth.vertebrae)
       if (v.boneQuality != BoneQuality::Normal) ++lesional;
