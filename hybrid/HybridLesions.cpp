@@ -810,26 +810,44 @@ namespace spinemet
 
       const HybridLabel& label = labels[v];
       std::vector<LesionPlan> plans;
-      if (label.boneQuality != BoneQuality::Normal)
+      try
       {
-        Random lesionStream(hashText("lesions|" + std::to_string(v), settings.seed));
-        const bool mixed = label.boneQuality == BoneQuality::Mixed;
-        if (mixed)
+        if (label.boneQuality != BoneQuality::Normal)
         {
-          plans.push_back(planBodyLesion(volume, bone, lesionStream, true, 0.8, settings.ranges, nullptr, 0));
-          const double apart = plans[0].radii[0] + 0.7 * settings.ranges.radiusMinMm;
-          plans.push_back(planBodyLesion(volume, bone, lesionStream, false, 0.7, settings.ranges, &plans[0].centre, apart));
+          Random lesionStream(hashText("lesions|" + std::to_string(v), settings.seed));
+          const bool mixed = label.boneQuality == BoneQuality::Mixed;
+          if (mixed)
+          {
+            plans.push_back(planBodyLesion(volume, bone, lesionStream, true, 0.8, settings.ranges, nullptr, 0));
+            const double apart = plans[0].radii[0] + 0.7 * settings.ranges.radiusMinMm;
+            plans.push_back(planBodyLesion(volume, bone, lesionStream, false, 0.7, settings.ranges, &plans[0].centre, apart));
+          }
+          else
+          {
+            plans.push_back(planBodyLesion(volume, bone, lesionStream, label.boneQuality == BoneQuality::Lytic, 1.0,
+                                           settings.ranges, nullptr, 0));
+          }
+          const bool pedicleLytic = mixed ? lesionStream.chance(0.5) : label.boneQuality == BoneQuality::Lytic;
+          if (label.side == LesionSide::Left || label.side == LesionSide::Both)
+            plans.push_back(planPedicleLesion(volume, bone, lesionStream, pedicleLytic, true, settings.ranges));
+          if (label.side == LesionSide::Right || label.side == LesionSide::Both)
+            plans.push_back(planPedicleLesion(volume, bone, lesionStream, pedicleLytic, false, settings.ranges));
         }
-        else
+      }
+      catch (const AnalysisError& error)
+      {
+        // A vertebra too small to hold a lesion (cut by the scan, a few thin slices of end plate):
+        // a forced label cannot be honoured, a drawn one falls back to normal.
+        const std::string name = "vertebra " + std::to_string(v) + (f.level.empty() ? "" : " (" + f.level + ")");
+        if (forced[v])
         {
-          plans.push_back(planBodyLesion(volume, bone, lesionStream, label.boneQuality == BoneQuality::Lytic, 1.0,
-                                         settings.ranges, nullptr, 0));
+          throw AnalysisError(error.code(), name + " cannot take the label given: " + error.what());
         }
-        const bool pedicleLytic = mixed ? lesionStream.chance(0.5) : label.boneQuality == BoneQuality::Lytic;
-        if (label.side == LesionSide::Left || label.side == LesionSide::Both)
-          plans.push_back(planPedicleLesion(volume, bone, lesionStream, pedicleLytic, true, settings.ranges));
-        if (label.side == LesionSide::Right || label.side == LesionSide::Both)
-          plans.push_back(planPedicleLesion(volume, bone, lesionStream, pedicleLytic, false, settings.ranges));
+        plans.clear();
+        study.warnings.push_back(name + " drew a lesion but " + error.what() + ": labelled normal");
+        truth.boneQuality = BoneQuality::Normal;
+        truth.posterolateral = Posterolateral::None;
+        truth.side = LesionSide::None;
       }
 
       // HU change of each lesion, and per kind / side for the visibility flags.
