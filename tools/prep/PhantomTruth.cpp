@@ -133,6 +133,12 @@ namespace spinemet
       label.truthLevel = vertebra.level;
       label.boneQuality = vertebra.boneQuality;
       label.posterolateral = vertebra.posterolateral;
+      if (vertebra.withheld)
+      {
+        label.boneQuality = -1;
+        label.posterolateral = -1;
+        return label;
+      }
       if (label.posterolateral == 1 && (vertebra.side == "left" || vertebra.side == "right"))
       {
         label.posterolateralSide = vertebra.side;
@@ -205,6 +211,7 @@ namespace spinemet
       {
         read.refuse(field + "side", "must be none, left, right or both");
       }
+      vertebra.withheld = read.optionalFlag(item, field, "withheld").value_or(false);
       truth.vertebrae.push_back(vertebra);
     }
 
@@ -300,6 +307,12 @@ namespace spinemet
         continue;
       }
       result.vertebrae[v].label = labelOf(*vertebra);
+      if (vertebra->withheld)
+      {
+        result.warnings.push_back("found vertebra " + std::to_string(v) + " matches ground-truth vertebra " +
+                                  std::to_string(vertebra->index) + ", withheld from this study's use (a data split): "
+                                  "its samples have unknown labels");
+      }
       result.vertebrae[v].overlap = slices == 0 ? 0.0 : static_cast<double>(bestCount) / static_cast<double>(slices);
     }
 
@@ -352,6 +365,11 @@ namespace spinemet
       if (spine.vertebra >= 0 && static_cast<size_t>(spine.vertebra) < result.vertebrae.size())
       {
         slice.label = result.vertebrae[spine.vertebra].label;
+        const PhantomTruthVertebra* matchedTruth = findTruthVertebra(slice.label.truthIndex);
+        if (matchedTruth != nullptr && matchedTruth->withheld)
+        {
+          slice.visible = LesionVisibility{};   // unknown, as its labels
+        }
       }
       if (slice.label.truthIndex >= 0 && truthSlice.vertebra == slice.label.truthIndex)
       {

@@ -21,6 +21,9 @@ namespace spinemet
     int boneQuality = 0;             // index into boneQualityNames()
     int posterolateral = 0;          // index into posterolateralNames()
     std::string side;                // "none", "left", "right", "both"
+    // Kept out of this study's use by a data split (spinemet-hybrid --withhold, docs/hybrid.md):
+    // its samples get unknown labels, so that no loss and no metric counts them.
+    bool withheld = false;
   };
 
   struct PhantomTruthSlice
