@@ -74,6 +74,7 @@ namespace spinemet
     settings["random_acquisition"] = s.randomAcquisition;
     settings["difficulty"] = toString(s.difficulty);
     settings["rib_pairs"] = s.ribPairs;
+    settings["bone"] = toString(s.bone);
     settings["noise_sigma_hu"] = s.noiseSigmaHu;
     settings["in_plane_blur_mm"] = s.inPlaneBlurMm;
     settings["lesion_probability"] = s.lesionProbability;

@@ -259,6 +259,10 @@ namespace spinemet
       {
         out << ";ribs=" << s.ribPairs;
       }
+      if (s.bone != PhantomBoneModel::Simple)
+      {
+        out << ";bone=" << toString(s.bone);
+      }
       return out.str();
     }
   }
@@ -298,6 +302,11 @@ namespace spinemet
       case PhantomDifficulty::Hard: return "hard";
     }
     return "normal";
+  }
+
+  const char* toString(PhantomBoneModel value)
+  {
+    return value == PhantomBoneModel::Realistic ? "realistic" : "simple";
   }
 
   const char* toString(PhantomSliceOrder value)
@@ -348,6 +357,14 @@ namespace spinemet
     if (t == "normal") return PhantomDifficulty::Normal;
     if (t == "hard") return PhantomDifficulty::Hard;
     settingsError("unknown difficulty \"" + text + "\" (expected easy, normal or hard)");
+  }
+
+  PhantomBoneModel parsePhantomBoneModel(const std::string& text)
+  {
+    const std::string t = lowercase(trim(text));
+    if (t == "simple") return PhantomBoneModel::Simple;
+    if (t == "realistic") return PhantomBoneModel::Realistic;
+    settingsError("unknown bone model \"" + text + "\" (expected simple or realistic)");
   }
 
   PhantomSliceOrder parsePhantomSliceOrder(const std::string& text)
