@@ -136,6 +136,11 @@ namespace spinemet
     double bodyDepthMm = 0;      // anterior-posterior
     double bodyHeightMm = 0;     // cranio-caudal
     std::vector<PhantomLesion> lesions;
+    // Realistic bone only: what the bone shows that is normal, not a lesion (kind "bone-island",
+    // "schmorl-node", "endplate-sclerosis", "osteophyte"; region "body", "upper-endplate",
+    // "lower-endplate"; centre and radii as for lesions, approximate for the endplate findings).
+    // The label stays what the lesions make it and the visibility flags ignore these.
+    std::vector<PhantomLesion> normalFindings;
     std::vector<std::string> sopInstanceUids;   // slices whose centre lies in [zMinMm, zMaxMm], cranial first
   };
 

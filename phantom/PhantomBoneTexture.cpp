@@ -143,7 +143,8 @@ namespace spinemet
 
       // Osteophytes: spurs from the anterior and lateral rim of an endplate, growing outwards
       // and into the disc space (never across it), as capsules along the body's outline.
-      void addOsteophyte(Anatomy& anatomy, const Element& body, const VertebraModel& v, Random& random,
+      // Returns how far the spur reaches out of the body (mm).
+      double addOsteophyte(Anatomy& anatomy, const Element& body, const VertebraModel& v, Random& random,
                          bool upper, double discHeight, double degeneration)
       {
         const double centreAngle = random.uniform(-0.6, 0.6) - PI / 2;   // -y is anterior
@@ -194,6 +195,7 @@ namespace spinemet
             anatomy.elements.push_back(e);
           }
         }
+        return reach;
       }
     }
 
@@ -265,6 +267,50 @@ namespace spinemet
           }
         }
         bone.vertebrae.push_back(b);
+      }
+
+      // The truth of the study's vertebrae: their normal findings.
+      for (const VertebraModel& v : anatomy.vertebrae)
+      {
+        if (!v.inStudy || v.studyIndex < 0 || static_cast<size_t>(v.studyIndex) >= truth.size())
+        {
+          continue;
+        }
+        const VertebraBone& b = bone.vertebrae[static_cast<size_t>(v.levelIndex)];
+        std::vector<PhantomLesion>& findings = truth[static_cast<size_t>(v.studyIndex)].normalFindings;
+        auto add = [&](const char* kind, const char* region, Vector3 centre, Vector3 radii, double hu)
+        {
+          PhantomLesion finding;
+          finding.kind = kind;
+          finding.region = region;
+          finding.centre = centre;
+          finding.radiiMm = radii;
+          finding.hu = std::round(hu);
+          findings.push_back(finding);
+        };
+        for (const BoneIsland& island : b.islands)
+        {
+          add("bone-island", "body", island.centre, island.radiiMm, island.hu);
+        }
+        for (const SchmorlNode& node : b.nodes)
+        {
+          Vector3 centre{v.centreX + node.u * v.width / 2, v.centreY + node.v * v.depth / 2,
+                         node.upper ? v.zTop : v.zBottom};
+          lean(v, centre);
+          add("schmorl-node", node.upper ? "upper-endplate" : "lower-endplate", centre,
+              Vector3{node.radiusMm, node.radiusMm, node.depthMm}, DISC_NUCLEUS_HU);
+        }
+        for (bool upper : {true, false})
+        {
+          const double thickness = upper ? b.sclerosisUpperMm : b.sclerosisLowerMm;
+          if (thickness > 0)
+          {
+            Vector3 centre{v.centreX, v.centreY, upper ? v.zTop - thickness / 2 : v.zBottom + thickness / 2};
+            lean(v, centre);
+            add("endplate-sclerosis", upper ? "upper-endplate" : "lower-endplate", centre,
+                Vector3{v.width / 2, v.depth / 2, thickness / 2}, b.cancellousHu + b.sclerosisHu);
+          }
+        }
       }
 
       // Lytic lesions in osteopenic bone: still below the bone they replace.
@@ -374,7 +420,18 @@ namespace spinemet
           const double discHeight = upper ? (i > 0 ? anatomy.vertebrae[i - 1].discBelow : 4) : v.discBelow;
           if (random.chance(probability))
           {
-            addOsteophyte(anatomy, body, v, random, upper, discHeight, degeneration);
+            const double reach = addOsteophyte(anatomy, body, v, random, upper, discHeight, degeneration);
+            if (v.inStudy && v.studyIndex >= 0 && static_cast<size_t>(v.studyIndex) < truth.size())
+            {
+              PhantomLesion finding;
+              finding.kind = "osteophyte";
+              finding.region = upper ? "upper-endplate" : "lower-endplate";
+              finding.centre = {v.centreX, v.centreY - v.depth / 2, upper ? v.zTop : v.zBottom};
+              lean(v, finding.centre);
+              finding.radiiMm = {reach, reach, reach};
+              finding.hu = std::round(body.coreHu + 120);
+              truth[static_cast<size_t>(v.studyIndex)].normalFindings.push_back(finding);
+            }
           }
         }
       }

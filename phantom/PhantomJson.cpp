@@ -161,6 +161,20 @@ namespace spinemet
         lesion["hu"] = millimetres(l.hu);
         item["lesions"].append(lesion);
       }
+      if (study.settings.bone == PhantomBoneModel::Realistic)
+      {
+        item["normal_findings"] = Json::Value(Json::arrayValue);
+        for (const PhantomLesion& l : v.normalFindings)
+        {
+          Json::Value finding(Json::objectValue);
+          finding["kind"] = l.kind;
+          finding["region"] = l.region;
+          finding["centre_mm"] = vector3(l.centre);
+          finding["radii_mm"] = vector3(l.radiiMm);
+          finding["hu"] = millimetres(l.hu);
+          item["normal_findings"].append(finding);
+        }
+      }
       item["sop_instance_uids"] = Json::Value(Json::arrayValue);
       for (const std::string& uid : v.sopInstanceUids)
       {
