@@ -66,13 +66,14 @@ namespace spinemet
 
       // Cancellous bone as CT resolves it: trabeculae are thinner than a voxel, so what shows is
       // a mottled network, elongated along z (the load-bearing trabeculae are vertical), over
-      // coarser patches of denser and fattier marrow. Roughly zero-mean, about -1..1.
+      // coarser patches of denser and fattier marrow. Roughly zero-mean, SD about 1.
       double trabecular(uint64_t seed, double x, double y, double z)
       {
-        const double fine = noise(seed, x / 0.8, y / 0.8, z / 2.4);
-        const double ridges = 1 - 2 * std::fabs(noise(seed + 1, x / 1.5, y / 1.5, z / 3.6)) - 0.33;
-        const double patches = noise(seed + 2, x / 4.5, y / 4.5, z / 5.5);
-        return 0.9 * fine + 0.75 * ridges + 0.6 * patches;
+        const double fine = noise(seed, x / 0.8, y / 0.8, z / 1.5);
+        const double ridges = 1 - 2 * std::fabs(noise(seed + 1, x / 1.5, y / 1.5, z / 2.4)) - 0.33;
+        const double patches = noise(seed + 2, x / 4.5, y / 4.5, z / 4.5);
+        // scaled to a standard deviation of about 1 at one point
+        return (0.9 * fine + 0.75 * ridges + 0.6 * patches) / 0.35;
       }
 
       double capsuleDistance(double x, double y, double x0, double y0, double x1, double y1)
@@ -110,7 +111,8 @@ namespace spinemet
         b.textureHu = textureHu * random.uniform(0.85, 1.15);
         b.endplateConcavityMm = random.uniform(0.8, 2.2) * v.height / 22;
         b.endplateMm = random.uniform(0.5, 0.9);
-        b.endplateHu = random.uniform(850, 1150);
+        // the cortical endplate is thin and porous: between cancellous bone and the shell
+        b.endplateHu = b.cancellousHu + random.uniform(300, 450);
         // degenerative endplate sclerosis: a band under the endplate, densest at it
         const bool sclerosisUpper = random.chance(0.35 * degeneration);
         const bool sclerosisLower = random.chance(0.35 * degeneration);
@@ -120,7 +122,7 @@ namespace spinemet
         // the basivertebral vein: enters the posterior wall in the midline at mid-height
         b.channelHalfWidthMm = random.uniform(0.5, 1.0);
         b.channelLengthMm = v.depth * random.uniform(0.15, 0.3);
-        b.channelHalfHeightMm = v.height * random.uniform(0.08, 0.18);
+        b.channelHalfHeightMm = random.uniform(0.9, 1.8);   // a canal 2-4 mm across
         b.channelHu = random.uniform(30, 90);
 
         // Schmorl's nodes: commoner in the lower thoracic and lumbar spine and with age
@@ -211,7 +213,9 @@ namespace spinemet
                                                           30 * patient.normal()));
       bone.textureSeed = patient.next();
       const double degeneration = clamp01((bone.patientAgeYears - 35) / 45);
-      const double textureHu = patient.uniform(55, 100);
+      // SD of the texture on a thin slice (thin-slice real CT: 60-85 HU without noise, the
+      // 5 mm abdomen 30 HU; docs/phantom.md)
+      const double textureHu = patient.uniform(35, 85);
       const double shellMm = patient.uniform(0.45, 0.8);
       const double shellHu = patient.uniform(900, 1200);
 
@@ -445,7 +449,14 @@ namespace spinemet
       const double middle = (piece.low + piece.high) / 2;
       const double core = clamp01(0.5 - (distance + e.cortexMm) * inversePixel);
       const VertebraBone* b = e.vertebra >= 0 ? &bone.vertebrae[static_cast<size_t>(e.vertebra)] : nullptr;
-      const double texture = trabecular(bone.textureSeed, x, y, middle);
+      // a thick slab averages the texture along z, as a scanner's slice does
+      const int samples = std::max(1, std::min(6, static_cast<int>(std::lround(length / 0.8))));
+      double texture = 0;
+      for (int j = 0; j < samples; ++j)
+      {
+        texture += trabecular(bone.textureSeed, x, y, piece.low + (j + 0.5) * length / samples);
+      }
+      texture /= samples;
       if (!isBody(e) || b == nullptr)
       {
         // posterior elements, ribs, spurs: mostly compact, less texture

@@ -160,7 +160,7 @@ namespace spinemet
     struct VertebraBone
     {
       double cancellousHu = 200;   // mean of the cancellous core
-      double textureHu = 40;       // amplitude of its trabecular texture
+      double textureHu = 40;       // SD of its trabecular texture (one point, before blur and noise)
       double endplateConcavityMm = 1.2;
       double endplateMm = 0.6;
       double endplateHu = 900;
