@@ -93,6 +93,9 @@ namespace spinemet
     // Normal bone: simple (default) or realistic. The realistic features are drawn from their own
     // random stream, so the labels, lesions and acquisition of a seed are the same in both.
     PhantomBoneModel bone = PhantomBoneModel::Simple;
+    // Realistic bone only: the patient's mean cancellous density (50-350 HU) instead of the one
+    // drawn from the seed (age-dependent, osteopenic down to about 50 HU).
+    std::optional<double> boneDensityHu;
   };
 
   // The acquisition actually used, after defaults and random draws.

@@ -201,8 +201,9 @@ namespace spinemet
       }
     }
 
-    void makeBoneRealistic(Anatomy& anatomy, uint64_t seed, std::vector<PhantomVertebra>& truth)
+    void makeBoneRealistic(Anatomy& anatomy, const PhantomSettings& settings, std::vector<PhantomVertebra>& truth)
     {
+      const uint64_t seed = settings.seed;
       RealisticBone& bone = anatomy.realisticBone;
       Random patient = stream(seed, "bone");
       bone.enabled = true;
@@ -211,6 +212,10 @@ namespace spinemet
       // at 30, 110-140 HU at 80), with a wide spread between people of one age.
       bone.densityHu = std::max(50.0, std::min(320.0, 250 - 1.9 * (bone.patientAgeYears - 30) +
                                                           30 * patient.normal()));
+      if (settings.boneDensityHu)
+      {
+        bone.densityHu = *settings.boneDensityHu;   // the draw above still happens: same streams
+      }
       bone.textureSeed = patient.next();
       const double degeneration = clamp01((bone.patientAgeYears - 35) / 45);
       // SD of the texture on a thin slice (thin-slice real CT: 60-85 HU without noise, the

@@ -75,6 +75,10 @@ namespace spinemet
     settings["difficulty"] = toString(s.difficulty);
     settings["rib_pairs"] = s.ribPairs;
     settings["bone"] = toString(s.bone);
+    if (s.boneDensityHu)
+    {
+      settings["bone_density_hu"] = *s.boneDensityHu;
+    }
     settings["noise_sigma_hu"] = s.noiseSigmaHu;
     settings["in_plane_blur_mm"] = s.inPlaneBlurMm;
     settings["lesion_probability"] = s.lesionProbability;

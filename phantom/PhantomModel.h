@@ -268,7 +268,7 @@ namespace spinemet
     // Realistic bone (PhantomBoneTexture.cpp). makeBoneRealistic draws from its own stream of the
     // seed, after the lesions are placed (lytic lesions in osteopenic bone get a HU that still reads
     // below the bone; `truth` records it), and adjusts the column's elements.
-    void makeBoneRealistic(Anatomy& anatomy, uint64_t seed, std::vector<PhantomVertebra>& truth);
+    void makeBoneRealistic(Anatomy& anatomy, const PhantomSettings& settings, std::vector<PhantomVertebra>& truth);
     // The bone value of one pixel of a realistic bone element over `piece` (in-plane signed
     // distance `distance` to its outline), before lesions.
     double realisticBoneValue(const Anatomy& anatomy, const Element& shifted, double coreHu, double x,

@@ -172,6 +172,12 @@ namespace spinemet
 
     void checkSettings(const PhantomSettings& s, const PhantomLesionRanges& ranges)
     {
+      if (s.boneDensityHu && (s.bone != PhantomBoneModel::Realistic || !(*s.boneDensityHu >= 50 && *s.boneDensityHu <= 350)))
+      {
+        settingsError(s.bone != PhantomBoneModel::Realistic
+                        ? std::string("a bone density needs realistic bone")
+                        : "bone density must be 50 to 350 HU, not " + formatNumber(*s.boneDensityHu));
+      }
       if (s.ribPairs < 11 || s.ribPairs > 13)
       {
         settingsError("rib pairs must be 11, 12 or 13, not " + std::to_string(s.ribPairs));
@@ -262,6 +268,10 @@ namespace spinemet
       if (s.bone != PhantomBoneModel::Simple)
       {
         out << ";bone=" << toString(s.bone);
+      }
+      if (s.boneDensityHu)
+      {
+        out << ";bone-density=" << formatNumber(*s.boneDensityHu);
       }
       return out.str();
     }

@@ -47,6 +47,8 @@ Findings:
   --bone simple|realistic              normal bone: smooth with a uniform texture (default), or
                                        realistic (trabecular texture, per-patient density, bone
                                        islands, Schmorl's nodes, sclerosis, osteophytes; none is a lesion)
+  --bone-density HU                    realistic bone: the patient's cancellous density, 50-350
+                                       (default: drawn from the seed, by age)
   --lesion-probability P               a vertebra has a lesion (default 0.5)
   --lesion-weights B,L,M               relative odds of blastic, lytic, mixed (default 1,1,1)
   --posterolateral-probability P       a lesion extends into the pedicles (default 0.5)
@@ -152,6 +154,7 @@ int main(int argc, char** argv)
           if (v != "simple" && v != "realistic") throw UsageError{"--bone must be simple or realistic, not " + v};
           settings.bone = parsePhantomBoneModel(v);
         }},
+      {"--bone-density", [&](const std::string& v) { settings.boneDensityHu = parseNumber("--bone-density", v); }},
       {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
       {"--lesion-weights", [&](const std::string& v)
         {
