@@ -346,7 +346,9 @@ namespace spinemet
       // rib heads a joint space against their body.
       const size_t original = anatomy.elements.size();
       std::vector<double> oldBodyCore(anatomy.vertebrae.size(), 0);
-      std::vector<const Element*> bodies(anatomy.vertebrae.size(), nullptr);
+      // indices, not pointers: the osteophytes below are appended to the elements
+      const size_t NO_BODY = static_cast<size_t>(-1);
+      std::vector<size_t> bodies(anatomy.vertebrae.size(), NO_BODY);
       for (size_t k = 0; k < original; ++k)
       {
         const Element& e = anatomy.elements[k];
@@ -380,7 +382,7 @@ namespace spinemet
       {
         if (isBody(anatomy.elements[k]) && anatomy.elements[k].vertebra >= 0)
         {
-          bodies[static_cast<size_t>(anatomy.elements[k].vertebra)] = &anatomy.elements[k];
+          bodies[static_cast<size_t>(anatomy.elements[k].vertebra)] = k;
         }
       }
       // Costovertebral joints: a rib's head (the capsule that starts at the body's outline and
@@ -388,11 +390,11 @@ namespace spinemet
       for (size_t k = 0; k < original; ++k)
       {
         Element& e = anatomy.elements[k];
-        if (e.shape != Element::Shape::Capsule || e.vertebra < 0 || bodies[static_cast<size_t>(e.vertebra)] == nullptr)
+        if (e.shape != Element::Shape::Capsule || e.vertebra < 0 || bodies[static_cast<size_t>(e.vertebra)] == NO_BODY)
         {
           continue;
         }
-        const Element& body = *bodies[static_cast<size_t>(e.vertebra)];
+        const Element body = anatomy.elements[bodies[static_cast<size_t>(e.vertebra)]];
         const double startDistance = ellipseOutlineDistance(e.x0, e.y0, body.x0, body.y0, body.x1, body.y1);
         if (startDistance < -2.5 || startDistance > 0.5 || std::fabs(e.x1 - e.x0) < 8 || e.y0 > body.clipMaxY)
         {
@@ -416,11 +418,11 @@ namespace spinemet
       // Osteophytes at the endplates, more and larger with age.
       for (size_t i = 0; i < anatomy.vertebrae.size(); ++i)
       {
-        if (bodies[i] == nullptr)
+        if (bodies[i] == NO_BODY)
         {
           continue;
         }
-        const Element body = *bodies[i];
+        const Element body = anatomy.elements[bodies[i]];
         const VertebraModel& v = anatomy.vertebrae[i];
         Random random = stream(seed, "osteophytes-" + names[static_cast<size_t>(v.levelIndex)]);
         const double probability = 0.6 * std::pow(degeneration, 1.5) * (v.levelIndex >= 8 ? 1.0 : 0.7);
