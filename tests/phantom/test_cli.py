@@ -30,6 +30,8 @@ def test_help_lists_the_options():
     (["--out", "x", "--frobnicate"], "unknown option"),
     (["--out"], "needs a value"),
     (["--out", "x", "--bone", "real"], "--bone must be simple or realistic"),
+    (["--out", "x", "--bone", "realistic", "--bone-density", "500"], "bone density must be 50 to 350 HU"),
+    (["--out", "x", "--bone-density", "200"], "a bone density needs realistic bone"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, args, message):
     os.chdir(tmp_path)
