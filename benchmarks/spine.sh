@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # findSpine speed on a 512x512x323 phantom volume next to a reference pass in the same run, then
 # the finder's accuracy (count, edges, crops, levels) over 50 phantoms with random acquisitions
-# (figures on phantoms only), then the real CTs of ../shared/testdata/real-ct when present.
+# (figures on phantoms only), simple and realistic bone, then the real CTs of ../shared/testdata/real-ct when present.
 # Usage: benchmarks/spine.sh [BUILD_DIR] [SEEDS]
 set -e
 build="${1:-build}"
@@ -10,6 +10,8 @@ seeds="${2:-50}"
 cmake --build "$build" --target spinemet-spine-bench spinemet-spine-accuracy spinemet-spine-inspect -j2 >/dev/null
 nice "$build/tests/spine/spinemet-spine-bench"
 nice "$build/tests/spine/spinemet-spine-accuracy" 1 "$seeds"
+# the same seeds with realistic normal bone (docs/phantom.md, "Realistic bone")
+nice "$build/tests/spine/spinemet-spine-accuracy" 1 "$seeds" --bone realistic
 # The real CTs beside the repository: vertebrae, levels and findSpine's time per study.
 real="$(dirname "$0")/../../shared/testdata/real-ct"
 if [ -d "$real" ]; then

@@ -86,6 +86,10 @@ namespace spinemet
       }
     }
     placeLesions(anatomy, settings, ranges, firstLevel, lastLevel, study.truth.vertebrae);
+    if (settings.bone == PhantomBoneModel::Realistic)
+    {
+      makeBoneRealistic(anatomy, settings, study.truth.vertebrae);
+    }
 
     // slices from mid-disc above the first level to mid-disc below the last one
     const VertebraModel& top = anatomy.vertebrae[firstLevel];

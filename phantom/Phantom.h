@@ -31,6 +31,13 @@ namespace spinemet
   // Which pedicles carry the posterolateral lesion. Left is the patient's left (+x, higher columns).
   enum class LesionSide { None, Left, Right, Both };
 
+  // How normal bone looks. Simple: smooth shapes with a uniform texture (what the demo model was
+  // trained on, the default for now). Realistic: heterogeneous trabecular bone with a per-patient
+  // density, a thin cortical shell, concave endplates, the basivertebral venous channel, bone
+  // islands, Schmorl's nodes, endplate sclerosis, osteophytes, costovertebral joints
+  // (docs/phantom.md, "Realistic bone"). None of these is a lesion.
+  enum class PhantomBoneModel { Simple, Realistic };
+
   // A label imposed on one level instead of drawing it (tests, demos).
   struct PhantomLabel
   {
@@ -82,6 +89,13 @@ namespace spinemet
     // Rib pairs: 12 (T1-T12), 11 (no rib on T12) or 13 (a lumbar rib on L1), the variants
     // that move the last rib off T12 (docs/phantom.md). Recorded in the ground truth.
     int ribPairs = 12;
+
+    // Normal bone: simple (default) or realistic. The realistic features are drawn from their own
+    // random stream, so the labels, lesions and acquisition of a seed are the same in both.
+    PhantomBoneModel bone = PhantomBoneModel::Simple;
+    // Realistic bone only: the patient's mean cancellous density (50-350 HU) instead of the one
+    // drawn from the seed (age-dependent, osteopenic down to about 50 HU).
+    std::optional<double> boneDensityHu;
   };
 
   // The acquisition actually used, after defaults and random draws.
@@ -125,6 +139,11 @@ namespace spinemet
     double bodyDepthMm = 0;      // anterior-posterior
     double bodyHeightMm = 0;     // cranio-caudal
     std::vector<PhantomLesion> lesions;
+    // Realistic bone only: what the bone shows that is normal, not a lesion (kind "bone-island",
+    // "schmorl-node", "endplate-sclerosis", "osteophyte"; region "body", "upper-endplate",
+    // "lower-endplate"; centre and radii as for lesions, approximate for the endplate findings).
+    // The label stays what the lesions make it and the visibility flags ignore these.
+    std::vector<PhantomLesion> normalFindings;
     std::vector<std::string> sopInstanceUids;   // slices whose centre lies in [zMinMm, zMaxMm], cranial first
   };
 
@@ -185,11 +204,13 @@ namespace spinemet
   const char* toString(PhantomSliceOrder value);        // "ascending", "descending"
   const char* toString(PhantomTransferSyntax value);    // "explicit", "rle", "jpeg-lossless", "jpeg-ls"
   const char* toString(LesionSide value);               // "none", "left", "right", "both"
+  const char* toString(PhantomBoneModel value);         // "simple", "realistic"
   std::string transferSyntaxUid(PhantomTransferSyntax value);
   // Parsers throw AnalysisError("phantom-settings", ...) naming the bad text.
   PhantomDifficulty parsePhantomDifficulty(const std::string& text);
   PhantomSliceOrder parsePhantomSliceOrder(const std::string& text);
   PhantomTransferSyntax parsePhantomTransferSyntax(const std::string& text);
+  PhantomBoneModel parsePhantomBoneModel(const std::string& text);
   // "T11=lytic:bilateral,L1=blastic:unilateral-left,L2=normal" -> labels
   std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text);
   // Level names T1..T12, L1..L5 and their order (0 = T1).

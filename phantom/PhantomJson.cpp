@@ -74,6 +74,11 @@ namespace spinemet
     settings["random_acquisition"] = s.randomAcquisition;
     settings["difficulty"] = toString(s.difficulty);
     settings["rib_pairs"] = s.ribPairs;
+    settings["bone"] = toString(s.bone);
+    if (s.boneDensityHu)
+    {
+      settings["bone_density_hu"] = *s.boneDensityHu;
+    }
     settings["noise_sigma_hu"] = s.noiseSigmaHu;
     settings["in_plane_blur_mm"] = s.inPlaneBlurMm;
     settings["lesion_probability"] = s.lesionProbability;
@@ -159,6 +164,20 @@ namespace spinemet
         lesion["radii_mm"] = vector3(l.radiiMm);
         lesion["hu"] = millimetres(l.hu);
         item["lesions"].append(lesion);
+      }
+      if (study.settings.bone == PhantomBoneModel::Realistic)
+      {
+        item["normal_findings"] = Json::Value(Json::arrayValue);
+        for (const PhantomLesion& l : v.normalFindings)
+        {
+          Json::Value finding(Json::objectValue);
+          finding["kind"] = l.kind;
+          finding["region"] = l.region;
+          finding["centre_mm"] = vector3(l.centre);
+          finding["radii_mm"] = vector3(l.radiiMm);
+          finding["hu"] = millimetres(l.hu);
+          item["normal_findings"].append(finding);
+        }
       }
       item["sop_instance_uids"] = Json::Value(Json::arrayValue);
       for (const std::string& uid : v.sopInstanceUids)

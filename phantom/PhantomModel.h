@@ -138,6 +138,52 @@ namespace spinemet
       std::vector<Lesion> lesions;
     };
 
+    // Realistic normal bone (PhantomBoneTexture.cpp, docs/phantom.md "Realistic bone"): what
+    // real normal spines show and a model must not call a lesion. Nothing here is a lesion: the
+    // ground truth's visibility flags ignore it.
+    struct BoneIsland              // enostosis: a small dense focus with a brush-like margin
+    {
+      Vector3 centre{};            // mm, at the vertebra's mid-height lean (like lesions)
+      Vector3 radiiMm{};
+      double hu = 0;
+      uint64_t marginSeed = 0;
+    };
+
+    struct SchmorlNode             // disc herniated through an endplate: a pit with a dense rim
+    {
+      bool upper = true;           // upper or lower endplate
+      double u = 0, v = 0;         // centre, in units of the body's semi-axes from its centre
+      double radiusMm = 3;
+      double depthMm = 3;
+    };
+
+    struct VertebraBone
+    {
+      double cancellousHu = 200;   // mean of the cancellous core
+      double textureHu = 40;       // SD of its trabecular texture (one point, before blur and noise)
+      double endplateConcavityMm = 1.2;
+      double endplateMm = 0.6;
+      double endplateHu = 900;
+      double sclerosisUpperMm = 0;   // degenerative sclerosis under each endplate (0: none)
+      double sclerosisLowerMm = 0;
+      double sclerosisHu = 0;        // added at the endplate, fading with depth
+      double channelHalfWidthMm = 1.2;   // basivertebral venous channel
+      double channelLengthMm = 8;
+      double channelHalfHeightMm = 3;
+      double channelHu = 40;
+      std::vector<BoneIsland> islands;
+      std::vector<SchmorlNode> nodes;
+    };
+
+    struct RealisticBone
+    {
+      bool enabled = false;
+      double patientAgeYears = 60;   // drives density and degenerative change
+      double densityHu = 200;        // the patient's mean cancellous density
+      uint64_t textureSeed = 0;
+      std::vector<VertebraBone> vertebrae;   // T1..L5
+    };
+
     // The trunk and organs at one height.
     struct Anatomy
     {
@@ -159,6 +205,7 @@ namespace spinemet
       double cancellousHu = 220;
       double trabecularHu = 30;      // amplitude of the cancellous texture
       uint64_t textureSeed = 0;
+      RealisticBone realisticBone;             // enabled with PhantomBoneModel::Realistic
     };
 
     // The pixel grid of an axial slice in patient coordinates.
@@ -217,6 +264,15 @@ namespace spinemet
     // Draws labels and lesions for firstLevel..lastLevel, appends their truth.
     void placeLesions(Anatomy& anatomy, const PhantomSettings& settings, const PhantomLesionRanges& ranges,
                       int firstLevel, int lastLevel, std::vector<PhantomVertebra>& truth);
+
+    // Realistic bone (PhantomBoneTexture.cpp). makeBoneRealistic draws from its own stream of the
+    // seed, after the lesions are placed (lytic lesions in osteopenic bone get a HU that still reads
+    // below the bone; `truth` records it), and adjusts the column's elements.
+    void makeBoneRealistic(Anatomy& anatomy, const PhantomSettings& settings, std::vector<PhantomVertebra>& truth);
+    // The bone value of one pixel of a realistic bone element over `piece` (in-plane signed
+    // distance `distance` to its outline), before lesions.
+    double realisticBoneValue(const Anatomy& anatomy, const Element& shifted, double coreHu, double x,
+                              double y, const Interval& piece, double distance, double inversePixel);
 
     void blurInPlane(std::vector<float>& image, size_t columns, size_t rows, double sigmaPixels,
                      std::vector<float>& scratch);

@@ -582,12 +582,20 @@ namespace spinemet
             const double core = isBone ? clamp01(0.5 - (distance + shellMm) * inversePixel)
                                        : smoothStep(0, shellMm, -distance);
             const double x = grid.originX + column * grid.spacing;
-            double coreHu = m.coreHu;
-            if (isBone && core > 0 && anatomy.trabecularHu > 0)
+            double value;
+            if (isBone && anatomy.realisticBone.enabled)
             {
-              coreHu += anatomy.trabecularHu * trabecularTexture(anatomy.textureSeed, x, y, middle);
+              value = realisticBoneValue(anatomy, e, e.coreHu, x, y, piece, distance, inversePixel);
             }
-            double value = core * coreHu + (1 - core) * (isBone ? e.corticalHu : DISC_ANNULUS_HU);
+            else
+            {
+              double coreHu = m.coreHu;
+              if (isBone && core > 0 && anatomy.trabecularHu > 0)
+              {
+                coreHu += anatomy.trabecularHu * trabecularTexture(anatomy.textureSeed, x, y, middle);
+              }
+              value = core * coreHu + (1 - core) * (isBone ? e.corticalHu : DISC_ANNULUS_HU);
+            }
 
             for (const Lesion* lesion : m.lesions)
             {

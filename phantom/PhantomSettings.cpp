@@ -172,6 +172,12 @@ namespace spinemet
 
     void checkSettings(const PhantomSettings& s, const PhantomLesionRanges& ranges)
     {
+      if (s.boneDensityHu && (s.bone != PhantomBoneModel::Realistic || !(*s.boneDensityHu >= 50 && *s.boneDensityHu <= 350)))
+      {
+        settingsError(s.bone != PhantomBoneModel::Realistic
+                        ? std::string("a bone density needs realistic bone")
+                        : "bone density must be 50 to 350 HU, not " + formatNumber(*s.boneDensityHu));
+      }
       if (s.ribPairs < 11 || s.ribPairs > 13)
       {
         settingsError("rib pairs must be 11, 12 or 13, not " + std::to_string(s.ribPairs));
@@ -259,6 +265,14 @@ namespace spinemet
       {
         out << ";ribs=" << s.ribPairs;
       }
+      if (s.bone != PhantomBoneModel::Simple)
+      {
+        out << ";bone=" << toString(s.bone);
+      }
+      if (s.boneDensityHu)
+      {
+        out << ";bone-density=" << formatNumber(*s.boneDensityHu);
+      }
       return out.str();
     }
   }
@@ -298,6 +312,11 @@ namespace spinemet
       case PhantomDifficulty::Hard: return "hard";
     }
     return "normal";
+  }
+
+  const char* toString(PhantomBoneModel value)
+  {
+    return value == PhantomBoneModel::Realistic ? "realistic" : "simple";
   }
 
   const char* toString(PhantomSliceOrder value)
@@ -348,6 +367,14 @@ namespace spinemet
     if (t == "normal") return PhantomDifficulty::Normal;
     if (t == "hard") return PhantomDifficulty::Hard;
     settingsError("unknown difficulty \"" + text + "\" (expected easy, normal or hard)");
+  }
+
+  PhantomBoneModel parsePhantomBoneModel(const std::string& text)
+  {
+    const std::string t = lowercase(trim(text));
+    if (t == "simple") return PhantomBoneModel::Simple;
+    if (t == "realistic") return PhantomBoneModel::Realistic;
+    settingsError("unknown bone model \"" + text + "\" (expected simple or realistic)");
   }
 
   PhantomSliceOrder parsePhantomSliceOrder(const std::string& text)

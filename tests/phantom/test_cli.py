@@ -14,7 +14,7 @@ def test_help_lists_the_options():
     assert result.returncode == 0
     for option in ("--out", "--seed", "--levels", "--matrix", "--pixel-spacing", "--slice-thickness",
                    "--slice-spacing", "--order", "--transfer-syntax", "--difficulty",
-                   "--random-acquisition", "--labels", "--lesion-probability"):
+                   "--random-acquisition", "--labels", "--lesion-probability", "--bone"):
         assert option in result.stdout
 
 
@@ -29,6 +29,9 @@ def test_help_lists_the_options():
     (["--out", "x", "--slice-thickness", "7"], "slice thickness must be 0.625 to 5 mm"),
     (["--out", "x", "--frobnicate"], "unknown option"),
     (["--out"], "needs a value"),
+    (["--out", "x", "--bone", "real"], "--bone must be simple or realistic"),
+    (["--out", "x", "--bone", "realistic", "--bone-density", "500"], "bone density must be 50 to 350 HU"),
+    (["--out", "x", "--bone-density", "200"], "a bone density needs realistic bone"),
 ])
 def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, args, message):
     os.chdir(tmp_path)
@@ -94,6 +97,28 @@ def test_same_seed_same_bytes_other_seed_other_study(tmp_path):
         assert (tmp_path / "a" / s["file"]).read_bytes() == (tmp_path / "b" / s["file"]).read_bytes()
     assert c["series"]["study_instance_uid"] != a["series"]["study_instance_uid"]
     assert (tmp_path / "a" / "ground_truth.json").read_bytes() == (tmp_path / "b" / "ground_truth.json").read_bytes()
+
+
+def test_bone_model_is_recorded_and_realistic_bone_is_deterministic(tmp_path):
+    args = ("--levels", "L1-L2", "--matrix", "256", "--slice-thickness", "3", "--seed", "12")
+    simple = generate_phantom(tmp_path / "simple", *args)
+    assert simple["settings"]["bone"] == "simple"          # the default, for now
+    assert "normal_findings" not in simple["vertebrae"][0]
+    a = generate_phantom(tmp_path / "a", *args, "--bone", "realistic")
+    b = generate_phantom(tmp_path / "b", *args, "--bone", "realistic")
+    assert a == b
+    assert a["settings"]["bone"] == "realistic"
+    for v in a["vertebrae"]:
+        assert isinstance(v["normal_findings"], list)
+        assert all(f["kind"] in ("bone-island", "schmorl-node", "endplate-sclerosis", "osteophyte")
+                   for f in v["normal_findings"])
+    for s in a["slices"]:
+        assert (tmp_path / "a" / s["file"]).read_bytes() == (tmp_path / "b" / s["file"]).read_bytes()
+    # the labels are those of the simple study; the images are not
+    assert [v["bone_quality"] for v in a["vertebrae"]] == [v["bone_quality"] for v in simple["vertebrae"]]
+    assert a["series"]["study_instance_uid"] != simple["series"]["study_instance_uid"]
+    middle = a["slices"][len(a["slices"]) // 2]["file"]
+    assert (tmp_path / "a" / middle).read_bytes() != (tmp_path / "simple" / middle).read_bytes()
 
 
 def test_random_acquisition_is_recorded(tmp_path):

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // spinemet-spine-accuracy: the spine finder against the phantom ground truth over many seeds
 // with random acquisitions (docs/spine.md, "Accuracy"). Figures are on phantoms only.
-//   spinemet-spine-accuracy [first seed] [seed count] [--verbose]
+//   spinemet-spine-accuracy [first seed] [seed count] [--verbose] [--bone simple|realistic]
 
 #include "PhantomEvaluation.h"
 
@@ -18,7 +18,24 @@ int main(int argc, char** argv)
 {
   const uint64_t first = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
   const uint64_t count = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 50;
-  const bool verbose = argc > 3 && std::strcmp(argv[3], "--verbose") == 0;
+  bool verbose = false;
+  PhantomBoneModel bone = PhantomBoneModel::Simple;
+  for (int a = 3; a < argc; ++a)
+  {
+    if (std::strcmp(argv[a], "--verbose") == 0)
+    {
+      verbose = true;
+    }
+    else if (std::strcmp(argv[a], "--bone") == 0 && a + 1 < argc)
+    {
+      bone = parsePhantomBoneModel(argv[++a]);
+    }
+    else
+    {
+      std::fprintf(stderr, "unknown argument \"%s\" (expected --verbose or --bone simple|realistic)\n", argv[a]);
+      return 2;
+    }
+  }
   const SpineOptions options;
 
   size_t countCorrect = 0, acceptable = 0, edges = 0, edgesBeyond = 0, slices = 0, missed = 0, crops = 0, cropsMissing = 0;
@@ -29,6 +46,7 @@ int main(int argc, char** argv)
     PhantomSettings settings;
     settings.seed = seed;
     settings.randomAcquisition = true;
+    settings.bone = bone;
     const PhantomStudy study = generatePhantom(settings);
     const auto start = std::chrono::steady_clock::now();
     test::SpineEvaluation evaluation;
@@ -70,7 +88,8 @@ int main(int argc, char** argv)
                   a.pixelSpacingMm, a.sliceSpacingMm, toString(a.order), test::summarise(evaluation).c_str());
     }
   }
-  std::printf("\n%llu phantoms (random acquisitions; figures on phantoms only)\n", static_cast<unsigned long long>(count));
+  std::printf("\n%llu phantoms (random acquisitions, %s bone; figures on phantoms only)\n",
+              static_cast<unsigned long long>(count), toString(bone));
   std::printf("vertebra count correct:        %zu/%llu (%.0f%%)\n", countCorrect, static_cast<unsigned long long>(count),
               100.0 * static_cast<double>(countCorrect) / static_cast<double>(count));
   std::printf("all criteria met:              %zu/%llu\n", acceptable, static_cast<unsigned long long>(count));

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The spinemet-prep reader (format spinemet-samples/1) and the augmentation."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -127,6 +128,37 @@ def test_held_out_split_uses_unseen_acquisitions_and_half_hard_lesions():
     assert difficulties.count("hard") == difficulties.count("normal") == len(test) // 2
     assert sum(a["--difficulty"] == "hard" for a in seen) >= len(seen) // 2
     assert not {a["--seed"] for a in seen} & {a["--seed"] for a in test}
+
+
+def test_realistic_bone_mix_changes_nothing_else_and_the_default_is_simple(tmp_path):
+    from spinemet_train.make_dataset import SPLITS, main, phantom_arguments
+
+    first, count, ranges = SPLITS["train"]
+    mixed = 0
+    for seed in range(first, first + count):
+        plain = phantom_arguments("train", seed, ranges)
+        assert "--bone" not in plain                                  # the shipped model's data set
+        assert phantom_arguments("train", seed, ranges, 0.0) == plain
+        half = phantom_arguments("train", seed, ranges, 0.5)
+        if "--bone" in half:
+            mixed += 1
+            assert half == plain + ["--bone", "realistic"]            # every other draw as before
+        else:
+            assert half == plain
+        assert phantom_arguments("train", seed, ranges, 1.0) == plain + ["--bone", "realistic"]
+    assert count // 4 <= mixed <= 3 * count // 4
+
+    # end to end: a realistic-bone phantom through the real spinemet-prep
+    if "SPINEMET_PHANTOM" not in os.environ or "SPINEMET_PREP" not in os.environ:
+        pytest.skip("NOT RUN: SPINEMET_PHANTOM and SPINEMET_PREP name the built tools (ctest sets them)")
+    config = tmp_path / "dataset.json"
+    config.write_text(json.dumps({"realistic_bone": 1.0}))
+    out = tmp_path / "data"
+    assert main(["--out", str(out), "--phantom", os.environ["SPINEMET_PHANTOM"], "--prep", os.environ["SPINEMET_PREP"],
+                 "--splits", "val", "--count", "1", "--jobs", "1", "--config", str(config)]) == 0
+    study = out / "val" / f"val-{SPLITS['val'][0]}"
+    assert (study / "samples.json").exists() and (study / "crops.npy").exists()
+    assert json.loads((study / "phantom-arguments.json").read_text())[-2:] == ["--bone", "realistic"]
 
 
 def test_slab_blur_mixes_neighbouring_slices_like_a_thicker_slice():

@@ -44,6 +44,11 @@ Acquisition:
 Findings:
   --difficulty easy|normal|hard        lesion size and contrast ranges (default normal)
   --rib-pairs 11|12|13                 rib variants: no rib on T12, or a lumbar rib on L1 (default 12)
+  --bone simple|realistic              normal bone: smooth with a uniform texture (default), or
+                                       realistic (trabecular texture, per-patient density, bone
+                                       islands, Schmorl's nodes, sclerosis, osteophytes; none is a lesion)
+  --bone-density HU                    realistic bone: the patient's cancellous density, 50-350
+                                       (default: drawn from the seed, by age)
   --lesion-probability P               a vertebra has a lesion (default 0.5)
   --lesion-weights B,L,M               relative odds of blastic, lytic, mixed (default 1,1,1)
   --posterolateral-probability P       a lesion extends into the pedicles (default 0.5)
@@ -144,6 +149,12 @@ int main(int argc, char** argv)
           if (pairs != 11 && pairs != 12 && pairs != 13) throw UsageError{"--rib-pairs must be 11, 12 or 13, not " + v};
           settings.ribPairs = static_cast<int>(pairs);
         }},
+      {"--bone", [&](const std::string& v)
+        {
+          if (v != "simple" && v != "realistic") throw UsageError{"--bone must be simple or realistic, not " + v};
+          settings.bone = parsePhantomBoneModel(v);
+        }},
+      {"--bone-density", [&](const std::string& v) { settings.boneDensityHu = parseNumber("--bone-density", v); }},
       {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
       {"--lesion-weights", [&](const std::string& v)
         {

@@ -14,6 +14,11 @@ Three splits, from disjoint seeds (the phantom seed fixes anatomy and findings):
   offsets and transfer syntaxes that no training or validation study has; difficulty alternating
   normal (even seeds) and hard (odd seeds), so that the figures can be given for each.
 
+``--realistic-bone FRACTION`` (or ``--config training/configs/dataset-realistic-bone.json``) makes that
+share of the studies, chosen per seed from a stream of its own, with realistic normal bone
+(``spinemet-phantom --bone realistic``); every other argument of a seed stays the same. The default
+(0) is the data set of the shipped model.
+
 The DICOM files are deleted once their crops are written (only OUT/<split>/<study>/crops.npy and
 samples.json stay) unless --keep-dicom.
 """
@@ -37,7 +42,16 @@ UNSEEN = {"pixel_spacing": [0.5, 0.55, 0.9, 0.95, 1.0], "slice_thickness": [1.0,
 SPLITS = {"train": (1000, 96, SEEN), "val": (2000, 16, SEEN), "test": (3000, 32, UNSEEN)}
 
 
-def phantom_arguments(split: str, seed: int, ranges: dict) -> list:
+def realistic_bone_chosen(seed: int, fraction: float) -> bool:
+    """Whether the study of this seed gets --bone realistic, for a share `fraction` of the studies.
+    A random stream of its own, so that the other draws of a seed stay as they are."""
+    return fraction > 0 and random.Random(seed * 104729 + 3).random() < fraction
+
+
+def phantom_arguments(split: str, seed: int, ranges: dict, realistic_bone: float = 0.0) -> list:
+    """The spinemet-phantom arguments of one study. realistic_bone: the share of studies with
+    realistic normal bone (docs/phantom.md, "Realistic bone"); 0, the default, adds no argument,
+    so that the default data set is the one the shipped model was trained on."""
     rng = random.Random(seed * 7919 + 17)
     count = rng.randint(*ranges["vertebrae"])
     first = rng.randint(0, len(LEVELS) - count)
@@ -53,7 +67,7 @@ def phantom_arguments(split: str, seed: int, ranges: dict) -> list:
             "--transfer-syntax", rng.choice(ranges["transfer_syntax"]),
             "--lateral-offset", f"{rng.uniform(-offset, offset):.1f}",
             "--ap-offset", f"{rng.uniform(-offset, offset):.1f}",
-            "--difficulty", difficulty]
+            "--difficulty", difficulty] + (["--bone", "realistic"] if realistic_bone_chosen(seed, realistic_bone) else [])
 
 
 def make_study(args, split: str, seed: int, ranges: dict) -> str:
@@ -62,7 +76,7 @@ def make_study(args, split: str, seed: int, ranges: dict) -> str:
     if os.path.exists(os.path.join(out, "samples.json")):
         return f"{name}: exists"
     dicom = os.path.join(args.out, "dicom", name)
-    arguments = phantom_arguments(split, seed, ranges)
+    arguments = phantom_arguments(split, seed, ranges, args.realistic_bone)
     subprocess.run([args.phantom, "--out", dicom] + arguments, check=True, stdout=subprocess.DEVNULL)
     prep = [args.prep, "--out", os.path.join(args.out, split)]
     if args.preprocessing:
@@ -85,7 +99,18 @@ def main(argv=None) -> int:
     parser.add_argument("--splits", nargs="+", default=list(SPLITS))
     parser.add_argument("--count", type=int, help="studies per split (default: train 96, val 16, test 32)")
     parser.add_argument("--keep-dicom", action="store_true")
+    parser.add_argument("--realistic-bone", type=float, default=0.0, metavar="FRACTION",
+                        help="share of the studies (0-1, drawn per seed) made with --bone realistic; "
+                             "default 0: the data set of the shipped model (simple bone)")
+    parser.add_argument("--config", help="a data set configuration (training/configs/dataset-*.json) whose "
+                                         "\"realistic_bone\" sets --realistic-bone")
     args = parser.parse_args(argv)
+    if args.config:
+        with open(args.config) as f:
+            config = json.load(f)
+        args.realistic_bone = float(config.get("realistic_bone", args.realistic_bone))
+    if not 0 <= args.realistic_bone <= 1:
+        parser.error(f"--realistic-bone must be a share between 0 and 1, not {args.realistic_bone}")
     jobs = []
     for split in args.splits:
         first_seed, count, ranges = SPLITS[split]
