@@ -153,6 +153,7 @@ def test_prep_reads_a_hybrid_study_with_its_labels(hybrid, tmp_path):
     assert prep.returncode == 0, prep.stderr
     samples = json.load(open(tmp_path / "samples" / out.name / "samples.json"))
     assert samples["study"]["series_instance_uid"] == truth["series"]["series_instance_uid"]
+    assert samples["study"]["kind"] == "hybrid"          # a real background, told apart from phantoms
     by_index = {v["index"]: v for v in truth["vertebrae"]}
     matched = [v for v in samples["vertebrae"] if v["truth_index"] is not None]
     assert len(matched) == len(truth["vertebrae"]), samples["vertebrae"]

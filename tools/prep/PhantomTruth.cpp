@@ -182,6 +182,7 @@ namespace spinemet
       read.refuse("seed", "must be an integer");
     }
     truth.seed = seed.isUInt64() ? static_cast<long long>(seed.asUInt64()) : seed.asInt64();
+    truth.realBackground = root.isMember("background");
 
     const Json::Value& vertebrae = read.member(root, "", "vertebrae");
     if (!vertebrae.isArray())
@@ -267,7 +268,7 @@ namespace spinemet
     };
 
     StudyTruth result;
-    result.kind = "phantom";
+    result.kind = truth.realBackground ? "hybrid" : "phantom";
     result.seed = truth.seed;
     result.slices.resize(series.slices.size());
     result.vertebrae.resize(layout.vertebrae.size());

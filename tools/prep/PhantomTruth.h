@@ -37,6 +37,7 @@ namespace spinemet
   struct PhantomTruth
   {
     std::optional<long long> seed;
+    bool realBackground = false;             // spinemet-hybrid: a real CT with inserted lesions
     std::vector<PhantomTruthVertebra> vertebrae;
     std::vector<PhantomTruthSlice> slices;
   };

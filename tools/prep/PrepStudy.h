@@ -21,7 +21,7 @@ namespace spinemet
 
   struct PrepSummary
   {
-    std::string kind;                        // "phantom" or "spine-mets-ct-seg"
+    std::string kind;                        // "phantom", "hybrid" or "spine-mets-ct-seg"
     size_t crops = 0;
     size_t vertebrae = 0;
     size_t warnings = 0;

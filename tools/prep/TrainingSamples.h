@@ -62,7 +62,7 @@ namespace spinemet
   // Everything known about one study's truth, aligned with the pipeline's output.
   struct StudyTruth
   {
-    std::string kind;                        // "phantom" or "spine-mets-ct-seg"
+    std::string kind;                        // "phantom", "hybrid" or "spine-mets-ct-seg"
     std::vector<SliceTruth> slices;          // one per volume slice
     std::vector<VertebraTruth> vertebrae;    // one per SpineLayout vertebra
     std::optional<long long> seed;           // phantom seed
