@@ -157,3 +157,31 @@ def test_model_card_gives_real_anatomy_rows_and_says_when_targets_are_missed():
     assert "**all met**" in card
     real["lesion_free"]["studies_flagged"] = 1
     assert "**not all met**" in "\n".join(real_anatomy_section({"real_anatomy": real}))
+
+
+def test_real_background_share_of_the_draws_with_classes_balanced_within_each_source(tmp_path):
+    import pytest
+    from spinemet_train.config import TrainConfig
+    from spinemet_train.train import draw_weights
+    folders = fakeprep.write_studies(str(tmp_path / "train"), [1, 2, 3])
+    with open(f"{folders[0]}/samples.json") as f:
+        document = json.load(f)
+    document["study"]["kind"] = "hybrid"
+    with open(f"{folders[0]}/samples.json", "w") as f:
+        json.dump(document, f)
+    samples = load_samples([str(tmp_path / "train")])
+    indices = np.arange(len(samples))
+    bone_quality = samples.bone_quality[indices]
+    real = np.array([samples.studies[s]["kind"] == "hybrid" for s in samples.study])
+    config = TrainConfig(real_background_share=0.4)
+    weights = draw_weights(samples, indices, bone_quality, config)
+    assert weights[real].sum() == pytest.approx(0.4) and weights[~real].sum() == pytest.approx(0.6)
+    for source in (real, ~real):
+        by_class = [weights[source & (bone_quality == c)].sum() for c in range(4) if (source & (bone_quality == c)).any()]
+        assert np.allclose(by_class, by_class[0])
+    # without a share, the classes are balanced over all studies as before
+    plain = draw_weights(samples, indices, bone_quality, TrainConfig())
+    totals = [plain[bone_quality == c].sum() for c in range(4)]
+    assert np.allclose(totals, totals[0])
+    with pytest.raises(ValueError, match="needs studies of both sources"):
+        draw_weights(load_samples([folders[1]]), np.arange(40), np.zeros(40, dtype=np.int64), config)

@@ -38,6 +38,10 @@ class TrainConfig:
     # Class balancing: the sampler draws each bone-quality class equally often; the posterolateral
     # CE weighs its classes by inverse frequency (normalised to mean 1).
     balance: bool = True
+    # The share of each epoch's draws that come from studies on a real CT background (prep kind
+    # "hybrid"), classes balanced within each source; None draws from all studies alike. Real
+    # backgrounds are few next to phantoms, and they are what teaches real normal bone.
+    real_background_share: Optional[float] = None
     slice_targets: str = "vertebra_where_visible"   # data.SampleSet.slice_targets (docs/training.md)
     aux_task: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -32,6 +32,33 @@ TRAINED_ON = ("synthetic CT phantoms (spinemet-phantom, cropped by spinemet-prep
               "not for clinical use")
 
 
+def draw_weights(train_set, indices: np.ndarray, bone_quality: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """The sampler's weight of each training sample: each bone-quality class drawn equally often
+    (config.balance), and with config.real_background_share, that share of the draws from studies
+    on a real CT background, classes balanced within each source."""
+    def balanced(members: np.ndarray) -> np.ndarray:
+        weights = np.zeros(len(indices))
+        if config.balance:
+            counts = np.bincount(bone_quality[members], minlength=4).astype(np.float64)
+            weights[members] = 1.0 / np.maximum(counts, 1)[bone_quality[members]]
+        else:
+            weights[members] = 1.0
+        return weights
+
+    everything = np.ones(len(indices), dtype=bool)
+    share = config.real_background_share
+    if share is None:
+        return balanced(everything)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"real_background_share must lie in [0, 1], not {share}")
+    real = np.array([train_set.studies[s].get("kind") == "hybrid" for s in train_set.study[indices]], dtype=bool)
+    if not real.any() or real.all():
+        raise ValueError(f"real_background_share {share} needs studies of both sources; the training data has "
+                         f"{int(real.sum())} samples on real backgrounds (prep kind 'hybrid') of {len(real)}")
+    on_real, on_phantom = balanced(real), balanced(~real)
+    return share * on_real / on_real.sum() + (1.0 - share) * on_phantom / on_phantom.sum()
+
+
 def per_sample_loss(outputs, targets, config: TrainConfig, posterolateral_weights: torch.Tensor):
     """Per-sample multi-task loss and its per-task parts (means, for the progress line)."""
     blastic_logit, lytic_logit, bone_quality_logits, posterolateral_logits = outputs
@@ -108,8 +135,7 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
     crops = torch.from_numpy(train_set.crops[indices])
     targets = [torch.from_numpy(a[indices]) for a in
                (slice_targets.bone_quality, slice_targets.blastic, slice_targets.lytic, slice_targets.posterolateral)]
-    bq_counts = np.bincount(targets[0].numpy(), minlength=4).astype(np.float64)
-    sample_weights = (1.0 / np.maximum(bq_counts, 1))[targets[0].numpy()] if config.balance else np.ones(len(indices))
+    sample_weights = draw_weights(train_set, indices, targets[0].numpy(), config)
     pl_counts = np.bincount(targets[3].numpy()[targets[3].numpy() >= 0], minlength=3).astype(np.float64)
     pl_weights = np.where(pl_counts > 0, 1.0 / np.maximum(pl_counts, 1), 0.0)
     pl_weights = pl_weights / pl_weights[pl_counts > 0].mean() if config.balance and pl_counts.any() else np.ones(3)
