@@ -4,8 +4,14 @@
 // What one running analysis shares with Orthanc's job list and the REST API: where it is, and a
 // way to ask it to stop. Written by the analysis thread, read by anyone.
 
+#include "common/StageProgress.h"
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace spinemet
@@ -23,17 +29,40 @@ namespace spinemet
     const std::string& series() const { return series_; }
     const std::string& study() const { return study_; }
 
-    void setStage(const std::string& stage, float progress)
+    using Clock = std::chrono::steady_clock;
+
+    // Where the analysis is now; the time each stage is first reported is kept for stageSeconds().
+    void report(const StageProgress& progress)
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stage_ = stage;
-      progress_ = progress;
+      if (outcome_ != Outcome::Running)
+      {
+        return;
+      }
+      current_ = progress;
+      stageStarts_.emplace(progress.stage, Clock::now());   // the first report of a stage counts
     }
 
-    void setProgress(float progress)
+    // Seconds from `start` to the first report of the next stage, per stage ("read", "spine",
+    // "classify", "write"); a stage never reported takes no time.
+    std::map<std::string, double> stageSeconds(Clock::time_point start, Clock::time_point end) const
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      progress_ = progress;
+      const Stage stages[] = {Stage::Read, Stage::Spine, Stage::Classify, Stage::Write};
+      Clock::time_point begins[5];
+      begins[0] = start;
+      begins[4] = end;
+      for (int i = 3; i >= 1; --i)
+      {
+        auto found = stageStarts_.find(stages[i]);
+        begins[i] = found == stageStarts_.end() ? begins[i + 1] : std::min(found->second, begins[i + 1]);
+      }
+      std::map<std::string, double> seconds;
+      for (int i = 0; i < 4; ++i)
+      {
+        seconds[stageKey(stages[i])] = std::chrono::duration<double>(std::max(begins[i + 1], begins[i]) - begins[i]).count();
+      }
+      return seconds;
     }
 
     void end(Outcome outcome, const std::string& message)
@@ -42,12 +71,24 @@ namespace spinemet
       static const char* const names[] = {"running", "done", "failed", "cancelled", "interrupted"};
       outcome_ = outcome;
       message_ = message;
-      stage_ = names[static_cast<int>(outcome)];
-      if (outcome == Outcome::Done) progress_ = 1;
+      ended_ = names[static_cast<int>(outcome)];
+      if (outcome == Outcome::Done) current_ = StageProgress{Stage::Write, 1.0};
     }
 
-    std::string stage() const { std::lock_guard<std::mutex> lock(mutex_); return stage_; }
-    float progress() const { std::lock_guard<std::mutex> lock(mutex_); return progress_; }
+    // "waiting" before the first report, the stage's words while it runs, the outcome once ended.
+    std::string stage() const
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return !ended_.empty() ? ended_ : current_ ? describe(current_->stage) : "waiting";
+    }
+
+    // The whole analysis, 0..1 (common/StageProgress.h: overallFraction).
+    float progress() const
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return current_ ? static_cast<float>(overallFraction(*current_)) : 0.0f;
+    }
+
     Outcome outcome() const { std::lock_guard<std::mutex> lock(mutex_); return outcome_; }
     std::string message() const { std::lock_guard<std::mutex> lock(mutex_); return message_; }
 
@@ -63,8 +104,9 @@ namespace spinemet
     const std::string series_;
     const std::string study_;
     mutable std::mutex mutex_;
-    std::string stage_ = "waiting";
-    float progress_ = 0;
+    std::optional<StageProgress> current_;
+    std::map<Stage, Clock::time_point> stageStarts_;
+    std::string ended_;
     Outcome outcome_ = Outcome::Running;
     std::string message_;
     std::atomic<bool> cancelRequested_{false};

@@ -21,23 +21,6 @@ namespace spinemet
       return std::chrono::duration<double>(to - from).count();
     }
 
-    // When the Worker's progress passed the end of its stages (Pipeline.h: reading, spine search
-    // and classification each take a third of it).
-    struct StageClock
-    {
-      std::mutex mutex;
-      Clock::time_point read{};
-      Clock::time_point spine{};
-
-      void seen(double fraction)
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        Clock::time_point now = Clock::now();
-        if (fraction >= 1.0 / 3 - 1e-6 && read == Clock::time_point{}) read = now;
-        if (fraction >= 2.0 / 3 - 1e-6 && spine == Clock::time_point{}) spine = now;
-      }
-    };
-
     std::vector<std::string> instancesOf(const std::string& series)
     {
       Json::Value instances;
@@ -70,22 +53,16 @@ namespace spinemet
   FinishedAnalysis SeriesAnalyser::run(const AnalysisRecord& record, AnalysisProgress& progress)
   {
     const Clock::time_point start = Clock::now();
-    progress.setStage("reading instances", 0);
+    progress.report({Stage::Read, 0.0});
     std::vector<std::string> instances = instancesOf(record.series);
 
-    auto stages = std::make_shared<StageClock>();
     auto done = std::make_shared<std::promise<AnalysisOutcome>>();
     std::future<AnalysisOutcome> outcomeFuture = done->get_future();
 
     AnalysisRequest request;
     request.source = std::make_shared<OrthancSliceSource>(instances);
     request.keepSeries = configuration_.outputs.overlays;
-    // Progress shown: the pipeline up to 90 %, storing the outputs the rest.
-    request.onProgress = [&progress, stages](double fraction) {
-      stages->seen(fraction);
-      progress.setStage(fraction < 1.0 / 3 ? "reading instances" : fraction < 2.0 / 3 ? "finding the spine" :
-                        "classifying vertebrae", static_cast<float>(0.9 * fraction));
-    };
+    request.onProgress = [&progress](const StageProgress& report) { progress.report(report); };
     request.onDone = [done](AnalysisOutcome&& outcome) { done->set_value(std::move(outcome)); };
     Worker::RequestId id = worker_->submit(std::move(request));
 
@@ -97,7 +74,6 @@ namespace spinemet
       }
     }
     AnalysisOutcome outcome = outcomeFuture.get();
-    const Clock::time_point classified = Clock::now();
 
     switch (outcome.status)
     {
@@ -115,7 +91,7 @@ namespace spinemet
       throw AnalysisError("cancelled", "the analysis was stopped before its outputs were stored");
     }
 
-    progress.setStage("storing outputs", 0.9f);
+    progress.report({Stage::Write, 0.0});
     static const Series noSeries;
     std::vector<std::string> outputs = writer_.write(record, outcome.result,
                                                      outcome.series ? *outcome.series : noSeries,
@@ -128,16 +104,7 @@ namespace spinemet
     finished.outputs = outputs;
     finished.seconds = secondsBetween(start, end);
     finished.slices = outcome.result.geometry.slices;
-    {
-      std::lock_guard<std::mutex> lock(stages->mutex);
-      Clock::time_point read = stages->read == Clock::time_point{} ? classified : stages->read;
-      Clock::time_point spine = stages->spine == Clock::time_point{} ? classified : stages->spine;
-      finished.stageSeconds = {
-        {"read", secondsBetween(start, read)},
-        {"spine", secondsBetween(read, spine)},
-        {"classify", secondsBetween(spine, classified)},
-        {"write", secondsBetween(classified, end)}};
-    }
+    finished.stageSeconds = progress.stageSeconds(start, end);
     return finished;
   }
 }

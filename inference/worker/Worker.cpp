@@ -40,7 +40,7 @@ namespace spinemet
       // Held while this request's onProgress or onDone runs: the model thread's progress report
       // may race the finishing task's onDone, and no report may follow (or overlap) onDone.
       std::mutex callbackMutex;
-      double lastProgress = 0;       // guarded by callbackMutex; a late, lower report is dropped
+      StageProgress lastProgress;    // guarded by callbackMutex; a late, lower report is dropped
 
       // Guarded by State::mutex from here on.
       Phase phase = Phase::Preparing;
@@ -142,7 +142,7 @@ namespace spinemet
     }
 
     // Never after onDone has begun, never concurrently for one request, never backwards.
-    void progress(const RequestPointer& entry, double fraction)
+    void progress(const RequestPointer& entry, const StageProgress& report)
     {
       if (!entry->request.onProgress)
       {
@@ -156,14 +156,14 @@ namespace spinemet
           return;
         }
       }
-      if (fraction < entry->lastProgress)
+      if (report < entry->lastProgress)
       {
         return;
       }
-      entry->lastProgress = fraction;
+      entry->lastProgress = report;
       try
       {
-        entry->request.onProgress(fraction);
+        entry->request.onProgress(report);
       }
       catch (...)
       {
@@ -176,7 +176,7 @@ namespace spinemet
       try
       {
         prepared = prepareSeries(*entry->request.source, preprocessing(), options.pipeline,
-                                 [&](double fraction) { progress(entry, fraction); },
+                                 [&](const StageProgress& report) { progress(entry, report); },
                                  [&] { return entry->stopRequested.load(); });
       }
       catch (...)
@@ -355,7 +355,7 @@ namespace spinemet
         error = std::current_exception();
       }
 
-      std::vector<std::pair<RequestPointer, double>> progressed;
+      std::vector<std::pair<RequestPointer, StageProgress>> progressed;
       {
         std::lock_guard<std::mutex> lock(mutex);
         for (size_t i = 0; i < owners->size(); ++i)
@@ -388,7 +388,7 @@ namespace spinemet
             const size_t total = entry->predictions.size();
             if (progressed.empty() || progressed.back().first != entry)
             {
-              progressed.emplace_back(entry, (2.0 + double(entry->predicted) / total) / 3.0);
+              progressed.emplace_back(entry, StageProgress{Stage::Classify, double(entry->predicted) / total});
             }
             if (entry->predicted == total)
             {
@@ -428,7 +428,7 @@ namespace spinemet
           {
             outcome.series = std::make_shared<const Series>(std::move(entry->prepared.series));
           }
-          progress(entry, 1.0);
+          progress(entry, {Stage::Classify, 1.0});
         }
         catch (...)
         {
@@ -557,6 +557,21 @@ namespace spinemet
       return std::nullopt;
     }
     return state_->admit(std::move(request));
+  }
+
+  Worker::Analysis Worker::analyse(std::shared_ptr<const SliceSource> source, ProgressCallback onProgress,
+                                   bool keepSeries)
+  {
+    auto promise = std::make_shared<std::promise<AnalysisOutcome>>();
+    Analysis analysis;
+    analysis.outcome = promise->get_future();
+    AnalysisRequest request;
+    request.source = std::move(source);
+    request.onProgress = std::move(onProgress);
+    request.onDone = [promise](AnalysisOutcome&& outcome) { promise->set_value(std::move(outcome)); };
+    request.keepSeries = keepSeries;
+    analysis.id = submit(std::move(request));
+    return analysis;
   }
 
   bool Worker::cancel(RequestId id)

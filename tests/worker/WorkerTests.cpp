@@ -125,25 +125,31 @@ namespace spinemet
   {
     const std::vector<std::string> names = {"large", "medium", "small"};
     std::map<std::string, AnalysisResult> alone;
-    for (const auto& name : names)
     {
-      PipelineOptions options;
+      WorkerOptions options;
+      options.maxInFlight = 1;
       options.batchSize = 5;
-      alone[name] = analyseSeries(*source(name), *tinyEngine(), options);
-      ASSERT_FALSE(alone[name].vertebrae.empty()) << name;
+      Worker oneAtATime(tinyEngine(), options);
+      for (const auto& name : names)
+      {
+        AnalysisOutcome outcome = oneAtATime.analyse(source(name)).outcome.get();
+        ASSERT_EQ(outcome.status, AnalysisOutcome::Status::Done) << name << ": " << outcome.errorMessage;
+        alone[name] = std::move(outcome.result);
+        ASSERT_FALSE(alone[name].vertebrae.empty()) << name;
+      }
     }
 
     Outcomes outcomes;
-    std::map<std::string, std::vector<double>> progress;
+    std::map<std::string, std::vector<StageProgress>> progress;
     std::mutex progressMutex;
     {
       Worker worker(tinyEngine(), smallBatches(3));
       for (const auto& name : names)
       {
         worker.submit({source(name),
-                       [&, name](double f) {
+                       [&, name](const StageProgress& p) {
                          std::lock_guard<std::mutex> lock(progressMutex);
-                         progress[name].push_back(f);
+                         progress[name].push_back(p);
                        },
                        outcomes.collector(name)});
       }
@@ -159,7 +165,8 @@ namespace spinemet
       const auto& fractions = progress[name];
       ASSERT_FALSE(fractions.empty());
       EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end())) << name;
-      EXPECT_DOUBLE_EQ(fractions.back(), 1.0) << name;
+      EXPECT_EQ(fractions.back().stage, Stage::Classify) << name;
+      EXPECT_DOUBLE_EQ(fractions.back().fraction, 1.0) << name;
     }
   }
 
@@ -180,7 +187,7 @@ namespace spinemet
       auto inner = outcomes.collector(label);
       AnalysisRequest r;
       r.source = source(series);
-      r.onProgress = [&, label](double) {
+      r.onProgress = [&, label](const StageProgress&) {
         std::lock_guard<std::mutex> lock(runningMutex);
         if (done[label])
         {
@@ -237,15 +244,15 @@ namespace spinemet
     Outcomes outcomes;
     Worker worker(tinyEngine(), smallBatches(2));
 
-    // Cancelled while the model classifies its slices (progress past 2/3), from its own callback.
+    // Cancelled while the model classifies its slices (a tenth of them done), from its own callback.
     std::atomic<Worker::RequestId> classifyingId{0};
     std::atomic<bool> cancelled{false};
     std::atomic<double> lastProgress{0};
     AnalysisRequest classifying;
     classifying.source = source("large");
-    classifying.onProgress = [&](double f) {
-      lastProgress = f;
-      if (f > 0.7 && !cancelled.exchange(true))
+    classifying.onProgress = [&](const StageProgress& p) {
+      lastProgress = overallFraction(p);
+      if (p.stage == Stage::Classify && p.fraction > 0.1 && !cancelled.exchange(true))
       {
         while (classifyingId == 0)
         {
@@ -266,7 +273,7 @@ namespace spinemet
     EXPECT_EQ(results.at("reading").errorCode, "cancelled");
     EXPECT_EQ(results.at("classifying").status, AnalysisOutcome::Status::Cancelled);
     EXPECT_TRUE(cancelled.load());
-    EXPECT_LT(lastProgress.load(), 1.0);
+    EXPECT_LT(lastProgress.load(), overallFraction({Stage::Classify, 1.0}));
     EXPECT_FALSE(worker.cancel(readingId)) << "a completed request cannot be cancelled again";
     EXPECT_FALSE(worker.cancel(987654));
   }
