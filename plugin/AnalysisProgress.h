@@ -2,13 +2,16 @@
 #pragma once
 
 // What one running analysis shares with Orthanc's job list and the REST API: where it is, and a
-// way to ask it to stop. Written by the analysis thread, read by anyone.
+// way to ask it to stop. Written by the worker's progress reports and the dispatcher, read by
+// anyone (the job's Step waits on it, a bounded time).
 
 #include "common/StageProgress.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -65,14 +68,27 @@ namespace spinemet
       return seconds;
     }
 
+    // Once: the analysis is over (and the canceller is dropped: nothing is left to stop).
     void end(Outcome outcome, const std::string& message)
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      static const char* const names[] = {"running", "done", "failed", "cancelled", "interrupted"};
-      outcome_ = outcome;
-      message_ = message;
-      ended_ = names[static_cast<int>(outcome)];
-      if (outcome == Outcome::Done) current_ = StageProgress{Stage::Write, 1.0};
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        static const char* const names[] = {"running", "done", "failed", "cancelled", "interrupted"};
+        outcome_ = outcome;
+        message_ = message;
+        ended_ = names[static_cast<int>(outcome)];
+        if (outcome == Outcome::Done) current_ = StageProgress{Stage::Write, 1.0};
+      }
+      endedChanged_.notify_all();
+      std::lock_guard<std::mutex> lock(cancellerMutex_);
+      canceller_ = nullptr;
+    }
+
+    // Waits at most `timeout` for the end; true once the analysis has ended.
+    bool waitForEnd(std::chrono::milliseconds timeout) const
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      return endedChanged_.wait_for(lock, timeout, [this] { return outcome_ != Outcome::Running; });
     }
 
     // "waiting" before the first report, the stage's words while it runs, the outcome once ended.
@@ -93,17 +109,35 @@ namespace spinemet
     std::string message() const { std::lock_guard<std::mutex> lock(mutex_); return message_; }
 
     // A cancellation from Orthanc's job list or the REST API, and a shutdown of Orthanc, both stop
-    // the analysis at its next check; only the first ends it as cancelled.
-    void requestCancel() { cancelRequested_ = true; }
-    void requestShutdown() { shutdownRequested_ = true; }
+    // the analysis at its next check; only the first ends it as cancelled. The canceller (set by
+    // the dispatcher once the worker has the series) passes the request on to the worker.
+    void requestCancel() { cancelRequested_ = true; passOnStop(); }
+    void requestShutdown() { shutdownRequested_ = true; passOnStop(); }
+    void setCanceller(std::function<void()> canceller)
+    {
+      {
+        std::lock_guard<std::mutex> lock(cancellerMutex_);
+        canceller_ = std::move(canceller);
+      }
+      if (shouldStop()) passOnStop();     // asked before the worker had it
+    }
     bool cancelRequested() const { return cancelRequested_; }
     bool shutdownRequested() const { return shutdownRequested_; }
     bool shouldStop() const { return cancelRequested_ || shutdownRequested_; }
 
   private:
+    void passOnStop()
+    {
+      std::lock_guard<std::mutex> lock(cancellerMutex_);
+      if (canceller_) canceller_();
+    }
+
     const std::string series_;
     const std::string study_;
     mutable std::mutex mutex_;
+    mutable std::condition_variable endedChanged_;
+    std::mutex cancellerMutex_;          // apart from mutex_: the canceller takes the worker's lock
+    std::function<void()> canceller_;
     std::optional<StageProgress> current_;
     std::map<Stage, Clock::time_point> stageStarts_;
     std::string ended_;

@@ -6,7 +6,6 @@
 #include <json/value.h>
 
 #include <chrono>
-#include <thread>
 
 namespace spinemet
 {
@@ -53,13 +52,10 @@ namespace spinemet
 
     OrthancPluginJobStepStatus waitForOutcome(const AnalysisJob& analysisJob)
     {
-      // Orthanc steps a job in a loop: waiting here a little keeps that loop from spinning while
-      // the analysis runs on its own thread.
+      // Orthanc steps a job in a loop: waiting here on the analysis' end, a bounded time, keeps
+      // that loop from spinning while the analysis runs on the worker's threads.
       const AnalysisProgress& progress = *analysisJob.progress;
-      for (int i = 0; i < 10 && progress.outcome() == AnalysisProgress::Outcome::Running; i++)
-      {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      progress.waitForEnd(std::chrono::milliseconds(500));
       switch (progress.outcome())
       {
         case AnalysisProgress::Outcome::Running: return OrthancPluginJobStepStatus_Continue;

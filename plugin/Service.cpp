@@ -96,8 +96,8 @@ namespace spinemet
     }
 
     listener_ = std::make_unique<ChangeListener>(configuration_, *queue_, modelVersion());
-    analyser_ = std::make_unique<SeriesAnalyser>(configuration_, engine_);
-    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_);
+    analyser_ = std::make_unique<SeriesAnalyser>(configuration_);
+    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_, engine_);
     orthanc::logWarning("model " + modelVersion() + " loaded from " + configuration_.modelPath +
                         ", LibTorch device " + deviceName() + ", queue " + configuration_.queueDatabase);
   }

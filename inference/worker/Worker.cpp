@@ -488,6 +488,16 @@ namespace spinemet
         active.erase(entry->id);
       }
       changed.notify_all();
+      if (options.onSlotFree)
+      {
+        try
+        {
+          options.onSlotFree();
+        }
+        catch (...)
+        {
+        }
+      }
     }
 
     bool cancel(RequestId id)

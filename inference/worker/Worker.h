@@ -50,6 +50,11 @@ namespace spinemet
     size_t batchSize = 16;           // crops per Engine::predict call
     size_t cropChunk = 4;            // crops made per task
     PipelineOptions pipeline;        // load and spine options
+
+    // Optional: called each time a series' slot is free again (after its onDone has returned), on
+    // a worker thread without the worker's lock, so that a caller that never waits (trySubmit)
+    // knows when to try again. The same rules as for the requests' callbacks apply.
+    std::function<void()> onSlotFree;
   };
 
   // How one request ended. Exactly one per accepted request, also on cancellation and shutdown.
