@@ -154,9 +154,9 @@ namespace spinemet
         if (!spineSeen && p.stage > Stage::Spine) { spineDone = Clock::now(); spineSeen = true; }
       }, true).outcome.get();
       const auto end = Clock::now();
-      if (outcome.status != AnalysisOutcome::Status::Done)
+      if (outcome.error)
       {
-        std::fprintf(stderr, "the analysis failed [%s]: %s\n", outcome.errorCode.c_str(), outcome.errorMessage.c_str());
+        std::fprintf(stderr, "the analysis failed [%s]: %s\n", outcome.error->code().c_str(), outcome.error->what());
         return 1;
       }
       const AnalysisResult& result = outcome.result;

@@ -144,7 +144,7 @@ namespace spinemet
         case BoneQuality::Lytic: return LYTIC;
         case BoneQuality::Mixed: return MIXED;
       }
-      throw AnalysisError("internal", "unknown bone quality value");
+      throw AnalysisError::internal("unknown bone quality value");
     }
 
     const CodedConcept& posterolateralCode(Posterolateral value)
@@ -155,7 +155,7 @@ namespace spinemet
         case Posterolateral::Unilateral: return UNILATERAL;
         case Posterolateral::Bilateral: return BILATERAL;
       }
-      throw AnalysisError("internal", "unknown posterolateral value");
+      throw AnalysisError::internal("unknown posterolateral value");
     }
 
     BoneQuality boneQualityFromCode(const std::string& value, const std::string& scheme)

@@ -69,7 +69,7 @@ namespace spinemet
       {
         if (tree_.goUp() == 0)
         {
-          throw AnalysisError("internal", "SR tree: no parent to return to");
+          throw AnalysisError::internal("SR tree: no parent to return to");
         }
       }
 

@@ -5,6 +5,7 @@
 // way to ask it to stop. Written by the worker's progress reports and the dispatcher, read by
 // anyone (the job's Step waits on it, a bounded time).
 
+#include "common/AnalysisError.h"
 #include "common/StageProgress.h"
 
 #include <algorithm>
@@ -22,8 +23,6 @@ namespace spinemet
   class AnalysisProgress
   {
   public:
-    enum class Outcome { Running, Done, Failed, Cancelled, Interrupted };
-
     AnalysisProgress(std::string series, std::string study) :
       series_(std::move(series)), study_(std::move(study))
     {
@@ -38,7 +37,7 @@ namespace spinemet
     void report(const StageProgress& progress)
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (outcome_ != Outcome::Running)
+      if (outcome_)
       {
         return;
       }
@@ -69,15 +68,13 @@ namespace spinemet
     }
 
     // Once: the analysis is over (and the canceller is dropped: nothing is left to stop).
-    void end(Outcome outcome, const std::string& message)
+    void end(AnalysisEnd outcome, const std::string& message)
     {
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        static const char* const names[] = {"running", "done", "failed", "cancelled", "interrupted"};
         outcome_ = outcome;
         message_ = message;
-        ended_ = names[static_cast<int>(outcome)];
-        if (outcome == Outcome::Done) current_ = StageProgress{Stage::Write, 1.0};
+        if (outcome == AnalysisEnd::Done) current_ = StageProgress{Stage::Write, 1.0};
       }
       endedChanged_.notify_all();
       std::lock_guard<std::mutex> lock(cancellerMutex_);
@@ -88,14 +85,14 @@ namespace spinemet
     bool waitForEnd(std::chrono::milliseconds timeout) const
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      return endedChanged_.wait_for(lock, timeout, [this] { return outcome_ != Outcome::Running; });
+      return endedChanged_.wait_for(lock, timeout, [this] { return outcome_.has_value(); });
     }
 
     // "waiting" before the first report, the stage's words while it runs, the outcome once ended.
     std::string stage() const
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      return !ended_.empty() ? ended_ : current_ ? describe(current_->stage) : "waiting";
+      return outcome_ ? toString(*outcome_) : current_ ? describe(current_->stage) : "waiting";
     }
 
     // The whole analysis, 0..1 (common/StageProgress.h: overallFraction).
@@ -105,7 +102,8 @@ namespace spinemet
       return current_ ? static_cast<float>(overallFraction(*current_)) : 0.0f;
     }
 
-    Outcome outcome() const { std::lock_guard<std::mutex> lock(mutex_); return outcome_; }
+    // Nothing while it runs.
+    std::optional<AnalysisEnd> outcome() const { std::lock_guard<std::mutex> lock(mutex_); return outcome_; }
     std::string message() const { std::lock_guard<std::mutex> lock(mutex_); return message_; }
 
     // A cancellation from Orthanc's job list or the REST API, and a shutdown of Orthanc, both stop
@@ -140,8 +138,7 @@ namespace spinemet
     std::function<void()> canceller_;
     std::optional<StageProgress> current_;
     std::map<Stage, Clock::time_point> stageStarts_;
-    std::string ended_;
-    Outcome outcome_ = Outcome::Running;
+    std::optional<AnalysisEnd> outcome_;
     std::string message_;
     std::atomic<bool> cancelRequested_{false};
     std::atomic<bool> shutdownRequested_{false};

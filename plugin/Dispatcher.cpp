@@ -17,25 +17,10 @@ namespace spinemet
     // lost to a race and series that the REST API queued on another thread.
     const std::chrono::seconds POLL_INTERVAL(5);
 
-    AnalysisOutcome failedBeforeTheWorker(const std::exception_ptr& error)
+    AnalysisOutcome failedBeforeTheWorker(AnalysisError error)
     {
       AnalysisOutcome outcome;
-      try
-      {
-        std::rethrow_exception(error);
-      }
-      catch (const AnalysisError& e)
-      {
-        outcome.status = AnalysisOutcome::Status::Failed;
-        outcome.errorCode = e.code();
-        outcome.errorMessage = e.what();
-      }
-      catch (const std::exception& e)
-      {
-        outcome.status = AnalysisOutcome::Status::InternalError;
-        outcome.errorCode = "internal";
-        outcome.errorMessage = e.what();
-      }
+      outcome.error = std::move(error);
       return outcome;
     }
   }
@@ -216,9 +201,9 @@ namespace spinemet
       std::string message = "the analysis was started " + std::to_string(record.attempts - 1) +
         " times and never finished (Orthanc stopped or crashed during it); MaximumAttempts is " +
         std::to_string(configuration_.maximumAttempts);
-      queue_.fail(series, record.wanted, "interrupted", message);
+      queue_.end(series, record.wanted, AnalysisError("interrupted", message));
       orthanc::logError("analysis of series " + series + " failed: " + message);
-      progress->end(AnalysisProgress::Outcome::Failed, message);
+      progress->end(AnalysisEnd::Failed, message);
       return true;
     }
 
@@ -240,7 +225,7 @@ namespace spinemet
     }
     catch (...)
     {
-      complete(series, failedBeforeTheWorker(std::current_exception()));
+      complete(series, failedBeforeTheWorker(toAnalysisError(std::current_exception())));
       return true;
     }
 
@@ -309,11 +294,10 @@ namespace spinemet
     RunningAnalysis& entry = running_.at(series);
     const AnalysisRecord& record = entry.record;
     const std::shared_ptr<AnalysisProgress> progress = entry.progress;
-    std::string code;
-    std::string message;
-    try
+    std::optional<AnalysisError> error = std::move(outcome.error);
+    if (!error)
     {
-      if (outcome.status == AnalysisOutcome::Status::Done)
+      try
       {
         FinishedAnalysis finished = analyser_.store(record, *entry.source, outcome, *progress, entry.start);
         queue_.finish(series, finished);
@@ -321,36 +305,15 @@ namespace spinemet
         orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
                          std::to_string(finished.slices) + " slices, " + std::to_string(finished.outputs.size()) +
                          " outputs stored)");
-        progress->end(AnalysisProgress::Outcome::Done, "");
+        progress->end(AnalysisEnd::Done, "");
       }
-      else if (outcome.status == AnalysisOutcome::Status::InternalError)
+      catch (...)
       {
-        code = "internal";
-        message = "internal error: " + outcome.errorMessage;
+        error = toAnalysisError(std::current_exception());
       }
-      else
-      {
-        code = outcome.errorCode;
-        message = outcome.errorMessage;
-      }
-    }
-    catch (const AnalysisError& error)
-    {
-      code = error.code();
-      message = error.what();
-    }
-    catch (const std::exception& error)
-    {
-      code = "internal";
-      message = std::string("internal error: ") + error.what();
-    }
-    catch (...)
-    {
-      code = "internal";
-      message = "internal error of an unknown kind";
     }
 
-    if (!code.empty())
+    if (error)
     {
       try
       {
@@ -359,25 +322,25 @@ namespace spinemet
           // Left Running in the queue: the next start of Orthanc queues it again.
           orthanc::logWarning("analysis of series " + series +
                               " interrupted by Orthanc's shutdown; it runs again on the next start");
-          progress->end(AnalysisProgress::Outcome::Interrupted, "Orthanc is stopping");
+          progress->end(AnalysisEnd::Interrupted, "Orthanc is stopping");
         }
         else if (progress->cancelRequested())
         {
-          queue_.cancel(series, record.wanted, "cancelled by a user");
+          queue_.end(series, record.wanted, AnalysisError("cancelled", "cancelled by a user"));
           orthanc::logInfo("analysis of series " + series + " cancelled");
-          progress->end(AnalysisProgress::Outcome::Cancelled, "cancelled by a user");
+          progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
         }
         else
         {
-          queue_.fail(series, record.wanted, code, message);
-          orthanc::logError("analysis of series " + series + " failed [" + code + "]: " + message);
-          progress->end(AnalysisProgress::Outcome::Failed, "[" + code + "] " + message);
+          queue_.end(series, record.wanted, *error);
+          orthanc::logError("analysis of series " + series + " failed [" + error->code() + "]: " + error->what());
+          progress->end(endOf(*error), "[" + error->code() + "] " + error->what());
         }
       }
-      catch (const std::exception& error)
+      catch (const std::exception& failure)
       {
-        orthanc::logError("cannot record the end of the analysis of series " + series + ": " + error.what());
-        progress->end(AnalysisProgress::Outcome::Failed, message);
+        orthanc::logError("cannot record the end of the analysis of series " + series + ": " + failure.what());
+        progress->end(AnalysisEnd::Failed, error->what());
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);
@@ -396,11 +359,7 @@ namespace spinemet
     }
     for (const std::string& series : neverAdmitted)
     {
-      AnalysisOutcome outcome;
-      outcome.status = AnalysisOutcome::Status::Cancelled;
-      outcome.errorCode = "cancelled";
-      outcome.errorMessage = "Orthanc is stopping";
-      complete(series, std::move(outcome));
+      complete(series, failedBeforeTheWorker(AnalysisError("cancelled", "Orthanc is stopping")));
     }
     for (;;)
     {

@@ -58,39 +58,21 @@ namespace spinemet
 
     using RequestPointer = std::shared_ptr<Request>;
 
-    AnalysisOutcome failure(AnalysisOutcome::Status status, std::string code, std::string message)
+    AnalysisOutcome failure(AnalysisError error)
     {
       AnalysisOutcome outcome;
-      outcome.status = status;
-      outcome.errorCode = std::move(code);
-      outcome.errorMessage = std::move(message);
+      outcome.error = std::move(error);
       return outcome;
     }
 
     AnalysisOutcome outcomeOf(const std::exception_ptr& error)
     {
-      try
-      {
-        std::rethrow_exception(error);
-      }
-      catch (const AnalysisError& e)
-      {
-        return failure(e.code() == "cancelled" ? AnalysisOutcome::Status::Cancelled : AnalysisOutcome::Status::Failed,
-                       e.code(), e.what());
-      }
-      catch (const std::exception& e)
-      {
-        return failure(AnalysisOutcome::Status::InternalError, "internal", e.what());
-      }
-      catch (...)
-      {
-        return failure(AnalysisOutcome::Status::InternalError, "internal", "unknown exception");
-      }
+      return failure(toAnalysisError(error));
     }
 
     AnalysisOutcome cancelled()
     {
-      return failure(AnalysisOutcome::Status::Cancelled, "cancelled", "analysis cancelled");
+      return failure(AnalysisError("cancelled", "analysis cancelled"));
     }
   }
 
@@ -365,10 +347,10 @@ namespace spinemet
           if (error)
           {
             // The model failing is never the series' fault.
-            stop(entry, outcomeOf(error).status == AnalysisOutcome::Status::Failed
-                          ? failure(AnalysisOutcome::Status::InternalError, "internal",
-                                    std::string("the model failed: ") + outcomeOf(error).errorMessage)
-                          : outcomeOf(error));
+            const AnalysisError thrown = toAnalysisError(error);
+            stop(entry, failure(thrown.isInternal() || thrown.isCancelled()
+                                  ? thrown
+                                  : AnalysisError::internal(std::string("the model failed: ") + thrown.what())));
           }
           else if (!entry->stoppedWith)
           {
@@ -423,7 +405,6 @@ namespace spinemet
         try
         {
           outcome.result = assembleResult(entry->prepared, entry->predictions, engine->metadata(), rule);
-          outcome.status = AnalysisOutcome::Status::Done;
           if (entry->request.keepSeries)
           {
             outcome.series = std::make_shared<const Series>(std::move(entry->prepared.series));

@@ -29,6 +29,7 @@
 // series completes. Callers that must never block
 // (the Orthanc plugin) keep their own durable queue and use trySubmit().
 
+#include "common/AnalysisError.h"
 #include "worker/Pipeline.h"
 
 #include <cstddef>
@@ -60,20 +61,15 @@ namespace spinemet
   // How one request ended. Exactly one per accepted request, also on cancellation and shutdown.
   struct AnalysisOutcome
   {
-    enum class Status
-    {
-      Done,              // `result` holds the analysis
-      Failed,            // the input cannot be analysed: errorCode is the AnalysisError code
-      Cancelled,         // cancel() or shutdown(Abandon): errorCode "cancelled"
-      InternalError      // a bug or resource failure, not the input's fault: errorCode "internal"
-    };
-
-    Status status = Status::Done;
-    AnalysisResult result;
+    AnalysisResult result;                 // Done: the analysis
     std::shared_ptr<const Series> series;  // Done and AnalysisRequest::keepSeries only: the loaded
                                            // series (for the overlays); no longer counted in flight
-    std::string errorCode;
-    std::string errorMessage;
+    std::optional<AnalysisError> error;    // every end but Done: the input's problem (its code,
+                                           // docs/errors.md), "cancelled" (cancel() or
+                                           // shutdown(Abandon)) or "internal" (a bug or resource
+                                           // failure, a model failing in predict: not the input's)
+
+    AnalysisEnd end() const { return error ? endOf(*error) : AnalysisEnd::Done; }
   };
 
   struct AnalysisRequest

@@ -45,9 +45,9 @@ namespace spinemet
       AnalysisOutcome outcome =
         worker.analyse(std::make_shared<FileSliceSource>(std::vector<std::string>{input}), std::move(progress),
                        keepSeries).outcome.get();
-      if (outcome.status != AnalysisOutcome::Status::Done)
+      if (outcome.error)
       {
-        throw AnalysisError(outcome.errorCode, outcome.errorMessage);
+        throw *outcome.error;
       }
       return outcome;
     }
@@ -136,9 +136,9 @@ namespace spinemet
     const AnalysisOutcome outcome = analysis.outcome.get();
     try
     {
-      if (outcome.status != AnalysisOutcome::Status::Done)
+      if (outcome.error)
       {
-        throw AnalysisError(outcome.errorCode, outcome.errorMessage);
+        throw *outcome.error;
       }
       FAIL() << "not stopped";
     }

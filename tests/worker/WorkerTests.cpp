@@ -58,6 +58,11 @@ namespace spinemet
       return options;
     }
 
+    std::string why(const AnalysisOutcome& outcome)
+    {
+      return outcome.error ? outcome.error->what() : "";
+    }
+
     // Collects outcomes; wait() returns them once `expected` have arrived.
     class Outcomes
     {
@@ -133,7 +138,7 @@ namespace spinemet
       for (const auto& name : names)
       {
         AnalysisOutcome outcome = oneAtATime.analyse(source(name)).outcome.get();
-        ASSERT_EQ(outcome.status, AnalysisOutcome::Status::Done) << name << ": " << outcome.errorMessage;
+        ASSERT_EQ(outcome.end(), AnalysisEnd::Done) << name << ": " << why(outcome);
         alone[name] = std::move(outcome.result);
         ASSERT_FALSE(alone[name].vertebrae.empty()) << name;
       }
@@ -159,7 +164,7 @@ namespace spinemet
     for (const auto& name : names)
     {
       const AnalysisOutcome& outcome = results.at(name);
-      ASSERT_EQ(outcome.status, AnalysisOutcome::Status::Done) << name << ": " << outcome.errorMessage;
+      ASSERT_EQ(outcome.end(), AnalysisEnd::Done) << name << ": " << why(outcome);
       EXPECT_EQ(outcomes.calls(name), 1);
       expectSameResult(outcome.result, alone[name], name);
       const auto& fractions = progress[name];
@@ -229,7 +234,7 @@ namespace spinemet
     const auto results = outcomes.wait(5);
     for (const auto& item : results)
     {
-      EXPECT_EQ(item.second.status, AnalysisOutcome::Status::Done) << item.first << ": " << item.second.errorMessage;
+      EXPECT_EQ(item.second.end(), AnalysisEnd::Done) << item.first << ": " << why(item.second);
     }
     worker.shutdown(Worker::Shutdown::Finish);     // returns once every slot is free
     EXPECT_EQ(worker.inFlight(), 0u);
@@ -269,9 +274,10 @@ namespace spinemet
     EXPECT_TRUE(worker.cancel(readingId));
 
     const auto results = outcomes.wait(2);
-    EXPECT_EQ(results.at("reading").status, AnalysisOutcome::Status::Cancelled);
-    EXPECT_EQ(results.at("reading").errorCode, "cancelled");
-    EXPECT_EQ(results.at("classifying").status, AnalysisOutcome::Status::Cancelled);
+    EXPECT_EQ(results.at("reading").end(), AnalysisEnd::Cancelled);
+    ASSERT_TRUE(results.at("reading").error.has_value());
+    EXPECT_EQ(results.at("reading").error->code(), "cancelled");
+    EXPECT_EQ(results.at("classifying").end(), AnalysisEnd::Cancelled);
     EXPECT_TRUE(cancelled.load());
     EXPECT_LT(lastProgress.load(), overallFraction({Stage::Classify, 1.0}));
     EXPECT_FALSE(worker.cancel(readingId)) << "a completed request cannot be cancelled again";
@@ -293,8 +299,8 @@ namespace spinemet
     for (const auto& name : names)
     {
       EXPECT_EQ(outcomes.calls(name), 1) << name;
-      const auto status = results.at(name).status;
-      EXPECT_TRUE(status == AnalysisOutcome::Status::Cancelled || status == AnalysisOutcome::Status::Done) << name;
+      const auto status = results.at(name).end();
+      EXPECT_TRUE(status == AnalysisEnd::Cancelled || status == AnalysisEnd::Done) << name;
     }
     EXPECT_THROW(worker->submit({source("small"), {}, outcomes.collector("late")}), std::logic_error);
     worker.reset();   // a second shutdown (the destructor's) returns at once
@@ -310,13 +316,14 @@ namespace spinemet
     worker.submit(std::move(good));
     const auto results = outcomes.wait(2);
     const AnalysisOutcome& bad = results.at("bad");
-    EXPECT_EQ(bad.status, AnalysisOutcome::Status::Failed);
-    EXPECT_FALSE(bad.errorCode.empty());
-    EXPECT_NE(bad.errorCode, "internal");
-    EXPECT_NE(bad.errorMessage.find("IM0001.dcm"), std::string::npos) << bad.errorMessage;
+    EXPECT_EQ(bad.end(), AnalysisEnd::Failed);
+    ASSERT_TRUE(bad.error.has_value());
+    EXPECT_FALSE(bad.error->code().empty());
+    EXPECT_NE(bad.error->code(), "internal");
+    EXPECT_NE(std::string(bad.error->what()).find("IM0001.dcm"), std::string::npos) << why(bad);
 
     const AnalysisOutcome& ok = results.at("good");
-    ASSERT_EQ(ok.status, AnalysisOutcome::Status::Done) << ok.errorMessage;
+    ASSERT_EQ(ok.end(), AnalysisEnd::Done) << why(ok);
     ASSERT_TRUE(ok.series != nullptr);
     EXPECT_EQ(ok.series->volume.sliceCount(), ok.result.geometry.slices);
   }

@@ -34,9 +34,7 @@ namespace spinemet
 {
   namespace
   {
-    const int EXIT_USAGE = 1;
-    const int EXIT_BAD_INPUT = 2;
-    const int EXIT_INTERNAL = 3;
+    const int EXIT_USAGE = 1;       // 2 and 3: AnalysisError::exitStatus()
 
     const char* const USAGE = R"(Usage:
   spinemet classify <series folder or files>... [options]
@@ -328,14 +326,10 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
                     .outcome.get();
         worker.shutdown(Worker::Shutdown::Finish);
       }
-      if (outcome.status != AnalysisOutcome::Status::Done)
+      if (outcome.error)
       {
         bar.finish();
-        if (outcome.status == AnalysisOutcome::Status::InternalError)
-        {
-          throw std::runtime_error(outcome.errorMessage);
-        }
-        throw AnalysisError(outcome.errorCode, outcome.errorMessage);
+        throw *outcome.error;
       }
       const AnalysisResult& result = outcome.result;
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -446,14 +440,18 @@ int main(int argc, char** argv)
     std::cerr << "spinemet: " << error.what() << "\n\n" << USAGE;
     return EXIT_USAGE;
   }
-  catch (const AnalysisError& error)
+  catch (...)
   {
-    std::cerr << "spinemet: error [" << error.code() << "]: " << error.what() << "\n";
-    return EXIT_BAD_INPUT;
-  }
-  catch (const std::exception& error)
-  {
-    std::cerr << "spinemet: internal error: " << error.what() << "\n";
-    return EXIT_INTERNAL;
+    // Every other error, from the stages, the model or the writers, as the one AnalysisError.
+    const AnalysisError error = toAnalysisError(std::current_exception());
+    if (error.isInternal())
+    {
+      std::cerr << "spinemet: " << error.what() << "\n";      // "internal error: ..."
+    }
+    else
+    {
+      std::cerr << "spinemet: error [" << error.code() << "]: " << error.what() << "\n";
+    }
+    return error.exitStatus();
   }
 }
