@@ -205,5 +205,24 @@ namespace spinemet
       }
       return "";
     }
+
+    namespace
+    {
+      const std::string OHIF_TOOL_PREFIX = "Cornerstone3DTools@^0.1.0:PlanarFreehandROI:";
+    }
+
+    std::string trackingIdentifier(const std::string& displayName)
+    {
+      return OHIF_TOOL_PREFIX + displayName;
+    }
+
+    std::string displayNameFromTrackingIdentifier(const std::string& identifier)
+    {
+      if (identifier.compare(0, OHIF_TOOL_PREFIX.size(), OHIF_TOOL_PREFIX) == 0)
+      {
+        return identifier.substr(OHIF_TOOL_PREFIX.size());
+      }
+      return identifier;
+    }
   }
 }
