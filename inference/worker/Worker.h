@@ -26,8 +26,8 @@
 // and the model is never idle while crops are ready. Memory is bounded by maxInFlight: a series
 // holds its volume from admission until its onDone has returned (the slot is freed only then),
 // and nothing waits inside the worker unadmitted: submit() blocks (trySubmit() refuses) until a
-// series completes. Callers that must never block
-// (the Orthanc plugin) keep their own durable queue and use trySubmit().
+// series completes. Callers that must never block (the Orthanc plugin) keep their own durable
+// queue, use trySubmit() and try again when WorkerOptions::onSlotFree says a slot is free.
 
 #include "common/AnalysisError.h"
 #include "worker/Pipeline.h"
