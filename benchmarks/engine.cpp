@@ -3,7 +3,7 @@
 //
 //   spinemet-engine-bench pipeline SERIES MODEL [--threads N] [--batch N] [--graph none|freeze|optimize]
 //                         [--channels-last on|off] [--json OUT] [--centres OUT]
-//       analyseSeries end to end from the files, with the time of each stage and the model's share
+//       the worker on one series end to end from the files, with the time of each stage and the model's share
 //   spinemet-engine-bench levers SERIES MODEL [--threads N,N] [--batch N,N] [--crops N] [--rounds N]
 //       the model stage alone over N crops of the series (default 96), for each CPU lever, best of
 //       N interleaved rounds (default 3)
@@ -16,7 +16,7 @@
 // Not a test: it asserts nothing, it measures. Built on demand (EXCLUDE_FROM_ALL).
 
 #include "engine/Engine.h"
-#include "worker/Pipeline.h"
+#include "worker/Worker.h"
 
 #include <ATen/Parallel.h>     // at::set_num_threads: the benchmark alternates thread counts
 #include <torch/torch.h>        // the gate's arithmetic alone, as Engine.cpp does it
@@ -129,27 +129,38 @@ namespace spinemet
       options.threads = flags.count("--threads") ? std::stoi(flags.at("--threads")) : 0;
       options.graph = flags.count("--graph") ? parseGraph(flags.at("--graph")) : EngineOptions().graph;
       options.channelsLast = flags.count("--channels-last") ? flags.at("--channels-last") == "on" : EngineOptions().channelsLast;
-      PipelineOptions pipelineOptions;
+      WorkerOptions workerOptions;      // one series, as the command-line tool runs it
+      workerOptions.maxInFlight = 1;
+      workerOptions.cpuThreads = 1;
+      workerOptions.cropThreads = 1;
       if (flags.count("--batch"))
       {
-        pipelineOptions.batchSize = std::stoul(flags.at("--batch"));
+        workerOptions.batchSize = std::stoul(flags.at("--batch"));
       }
 
       const auto loadStart = Clock::now();
-      TimedEngine engine(Engine::load(model, options));
+      auto timedEngine = std::make_shared<TimedEngine>(Engine::load(model, options));
+      TimedEngine& engine = *timedEngine;
       const double loadSeconds = seconds(loadStart);
 
-      const FileSliceSource source({series});
+      const auto source = std::make_shared<const FileSliceSource>(std::vector<std::string>{series});
       Clock::time_point readDone, spineDone;
       bool readSeen = false, spineSeen = false;
+      Worker worker(timedEngine, workerOptions);
       const double cpuStart = cpuSeconds();
       const auto start = Clock::now();
-      Series loaded;
-      const AnalysisResult result = analyseSeries(source, engine, pipelineOptions, [&](double f) {
-        if (!readSeen && f >= 1.0 / 3 - 1e-9) { readDone = Clock::now(); readSeen = true; }
-        if (!spineSeen && f >= 2.0 / 3 - 1e-9) { spineDone = Clock::now(); spineSeen = true; }
-      }, {}, &loaded);
+      AnalysisOutcome outcome = worker.analyse(source, [&](const StageProgress& p) {
+        if (!readSeen && p.stage > Stage::Read) { readDone = Clock::now(); readSeen = true; }
+        if (!spineSeen && p.stage > Stage::Spine) { spineDone = Clock::now(); spineSeen = true; }
+      }, true).outcome.get();
       const auto end = Clock::now();
+      if (outcome.error)
+      {
+        std::fprintf(stderr, "the analysis failed [%s]: %s\n", outcome.error->code().c_str(), outcome.error->what());
+        return 1;
+      }
+      const AnalysisResult& result = outcome.result;
+      const Series& loaded = *outcome.series;
       const double total = seconds(start, end);
       const double cpu = cpuSeconds() - cpuStart;
 
@@ -157,7 +168,7 @@ namespace spinemet
       std::printf("spinemet pipeline: %zu slices (%zu x %zu), %zu classified, %zu vertebrae; model %s, %s, %s%s, batch %zu\n",
                   slices, result.geometry.columns, result.geometry.rows, result.slices.size(), result.vertebrae.size(),
                   engine.metadata().name.c_str(), engine.deviceName().c_str(), graphName(options.graph),
-                  options.channelsLast ? ", channels-last" : "", pipelineOptions.batchSize);
+                  options.channelsLast ? ", channels-last" : "", workerOptions.batchSize);
       std::printf("  model load + probe            %7.2f s (once per process)\n", loadSeconds);
       std::printf("  read + decode + assemble      %7.2f s\n", seconds(start, readDone));
       std::printf("  spine                         %7.2f s\n", seconds(readDone, spineDone));

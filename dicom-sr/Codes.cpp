@@ -144,7 +144,7 @@ namespace spinemet
         case BoneQuality::Lytic: return LYTIC;
         case BoneQuality::Mixed: return MIXED;
       }
-      throw AnalysisError("internal", "unknown bone quality value");
+      throw AnalysisError::internal("unknown bone quality value");
     }
 
     const CodedConcept& posterolateralCode(Posterolateral value)
@@ -155,7 +155,7 @@ namespace spinemet
         case Posterolateral::Unilateral: return UNILATERAL;
         case Posterolateral::Bilateral: return BILATERAL;
       }
-      throw AnalysisError("internal", "unknown posterolateral value");
+      throw AnalysisError::internal("unknown posterolateral value");
     }
 
     BoneQuality boneQualityFromCode(const std::string& value, const std::string& scheme)
@@ -204,6 +204,25 @@ namespace spinemet
         }
       }
       return "";
+    }
+
+    namespace
+    {
+      const std::string OHIF_TOOL_PREFIX = "Cornerstone3DTools@^0.1.0:PlanarFreehandROI:";
+    }
+
+    std::string trackingIdentifier(const std::string& displayName)
+    {
+      return OHIF_TOOL_PREFIX + displayName;
+    }
+
+    std::string displayNameFromTrackingIdentifier(const std::string& identifier)
+    {
+      if (identifier.compare(0, OHIF_TOOL_PREFIX.size(), OHIF_TOOL_PREFIX) == 0)
+      {
+        return identifier.substr(OHIF_TOOL_PREFIX.size());
+      }
+      return identifier;
     }
   }
 }

@@ -120,5 +120,16 @@ namespace spinemet
     std::optional<CodedConcept> vertebraCode(const std::string& level);
     // The level name of a CID 7603 code, empty when it is not one.
     std::string levelFromVertebraCode(const std::string& value, const std::string& scheme);
+
+    // The Tracking Identifier of a vertebra's group: OHIF 3.13 hydrates a TID 1500 group into an
+    // editable measurement only when it recognises the tool from the identifier's prefix (a
+    // many-point POLYLINE matches no graphic-type adapter); the vertebra's display name follows the
+    // prefix (docs/dicom-outputs.md). The reader strips it again.
+    std::string trackingIdentifier(const std::string& displayName);
+
+    // SCOORD pixel coordinates put (0,0) at the top left corner of the top left pixel; the
+    // outline is in pixel indices, whose centres lie half a pixel further in.
+    constexpr double PIXEL_CENTRE = 0.5;
+    std::string displayNameFromTrackingIdentifier(const std::string& identifier);
   }
 }

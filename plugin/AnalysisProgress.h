@@ -2,10 +2,20 @@
 #pragma once
 
 // What one running analysis shares with Orthanc's job list and the REST API: where it is, and a
-// way to ask it to stop. Written by the analysis thread, read by anyone.
+// way to ask it to stop. Written by the worker's progress reports and the dispatcher, read by
+// anyone (the job's Step waits on it, a bounded time).
 
+#include "common/AnalysisError.h"
+#include "common/StageProgress.h"
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace spinemet
@@ -13,8 +23,6 @@ namespace spinemet
   class AnalysisProgress
   {
   public:
-    enum class Outcome { Running, Done, Failed, Cancelled, Interrupted };
-
     AnalysisProgress(std::string series, std::string study) :
       series_(std::move(series)), study_(std::move(study))
     {
@@ -23,49 +31,114 @@ namespace spinemet
     const std::string& series() const { return series_; }
     const std::string& study() const { return study_; }
 
-    void setStage(const std::string& stage, float progress)
+    using Clock = std::chrono::steady_clock;
+
+    // Where the analysis is now; the time each stage is first reported is kept for stageSeconds().
+    void report(const StageProgress& progress)
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stage_ = stage;
-      progress_ = progress;
+      if (outcome_)
+      {
+        return;
+      }
+      current_ = progress;
+      stageStarts_.emplace(progress.stage, Clock::now());   // the first report of a stage counts
     }
 
-    void setProgress(float progress)
+    // Seconds from `start` to the first report of the next stage, per stage ("read", "spine",
+    // "classify", "write"); a stage never reported takes no time.
+    std::map<std::string, double> stageSeconds(Clock::time_point start, Clock::time_point end) const
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      progress_ = progress;
+      const Stage stages[] = {Stage::Read, Stage::Spine, Stage::Classify, Stage::Write};
+      Clock::time_point begins[5];
+      begins[0] = start;
+      begins[4] = end;
+      for (int i = 3; i >= 1; --i)
+      {
+        auto found = stageStarts_.find(stages[i]);
+        begins[i] = found == stageStarts_.end() ? begins[i + 1] : std::min(found->second, begins[i + 1]);
+      }
+      std::map<std::string, double> seconds;
+      for (int i = 0; i < 4; ++i)
+      {
+        seconds[stageKey(stages[i])] = std::chrono::duration<double>(std::max(begins[i + 1], begins[i]) - begins[i]).count();
+      }
+      return seconds;
     }
 
-    void end(Outcome outcome, const std::string& message)
+    // Once: the analysis is over (and the canceller is dropped: nothing is left to stop).
+    void end(AnalysisEnd outcome, const std::string& message)
+    {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        outcome_ = outcome;
+        message_ = message;
+        if (outcome == AnalysisEnd::Done) current_ = StageProgress{Stage::Write, 1.0};
+      }
+      endedChanged_.notify_all();
+      std::lock_guard<std::mutex> lock(cancellerMutex_);
+      canceller_ = nullptr;
+    }
+
+    // Waits at most `timeout` for the end; true once the analysis has ended.
+    bool waitForEnd(std::chrono::milliseconds timeout) const
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      return endedChanged_.wait_for(lock, timeout, [this] { return outcome_.has_value(); });
+    }
+
+    // "waiting" before the first report, the stage's words while it runs, the outcome once ended.
+    std::string stage() const
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      static const char* const names[] = {"running", "done", "failed", "cancelled", "interrupted"};
-      outcome_ = outcome;
-      message_ = message;
-      stage_ = names[static_cast<int>(outcome)];
-      if (outcome == Outcome::Done) progress_ = 1;
+      return outcome_ ? toString(*outcome_) : current_ ? describe(current_->stage) : "waiting";
     }
 
-    std::string stage() const { std::lock_guard<std::mutex> lock(mutex_); return stage_; }
-    float progress() const { std::lock_guard<std::mutex> lock(mutex_); return progress_; }
-    Outcome outcome() const { std::lock_guard<std::mutex> lock(mutex_); return outcome_; }
+    // The whole analysis, 0..1 (common/StageProgress.h: overallFraction).
+    float progress() const
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return current_ ? static_cast<float>(overallFraction(*current_)) : 0.0f;
+    }
+
+    // Nothing while it runs.
+    std::optional<AnalysisEnd> outcome() const { std::lock_guard<std::mutex> lock(mutex_); return outcome_; }
     std::string message() const { std::lock_guard<std::mutex> lock(mutex_); return message_; }
 
     // A cancellation from Orthanc's job list or the REST API, and a shutdown of Orthanc, both stop
-    // the analysis at its next check; only the first ends it as cancelled.
-    void requestCancel() { cancelRequested_ = true; }
-    void requestShutdown() { shutdownRequested_ = true; }
+    // the analysis at its next check; only the first ends it as cancelled. The canceller (set by
+    // the dispatcher once the worker has the series) passes the request on to the worker.
+    void requestCancel() { cancelRequested_ = true; passOnStop(); }
+    void requestShutdown() { shutdownRequested_ = true; passOnStop(); }
+    void setCanceller(std::function<void()> canceller)
+    {
+      {
+        std::lock_guard<std::mutex> lock(cancellerMutex_);
+        canceller_ = std::move(canceller);
+      }
+      if (shouldStop()) passOnStop();     // asked before the worker had it
+    }
     bool cancelRequested() const { return cancelRequested_; }
     bool shutdownRequested() const { return shutdownRequested_; }
     bool shouldStop() const { return cancelRequested_ || shutdownRequested_; }
 
   private:
+    void passOnStop()
+    {
+      std::lock_guard<std::mutex> lock(cancellerMutex_);
+      if (canceller_) canceller_();
+    }
+
     const std::string series_;
     const std::string study_;
     mutable std::mutex mutex_;
-    std::string stage_ = "waiting";
-    float progress_ = 0;
-    Outcome outcome_ = Outcome::Running;
+    mutable std::condition_variable endedChanged_;
+    std::mutex cancellerMutex_;          // apart from mutex_: the canceller takes the worker's lock
+    std::function<void()> canceller_;
+    std::optional<StageProgress> current_;
+    std::map<Stage, Clock::time_point> stageStarts_;
+    std::optional<AnalysisEnd> outcome_;
     std::string message_;
     std::atomic<bool> cancelRequested_{false};
     std::atomic<bool> shutdownRequested_{false};

@@ -6,6 +6,8 @@
 // single Orthanc node; a store on a shared database (PostgreSQL) can serve several nodes by
 // implementing the same claim/finish semantics with row locks.
 
+#include "common/AnalysisError.h"
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -20,7 +22,7 @@ namespace spinemet
     Queued,      // waiting for a worker
     Running,     // claimed by a node; back to Queued if that node restarts
     Done,        // the current result is stored
-    Failed,      // the reason is in errorCode/message
+    Failed,      // the reason (an AnalysisError) is in errorCode/message
     Skipped,     // not a series SpineMet analyses (the reason says which rule)
     Cancelled    // cancelled from Orthanc's job list or the REST API
   };
@@ -28,6 +30,20 @@ namespace spinemet
   static const int ANALYSIS_STATE_COUNT = 7;
 
   const char* toString(AnalysisState state);
+
+  // The row's state once an analysis ended (common/AnalysisError.h): the same words (done, failed,
+  // cancelled); an interrupted one stays Running until its node starts again.
+  inline AnalysisState stateAfter(AnalysisEnd end)
+  {
+    switch (end)
+    {
+      case AnalysisEnd::Done: return AnalysisState::Done;
+      case AnalysisEnd::Failed: return AnalysisState::Failed;
+      case AnalysisEnd::Cancelled: return AnalysisState::Cancelled;
+      case AnalysisEnd::Interrupted: return AnalysisState::Running;
+    }
+    return AnalysisState::Failed;
+  }
   AnalysisState parseAnalysisState(const std::string& text);     // throws std::invalid_argument
 
   // What identifies one analysis: the same series with the same instances and model is the same
@@ -117,9 +133,9 @@ namespace spinemet
     // The run claimed with the wanted key `claimed` ended without a result. If the wanted key
     // changed meanwhile (the series grew, a new model, a manual request), the series goes straight
     // back to Queued instead: the failure or the cancel belongs to the instances of that run.
-    virtual void fail(const std::string& series, const AnalysisKey& claimed,
-                      const std::string& code, const std::string& message) = 0;
-    virtual void cancel(const std::string& series, const AnalysisKey& claimed, const std::string& message) = 0;
+    // `reason` is the one error of the analysis (common/AnalysisError.h): "cancelled" leaves the row
+    // Cancelled, any other code Failed with that code and message (REST: Reason).
+    virtual void end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason) = 0;
 
     // Cancels a series that waits in the queue; false if it is not Queued (any more).
     virtual bool cancelQueued(const std::string& series, const std::string& message) = 0;

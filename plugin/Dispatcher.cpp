@@ -7,25 +7,40 @@
 #include "common/AnalysisError.h"
 
 #include <chrono>
+#include <vector>
 
 namespace spinemet
 {
   namespace
   {
-    // The change callback wakes the dispatcher; polling as well covers a wake-up lost to a race
-    // and series that the REST API queued on another thread.
+    // The change callback and the Worker wake the dispatcher; polling as well covers a wake-up
+    // lost to a race and series that the REST API queued on another thread.
     const std::chrono::seconds POLL_INTERVAL(5);
+
+    AnalysisOutcome failedBeforeTheWorker(AnalysisError error)
+    {
+      AnalysisOutcome outcome;
+      outcome.error = std::move(error);
+      return outcome;
+    }
   }
 
-  Dispatcher::Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue,
-                         ChangeListener& listener, SeriesAnalyser& analyser) :
+  Dispatcher::Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, ChangeListener& listener,
+                         SeriesAnalyser& analyser, std::shared_ptr<Engine> engine) :
     configuration_(configuration), queue_(queue), listener_(listener), analyser_(analyser)
   {
+    WorkerOptions options;
+    options.maxInFlight = configuration.volumesInFlight;
+    options.cpuThreads = configuration.volumesInFlight;
+    options.batchSize = configuration.batchSize;
+    options.onSlotFree = [this] { wake(); };
+    worker_ = std::make_unique<Worker>(std::move(engine), options);
   }
 
   Dispatcher::~Dispatcher()
   {
     stop();
+    worker_->shutdown(Worker::Shutdown::Abandon);   // nothing is left in it once stop() returned
   }
 
   void Dispatcher::start()
@@ -43,6 +58,7 @@ namespace spinemet
 
   void Dispatcher::stop()
   {
+    std::vector<std::shared_ptr<AnalysisProgress>> running;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!thread_.joinable())
@@ -50,7 +66,10 @@ namespace spinemet
         return;
       }
       stopping_ = true;
+      for (auto& entry : running_) running.push_back(entry.second.progress);
     }
+    // Stops the worker's part and the storing of outputs at their next check.
+    for (auto& progress : running) progress->requestShutdown();
     wakeUp_.notify_all();
     thread_.join();
   }
@@ -75,13 +94,12 @@ namespace spinemet
 
   bool Dispatcher::cancelRunning(const std::string& series)
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto found = running_.find(series);
-    if (found == running_.end())
+    std::shared_ptr<AnalysisProgress> progress = progressOf(series);
+    if (!progress)
     {
       return false;
     }
-    found->second.progress->requestCancel();
+    progress->requestCancel();         // the worker's request too, once it has one
     return true;
   }
 
@@ -100,47 +118,9 @@ namespace spinemet
     bool caughtUp = false;
     for (;;)
     {
-      try
-      {
-        if (!runBegun)
-        {
-          listener_.beginRun(startTime);
-          runBegun = true;
-        }
-        listener_.followChangeLog([this] {
-          std::lock_guard<std::mutex> lock(mutex_);
-          return stopping_;
-        });
-        if (!caughtUp)
-        {
-          listener_.admitInterruptedArrivals();
-          caughtUp = true;
-        }
-      }
-      catch (const std::exception& error)
-      {
-        orthanc::logWarning(std::string("cannot read Orthanc's change log now (will retry): ") + error.what());
-      }
-
-      reapFinished();
-      try
-      {
-        for (;;)
-        {
-          {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (stopping_ || running_.size() >= configuration_.volumesInFlight) break;
-          }
-          std::optional<AnalysisRecord> record = queue_.claim(node_);
-          if (!record) break;
-          launch(*record);
-        }
-        publishQueueMetrics(queue_);
-      }
-      catch (const std::exception& error)
-      {
-        orthanc::logError(std::string("the analysis queue failed: ") + error.what());
-      }
+      followChanges(startTime, runBegun, caughtUp);
+      handleCompletions();
+      startAnalyses();
 
       std::unique_lock<std::mutex> lock(mutex_);
       if (!stopping_)
@@ -150,145 +130,246 @@ namespace spinemet
       woken_ = false;
       if (stopping_)
       {
-        for (auto& entry : running_) entry.second.progress->requestShutdown();
         break;
       }
     }
-
-    std::map<std::string, RunningAnalysis> remaining;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      remaining.swap(running_);
-    }
-    for (auto& entry : remaining) entry.second.thread.join();
+    finishShutdown();
     orthanc::logInfo("worker stopped");
   }
 
-  void Dispatcher::launch(const AnalysisRecord& record)
+  void Dispatcher::followChanges(double startTime, bool& runBegun, bool& caughtUp)
   {
-    auto progress = std::make_shared<AnalysisProgress>(record.series, record.study);
-    std::lock_guard<std::mutex> lock(mutex_);
-    RunningAnalysis& running = running_[record.series];
-    running.progress = progress;
-    running.thread = std::thread(&Dispatcher::analyse, this, record, progress);
-  }
-
-  void Dispatcher::reapFinished()
-  {
-    std::list<std::thread> finished;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (auto it = running_.begin(); it != running_.end();)
-      {
-        if (it->second.progress->outcome() != AnalysisProgress::Outcome::Running)
-        {
-          finished.push_back(std::move(it->second.thread));
-          it = running_.erase(it);
-        }
-        else
-        {
-          ++it;
-        }
-      }
-    }
-    for (std::thread& thread : finished) thread.join();
-  }
-
-  void Dispatcher::analyse(AnalysisRecord record, std::shared_ptr<AnalysisProgress> progress)
-  {
-    // The entry function of an analysis thread: anything escaping it would terminate Orthanc
-    // (an SQLite error while recording a failure, say).
     try
     {
-      runAnalysis(record, progress);
+      if (!runBegun)
+      {
+        listener_.beginRun(startTime);
+        runBegun = true;
+      }
+      listener_.followChangeLog([this] {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return stopping_;
+      });
+      if (!caughtUp)
+      {
+        listener_.admitInterruptedArrivals();
+        caughtUp = true;
+      }
     }
     catch (const std::exception& error)
     {
-      orthanc::logError("the analysis of series " + record.series + " ended in an internal error: " + error.what());
-      progress->end(AnalysisProgress::Outcome::Failed, "internal error");
-      wake();
-    }
-    catch (...)
-    {
-      progress->end(AnalysisProgress::Outcome::Failed, "internal error");
-      wake();
+      orthanc::logWarning(std::string("cannot read Orthanc's change log now (will retry): ") + error.what());
     }
   }
 
-  void Dispatcher::runAnalysis(const AnalysisRecord& record, const std::shared_ptr<AnalysisProgress>& progress)
+  void Dispatcher::startAnalyses()
+  {
+    try
+    {
+      // A series the worker refused earlier (its last slot was still being released) goes first.
+      for (auto& entry : running_)
+      {
+        if (entry.second.waitingForSlot && !submit(entry.first))
+        {
+          return;
+        }
+      }
+      for (;;)
+      {
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (stopping_ || running_.size() >= configuration_.volumesInFlight) break;
+        }
+        if (worker_->inFlight() >= configuration_.volumesInFlight) break;   // onSlotFree wakes us
+        std::optional<AnalysisRecord> record = queue_.claim(node_);
+        if (!record || !launch(*record)) break;
+      }
+      publishQueueMetrics(queue_);
+    }
+    catch (const std::exception& error)
+    {
+      orthanc::logError(std::string("the analysis queue failed: ") + error.what());
+    }
+  }
+
+  bool Dispatcher::launch(const AnalysisRecord& record)
   {
     const std::string& series = record.series;
+    auto progress = std::make_shared<AnalysisProgress>(record.series, record.study);
     if (record.attempts > static_cast<int>(configuration_.maximumAttempts))
     {
       std::string message = "the analysis was started " + std::to_string(record.attempts - 1) +
         " times and never finished (Orthanc stopped or crashed during it); MaximumAttempts is " +
         std::to_string(configuration_.maximumAttempts);
-      queue_.fail(series, record.wanted, "interrupted", message);
+      queue_.end(series, record.wanted, AnalysisError("interrupted", message));
       orthanc::logError("analysis of series " + series + " failed: " + message);
-      progress->end(AnalysisProgress::Outcome::Failed, message);
-      wake();
-      return;
+      progress->end(AnalysisEnd::Failed, message);
+      return true;
     }
 
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      RunningAnalysis& entry = running_[series];
+      entry.record = record;
+      entry.progress = progress;
+      entry.start = AnalysisProgress::Clock::now();
+    }
     submitAnalysisJob(progress);
     orthanc::logInfo("analysing series " + series + " (attempt " + std::to_string(record.attempts) + ")");
+    progress->report({Stage::Read, 0.0});
 
-    std::string code;
-    std::string message;
+    RunningAnalysis& entry = running_.at(series);     // only this thread changes the map
     try
     {
-      FinishedAnalysis finished = analyser_.run(record, *progress);
-      queue_.finish(series, finished);
-      publishAnalysisMetrics(finished.seconds, finished.slices);
-      orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
-                       std::to_string(finished.slices) + " slices, " + std::to_string(finished.outputs.size()) +
-                       " outputs stored)");
-      progress->end(AnalysisProgress::Outcome::Done, "");
-      wake();
-      return;
-    }
-    catch (const AnalysisError& error)
-    {
-      code = error.code();
-      message = error.what();
-    }
-    catch (const std::exception& error)
-    {
-      code = "internal";
-      message = std::string("internal error: ") + error.what();
+      entry.source = analyser_.source(series);
     }
     catch (...)
     {
-      code = "internal";
-      message = "internal error of an unknown kind";
+      complete(series, failedBeforeTheWorker(toAnalysisError(std::current_exception())));
+      return true;
     }
 
-    try
+    AnalysisRequest request;
+    request.source = entry.source;
+    request.keepSeries = analyser_.needsSeries();
+    request.onProgress = [progress](const StageProgress& report) { progress->report(report); };
+    // The completion callback runs on a worker thread: it only hands the outcome over.
+    request.onDone = [this, series](AnalysisOutcome&& outcome) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        completed_.emplace_back(series, std::move(outcome));
+        woken_ = true;
+      }
+      wakeUp_.notify_all();
+    };
+    entry.waitingForSlot = std::move(request);
+    return submit(series);
+  }
+
+  bool Dispatcher::submit(const std::string& series)
+  {
+    RunningAnalysis& entry = running_.at(series);
+    std::optional<Worker::RequestId> id = worker_->trySubmit(*entry.waitingForSlot);
+    if (!id)
     {
-      if (progress->shutdownRequested())
+      return false;
+    }
+    entry.waitingForSlot.reset();
+    Worker* worker = worker_.get();
+    const Worker::RequestId requestId = *id;
+    entry.progress->setCanceller([worker, requestId] { worker->cancel(requestId); });
+    return true;
+  }
+
+  void Dispatcher::handleCompletions()
+  {
+    for (;;)
+    {
+      std::pair<std::string, AnalysisOutcome> completion;
       {
-        // Left Running in the queue: the next start of Orthanc queues it again.
-        orthanc::logWarning("analysis of series " + series + " interrupted by Orthanc's shutdown; it runs again on the next start");
-        progress->end(AnalysisProgress::Outcome::Interrupted, "Orthanc is stopping");
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (completed_.empty())
+        {
+          return;
+        }
+        completion = std::move(completed_.front());
+        completed_.pop_front();
       }
-      else if (progress->cancelRequested())
+      try
       {
-        queue_.cancel(series, record.wanted, "cancelled by a user");
-        orthanc::logInfo("analysis of series " + series + " cancelled");
-        progress->end(AnalysisProgress::Outcome::Cancelled, "cancelled by a user");
+        complete(completion.first, std::move(completion.second));
       }
-      else
+      catch (const std::exception& error)
       {
-        queue_.fail(series, record.wanted, code, message);
-        orthanc::logError("analysis of series " + series + " failed [" + code + "]: " + message);
-        progress->end(AnalysisProgress::Outcome::Failed, "[" + code + "] " + message);
+        // complete() records what it can itself; this only keeps the dispatcher thread alive.
+        orthanc::logError("cannot end the analysis of series " + completion.first + ": " + error.what());
+        std::lock_guard<std::mutex> lock(mutex_);
+        running_.erase(completion.first);
       }
     }
-    catch (const std::exception& error)
+  }
+
+  void Dispatcher::complete(const std::string& series, AnalysisOutcome outcome)
+  {
+    RunningAnalysis& entry = running_.at(series);
+    const AnalysisRecord& record = entry.record;
+    const std::shared_ptr<AnalysisProgress> progress = entry.progress;
+    std::optional<AnalysisError> error = std::move(outcome.error);
+    if (!error)
     {
-      orthanc::logError("cannot record the end of the analysis of series " + series + ": " + error.what());
-      progress->end(AnalysisProgress::Outcome::Failed, message);
+      try
+      {
+        FinishedAnalysis finished = analyser_.store(record, *entry.source, outcome, *progress, entry.start);
+        queue_.finish(series, finished);
+        publishAnalysisMetrics(finished.seconds, finished.slices);
+        orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
+                         std::to_string(finished.slices) + " slices, " + std::to_string(finished.outputs.size()) +
+                         " outputs stored)");
+        progress->end(AnalysisEnd::Done, "");
+      }
+      catch (...)
+      {
+        error = toAnalysisError(std::current_exception());
+      }
     }
-    wake();
+
+    if (error)
+    {
+      try
+      {
+        if (progress->shutdownRequested())
+        {
+          // Left Running in the queue: the next start of Orthanc queues it again.
+          orthanc::logWarning("analysis of series " + series +
+                              " interrupted by Orthanc's shutdown; it runs again on the next start");
+          progress->end(AnalysisEnd::Interrupted, "Orthanc is stopping");
+        }
+        else if (progress->cancelRequested())
+        {
+          queue_.end(series, record.wanted, AnalysisError("cancelled", "cancelled by a user"));
+          orthanc::logInfo("analysis of series " + series + " cancelled");
+          progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
+        }
+        else
+        {
+          queue_.end(series, record.wanted, *error);
+          orthanc::logError("analysis of series " + series + " failed [" + error->code() + "]: " + error->what());
+          progress->end(endOf(*error), "[" + error->code() + "] " + error->what());
+        }
+      }
+      catch (const std::exception& failure)
+      {
+        orthanc::logError("cannot record the end of the analysis of series " + series + ": " + failure.what());
+        progress->end(AnalysisEnd::Failed, error->what());
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_.erase(series);
+  }
+
+  void Dispatcher::finishShutdown()
+  {
+    // stop() told every analysis to stop. One the worker never admitted ends here; the worker
+    // hands each other one back through its onDone.
+    std::vector<std::string> neverAdmitted;
+    for (auto& entry : running_)
+    {
+      entry.second.progress->requestShutdown();     // also one launched while stop() began
+      if (entry.second.waitingForSlot) neverAdmitted.push_back(entry.first);
+    }
+    for (const std::string& series : neverAdmitted)
+    {
+      complete(series, failedBeforeTheWorker(AnalysisError("cancelled", "Orthanc is stopping")));
+    }
+    for (;;)
+    {
+      handleCompletions();
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (running_.empty())
+      {
+        return;
+      }
+      wakeUp_.wait(lock, [this] { return !completed_.empty(); });
+    }
   }
 }

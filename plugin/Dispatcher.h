@@ -6,31 +6,37 @@
 #include "ChangeListener.h"
 #include "Configuration.h"
 #include "SeriesAnalyser.h"
+#include "worker/Worker.h"
 
 #include <condition_variable>
-#include <list>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace spinemet
 {
-  // The plugin's worker: one thread, started when Orthanc has started and joined when it stops,
-  // that follows the change log into the queue and runs up to VolumesInFlight analyses, each on
-  // its own thread and each mirrored by an Orthanc job.
+  class Engine;
+
+  // The plugin's one thread, started when Orthanc has started and joined when it stops. It follows
+  // the change log into the queue, claims queued series and hands them to the Worker with
+  // trySubmit (never waiting: at most VolumesInFlight analyses, each mirrored by an Orthanc job),
+  // and, called back by the Worker when a series is classified, stores its outputs and records
+  // how it ended in the queue. No thread per analysis, no polling of one.
   class Dispatcher
   {
   public:
-    Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue,
-               ChangeListener& listener, SeriesAnalyser& analyser);
+    Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, ChangeListener& listener,
+               SeriesAnalyser& analyser, std::shared_ptr<Engine> engine);
     ~Dispatcher();
 
     void start();
     void stop();                     // interrupted analyses stay Running, to be queued again on start
 
-    // Something may be waiting (a StableSeries change, a manual request): look now, not at the
-    // next poll. Never blocks: the change callback calls it.
+    // Something may be waiting (a StableSeries change, a manual request, a finished analysis): look
+    // now, not at the next poll. Never blocks: the change callback calls it.
     void wake();
 
     // Cancels a running or queued analysis; false when there is none.
@@ -41,16 +47,22 @@ namespace spinemet
   private:
     struct RunningAnalysis
     {
+      AnalysisRecord record;
       std::shared_ptr<AnalysisProgress> progress;
-      std::thread thread;
+      std::shared_ptr<const OrthancSliceSource> source;
+      AnalysisProgress::Clock::time_point start;
+      std::optional<AnalysisRequest> waitingForSlot;   // refused by trySubmit: tried again on wake-up
     };
 
     bool cancelRunning(const std::string& series);
     void loop();
-    void launch(const AnalysisRecord& record);
-    void analyse(AnalysisRecord record, std::shared_ptr<AnalysisProgress> progress);
-    void runAnalysis(const AnalysisRecord& record, const std::shared_ptr<AnalysisProgress>& progress);
-    void reapFinished();
+    void followChanges(double startTime, bool& runBegun, bool& caughtUp);
+    void startAnalyses();
+    bool launch(const AnalysisRecord& record);        // false: the worker has no slot free
+    bool submit(const std::string& series);           // the running entry's request to the worker
+    void handleCompletions();
+    void complete(const std::string& series, AnalysisOutcome outcome);
+    void finishShutdown();
 
     const PluginConfiguration& configuration_;
     AnalysisQueue& queue_;
@@ -62,7 +74,9 @@ namespace spinemet
     std::condition_variable wakeUp_;
     bool woken_ = false;
     bool stopping_ = false;
-    std::map<std::string, RunningAnalysis> running_;
+    std::map<std::string, RunningAnalysis> running_;   // from claim until recorded in the queue
+    std::deque<std::pair<std::string, AnalysisOutcome>> completed_;   // from the Worker's onDone
     std::thread thread_;
+    std::unique_ptr<Worker> worker_;                   // last member: shut down first
   };
 }

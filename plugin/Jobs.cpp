@@ -6,7 +6,6 @@
 #include <json/value.h>
 
 #include <chrono>
-#include <thread>
 
 namespace spinemet
 {
@@ -24,19 +23,6 @@ namespace spinemet
       return *static_cast<AnalysisJob*>(pointer);
     }
 
-    const char* outcomeName(AnalysisProgress::Outcome outcome)
-    {
-      switch (outcome)
-      {
-        case AnalysisProgress::Outcome::Running: return "running";
-        case AnalysisProgress::Outcome::Done: return "done";
-        case AnalysisProgress::Outcome::Failed: return "failed";
-        case AnalysisProgress::Outcome::Cancelled: return "cancelled";
-        case AnalysisProgress::Outcome::Interrupted: return "interrupted";
-      }
-      return "?";
-    }
-
     const char* describeJob(AnalysisJob& analysisJob)
     {
       const AnalysisProgress& progress = *analysisJob.progress;
@@ -44,7 +30,8 @@ namespace spinemet
       content["Series"] = progress.series();
       content["Study"] = progress.study();
       content["Stage"] = progress.stage();
-      content["Outcome"] = outcomeName(progress.outcome());
+      const std::optional<AnalysisEnd> outcome = progress.outcome();
+      content["Outcome"] = outcome ? toString(*outcome) : "running";
       content["Message"] = progress.message();
       content["Status"] = "/spinemet/series/" + progress.series();
       analysisJob.content = orthanc::writeJson(content);
@@ -53,19 +40,13 @@ namespace spinemet
 
     OrthancPluginJobStepStatus waitForOutcome(const AnalysisJob& analysisJob)
     {
-      // Orthanc steps a job in a loop: waiting here a little keeps that loop from spinning while
-      // the analysis runs on its own thread.
+      // Orthanc steps a job in a loop: waiting here on the analysis' end, a bounded time, keeps
+      // that loop from spinning while the analysis runs on the worker's threads.
       const AnalysisProgress& progress = *analysisJob.progress;
-      for (int i = 0; i < 10 && progress.outcome() == AnalysisProgress::Outcome::Running; i++)
-      {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      switch (progress.outcome())
-      {
-        case AnalysisProgress::Outcome::Running: return OrthancPluginJobStepStatus_Continue;
-        case AnalysisProgress::Outcome::Done: return OrthancPluginJobStepStatus_Success;
-        default: return OrthancPluginJobStepStatus_Failure;
-      }
+      progress.waitForEnd(std::chrono::milliseconds(500));
+      const std::optional<AnalysisEnd> outcome = progress.outcome();
+      return !outcome ? OrthancPluginJobStepStatus_Continue :
+        *outcome == AnalysisEnd::Done ? OrthancPluginJobStepStatus_Success : OrthancPluginJobStepStatus_Failure;
     }
 
     // Every callback below is called by Orthanc's core through the plugin's C boundary: no

@@ -4,32 +4,40 @@
 #include "AnalysisProgress.h"
 #include "AnalysisQueue.h"
 #include "Configuration.h"
+#include "OrthancSliceSource.h"
 #include "ResultWriter.h"
 
+#include <chrono>
 #include <memory>
 
 namespace spinemet
 {
-  class Engine;
-  class Worker;
+  struct AnalysisOutcome;
 
-  // One analysis of one series, from Orthanc's storage back into Orthanc: the series' instances
-  // go through the pipeline on the shared Worker (inference/worker: batching across series), the
-  // outputs through the ResultWriter. run() is called on a dispatcher thread, which waits for the
-  // Worker and relays cancellation to it.
+  // The two ends of one series' analysis in Orthanc; the middle (volume, spine, model) is the
+  // Worker's (inference/worker), driven by the Dispatcher. Both are called on the dispatcher's
+  // thread.
   class SeriesAnalyser
   {
   public:
-    SeriesAnalyser(const PluginConfiguration& configuration, std::shared_ptr<Engine> engine);
-    ~SeriesAnalyser();               // abandons what the Worker still holds
+    explicit SeriesAnalyser(const PluginConfiguration& configuration);
 
-    // Throws AnalysisError for anything wrong with the series or its outputs (the reason that the
-    // REST status shows), AnalysisError("cancelled") when asked to stop.
-    FinishedAnalysis run(const AnalysisRecord& record, AnalysisProgress& progress);
+    // The series' instances, read from Orthanc's storage as the worker asks for them. Throws
+    // AnalysisError("series-deleted") when Orthanc no longer has the series.
+    std::shared_ptr<const OrthancSliceSource> source(const std::string& series) const;
+
+    // Whether the writer needs the loaded series (the overlays are drawn on its volume).
+    bool needsSeries() const;
+
+    // Stores the outputs of a Done outcome (ResultWriter) and says what was analysed, how long it
+    // took (from `start`) and where the time went. Throws AnalysisError for outputs Orthanc refused
+    // ("store", "dicom-write") and AnalysisError("cancelled") when the progress says stop.
+    FinishedAnalysis store(const AnalysisRecord& record, const OrthancSliceSource& source,
+                           const AnalysisOutcome& outcome, AnalysisProgress& progress,
+                           AnalysisProgress::Clock::time_point start);
 
   private:
     const PluginConfiguration& configuration_;
-    std::unique_ptr<Worker> worker_;
     ResultWriter writer_;
   };
 }

@@ -2,14 +2,12 @@
 #include "Service.h"
 
 #include "OrthancApi.h"
+#include "RestPayloads.h"
 #include "SqliteAnalysisQueue.h"
 #include "common/AnalysisError.h"
 #include "engine/Engine.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <thread>
 
@@ -17,22 +15,6 @@ namespace spinemet
 {
   namespace
   {
-    // Milliseconds included: two analyses of a small series can end within the same second.
-    Json::Value isoTime(double secondsSinceEpoch)
-    {
-      if (secondsSinceEpoch <= 0) return Json::nullValue;
-      const double wholeSeconds = std::floor(secondsSinceEpoch);
-      std::time_t time = static_cast<std::time_t>(wholeSeconds);
-      std::tm utc{};
-      gmtime_r(&time, &utc);
-      char text[32];
-      std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
-      char milliseconds[16];
-      std::snprintf(milliseconds, sizeof(milliseconds), ".%03dZ",
-                    std::min(999, static_cast<int>((secondsSinceEpoch - wholeSeconds) * 1000)));
-      return std::string(text) + milliseconds;
-    }
-
     // Threads 0: half of the cores. LibTorch's own default takes every core, and Orthanc inside the
     // same process still has to receive, index and serve while a series is classified.
     unsigned defaultModelThreads()
@@ -96,8 +78,8 @@ namespace spinemet
     }
 
     listener_ = std::make_unique<ChangeListener>(configuration_, *queue_, modelVersion());
-    analyser_ = std::make_unique<SeriesAnalyser>(configuration_, engine_);
-    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_);
+    analyser_ = std::make_unique<SeriesAnalyser>(configuration_);
+    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_, engine_);
     orthanc::logWarning("model " + modelVersion() + " loaded from " + configuration_.modelPath +
                         ", LibTorch device " + deviceName() + ", queue " + configuration_.queueDatabase);
   }
@@ -158,9 +140,7 @@ namespace spinemet
       health["QueueDatabase"] = configuration_.queueDatabase;
       health["ReanalysisPolicy"] = toString(configuration_.reanalysis);
       health["VolumesInFlight"] = configuration_.volumesInFlight;
-      Json::Value counts;
-      for (const auto& count : queue_->countByState()) counts[toString(count.first)] = Json::UInt64(count.second);
-      health["Analyses"] = counts;
+      health["Analyses"] = stateCounts(queue_->countByState());
       health["LastChange"] = Json::Int64(queue_->lastChange());   // of Orthanc's change log, handled
     }
     return health;
@@ -176,87 +156,42 @@ namespace spinemet
 
   Json::Value Service::queueStatus()
   {
-    Json::Value status;
-    Json::Value counts;
-    for (const auto& count : queue_->countByState()) counts[toString(count.first)] = Json::UInt64(count.second);
-    status["Counts"] = counts;
-    status["Analyses"] = Json::arrayValue;
+    std::vector<Json::Value> analyses;
     for (const AnalysisRecord& record : queue_->listStates({AnalysisState::Running, AnalysisState::Queued}, 1000))
     {
-      status["Analyses"].append(describe(record, false));
+      analyses.push_back(describe(record, false));
     }
-    return status;
+    return spinemet::queueStatus(queue_->countByState(), analyses);
   }
 
-  namespace
-  {
-    // The study state of a result's summary (docs/result-schema.md). A spinemet-result/1 document
-    // has none: every vertebra in it was assessed, so it is "lesion suspected" or "no lesion found".
-    std::string studyStateOf(const Json::Value& summary)
-    {
-      if (summary["state"].isString())
-      {
-        return summary["state"].asString();
-      }
-      return summary["lesion_suspected"].asBool() ? "lesion-suspected" : "no-lesion-found";
-    }
-  }
-
+  // What Orthanc and the dispatcher know of the series now; the body itself is RestPayloads'.
   Json::Value Service::describe(const AnalysisRecord& record, bool withResult)
   {
-    Json::Value status;
-    status["Series"] = record.series;
-    status["Study"] = record.study;
-    status["State"] = toString(record.state);
-    status["Trigger"] = record.trigger;
-    if (!record.errorCode.empty())
-    {
-      status["Reason"]["Code"] = record.errorCode;
-      status["Reason"]["Message"] = record.message;
-    }
-    status["Attempts"] = record.attempts;
-    status["QueuedAt"] = isoTime(record.queuedAt);
-    status["StartedAt"] = isoTime(record.startedAt);
-    status["FinishedAt"] = isoTime(record.finishedAt);
-    status["Instances"] = record.wanted.fingerprint;
-    status["AnalysedInstances"] = record.analysed.fingerprint;
-    status["Model"] = record.analysed.modelVersion;
-    status["Seconds"] = record.seconds;
-    status["Slices"] = Json::UInt64(record.slices);
-    status["StageSeconds"] = Json::objectValue;
-    for (const auto& stage : record.stageSeconds) status["StageSeconds"][stage.first] = stage.second;
-    status["Outputs"] = Json::arrayValue;
-    for (const std::string& output : record.outputs) status["Outputs"].append(output);
-
+    std::optional<RunningStatus> running;
     if (record.state == AnalysisState::Running && dispatcher_)
     {
       if (std::shared_ptr<AnalysisProgress> progress = dispatcher_->progressOf(record.series))
       {
-        status["Stage"] = progress->stage();
-        status["Progress"] = progress->progress();
+        running = RunningStatus{progress->stage(), progress->progress()};
       }
     }
 
+    std::optional<StoredResult> result;
     if (withResult && !record.analysed.fingerprint.empty())
     {
+      result = StoredResult();
       try
       {
-        status["Result"] = orthanc::parseJson(
+        result->document = orthanc::parseJson(
           orthanc::get("/series/" + record.series + "/attachments/" + RESULT_ATTACHMENT + "/data"),
           "the SpineMet result attached to series " + record.series);
-        const Json::Value summary = status["Result"].get("summary", Json::Value());   // read, never add
-        if (summary.isObject())
-        {
-          status["StudyState"] = studyStateOf(summary);
-        }
       }
       catch (const std::exception& error)
       {
-        status["Result"] = Json::nullValue;
-        status["ResultError"] = error.what();
+        result->error = error.what();
       }
     }
-    return status;
+    return describeAnalysis(record, running, result);
   }
 
   Json::Value Service::seriesStatus(const std::string& series)
@@ -267,39 +202,13 @@ namespace spinemet
 
   Json::Value Service::studyStatus(const std::string& study)
   {
-    Json::Value status;
-    status["Study"] = study;
-    status["Series"] = Json::arrayValue;
-    bool suspected = false;
-    bool analysed = false;
-    bool lesionFreeSeries = false;   // some series was assessed and showed no lesion
+    std::vector<Json::Value> series;
     for (const AnalysisRecord& record : queue_->listStudy(study))
     {
       if (record.state == AnalysisState::Skipped) continue;
-      Json::Value series = describe(record, true);
-      const Json::Value& summary = series["Result"]["summary"];   // docs/result-schema.md
-      if (summary.isObject())
-      {
-        analysed = true;
-        const std::string state = studyStateOf(summary);
-        suspected = suspected || state == "lesion-suspected";
-        lesionFreeSeries = lesionFreeSeries || state == "no-lesion-found";
-      }
-      status["Series"].append(series);
+      series.push_back(describe(record, true));
     }
-    status["Analysed"] = analysed;
-    status["LesionSuspected"] = suspected;
-    // The study says what its most telling series says: a suspected lesion anywhere, else "no
-    // lesion found" when some series could be assessed, else "not assessable".
-    if (analysed)
-    {
-      status["StudyState"] = suspected ? "lesion-suspected" : lesionFreeSeries ? "no-lesion-found" : "not-assessable";
-    }
-    else
-    {
-      status["StudyState"] = Json::nullValue;
-    }
-    return status;
+    return spinemet::studyStatus(study, series);
   }
 
   Json::Value Service::requestAnalysis(const std::string& series)

@@ -468,15 +468,9 @@ namespace spinemet
     transaction.commit();
   }
 
-  void SqliteAnalysisQueue::fail(const std::string& series, const AnalysisKey& claimed,
-                                 const std::string& code, const std::string& message)
+  void SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
   {
-    endRun(series, claimed, AnalysisState::Failed, code, message);
-  }
-
-  void SqliteAnalysisQueue::cancel(const std::string& series, const AnalysisKey& claimed, const std::string& message)
-  {
-    endRun(series, claimed, AnalysisState::Cancelled, "cancelled", message);
+    endRun(series, claimed, stateAfter(endOf(reason)), reason.code(), reason.what());
   }
 
   bool SqliteAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)

@@ -28,9 +28,7 @@ namespace spinemet
               const std::string& code, const std::string& message) override;
     std::optional<AnalysisRecord> claim(const std::string& node) override;
     void finish(const std::string& series, const FinishedAnalysis& finished) override;
-    void fail(const std::string& series, const AnalysisKey& claimed,
-              const std::string& code, const std::string& message) override;
-    void cancel(const std::string& series, const AnalysisKey& claimed, const std::string& message) override;
+    void end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason) override;
     bool cancelQueued(const std::string& series, const std::string& message) override;
     size_t requeueInterrupted(const std::string& node) override;
     std::optional<AnalysisRecord> find(const std::string& series) override;

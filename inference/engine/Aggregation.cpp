@@ -2,6 +2,7 @@
 #include "engine/Aggregation.h"
 
 #include "common/AnalysisError.h"
+#include "common/JsonFields.h"
 
 #include <algorithm>
 #include <numeric>
@@ -12,9 +13,12 @@ namespace spinemet
 {
   namespace
   {
+    // The rule's fields: the model metadata's "aggregation" object (common/JsonFields.h).
+    const JsonFields FIELDS("model-contract", "model metadata");
+
     [[noreturn]] void refuse(const std::string& field, const std::string& problem)
     {
-      throw AnalysisError("model-contract", "model metadata: \"aggregation." + field + "\" " + problem);
+      FIELDS.refuse("aggregation." + field, problem);
     }
 
     std::string method(const Json::Value& object, const std::string& field)
@@ -28,12 +32,7 @@ namespace spinemet
 
     size_t positiveInteger(const Json::Value& object, const std::string& field, const char* key)
     {
-      const Json::Value& value = object[key];
-      if (!value.isUInt() || value.asUInt() == 0 || value.isBool())
-      {
-        refuse(field + "." + key, "must be a positive integer");
-      }
-      return value.asUInt();
+      return FIELDS.positiveInteger(object, "aggregation." + field, key);
     }
 
     template <size_t N>

@@ -2,6 +2,7 @@
 #include "model/ModelContract.h"
 
 #include "common/AnalysisError.h"
+#include "common/JsonFields.h"
 
 #include <json/reader.h>
 
@@ -21,69 +22,12 @@ namespace spinemet
     const std::vector<std::string> BONE_QUALITY_CLASSES = {"normal", "blastic", "lytic", "mixed"};
     const std::vector<std::string> POSTEROLATERAL_CLASSES = {"none", "unilateral", "bilateral"};
 
+    // The contract's fields, read and refused in one way (common/JsonFields.h).
+    const JsonFields FIELDS("model-contract", "model metadata");
+
     [[noreturn]] void refuse(const std::string& field, const std::string& problem)
     {
-      throw AnalysisError("model-contract", "model metadata: \"" + field + "\" " + problem);
-    }
-
-    const Json::Value& member(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const std::string field = path.empty() ? key : path + "." + key;
-      if (!object.isMember(key))
-      {
-        refuse(field, "is missing");
-      }
-      return object[key];
-    }
-
-    bool isNumber(const Json::Value& value)
-    {
-      // jsoncpp converts booleans to numbers on request; a contract that says `true` for a size
-      // is wrong, so only real JSON numbers count.
-      return value.type() == Json::intValue || value.type() == Json::uintValue ||
-             value.type() == Json::realValue;
-    }
-
-    double number(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!isNumber(value) || !std::isfinite(value.asDouble()))
-      {
-        refuse(path + "." + key, "must be a number");
-      }
-      return value.asDouble();
-    }
-
-    int integer(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!isNumber(value) || !value.isInt())
-      {
-        refuse(path + "." + key, "must be an integer");
-      }
-      return value.asInt();
-    }
-
-    std::string text(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const std::string field = path.empty() ? key : path + "." + key;
-      const Json::Value& value = member(object, path, key);
-      if (!value.isString() || value.asString().empty())
-      {
-        refuse(field, "must be a non-empty string");
-      }
-      return value.asString();
-    }
-
-    const Json::Value& object(const Json::Value& parent, const std::string& path, const char* key)
-    {
-      const std::string field = path.empty() ? key : path + "." + key;
-      const Json::Value& value = member(parent, path, key);
-      if (!value.isObject())
-      {
-        refuse(field, "must be a JSON object");
-      }
-      return value;
+      FIELDS.refuse(field, problem);
     }
 
     std::string joined(const std::vector<std::string>& names)
@@ -100,7 +44,7 @@ namespace spinemet
                                         const std::vector<std::string>& expected)
     {
       const std::string field = path.empty() ? key : path + "." + key;
-      const Json::Value& value = member(parent, path, key);
+      const Json::Value& value = FIELDS.member(parent, path, key);
       bool matches = value.isArray() && value.size() == expected.size();
       for (Json::ArrayIndex i = 0; matches && i < value.size(); ++i)
       {
@@ -117,10 +61,10 @@ namespace spinemet
     // in ModelMetadata::raw.
     std::string describeArchitecture(const Json::Value& architecture)
     {
-      std::string description = text(architecture, "architecture", "family");
+      std::string description = FIELDS.nonEmptyText(architecture, "architecture", "family");
       if (architecture.isMember("variant"))
       {
-        description += " " + text(architecture, "architecture", "variant");
+        description += " " + FIELDS.nonEmptyText(architecture, "architecture", "variant");
       }
       return description;
     }
@@ -169,19 +113,19 @@ namespace spinemet
       refuse(path, "must be a JSON object");
     }
     Preprocessing p;
-    p.inputSize = integer(json, path, "input_size");
-    p.channels = integer(json, path, "channels");
-    p.channelSpacingMm = number(json, path, "channel_spacing_mm");
-    p.cropMm = number(json, path, "crop_mm");
-    const Json::Value& window = member(json, path, "window");
-    if (!window.isArray() || window.size() != 2 || !isNumber(window[0]) || !isNumber(window[1]))
+    p.inputSize = FIELDS.integer(json, path, "input_size");
+    p.channels = FIELDS.integer(json, path, "channels");
+    p.channelSpacingMm = FIELDS.number(json, path, "channel_spacing_mm");
+    p.cropMm = FIELDS.number(json, path, "crop_mm");
+    const Json::Value& window = FIELDS.member(json, path, "window");
+    if (!window.isArray() || window.size() != 2 || !JsonFields::isNumber(window[0]) || !JsonFields::isNumber(window[1]))
     {
       refuse(path + ".window", "must be [low, high] HU, two numbers");
     }
     p.windowLow = window[0].asDouble();
     p.windowHigh = window[1].asDouble();
-    p.mean = number(json, path, "mean");
-    p.std = number(json, path, "std");
+    p.mean = FIELDS.number(json, path, "mean");
+    p.std = FIELDS.number(json, path, "std");
     validatePreprocessing(p);
     return p;
   }
@@ -213,7 +157,7 @@ namespace spinemet
       }
       const Json::Value& value = domain[key];
       const std::string path = std::string("assessability.domain.") + key;
-      if (!value.isArray() || value.size() != 2 || !isNumber(value[0]) || !isNumber(value[1]) ||
+      if (!value.isArray() || value.size() != 2 || !JsonFields::isNumber(value[0]) || !JsonFields::isNumber(value[1]) ||
           !std::isfinite(value[0].asDouble()) || !std::isfinite(value[1].asDouble()) ||
           value[0].asDouble() > value[1].asDouble())
       {
@@ -224,7 +168,7 @@ namespace spinemet
 
     Assessability parseAssessability(const Json::Value& section)
     {
-      const std::string version = text(section, "assessability", "version");
+      const std::string version = FIELDS.nonEmptyText(section, "assessability", "version");
       if (version != ASSESSABILITY_VERSION)
       {
         refuse("assessability.version", "is \"" + version + "\", this SpineMet reads \"" + ASSESSABILITY_VERSION + "\"");
@@ -233,18 +177,18 @@ namespace spinemet
       if (section.isMember("out_of_distribution"))
       {
         const std::string path = "assessability.out_of_distribution";
-        const Json::Value& json = object(section, "assessability", "out_of_distribution");
-        if (text(json, path, "method") != "mahalanobis")
+        const Json::Value& json = FIELDS.object(section, "assessability", "out_of_distribution");
+        if (FIELDS.nonEmptyText(json, path, "method") != "mahalanobis")
         {
           refuse(path + ".method", "must be \"mahalanobis\"");
         }
         OutOfDistributionGate gate;
-        gate.featuresMethod = text(json, path, "features_method");
-        gate.featureDimension = integer(json, path, "feature_dimension");
-        gate.classMeansBuffer = text(json, path, "class_means_buffer");
-        gate.precisionBuffer = text(json, path, "precision_buffer");
-        gate.vertebraStatistic = text(json, path, "vertebra_statistic");
-        gate.threshold = number(json, path, "threshold");
+        gate.featuresMethod = FIELDS.nonEmptyText(json, path, "features_method");
+        gate.featureDimension = FIELDS.integer(json, path, "feature_dimension");
+        gate.classMeansBuffer = FIELDS.nonEmptyText(json, path, "class_means_buffer");
+        gate.precisionBuffer = FIELDS.nonEmptyText(json, path, "precision_buffer");
+        gate.vertebraStatistic = FIELDS.nonEmptyText(json, path, "vertebra_statistic");
+        gate.threshold = FIELDS.number(json, path, "threshold");
         if (gate.featureDimension <= 0)
         {
           refuse(path + ".feature_dimension", "must be positive");
@@ -261,7 +205,7 @@ namespace spinemet
       }
       if (section.isMember("domain"))
       {
-        const Json::Value& domain = object(section, "assessability", "domain");
+        const Json::Value& domain = FIELDS.object(section, "assessability", "domain");
         assessability.domain.sliceThicknessMm = range(domain, "slice_thickness_mm");
         assessability.domain.pixelSpacingMm = range(domain, "pixel_spacing_mm");
         assessability.domain.imageNoiseHu = range(domain, "image_noise_hu");
@@ -290,43 +234,43 @@ namespace spinemet
     }
 
     ModelMetadata metadata;
-    metadata.contract = text(root, "", "contract");
+    metadata.contract = FIELDS.nonEmptyText(root, "", "contract");
     if (metadata.contract != CONTRACT)
     {
       refuse("contract", std::string("is \"") + metadata.contract + "\", this SpineMet reads \"" + CONTRACT + "\"");
     }
-    metadata.name = text(root, "", "name");
-    metadata.version = text(root, "", "version");
-    metadata.architecture = describeArchitecture(object(root, "", "architecture"));
+    metadata.name = FIELDS.nonEmptyText(root, "", "name");
+    metadata.version = FIELDS.nonEmptyText(root, "", "version");
+    metadata.architecture = describeArchitecture(FIELDS.object(root, "", "architecture"));
 
-    const Json::Value& input = object(root, "", "input");
-    if (text(input, "input", "dtype") != "float32")
+    const Json::Value& input = FIELDS.object(root, "", "input");
+    if (FIELDS.nonEmptyText(input, "input", "dtype") != "float32")
     {
       refuse("input.dtype", "must be \"float32\"");
     }
-    if (text(input, "input", "layout") != "NCHW")
+    if (FIELDS.nonEmptyText(input, "input", "layout") != "NCHW")
     {
       refuse("input.layout", "must be \"NCHW\"");
     }
 
-    metadata.preprocessing = parsePreprocessing(object(root, "", "preprocessing"));
+    metadata.preprocessing = parsePreprocessing(FIELDS.object(root, "", "preprocessing"));
     exactNames(root, "", "outputs", OUTPUT_NAMES);
-    const Json::Value& classes = object(root, "", "classes");
+    const Json::Value& classes = FIELDS.object(root, "", "classes");
     metadata.boneQualityClasses = exactNames(classes, "classes", "bone_quality", BONE_QUALITY_CLASSES);
     metadata.posterolateralClasses = exactNames(classes, "classes", "posterolateral", POSTEROLATERAL_CLASSES);
-    metadata.aggregation = text(object(root, "", "aggregation"), "aggregation", "rule");
-    metadata.trainedOn = text(root, "", "trained_on");
-    object(root, "", "evaluation");
-    metadata.date = text(root, "", "date");
+    metadata.aggregation = FIELDS.nonEmptyText(FIELDS.object(root, "", "aggregation"), "aggregation", "rule");
+    metadata.trainedOn = FIELDS.nonEmptyText(root, "", "trained_on");
+    FIELDS.object(root, "", "evaluation");
+    metadata.date = FIELDS.nonEmptyText(root, "", "date");
     static const std::regex isoDate("[0-9]{4}-[0-9]{2}-[0-9]{2}");
     if (!std::regex_match(metadata.date, isoDate))
     {
       refuse("date", "must be YYYY-MM-DD, not \"" + metadata.date + "\"");
     }
-    text(root, "", "intended_use");
+    FIELDS.nonEmptyText(root, "", "intended_use");
     if (root.isMember("assessability"))
     {
-      metadata.assessability = parseAssessability(object(root, "", "assessability"));
+      metadata.assessability = parseAssessability(FIELDS.object(root, "", "assessability"));
     }
     metadata.raw = root;
     return metadata;

@@ -10,11 +10,11 @@ namespace spinemet
 {
   namespace
   {
-    void report(const ProgressCallback& progress, double fraction)
+    void report(const ProgressCallback& progress, Stage stage, size_t done, size_t total)
     {
       if (progress)
       {
-        progress(std::min(1.0, std::max(0.0, fraction)));
+        progress({stage, total == 0 ? 1.0 : std::min(1.0, double(done) / double(total))});
       }
     }
   }
@@ -38,7 +38,7 @@ namespace spinemet
     prepared.series = loadSeries(source, options.load, [&](size_t done, size_t total) {
       // Throwing from here unwinds loadSeries between two instances: that is its cancellation point.
       stopIfAsked(shouldStop, "reading instance " + std::to_string(done) + " of " + std::to_string(total));
-      report(progress, total == 0 ? 0.0 : (double(done) / total) / 3.0);
+      report(progress, Stage::Read, done, total);
     });
 
     SpineOptions spine = options.spine;
@@ -46,7 +46,7 @@ namespace spinemet
     spine.progress = [&](size_t done, size_t total) {
       stopIfAsked(shouldStop, "searching slice " + std::to_string(done) + " of " + std::to_string(total) +
                                 " for the spine");
-      report(progress, (1.0 + (total == 0 ? 0.0 : double(done) / total)) / 3.0);
+      report(progress, Stage::Spine, done, total);
     };
     const Volume& volume = prepared.series.volume;
     prepared.measurements = measureInput(volume);
@@ -72,7 +72,7 @@ namespace spinemet
         prepared.sliceIndices.push_back(s);
       }
     }
-    report(progress, 2.0 / 3.0);
+    report(progress, Stage::Spine, 1, 1);
     return prepared;
   }
 
@@ -128,40 +128,6 @@ namespace spinemet
       metadata.assessability ? metadata.assessability->gate : std::nullopt;
     assessVertebrae(result, checkSeries(prepared.measurements, result.geometry, metadata.assessability),
                     prepared.vertebraReasons, layoutIndex, gate);
-    return result;
-  }
-
-  AnalysisResult analyseSeries(const SliceSource& source,
-                               Engine& engine,
-                               const PipelineOptions& options,
-                               const ProgressCallback& progress,
-                               const StopCheck& shouldStop,
-                               Series* keepSeries)
-  {
-    const ModelMetadata& metadata = engine.metadata();
-    const AggregationRule rule = aggregationRuleFromMetadata(metadata);
-    PreparedSeries prepared = prepareSeries(source, metadata.preprocessing, options, progress, shouldStop);
-
-    const size_t total = prepared.sliceIndices.size();
-    const size_t batchSize = std::max<size_t>(1, options.batchSize);
-    std::vector<SlicePrediction> predictions;
-    predictions.reserve(total);
-    for (size_t first = 0; first < total; first += batchSize)
-    {
-      stopIfAsked(shouldStop, "classifying slice " + std::to_string(first) + " of " + std::to_string(total));
-      const std::vector<size_t> indices(prepared.sliceIndices.begin() + first,
-                                        prepared.sliceIndices.begin() + std::min(total, first + batchSize));
-      const CropBatch crops = makeCrops(prepared.series.volume, prepared.layout, indices, metadata.preprocessing);
-      const std::vector<SlicePrediction> batch = engine.predict(crops);
-      predictions.insert(predictions.end(), batch.begin(), batch.end());
-      report(progress, (2.0 + double(predictions.size()) / total) / 3.0);
-    }
-    AnalysisResult result = assembleResult(prepared, predictions, metadata, rule);
-    if (keepSeries != nullptr)
-    {
-      *keepSeries = std::move(prepared.series);
-    }
-    report(progress, 1.0);
     return result;
   }
 }

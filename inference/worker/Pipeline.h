@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-// One series through the whole pipeline: loadSeries -> findSpine -> makeCrops -> Engine ->
-// aggregateVertebrae -> AnalysisResult. analyseSeries() runs it on the calling thread (the
-// command-line tool); the Worker (Worker.h) runs the same stages for many series at once.
+// The stages of one series' analysis: loadSeries -> findSpine -> makeCrops -> Engine ->
+// aggregateVertebrae -> AnalysisResult. The Worker (Worker.h) is their only driver, for the
+// command-line tool and the Orthanc plugin alike: it calls prepareSeries, makes the crops and runs
+// the model in batches across series, then calls assembleResult.
 
 #include "assessment/InputChecks.h"
+#include "common/StageProgress.h"
 #include "crops/Crops.h"
 #include "engine/Aggregation.h"
 #include "engine/Engine.h"
@@ -24,28 +26,16 @@ namespace spinemet
   {
     LoadOptions load;
     SpineOptions spine;              // cropMm is taken from the model's preprocessing
-    size_t batchSize = 16;           // crops per Engine::predict call (benchmarks/README.md)
   };
 
-  // Progress of one series, 0..1, in three equal parts: instances read, slices searched for the
-  // spine, vertebra slices classified. Called from the thread doing the work; keep it quick.
-  using ProgressCallback = std::function<void(double fraction)>;
+  // Progress of one series: the stage (Read, Spine, Classify) and the fraction done within it.
+  // Called from the thread doing the work; keep it quick.
+  using ProgressCallback = std::function<void(const StageProgress& progress)>;
 
   // Asked between slices; when it returns true the analysis stops with AnalysisError("cancelled").
   using StopCheck = std::function<bool()>;
 
-  // The whole pipeline for one series. Throws AnalysisError for anything wrong with the input
-  // (its code says what: docs/errors.md), AnalysisError("cancelled") when `shouldStop` says so;
-  // anything else is an internal error. With `keepSeries`, the loaded series (the volume the
-  // Secondary Capture overlays are drawn on) is moved there.
-  AnalysisResult analyseSeries(const SliceSource& source,
-                               Engine& engine,
-                               const PipelineOptions& options = {},
-                               const ProgressCallback& progress = {},
-                               const StopCheck& shouldStop = {},
-                               Series* keepSeries = nullptr);
-
-  // The stages, for the Worker and the tests.
+  // The stages, for the Worker, the tests and the benchmarks.
 
   // A series that is ready for the model: its volume, its spine, and the slices to classify.
   struct PreparedSeries
@@ -57,7 +47,7 @@ namespace spinemet
     std::vector<std::vector<NotAssessable>> vertebraReasons;   // per layout vertebra: metal, cut
   };
 
-  // loadSeries + measureInput + findSpine + checkVertebrae. Progress goes from 0 to 2/3. A series
+  // loadSeries + measureInput + findSpine + checkVertebrae: Stage::Read then Stage::Spine. A series
   // without a spine whose Hounsfield units are implausible fails as "hu-calibration", the likelier
   // cause, rather than "no-spine".
   PreparedSeries prepareSeries(const SliceSource& source,

@@ -40,7 +40,7 @@ namespace spinemet
       // Held while this request's onProgress or onDone runs: the model thread's progress report
       // may race the finishing task's onDone, and no report may follow (or overlap) onDone.
       std::mutex callbackMutex;
-      double lastProgress = 0;       // guarded by callbackMutex; a late, lower report is dropped
+      StageProgress lastProgress;    // guarded by callbackMutex; a late, lower report is dropped
 
       // Guarded by State::mutex from here on.
       Phase phase = Phase::Preparing;
@@ -58,39 +58,21 @@ namespace spinemet
 
     using RequestPointer = std::shared_ptr<Request>;
 
-    AnalysisOutcome failure(AnalysisOutcome::Status status, std::string code, std::string message)
+    AnalysisOutcome failure(AnalysisError error)
     {
       AnalysisOutcome outcome;
-      outcome.status = status;
-      outcome.errorCode = std::move(code);
-      outcome.errorMessage = std::move(message);
+      outcome.error = std::move(error);
       return outcome;
     }
 
     AnalysisOutcome outcomeOf(const std::exception_ptr& error)
     {
-      try
-      {
-        std::rethrow_exception(error);
-      }
-      catch (const AnalysisError& e)
-      {
-        return failure(e.code() == "cancelled" ? AnalysisOutcome::Status::Cancelled : AnalysisOutcome::Status::Failed,
-                       e.code(), e.what());
-      }
-      catch (const std::exception& e)
-      {
-        return failure(AnalysisOutcome::Status::InternalError, "internal", e.what());
-      }
-      catch (...)
-      {
-        return failure(AnalysisOutcome::Status::InternalError, "internal", "unknown exception");
-      }
+      return failure(toAnalysisError(error));
     }
 
     AnalysisOutcome cancelled()
     {
-      return failure(AnalysisOutcome::Status::Cancelled, "cancelled", "analysis cancelled");
+      return failure(AnalysisError("cancelled", "analysis cancelled"));
     }
   }
 
@@ -142,7 +124,7 @@ namespace spinemet
     }
 
     // Never after onDone has begun, never concurrently for one request, never backwards.
-    void progress(const RequestPointer& entry, double fraction)
+    void progress(const RequestPointer& entry, const StageProgress& report)
     {
       if (!entry->request.onProgress)
       {
@@ -156,14 +138,14 @@ namespace spinemet
           return;
         }
       }
-      if (fraction < entry->lastProgress)
+      if (report < entry->lastProgress)
       {
         return;
       }
-      entry->lastProgress = fraction;
+      entry->lastProgress = report;
       try
       {
-        entry->request.onProgress(fraction);
+        entry->request.onProgress(report);
       }
       catch (...)
       {
@@ -176,7 +158,7 @@ namespace spinemet
       try
       {
         prepared = prepareSeries(*entry->request.source, preprocessing(), options.pipeline,
-                                 [&](double fraction) { progress(entry, fraction); },
+                                 [&](const StageProgress& report) { progress(entry, report); },
                                  [&] { return entry->stopRequested.load(); });
       }
       catch (...)
@@ -355,7 +337,7 @@ namespace spinemet
         error = std::current_exception();
       }
 
-      std::vector<std::pair<RequestPointer, double>> progressed;
+      std::vector<std::pair<RequestPointer, StageProgress>> progressed;
       {
         std::lock_guard<std::mutex> lock(mutex);
         for (size_t i = 0; i < owners->size(); ++i)
@@ -365,10 +347,10 @@ namespace spinemet
           if (error)
           {
             // The model failing is never the series' fault.
-            stop(entry, outcomeOf(error).status == AnalysisOutcome::Status::Failed
-                          ? failure(AnalysisOutcome::Status::InternalError, "internal",
-                                    std::string("the model failed: ") + outcomeOf(error).errorMessage)
-                          : outcomeOf(error));
+            const AnalysisError thrown = toAnalysisError(error);
+            stop(entry, failure(thrown.isInternal() || thrown.isCancelled()
+                                  ? thrown
+                                  : AnalysisError::internal(std::string("the model failed: ") + thrown.what())));
           }
           else if (!entry->stoppedWith)
           {
@@ -388,7 +370,7 @@ namespace spinemet
             const size_t total = entry->predictions.size();
             if (progressed.empty() || progressed.back().first != entry)
             {
-              progressed.emplace_back(entry, (2.0 + double(entry->predicted) / total) / 3.0);
+              progressed.emplace_back(entry, StageProgress{Stage::Classify, double(entry->predicted) / total});
             }
             if (entry->predicted == total)
             {
@@ -423,12 +405,11 @@ namespace spinemet
         try
         {
           outcome.result = assembleResult(entry->prepared, entry->predictions, engine->metadata(), rule);
-          outcome.status = AnalysisOutcome::Status::Done;
           if (entry->request.keepSeries)
           {
             outcome.series = std::make_shared<const Series>(std::move(entry->prepared.series));
           }
-          progress(entry, 1.0);
+          progress(entry, {Stage::Classify, 1.0});
         }
         catch (...)
         {
@@ -488,6 +469,16 @@ namespace spinemet
         active.erase(entry->id);
       }
       changed.notify_all();
+      if (options.onSlotFree)
+      {
+        try
+        {
+          options.onSlotFree();
+        }
+        catch (...)
+        {
+        }
+      }
     }
 
     bool cancel(RequestId id)
@@ -557,6 +548,21 @@ namespace spinemet
       return std::nullopt;
     }
     return state_->admit(std::move(request));
+  }
+
+  Worker::Analysis Worker::analyse(std::shared_ptr<const SliceSource> source, ProgressCallback onProgress,
+                                   bool keepSeries)
+  {
+    auto promise = std::make_shared<std::promise<AnalysisOutcome>>();
+    Analysis analysis;
+    analysis.outcome = promise->get_future();
+    AnalysisRequest request;
+    request.source = std::move(source);
+    request.onProgress = std::move(onProgress);
+    request.onDone = [promise](AnalysisOutcome&& outcome) { promise->set_value(std::move(outcome)); };
+    request.keepSeries = keepSeries;
+    analysis.id = submit(std::move(request));
+    return analysis;
   }
 
   bool Worker::cancel(RequestId id)

@@ -5,11 +5,18 @@
 // fed with batches of crops drawn from all of them. No Boost or LibTorch in this header.
 //
 //   Worker worker(Engine::load(path, {}), options);
-//   auto id = worker.submit({std::make_shared<FileSliceSource>(paths),
-//                            [](double fraction) { ... },                  // progress, 0..1
-//                            [](AnalysisOutcome&& outcome) { ... }});      // exactly once
-//   worker.cancel(id);                       // optional
+//   Worker::Analysis analysis = worker.analyse(std::make_shared<FileSliceSource>(paths),
+//                                              [](const StageProgress& p) { ... });
+//   AnalysisOutcome outcome = analysis.outcome.get();        // the command-line tool
+//
+//   AnalysisRequest request{source, onProgress, [](AnalysisOutcome&& outcome) { ... }};
+//   std::optional<Worker::RequestId> id = worker.trySubmit(request);   // never waits: the plugin
+//   worker.cancel(*id);                      // optional
 //   worker.shutdown(Worker::Shutdown::Finish);
+//
+// The worker is the only driver of an analysis (the stages are in Pipeline.h): the command-line
+// tool waits on analyse()'s future, the plugin's dispatcher submits with trySubmit() and is called
+// back.
 //
 // Inside (docs/engine-and-worker.md): a Boost.Asio thread pool reads, decodes and assembles the
 // series and finds their spines (WorkerOptions::cpuThreads series at a time); a second pool makes
@@ -19,15 +26,17 @@
 // and the model is never idle while crops are ready. Memory is bounded by maxInFlight: a series
 // holds its volume from admission until its onDone has returned (the slot is freed only then),
 // and nothing waits inside the worker unadmitted: submit() blocks (trySubmit() refuses) until a
-// series completes. Callers that must never block
-// (the Orthanc plugin) keep their own durable queue and use trySubmit().
+// series completes. Callers that must never block (the Orthanc plugin) keep their own durable
+// queue, use trySubmit() and try again when WorkerOptions::onSlotFree says a slot is free.
 
+#include "common/AnalysisError.h"
 #include "worker/Pipeline.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <future>
 #include <optional>
 #include <string>
 
@@ -41,34 +50,34 @@ namespace spinemet
     size_t cropThreads = 1;          // crop makers, shared by all series
     size_t batchSize = 16;           // crops per Engine::predict call
     size_t cropChunk = 4;            // crops made per task
-    PipelineOptions pipeline;        // load and spine options (pipeline.batchSize is not used here)
+    PipelineOptions pipeline;        // load and spine options
+
+    // Optional: called each time a series' slot is free again (after its onDone has returned), on
+    // a worker thread without the worker's lock, so that a caller that never waits (trySubmit)
+    // knows when to try again. The same rules as for the requests' callbacks apply.
+    std::function<void()> onSlotFree;
   };
 
   // How one request ended. Exactly one per accepted request, also on cancellation and shutdown.
   struct AnalysisOutcome
   {
-    enum class Status
-    {
-      Done,              // `result` holds the analysis
-      Failed,            // the input cannot be analysed: errorCode is the AnalysisError code
-      Cancelled,         // cancel() or shutdown(Abandon): errorCode "cancelled"
-      InternalError      // a bug or resource failure, not the input's fault: errorCode "internal"
-    };
-
-    Status status = Status::Done;
-    AnalysisResult result;
+    AnalysisResult result;                 // Done: the analysis
     std::shared_ptr<const Series> series;  // Done and AnalysisRequest::keepSeries only: the loaded
                                            // series (for the overlays); no longer counted in flight
-    std::string errorCode;
-    std::string errorMessage;
+    std::optional<AnalysisError> error;    // every end but Done: the input's problem (its code,
+                                           // docs/errors.md), "cancelled" (cancel() or
+                                           // shutdown(Abandon)) or "internal" (a bug or resource
+                                           // failure, a model failing in predict: not the input's)
+
+    AnalysisEnd end() const { return error ? endOf(*error) : AnalysisEnd::Done; }
   };
 
   struct AnalysisRequest
   {
     std::shared_ptr<const SliceSource> source;           // kept alive until the request completes
-    std::function<void(double fraction)> onProgress;      // optional; 0..1 as in Pipeline.h,
-                                                          // never decreasing, never after onDone
-                                                          // has begun
+    ProgressCallback onProgress;                          // optional; Read, Spine, Classify
+                                                          // (Pipeline.h), never decreasing, never
+                                                          // after onDone has begun
     std::function<void(AnalysisOutcome&& outcome)> onDone;
     bool keepSeries = false;                              // hand the loaded series to onDone
   };
@@ -100,6 +109,17 @@ namespace spinemet
 
     // Admits the request if a slot is free now, else returns nothing (the request is untouched).
     std::optional<RequestId> trySubmit(AnalysisRequest& request);
+
+    // One series whose outcome is a future, for a caller that waits for it (the command-line tool):
+    // submit() with an onDone that fulfils the future. Waits while the worker is full. The future
+    // is ready as onDone runs, a moment before the series' slot is free again.
+    struct Analysis
+    {
+      RequestId id = 0;
+      std::future<AnalysisOutcome> outcome;
+    };
+    Analysis analyse(std::shared_ptr<const SliceSource> source, ProgressCallback onProgress = {},
+                     bool keepSeries = false);
 
     // Stops a request at its next check (between instances, slices, crop chunks or batches); it
     // then completes as Cancelled. False if the id is unknown or already completed. A request

@@ -232,7 +232,7 @@ namespace spinemet
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
-    queue_->fail("a", {"f1", "demo 1"}, "no-spine", "no vertebra found in 40 slices");
+    queue_->end("a", {"f1", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 40 slices"));
     std::optional<AnalysisRecord> failed = queue_->find("a");
     EXPECT_EQ(failed->state, AnalysisState::Failed);
     EXPECT_EQ(failed->errorCode, "no-spine");
@@ -258,8 +258,24 @@ namespace spinemet
 
     queue_->claim("local");
     EXPECT_FALSE(queue_->cancelQueued("a", "running: the dispatcher cancels the run itself"));
-    queue_->cancel("a", {"f1", "demo 1"}, "cancelled by a user");
+    queue_->end("a", {"f1", "demo 1"}, AnalysisError("cancelled", "cancelled by a user"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Cancelled);
+  }
+
+  TEST(AnalysisEnd, AnEndIsNamedAsTheQueueStateItLeaves)
+  {
+    for (AnalysisEnd end : {AnalysisEnd::Done, AnalysisEnd::Failed, AnalysisEnd::Cancelled})
+    {
+      EXPECT_STREQ(toString(stateAfter(end)), toString(end));
+    }
+    EXPECT_EQ(stateAfter(AnalysisEnd::Interrupted), AnalysisState::Running);
+    EXPECT_EQ(endOf(AnalysisError("cancelled", "by a user")), AnalysisEnd::Cancelled);
+    EXPECT_EQ(endOf(AnalysisError::internal("a bug")), AnalysisEnd::Failed);
+    EXPECT_EQ(std::string(AnalysisError::internal("a bug").what()), "internal error: a bug");
+    EXPECT_EQ(AnalysisError::internal("a bug").exitStatus(), 3);
+    EXPECT_EQ(AnalysisError("no-spine", "none").exitStatus(), 2);
+    EXPECT_EQ(toAnalysisError(std::make_exception_ptr(std::runtime_error("boom"))).code(), "internal");
+    EXPECT_EQ(toAnalysisError(std::make_exception_ptr(AnalysisError("gantry-tilt", "t"))).code(), "gantry-tilt");
   }
 
   TEST_F(AnalysisQueueTest, RunThatFailsOrIsCancelledWhileTheSeriesGrewLeavesTheGrownSeriesQueued)
@@ -267,7 +283,7 @@ namespace spinemet
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
     EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Pending);
-    queue_->fail("a", {"f1", "demo 1"}, "no-spine", "no vertebra found in 10 slices");
+    queue_->end("a", {"f1", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 10 slices"));
     std::optional<AnalysisRecord> record = queue_->find("a");
     EXPECT_EQ(record->state, AnalysisState::Queued);
     EXPECT_EQ(record->wanted.fingerprint, "f2");
@@ -275,11 +291,11 @@ namespace spinemet
 
     queue_->claim("local");
     EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::Pending);
-    queue_->cancel("a", {"f2", "demo 1"}, "cancelled by a user");
+    queue_->end("a", {"f2", "demo 1"}, AnalysisError("cancelled", "cancelled by a user"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Queued);
 
     queue_->claim("local");
-    queue_->fail("a", {"f3", "demo 1"}, "no-spine", "no vertebra found in 30 slices");
+    queue_->end("a", {"f3", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 30 slices"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Failed);
     EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::UpToDate);
   }

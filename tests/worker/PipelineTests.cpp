@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// analyseSeries on phantom series: the result is consistent with the series and the spine.
+// One series through the worker, its only driver (Worker::analyse, as the command-line tool runs
+// it), on phantom series: the result is consistent with the series and the spine.
 
-#include "worker/Pipeline.h"
+#include "worker/Worker.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 namespace spinemet
 {
@@ -24,16 +28,40 @@ namespace spinemet
       options.threads = 1;
       return Engine::load(std::string(SPINEMET_ENGINE_MODELS) + "/tiny.pt", options);
     }
+
+    WorkerOptions oneSeries(size_t batchSize = 16)
+    {
+      WorkerOptions options;
+      options.maxInFlight = 1;
+      options.cpuThreads = 1;
+      options.batchSize = batchSize;
+      return options;
+    }
+
+    // The outcome's error as the exception the stages threw (as the command-line tool does).
+    AnalysisOutcome analysed(Worker& worker, const std::string& input, ProgressCallback progress = {},
+                             bool keepSeries = false)
+    {
+      AnalysisOutcome outcome =
+        worker.analyse(std::make_shared<FileSliceSource>(std::vector<std::string>{input}), std::move(progress),
+                       keepSeries).outcome.get();
+      if (outcome.error)
+      {
+        throw *outcome.error;
+      }
+      return outcome;
+    }
   }
 
   TEST(Pipeline, AnalysesAPhantomSeries)
   {
-    const FileSliceSource source({phantomFolder("medium")});
-    auto engine = tinyEngine();
-    std::vector<double> progress;
-    Series series;
-    const AnalysisResult result = analyseSeries(source, *engine, {}, [&](double f) { progress.push_back(f); }, {},
-                                                &series);
+    Worker worker(tinyEngine(), oneSeries());
+    std::vector<StageProgress> progress;
+    const AnalysisOutcome outcome =
+      analysed(worker, phantomFolder("medium"), [&](const StageProgress& p) { progress.push_back(p); }, true);
+    const AnalysisResult& result = outcome.result;
+    ASSERT_TRUE(outcome.series != nullptr);
+    const Series& series = *outcome.series;
 
     EXPECT_EQ(result.model.name, "spinemet-tiny-test");
     EXPECT_EQ(result.series.modality, "CT");
@@ -66,19 +94,17 @@ namespace spinemet
     }
     ASSERT_FALSE(progress.empty());
     EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
-    EXPECT_DOUBLE_EQ(progress.back(), 1.0);
+    EXPECT_EQ(progress.front().stage, Stage::Read);
+    EXPECT_EQ(progress.back().stage, Stage::Classify);
+    EXPECT_DOUBLE_EQ(progress.back().fraction, 1.0);
   }
 
   TEST(Pipeline, BatchSizeDoesNotChangeTheResult)
   {
-    const FileSliceSource source({phantomFolder("small")});
-    auto engine = tinyEngine();
-    PipelineOptions one;
-    one.batchSize = 1;
-    PipelineOptions many;
-    many.batchSize = 64;
-    const AnalysisResult a = analyseSeries(source, *engine, one);
-    const AnalysisResult b = analyseSeries(source, *engine, many);
+    Worker one(tinyEngine(), oneSeries(1));
+    Worker many(tinyEngine(), oneSeries(64));
+    const AnalysisResult a = analysed(one, phantomFolder("small")).result;
+    const AnalysisResult b = analysed(many, phantomFolder("small")).result;
     ASSERT_EQ(a.slices.size(), b.slices.size());
     for (size_t i = 0; i < a.slices.size(); ++i)
     {
@@ -88,12 +114,32 @@ namespace spinemet
 
   TEST(Pipeline, StopsWhenAsked)
   {
-    const FileSliceSource source({phantomFolder("small")});
-    auto engine = tinyEngine();
-    int checks = 0;
+    // Cancelled from its own progress callback after the third instance read: the worker stops at
+    // its next check, between two instances.
+    Worker worker(tinyEngine(), oneSeries());
+    std::atomic<Worker::RequestId> id{0};
+    int reports = 0;
+    auto cancelAfterThree = [&](const StageProgress&) {
+      if (++reports == 3)
+      {
+        while (id == 0)
+        {
+          std::this_thread::yield();
+        }
+        worker.cancel(id);
+      }
+    };
+    Worker::Analysis analysis =
+      worker.analyse(std::make_shared<FileSliceSource>(std::vector<std::string>{phantomFolder("small")}),
+                     cancelAfterThree);
+    id = analysis.id;
+    const AnalysisOutcome outcome = analysis.outcome.get();
     try
     {
-      analyseSeries(source, *engine, {}, {}, [&] { return ++checks > 3; });
+      if (outcome.error)
+      {
+        throw *outcome.error;
+      }
       FAIL() << "not stopped";
     }
     catch (const AnalysisError& error)
@@ -106,11 +152,10 @@ namespace spinemet
   TEST(Pipeline, BadInputIsAnAnalysisError)
   {
     const std::string file = phantomFolder("not-dicom/IM0001.dcm");
-    const FileSliceSource source({file});
-    auto engine = tinyEngine();
+    Worker worker(tinyEngine(), oneSeries());
     try
     {
-      analyseSeries(source, *engine);
+      analysed(worker, file);
       FAIL() << "a text file was analysed";
     }
     catch (const AnalysisError& error)

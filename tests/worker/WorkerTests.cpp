@@ -58,6 +58,11 @@ namespace spinemet
       return options;
     }
 
+    std::string why(const AnalysisOutcome& outcome)
+    {
+      return outcome.error ? outcome.error->what() : "";
+    }
+
     // Collects outcomes; wait() returns them once `expected` have arrived.
     class Outcomes
     {
@@ -125,25 +130,31 @@ namespace spinemet
   {
     const std::vector<std::string> names = {"large", "medium", "small"};
     std::map<std::string, AnalysisResult> alone;
-    for (const auto& name : names)
     {
-      PipelineOptions options;
+      WorkerOptions options;
+      options.maxInFlight = 1;
       options.batchSize = 5;
-      alone[name] = analyseSeries(*source(name), *tinyEngine(), options);
-      ASSERT_FALSE(alone[name].vertebrae.empty()) << name;
+      Worker oneAtATime(tinyEngine(), options);
+      for (const auto& name : names)
+      {
+        AnalysisOutcome outcome = oneAtATime.analyse(source(name)).outcome.get();
+        ASSERT_EQ(outcome.end(), AnalysisEnd::Done) << name << ": " << why(outcome);
+        alone[name] = std::move(outcome.result);
+        ASSERT_FALSE(alone[name].vertebrae.empty()) << name;
+      }
     }
 
     Outcomes outcomes;
-    std::map<std::string, std::vector<double>> progress;
+    std::map<std::string, std::vector<StageProgress>> progress;
     std::mutex progressMutex;
     {
       Worker worker(tinyEngine(), smallBatches(3));
       for (const auto& name : names)
       {
         worker.submit({source(name),
-                       [&, name](double f) {
+                       [&, name](const StageProgress& p) {
                          std::lock_guard<std::mutex> lock(progressMutex);
-                         progress[name].push_back(f);
+                         progress[name].push_back(p);
                        },
                        outcomes.collector(name)});
       }
@@ -153,13 +164,14 @@ namespace spinemet
     for (const auto& name : names)
     {
       const AnalysisOutcome& outcome = results.at(name);
-      ASSERT_EQ(outcome.status, AnalysisOutcome::Status::Done) << name << ": " << outcome.errorMessage;
+      ASSERT_EQ(outcome.end(), AnalysisEnd::Done) << name << ": " << why(outcome);
       EXPECT_EQ(outcomes.calls(name), 1);
       expectSameResult(outcome.result, alone[name], name);
       const auto& fractions = progress[name];
       ASSERT_FALSE(fractions.empty());
       EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end())) << name;
-      EXPECT_DOUBLE_EQ(fractions.back(), 1.0) << name;
+      EXPECT_EQ(fractions.back().stage, Stage::Classify) << name;
+      EXPECT_DOUBLE_EQ(fractions.back().fraction, 1.0) << name;
     }
   }
 
@@ -180,7 +192,7 @@ namespace spinemet
       auto inner = outcomes.collector(label);
       AnalysisRequest r;
       r.source = source(series);
-      r.onProgress = [&, label](double) {
+      r.onProgress = [&, label](const StageProgress&) {
         std::lock_guard<std::mutex> lock(runningMutex);
         if (done[label])
         {
@@ -222,7 +234,7 @@ namespace spinemet
     const auto results = outcomes.wait(5);
     for (const auto& item : results)
     {
-      EXPECT_EQ(item.second.status, AnalysisOutcome::Status::Done) << item.first << ": " << item.second.errorMessage;
+      EXPECT_EQ(item.second.end(), AnalysisEnd::Done) << item.first << ": " << why(item.second);
     }
     worker.shutdown(Worker::Shutdown::Finish);     // returns once every slot is free
     EXPECT_EQ(worker.inFlight(), 0u);
@@ -237,15 +249,15 @@ namespace spinemet
     Outcomes outcomes;
     Worker worker(tinyEngine(), smallBatches(2));
 
-    // Cancelled while the model classifies its slices (progress past 2/3), from its own callback.
+    // Cancelled while the model classifies its slices (a tenth of them done), from its own callback.
     std::atomic<Worker::RequestId> classifyingId{0};
     std::atomic<bool> cancelled{false};
     std::atomic<double> lastProgress{0};
     AnalysisRequest classifying;
     classifying.source = source("large");
-    classifying.onProgress = [&](double f) {
-      lastProgress = f;
-      if (f > 0.7 && !cancelled.exchange(true))
+    classifying.onProgress = [&](const StageProgress& p) {
+      lastProgress = overallFraction(p);
+      if (p.stage == Stage::Classify && p.fraction > 0.1 && !cancelled.exchange(true))
       {
         while (classifyingId == 0)
         {
@@ -262,11 +274,12 @@ namespace spinemet
     EXPECT_TRUE(worker.cancel(readingId));
 
     const auto results = outcomes.wait(2);
-    EXPECT_EQ(results.at("reading").status, AnalysisOutcome::Status::Cancelled);
-    EXPECT_EQ(results.at("reading").errorCode, "cancelled");
-    EXPECT_EQ(results.at("classifying").status, AnalysisOutcome::Status::Cancelled);
+    EXPECT_EQ(results.at("reading").end(), AnalysisEnd::Cancelled);
+    ASSERT_TRUE(results.at("reading").error.has_value());
+    EXPECT_EQ(results.at("reading").error->code(), "cancelled");
+    EXPECT_EQ(results.at("classifying").end(), AnalysisEnd::Cancelled);
     EXPECT_TRUE(cancelled.load());
-    EXPECT_LT(lastProgress.load(), 1.0);
+    EXPECT_LT(lastProgress.load(), overallFraction({Stage::Classify, 1.0}));
     EXPECT_FALSE(worker.cancel(readingId)) << "a completed request cannot be cancelled again";
     EXPECT_FALSE(worker.cancel(987654));
   }
@@ -286,8 +299,8 @@ namespace spinemet
     for (const auto& name : names)
     {
       EXPECT_EQ(outcomes.calls(name), 1) << name;
-      const auto status = results.at(name).status;
-      EXPECT_TRUE(status == AnalysisOutcome::Status::Cancelled || status == AnalysisOutcome::Status::Done) << name;
+      const auto status = results.at(name).end();
+      EXPECT_TRUE(status == AnalysisEnd::Cancelled || status == AnalysisEnd::Done) << name;
     }
     EXPECT_THROW(worker->submit({source("small"), {}, outcomes.collector("late")}), std::logic_error);
     worker.reset();   // a second shutdown (the destructor's) returns at once
@@ -303,13 +316,14 @@ namespace spinemet
     worker.submit(std::move(good));
     const auto results = outcomes.wait(2);
     const AnalysisOutcome& bad = results.at("bad");
-    EXPECT_EQ(bad.status, AnalysisOutcome::Status::Failed);
-    EXPECT_FALSE(bad.errorCode.empty());
-    EXPECT_NE(bad.errorCode, "internal");
-    EXPECT_NE(bad.errorMessage.find("IM0001.dcm"), std::string::npos) << bad.errorMessage;
+    EXPECT_EQ(bad.end(), AnalysisEnd::Failed);
+    ASSERT_TRUE(bad.error.has_value());
+    EXPECT_FALSE(bad.error->code().empty());
+    EXPECT_NE(bad.error->code(), "internal");
+    EXPECT_NE(std::string(bad.error->what()).find("IM0001.dcm"), std::string::npos) << why(bad);
 
     const AnalysisOutcome& ok = results.at("good");
-    ASSERT_EQ(ok.status, AnalysisOutcome::Status::Done) << ok.errorMessage;
+    ASSERT_EQ(ok.end(), AnalysisEnd::Done) << why(ok);
     ASSERT_TRUE(ok.series != nullptr);
     EXPECT_EQ(ok.series->volume.sliceCount(), ok.result.geometry.slices);
   }

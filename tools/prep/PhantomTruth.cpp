@@ -2,6 +2,7 @@
 #include "PhantomTruth.h"
 
 #include "common/AnalysisError.h"
+#include "common/JsonFields.h"
 
 #include <json/reader.h>
 
@@ -17,73 +18,6 @@ namespace spinemet
   namespace
   {
     const char* const TRUTH_SCHEMA = "spinemet-phantom-truth/1";
-
-    // Field access that names the file and the field at fault.
-    class TruthReader
-    {
-    public:
-      explicit TruthReader(std::string describe) : describe_(std::move(describe)) {}
-
-      [[noreturn]] void refuse(const std::string& field, const std::string& problem) const
-      {
-        throw AnalysisError("ground-truth", describe_ + ": \"" + field + "\" " + problem);
-      }
-
-      const Json::Value& member(const Json::Value& object, const std::string& field, const char* key) const
-      {
-        if (!object.isObject() || !object.isMember(key))
-        {
-          refuse(field + key, "is missing");
-        }
-        return object[key];
-      }
-
-      std::string text(const Json::Value& object, const std::string& field, const char* key) const
-      {
-        const Json::Value& value = member(object, field, key);
-        if (!value.isString())
-        {
-          refuse(field + key, "must be a string");
-        }
-        return value.asString();
-      }
-
-      double number(const Json::Value& object, const std::string& field, const char* key) const
-      {
-        const Json::Value& value = member(object, field, key);
-        if (!value.isNumeric() || value.isBool())
-        {
-          refuse(field + key, "must be a number");
-        }
-        return value.asDouble();
-      }
-
-      int integer(const Json::Value& object, const std::string& field, const char* key) const
-      {
-        const Json::Value& value = member(object, field, key);
-        if (!value.isInt() || value.isBool())
-        {
-          refuse(field + key, "must be an integer");
-        }
-        return value.asInt();
-      }
-
-      std::optional<bool> optionalFlag(const Json::Value& object, const std::string& field, const char* key) const
-      {
-        if (!object.isMember(key) || object[key].isNull())
-        {
-          return std::nullopt;
-        }
-        if (!object[key].isBool())
-        {
-          refuse(field + key, "must be true or false");
-        }
-        return object[key].asBool();
-      }
-
-    private:
-      std::string describe_;
-    };
 
     // The truth slice of every volume slice: by SOP Instance UID, else by position.
     std::vector<size_t> matchSlices(const Series& series, const PhantomTruth& truth)
@@ -168,7 +102,7 @@ namespace spinemet
     {
       throw AnalysisError("ground-truth", describe + " is not valid JSON: " + errors);
     }
-    const TruthReader read(describe);
+    const JsonFields read("ground-truth", describe);    // names the file and the field at fault
     const std::string schema = read.text(root, "", "schema");
     if (schema != TRUTH_SCHEMA)
     {
@@ -191,7 +125,7 @@ namespace spinemet
     }
     for (Json::ArrayIndex i = 0; i < vertebrae.size(); ++i)
     {
-      const std::string field = "vertebrae[" + std::to_string(i) + "].";
+      const std::string field = "vertebrae[" + std::to_string(i) + "]";
       const Json::Value& item = vertebrae[i];
       PhantomTruthVertebra vertebra;
       vertebra.index = read.integer(item, field, "index");
@@ -205,12 +139,12 @@ namespace spinemet
       }
       catch (const AnalysisError& error)
       {
-        throw AnalysisError("ground-truth", describe + ", " + field.substr(0, field.size() - 1) + ": " + error.what());
+        throw AnalysisError("ground-truth", describe + ", " + field + ": " + error.what());
       }
       vertebra.side = read.text(item, field, "side");
       if (vertebra.side != "none" && vertebra.side != "left" && vertebra.side != "right" && vertebra.side != "both")
       {
-        read.refuse(field + "side", "must be none, left, right or both");
+        read.refuse(field + ".side", "must be none, left, right or both");
       }
       vertebra.withheld = read.optionalFlag(item, field, "withheld").value_or(false);
       truth.vertebrae.push_back(vertebra);
@@ -223,7 +157,7 @@ namespace spinemet
     }
     for (Json::ArrayIndex i = 0; i < slices.size(); ++i)
     {
-      const std::string field = "slices[" + std::to_string(i) + "].";
+      const std::string field = "slices[" + std::to_string(i) + "]";
       const Json::Value& item = slices[i];
       PhantomTruthSlice slice;
       slice.sopInstanceUid = read.text(item, field, "sop_instance_uid");
@@ -236,7 +170,7 @@ namespace spinemet
                                        [&](const PhantomTruthVertebra& v) { return v.index == slice.vertebra; });
         if (!known)
         {
-          read.refuse(field + "vertebra", "names vertebra " + std::to_string(slice.vertebra) + ", which is not in \"vertebrae\"");
+          read.refuse(field + ".vertebra", "names vertebra " + std::to_string(slice.vertebra) + ", which is not in \"vertebrae\"");
         }
       }
       slice.visible.any = read.optionalFlag(item, field, "lesion_visible");

@@ -14,7 +14,7 @@
 #include "common/AnalysisError.h"
 #include "engine/Aggregation.h"
 #include "engine/Engine.h"
-#include "worker/Pipeline.h"
+#include "worker/Worker.h"
 
 #include <json/writer.h>
 
@@ -34,9 +34,7 @@ namespace spinemet
 {
   namespace
   {
-    const int EXIT_USAGE = 1;
-    const int EXIT_BAD_INPUT = 2;
-    const int EXIT_INTERNAL = 3;
+    const int EXIT_USAGE = 1;       // 2 and 3: AnalysisError::exitStatus()
 
     const char* const USAGE = R"(Usage:
   spinemet classify <series folder or files>... [options]
@@ -94,42 +92,51 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       throw UsageError(option + " expects a positive integer, not \"" + text + "\"");
     }
 
-    // A one-line bar on stderr, redrawn in place; only on a terminal.
+    // A one-line bar on stderr, redrawn in place; only on a terminal. It shows the stage the
+    // analysis is in and the whole analysis' fraction (common/StageProgress.h).
     class ProgressBar
     {
     public:
       explicit ProgressBar(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
 
-      void update(double fraction)
+      // Called from the worker's threads, one report at a time.
+      void update(const StageProgress& progress)
       {
         if (!enabled_)
         {
           return;
         }
+        const double fraction = overallFraction(progress);
         const int width = 40;
         const int filled = static_cast<int>(fraction * width + 0.5);
         const int percent = static_cast<int>(fraction * 100 + 0.5);
-        if (percent == lastPercent_)
+        if (percent == lastPercent_ && progress.stage == lastStage_)
         {
           return;
         }
         lastPercent_ = percent;
-        const char* stage = fraction < 1.0 / 3 ? "reading " : fraction < 2.0 / 3 ? "spine   " : "model   ";
-        std::cerr << "\r" << stage << "[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] "
-                  << std::setw(3) << percent << "%" << std::flush;
+        lastStage_ = progress.stage;
+        std::cerr << "\r" << padded(describe(progress.stage), 22) << "[" << std::string(filled, '#')
+                  << std::string(width - filled, ' ') << "] " << std::setw(3) << percent << "%" << std::flush;
       }
 
       void finish()
       {
         if (enabled_ && lastPercent_ >= 0)
         {
-          std::cerr << "\r" << std::string(60, ' ') << "\r" << std::flush;
+          std::cerr << "\r" << std::string(72, ' ') << "\r" << std::flush;
         }
       }
 
     private:
+      static std::string padded(const std::string& text, size_t width)
+      {
+        return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+      }
+
       bool enabled_;
       int lastPercent_ = -1;
+      Stage lastStage_ = Stage::Read;
     };
 
     std::string fixed(double value, int decimals)
@@ -227,7 +234,8 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       }
     }
 
-    void writeDicom(const AnalysisResult& result, const Series& series, const std::string& folder)
+    // Returns how many files it wrote.
+    size_t writeDicom(const AnalysisResult& result, const Series& series, const std::string& folder)
     {
       std::error_code error;
       std::filesystem::create_directories(folder, error);
@@ -243,7 +251,7 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         overlay.dicom.save(folder + "/sc-" + overlay.dicom.sopInstanceUid + ".dcm");
         ++written;
       }
-      std::cerr << "Wrote " << written << " DICOM files (1 SR, " << written - 1 << " overlays) to " << folder << "\n";
+      return written;
     }
 
     int classify(const std::vector<std::string>& args)
@@ -253,7 +261,11 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       std::string jsonPath;
       std::string dicomOut;
       EngineOptions engineOptions;
-      PipelineOptions pipelineOptions;
+      // One series: one slot, one reading thread; the model thread batches its crops.
+      WorkerOptions workerOptions;
+      workerOptions.maxInFlight = 1;
+      workerOptions.cpuThreads = 1;
+      workerOptions.cropThreads = 1;
       bool quiet = false;
       for (size_t i = 0; i < args.size(); ++i)
       {
@@ -282,7 +294,7 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         else if (arg == "--threads")
           engineOptions.threads = static_cast<int>(positive(arg, value()));
         else if (arg == "--batch-size")
-          pipelineOptions.batchSize = positive(arg, value());
+          workerOptions.batchSize = positive(arg, value());
         else if (arg == "--quiet")
           quiet = true;
         else if (arg.rfind("--", 0) == 0)
@@ -295,8 +307,9 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         throw UsageError("classify needs a series folder or files");
       }
 
-      const FileSliceSource source(inputs);     // a missing input is reported before the model loads
-      const auto engine = Engine::load(modelPath, engineOptions);
+      // A missing input is reported before the model loads.
+      const auto source = std::make_shared<const FileSliceSource>(inputs);
+      const std::shared_ptr<Engine> engine = Engine::load(modelPath, engineOptions);
       const AggregationRule rule = aggregationRuleFromMetadata(engine->metadata());
       if (!quiet)
       {
@@ -305,13 +318,39 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       }
 
       ProgressBar bar(!quiet);
-      Series series;
       const auto start = std::chrono::steady_clock::now();
-      AnalysisResult result;
+      AnalysisOutcome outcome;
+      {
+        Worker worker(engine, workerOptions);
+        outcome = worker.analyse(source, [&](const StageProgress& p) { bar.update(p); }, !dicomOut.empty())
+                    .outcome.get();
+        worker.shutdown(Worker::Shutdown::Finish);
+      }
+      if (outcome.error)
+      {
+        bar.finish();
+        throw *outcome.error;
+      }
+      const AnalysisResult& result = outcome.result;
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+      // The outputs, counted as the Write stage of the bar.
+      const size_t outputs = (jsonPath.empty() ? 0 : 1) + (dicomOut.empty() ? 0 : 1);
+      size_t written = 0;
+      size_t dicomFiles = 0;
       try
       {
-        result = analyseSeries(source, *engine, pipelineOptions, [&](double f) { bar.update(f); }, {},
-                               dicomOut.empty() ? nullptr : &series);
+        bar.update({Stage::Write, 0.0});
+        if (!jsonPath.empty())
+        {
+          writeJson(result, jsonPath);
+          bar.update({Stage::Write, double(++written) / outputs});
+        }
+        if (!dicomOut.empty())
+        {
+          dicomFiles = writeDicom(result, *outcome.series, dicomOut);
+          bar.update({Stage::Write, double(++written) / outputs});
+        }
       }
       catch (...)
       {
@@ -319,19 +358,15 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         throw;
       }
       bar.finish();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
       if (!quiet)
       {
         printTable(std::cout, result, seconds);
       }
-      if (!jsonPath.empty())
+      if (dicomFiles > 0)
       {
-        writeJson(result, jsonPath);
-      }
-      if (!dicomOut.empty())
-      {
-        writeDicom(result, series, dicomOut);
+        std::cerr << "Wrote " << dicomFiles << " DICOM files (1 SR, " << dicomFiles - 1 << " overlays) to " << dicomOut
+                  << "\n";
       }
       return 0;
     }
@@ -405,14 +440,18 @@ int main(int argc, char** argv)
     std::cerr << "spinemet: " << error.what() << "\n\n" << USAGE;
     return EXIT_USAGE;
   }
-  catch (const AnalysisError& error)
+  catch (...)
   {
-    std::cerr << "spinemet: error [" << error.code() << "]: " << error.what() << "\n";
-    return EXIT_BAD_INPUT;
-  }
-  catch (const std::exception& error)
-  {
-    std::cerr << "spinemet: internal error: " << error.what() << "\n";
-    return EXIT_INTERNAL;
+    // Every other error, from the stages, the model or the writers, as the one AnalysisError.
+    const AnalysisError error = toAnalysisError(std::current_exception());
+    if (error.isInternal())
+    {
+      std::cerr << "spinemet: " << error.what() << "\n";      // "internal error: ..."
+    }
+    else
+    {
+      std::cerr << "spinemet: error [" << error.code() << "]: " << error.what() << "\n";
+    }
+    return error.exitStatus();
   }
 }
