@@ -31,6 +31,11 @@ namespace spinemet
   // Which pedicles carry the posterolateral lesion. Left is the patient's left (+x, higher columns).
   enum class LesionSide { None, Left, Right, Both };
 
+  // A lumbosacral transitional vertebra (docs/phantom.md): L5 fused to the sacrum by alae of its
+  // own (sacralised: four free lumbar vertebrae), or S1 free of the sacrum with a disc below it
+  // and no alae (lumbarised: six).
+  enum class TransitionalVertebra { None, SacralisedL5, LumbarisedS1 };
+
   // A label imposed on one level instead of drawing it (tests, demos).
   struct PhantomLabel
   {
@@ -57,7 +62,7 @@ namespace spinemet
     uint64_t seed = 1;
     bool randomAcquisition = false;
 
-    std::optional<std::string> levels;            // "T12-L2" (default), "T1-L5", "L3"
+    std::optional<std::string> levels;            // "T12-L2" (default), "T1-L5", "L3", "C6-T2", "L4-S1"
     std::optional<size_t> matrix;                 // 512 (default) or 256, rows = columns
     std::optional<double> pixelSpacingMm;         // 0.5 - 1.0 (default 0.7)
     std::optional<double> sliceThicknessMm;       // 0.625 - 5 (default 2.5)
@@ -82,6 +87,10 @@ namespace spinemet
     // Rib pairs: 12 (T1-T12), 11 (no rib on T12) or 13 (a lumbar rib on L1), the variants
     // that move the last rib off T12 (docs/phantom.md). Recorded in the ground truth.
     int ribPairs = 12;
+    // A short rib on C7, both sides: the variant that passes for the first rib. Recorded in the
+    // ground truth.
+    bool cervicalRib = false;
+    TransitionalVertebra transitional = TransitionalVertebra::None;
   };
 
   // The acquisition actually used, after defaults and random draws.
@@ -185,6 +194,8 @@ namespace spinemet
   const char* toString(PhantomSliceOrder value);        // "ascending", "descending"
   const char* toString(PhantomTransferSyntax value);    // "explicit", "rle", "jpeg-lossless", "jpeg-ls"
   const char* toString(LesionSide value);               // "none", "left", "right", "both"
+  const char* toString(TransitionalVertebra value);     // "none", "sacralised-l5", "lumbarised-s1"
+  TransitionalVertebra parseTransitionalVertebra(const std::string& text);
   std::string transferSyntaxUid(PhantomTransferSyntax value);
   // Parsers throw AnalysisError("phantom-settings", ...) naming the bad text.
   PhantomDifficulty parsePhantomDifficulty(const std::string& text);
@@ -192,6 +203,9 @@ namespace spinemet
   PhantomTransferSyntax parsePhantomTransferSyntax(const std::string& text);
   // "T11=lytic:bilateral,L1=blastic:unilateral-left,L2=normal" -> labels
   std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text);
-  // Level names T1..T12, L1..L5 and their order (0 = T1).
+  // Level names T1..T12, L1..L5 and their order (0 = T1): the levels a random acquisition draws.
   const std::vector<std::string>& phantomLevelNames();
+  // Every level a study may cover, cranial first: C3..C7, T1..L5, S1 (the sacrum's first
+  // segment; S2-S5 are modelled below it but not scanned as levels of their own).
+  const std::vector<std::string>& phantomScannableLevelNames();
 }

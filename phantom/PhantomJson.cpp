@@ -74,6 +74,8 @@ namespace spinemet
     settings["random_acquisition"] = s.randomAcquisition;
     settings["difficulty"] = toString(s.difficulty);
     settings["rib_pairs"] = s.ribPairs;
+    settings["cervical_rib"] = s.cervicalRib;
+    settings["transitional_vertebra"] = toString(s.transitional);
     settings["noise_sigma_hu"] = s.noiseSigmaHu;
     settings["in_plane_blur_mm"] = s.inPlaneBlurMm;
     settings["lesion_probability"] = s.lesionProbability;

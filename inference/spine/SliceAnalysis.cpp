@@ -28,6 +28,11 @@ namespace spinemet
       }
 
       constexpr int RIM_SECTORS = 24;
+      // Wider than this (an L5 body is about 50 mm, with osteophytes 60; the size evidence
+      // falls to nothing at 90 mm), a component is measured by its run through the centre
+      // column instead (SliceAnalyser::candidates).
+      constexpr double MAXIMUM_PLAIN_BODY_WIDTH_MM = 90;
+      constexpr double BILATERAL_EXTENSION_MM = 20;
       constexpr double PI = 3.14159265358979323846;
 
       int sectorOf(double dx, double dy)
@@ -362,47 +367,101 @@ namespace spinemet
         // The body: the core in front of the wall. Its width is taken from the front three
         // quarters only: the pedicles leave the body at its posterior corners, and where they
         // are thick (lumbar levels, a blastic pedicle) they join the core there.
-        double r0 = 1e9, r1 = -1e9;
-        for (size_t r = s.row0; r <= s.row1; ++r)
-        {
-          if ((static_cast<double>(r) - static_cast<double>(wall)) * sign > 0)
-          {
-            continue;
-          }
-          for (size_t c = s.column0; c <= s.column1; ++c)
-          {
-            if (labels_[r * columns + c] == label)
-            {
-              r0 = std::min(r0, static_cast<double>(r));
-              r1 = std::max(r1, static_cast<double>(r));
-              break;
-            }
-          }
-        }
-        if (r0 > r1)
-        {
-          continue;
-        }
-        const double anterior = sign > 0 ? r0 : r1;
-        const double widthLimit = anterior + sign * 0.75 * (r1 - r0);
+        // `throughCentre`: only the run of the component through the centre column on each row
+        // counts; for a component too wide for a body, where bone lateral of it joins the core
+        // (the sacral alae and the iliac bones beyond the sacroiliac joints, at S1).
+        double r0 = 1e9, r1 = -1e9, c0 = 1e9, c1 = -1e9;
         size_t area = 0;
-        double c0 = 1e9, c1 = -1e9;
-        for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+        auto runOf = [&](size_t r, bool throughCentre, size_t& first, size_t& last)
         {
-          const bool widthRow = (static_cast<double>(r) - widthLimit) * sign <= 0;
-          for (size_t c = s.column0; c <= s.column1; ++c)
+          if (!throughCentre)
           {
-            if (labels_[r * columns + c] != label)
+            first = s.column0;
+            last = s.column1;
+            return true;
+          }
+          const size_t centre = static_cast<size_t>(cx);
+          if (labels_[r * columns + centre] != label)
+          {
+            return false;
+          }
+          first = centre;
+          last = centre;
+          while (first > s.column0 && labels_[r * columns + first - 1] == label) --first;
+          while (last < s.column1 && labels_[r * columns + last + 1] == label) ++last;
+          return true;
+        };
+        auto measure = [&](bool throughCentre)
+        {
+          r0 = 1e9; r1 = -1e9; c0 = 1e9; c1 = -1e9;
+          area = 0;
+          for (size_t r = s.row0; r <= s.row1; ++r)
+          {
+            if ((static_cast<double>(r) - static_cast<double>(wall)) * sign > 0)
             {
               continue;
             }
-            ++area;
-            if (widthRow)
+            size_t first = 0, last = 0;
+            if (!runOf(r, throughCentre, first, last))
             {
-              c0 = std::min(c0, static_cast<double>(c));
-              c1 = std::max(c1, static_cast<double>(c));
+              continue;
+            }
+            for (size_t c = first; c <= last; ++c)
+            {
+              if (labels_[r * columns + c] == label)
+              {
+                r0 = std::min(r0, static_cast<double>(r));
+                r1 = std::max(r1, static_cast<double>(r));
+                break;
+              }
             }
           }
+          if (r0 > r1)
+          {
+            return;
+          }
+          const double anterior = sign > 0 ? r0 : r1;
+          const double widthLimit = anterior + sign * 0.75 * (r1 - r0);
+          for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+          {
+            const bool widthRow = (static_cast<double>(r) - widthLimit) * sign <= 0;
+            size_t first = 0, last = 0;
+            if (!runOf(r, throughCentre, first, last))
+            {
+              continue;
+            }
+            for (size_t c = first; c <= last; ++c)
+            {
+              if (labels_[r * columns + c] != label)
+              {
+                continue;
+              }
+              ++area;
+              if (widthRow)
+              {
+                c0 = std::min(c0, static_cast<double>(c));
+                c1 = std::max(c1, static_cast<double>(c));
+              }
+            }
+          }
+        };
+        measure(false);
+        if (r0 <= r1 && c0 <= c1 && (c1 - c0 + 1) * grid_.columnMm > MAXIMUM_PLAIN_BODY_WIDTH_MM)
+        {
+          // Only where bone reaches well beyond the run on both sides, as the alae and iliac
+          // bones do beside S1; a component wide on one side only keeps its plain measure.
+          const double plainFirst = c0;
+          const double plainLast = c1;
+          measure(true);
+          const double lateralMm = std::min(c0 - plainFirst, plainLast - c1) * grid_.columnMm;
+          if (r0 > r1 || c0 > c1 || lateralMm < BILATERAL_EXTENSION_MM)
+          {
+            measure(false);
+          }
+        }
+        if (r0 > r1 || c0 > c1)
+        {
+          continue;
         }
         const double areaMm2 = static_cast<double>(area) * pixelMm2;
         if (areaMm2 < options_.minimumBodyAreaMm2)

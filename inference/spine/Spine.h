@@ -62,6 +62,9 @@ namespace spinemet
     // The shortest lateral reach (mm from the body's centre) of its ribs within the posterior
     // window: the first rib turns forward within about 70 mm, the others reach further.
     double ribReachMm = 0;
+    // Bone runs from the body's side out to the sacroiliac joints on both sides: sacral alae
+    // (findSacrum), S1 or a sacralised L5.
+    bool alae = false;
   };
 
   struct SpineLayout
@@ -140,6 +143,10 @@ namespace spinemet
   // Fills SpineLayout::levelEvidence's ribs: which vertebrae a rib leaves (docs/spine.md,
   // "Levels").
   void findRibs(const Volume& volume, SpineLayout& layout);
+
+  // Fills SpineLayout::levelEvidence's alae: which vertebrae are sacral (docs/spine.md,
+  // "Levels").
+  void findSacrum(const Volume& volume, SpineLayout& layout);
 
   // Below this confidence a level is to be read as uncertain (a last-rib count: a rib variant
   // would shift it unseen); every surface that shows the level can say so.

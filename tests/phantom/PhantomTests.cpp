@@ -526,8 +526,14 @@ TEST(PhantomTest, BadSettingsAreRejectedWithTheirName)
   s.levels = "L2-T1";
   EXPECT_NE(code(s).find("cranial to caudal"), std::string::npos);
   s = PhantomSettings();
-  s.levels = "C7";
+  // C3-C7 and S1 are modelled (issue 15); C2 and the sacral segments below S1 are not levels
+  s.levels = "C2";
   EXPECT_NE(code(s).find("unknown vertebral level"), std::string::npos);
+  s.levels = "L5-S2";
+  EXPECT_NE(code(s).find("unknown vertebral level"), std::string::npos);
+  s = PhantomSettings();
+  s.transitional = TransitionalVertebra::SacralisedL5;
+  EXPECT_THROW(parseTransitionalVertebra("sacral"), AnalysisError);
   s = PhantomSettings();
   s.labels = parsePhantomLabels("T5=lytic");
   EXPECT_NE(code(s).find("outside the levels covered (T12-L2)"), std::string::npos);

@@ -27,7 +27,7 @@ DIR/ground_truth.json (docs/phantom.md). Same seed and options, same bytes.
 Study:
   --out DIR                    folder to write (created; existing files are overwritten)
   --seed N                     random seed (default 1)
-  --levels FIRST-LAST          vertebral levels covered, T1..T12, L1..L5 (default T12-L2)
+  --levels FIRST-LAST          vertebral levels covered, C3..C7, T1..T12, L1..L5, S1 (default T12-L2)
   --random-acquisition         draw matrix, spacings, order, offsets, levels and transfer
                                syntax from the seed; options given explicitly still win
 Acquisition:
@@ -44,6 +44,9 @@ Acquisition:
 Findings:
   --difficulty easy|normal|hard        lesion size and contrast ranges (default normal)
   --rib-pairs 11|12|13                 rib variants: no rib on T12, or a lumbar rib on L1 (default 12)
+  --cervical-rib                       a short rib on C7, both sides (variant)
+  --transitional none|sacralised-l5|lumbarised-s1
+                                       a lumbosacral transitional vertebra (default none)
   --lesion-probability P               a vertebra has a lesion (default 0.5)
   --lesion-weights B,L,M               relative odds of blastic, lytic, mixed (default 1,1,1)
   --posterolateral-probability P       a lesion extends into the pedicles (default 0.5)
@@ -144,6 +147,7 @@ int main(int argc, char** argv)
           if (pairs != 11 && pairs != 12 && pairs != 13) throw UsageError{"--rib-pairs must be 11, 12 or 13, not " + v};
           settings.ribPairs = static_cast<int>(pairs);
         }},
+      {"--transitional", [&](const std::string& v) { settings.transitional = parseTransitionalVertebra(v); }},
       {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
       {"--lesion-weights", [&](const std::string& v)
         {
@@ -184,6 +188,11 @@ int main(int argc, char** argv)
       if (argument == "--random-acquisition")
       {
         settings.randomAcquisition = true;
+        continue;
+      }
+      if (argument == "--cervical-rib")
+      {
+        settings.cervicalRib = true;
         continue;
       }
       std::string value;
