@@ -33,6 +33,8 @@ namespace spinemet
       // column instead (SliceAnalyser::candidates).
       constexpr double MAXIMUM_PLAIN_BODY_WIDTH_MM = 90;
       constexpr double BILATERAL_EXTENSION_MM = 20;
+      // How far from the patient's midline the front of a sacral body is looked for.
+      constexpr double SACRAL_BODY_SEARCH_MM = 35;
       constexpr double PI = 3.14159265358979323846;
 
       int sectorOf(double dx, double dy)
@@ -336,15 +338,17 @@ namespace spinemet
         {
           continue;
         }
-        const long cx = std::lround(s.sumColumns / static_cast<double>(s.area));
-        const long cy = std::lround(s.sumRows / static_cast<double>(s.area));
+        long cx = std::lround(s.sumColumns / static_cast<double>(s.area));
+        long cy = std::lround(s.sumRows / static_cast<double>(s.area));
 
         // The body's posterior wall: going back from the centre along the midline of the
         // structure, the first 4 mm without thick bone (the spinal canal). Pedicles that are
         // thick enough to join the core stay behind that line.
         const long canalRun = std::max(2L, std::lround(4.0 / grid_.rowMm));
         long wall = cy;
+        auto findWall = [&]()
         {
+          wall = cy;
           long run = 0;
           for (long r = cy; r >= 0 && r < static_cast<long>(rows); r += static_cast<long>(sign))
           {
@@ -362,7 +366,8 @@ namespace spinemet
               break;
             }
           }
-        }
+        };
+        findWall();
 
         // The body: the core in front of the wall. Its width is taken from the front three
         // quarters only: the pedicles leave the body at its posterior corners, and where they
@@ -452,10 +457,55 @@ namespace spinemet
           // bones do beside S1; a component wide on one side only keeps its plain measure.
           const double plainFirst = c0;
           const double plainLast = c1;
+          // The centre: the body's front is the most anterior bone of the component near the
+          // patient's midline (the alae lie behind it; the iliac wings, further forward, lie
+          // far out), as the centroid of a component cut by the field of view may miss the
+          // body. The centre row is the middle of the component's run back from there.
+          {
+            const long reach = std::lround(SACRAL_BODY_SEARCH_MM / grid_.columnMm);
+            const long from = std::max(static_cast<long>(s.column0), std::lround(patientMidColumn_) - reach);
+            const long to = std::min(static_cast<long>(s.column1), std::lround(patientMidColumn_) + reach);
+            long bestColumn = -1;
+            double bestFront = 1e18;
+            long bestRow = 0;
+            for (long c = from; c <= to; ++c)
+            {
+              for (size_t k = 0; k <= s.row1 - s.row0; ++k)
+              {
+                const size_t r = sign > 0 ? s.row0 + k : s.row1 - k;
+                if (labels_[r * columns + static_cast<size_t>(c)] == label)
+                {
+                  const double front = static_cast<double>(r) * sign;
+                  if (front < bestFront)
+                  {
+                    bestFront = front;
+                    bestColumn = c;
+                    bestRow = static_cast<long>(r);
+                  }
+                  break;
+                }
+              }
+            }
+            if (bestColumn >= 0)
+            {
+              long back = bestRow;
+              while (back + static_cast<long>(sign) >= 0 && back + static_cast<long>(sign) < static_cast<long>(rows) &&
+                     labels_[static_cast<size_t>(back + static_cast<long>(sign)) * columns + static_cast<size_t>(bestColumn)] == label)
+              {
+                back += static_cast<long>(sign);
+              }
+              cx = bestColumn;
+              cy = (bestRow + back) / 2;
+              findWall();
+            }
+          }
           measure(true);
           const double lateralMm = std::min(c0 - plainFirst, plainLast - c1) * grid_.columnMm;
           if (r0 > r1 || c0 > c1 || lateralMm < BILATERAL_EXTENSION_MM)
           {
+            cx = std::lround(s.sumColumns / static_cast<double>(s.area));
+            cy = std::lround(s.sumRows / static_cast<double>(s.area));
+            findWall();
             measure(false);
           }
         }
