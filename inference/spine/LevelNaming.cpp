@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Levels from landmarks (docs/spine.md, "Levels"): rib-bearing vertebrae are thoracic, T1 carries
-// the first rib, T12 the last. A level is given only where a landmark is in view and the
-// landmarks agree; otherwise the note says why.
+// the first rib, T12 the last, S1 is the topmost vertebra with sacral alae. A level is given only
+// where a landmark is in view and the landmarks agree (or two of three do, the third then named
+// as a variant); otherwise the note says why.
 
 #include "spine/Spine.h"
 

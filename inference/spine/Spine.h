@@ -53,7 +53,8 @@ namespace spinemet
   struct VertebraLevelEvidence
   {
     // How far the level can be trusted (0 when there is none) and the landmark it was counted
-    // from ("first rib", "last rib", "first and last ribs", "segmentation").
+    // from ("first rib", "last rib", "sacrum", "first and last ribs", "last rib and sacrum",
+    // "segmentation", ...).
     double confidence = 0;
     std::string landmark;
     // A rib leaves this vertebra on the patient's left / right (findRibs).
@@ -152,8 +153,9 @@ namespace spinemet
   // would shift it unseen); every surface that shows the level can say so.
   constexpr double UNCERTAIN_LEVEL_CONFIDENCE = 0.8;
 
-  // Names the levels from the rib-bearing vertebrae (T1 carries the first rib, T12 the last),
-  // with a confidence and the landmark for each, or leaves them empty and says why in
-  // SpineLayout::levelNote. `sliceCount` tells which vertebrae the scan cuts.
+  // Names the levels from the rib-bearing vertebrae (T1 carries the first rib, T12 the last) and
+  // the sacrum (S1, the topmost vertebra with alae below the ribs), with a confidence and the
+  // landmark for each, or leaves them empty and says why in SpineLayout::levelNote. `sliceCount`
+  // tells which vertebrae the scan cuts.
   void nameLevels(SpineLayout& layout, size_t sliceCount);
 }

@@ -2,6 +2,7 @@
 #include "PhantomEvaluation.h"
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <sstream>
 
@@ -102,7 +103,21 @@ namespace spinemet
           continue;
         }
         const Vertebra& found = layout.vertebrae[static_cast<size_t>(best)];
-        if (found.level.empty())
+        // The found vertebra overlaps another true one more: this one was not found on its own
+        // (missed, or merged into its neighbour), and gets no level of its own.
+        size_t ownOverlap = 0;
+        std::map<int, size_t> overlapOfTruth;
+        for (size_t s = found.firstSlice; s <= found.lastSlice; ++s)
+        {
+          if (truthOfSlice[s] >= 0)
+          {
+            ++overlapOfTruth[truthOfSlice[s]];
+          }
+        }
+        ownOverlap = overlapOfTruth[static_cast<int>(v)];
+        const bool foundOnItsOwn = std::all_of(overlapOfTruth.begin(), overlapOfTruth.end(),
+                                               [&](const auto& entry) { return entry.second <= ownOverlap; });
+        if (found.level.empty() || !foundOnItsOwn)
         {
           ++result.levelsUnnamed;
         }
