@@ -104,7 +104,7 @@ namespace spinemet
         }
         const Vertebra& found = layout.vertebrae[static_cast<size_t>(best)];
         // The found vertebra overlaps another true one more: this one was not found on its own
-        // (missed, or merged into its neighbour), and gets no level of its own.
+        // (missed, or merged into its neighbour).
         size_t ownOverlap = 0;
         std::map<int, size_t> overlapOfTruth;
         for (size_t s = found.firstSlice; s <= found.lastSlice; ++s)
@@ -117,7 +117,11 @@ namespace spinemet
         ownOverlap = overlapOfTruth[static_cast<int>(v)];
         const bool foundOnItsOwn = std::all_of(overlapOfTruth.begin(), overlapOfTruth.end(),
                                                [&](const auto& entry) { return entry.second <= ownOverlap; });
-        if (found.level.empty() || !foundOnItsOwn)
+        if (!foundOnItsOwn)
+        {
+          ++result.vertebraeNotFoundOnTheirOwn;
+        }
+        if (found.level.empty())
         {
           ++result.levelsUnnamed;
         }
@@ -131,7 +135,9 @@ namespace spinemet
           const VertebraLevelEvidence evidence = static_cast<size_t>(best) < layout.levelEvidence.size()
                                                    ? layout.levelEvidence[static_cast<size_t>(best)]
                                                    : VertebraLevelEvidence{};
-          if (evidence.confidence >= UNCERTAIN_LEVEL_CONFIDENCE)
+          // A vertebra missed or merged into its neighbour shows that neighbour's level: a count
+          // error, not a naming one.
+          if (evidence.confidence >= UNCERTAIN_LEVEL_CONFIDENCE && foundOnItsOwn)
           {
             ++result.levelsWrongCertain;
           }

@@ -37,8 +37,12 @@ namespace spinemet
       size_t levelsRight = 0;
       size_t levelsWrong = 0;
       size_t levelsUnnamed = 0;
-      // Wrong levels given with a confidence of UNCERTAIN_LEVEL_CONFIDENCE or more: silently wrong.
+      // Wrong levels given with a confidence of UNCERTAIN_LEVEL_CONFIDENCE or more to a vertebra
+      // found on its own: silently wrong.
       size_t levelsWrongCertain = 0;
+      // True vertebrae whose best-matching found vertebra overlaps another true one more (missed
+      // or merged into a neighbour): their "level" is the neighbour's.
+      size_t vertebraeNotFoundOnTheirOwn = 0;
       std::vector<std::string> problems;   // readable, for test failure messages
       std::string levelNote;               // SpineLayout::levelNote
 

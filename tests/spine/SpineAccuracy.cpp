@@ -32,7 +32,7 @@ int main(int argc, char** argv)
   const SpineOptions options;
 
   size_t countCorrect = 0, acceptable = 0, edges = 0, edgesBeyond = 0, slices = 0, missed = 0, crops = 0, cropsMissing = 0;
-  size_t levelsRight = 0, levelsWrong = 0, levelsUnnamed = 0, levelsWrongCertain = 0;
+  size_t levelsRight = 0, levelsWrong = 0, levelsUnnamed = 0, levelsWrongCertain = 0, notOnTheirOwn = 0;
   double edgeSum = 0, edgeMax = 0, centreSum = 0, centreMax = 0, seconds = 0, volumeSlices = 0;
   for (uint64_t seed = first; seed < first + count; ++seed)
   {
@@ -71,6 +71,7 @@ int main(int argc, char** argv)
     levelsWrong += evaluation.levelsWrong;
     levelsUnnamed += evaluation.levelsUnnamed;
     levelsWrongCertain += evaluation.levelsWrongCertain;
+    notOnTheirOwn += evaluation.vertebraeNotFoundOnTheirOwn;
     slices += evaluation.vertebraSlices;
     missed += evaluation.slicesMissed;
     crops += evaluation.cropsChecked;
@@ -112,6 +113,7 @@ int main(int argc, char** argv)
   std::printf("levels (matched vertebrae):    %zu right (%.1f%%), %zu wrong (%zu of them not flagged uncertain), %zu not named\n",
               levelsRight, levelled ? 100.0 * static_cast<double>(levelsRight) / static_cast<double>(levelled) : 0.0,
               levelsWrong, levelsWrongCertain, levelsUnnamed);
+  std::printf("vertebrae not found on their own: %zu (missed or merged: they show a neighbour's level)\n", notOnTheirOwn);
   std::printf("findSpine time:                %.1f ms per slice (%.0f slices), %.2f s per study\n", 1000 * seconds / volumeSlices,
               volumeSlices, seconds / static_cast<double>(count));
   const bool silentlyWrong = levelsWrongCertain > 0;
