@@ -53,6 +53,7 @@ namespace spinemet
     const CodedConcept QUALITATIVE_EVALUATIONS{"C0034375", "UMLS", "Qualitative Evaluations"};
 
     const CodedConcept FINDING_SITE{"363698007", "SCT", "Finding Site"};
+    const CodedConcept SPINE{"421060004", "SCT", "Spine"};
     const CodedConcept YES{"373066001", "SCT", "Yes"};
     const CodedConcept NO{"373067005", "SCT", "No"};
     const CodedConcept NORMAL{"17621005", "SCT", "Normal"};

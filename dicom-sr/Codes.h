@@ -73,6 +73,8 @@ namespace spinemet
 
     // --- SNOMED CT, as PS3.16 uses it ---
     extern const CodedConcept FINDING_SITE;                 // 363698007, TID 1419 row 2
+    // The finding site of a vertebra whose level is uncertain: the spine, not a CID 7603 level.
+    extern const CodedConcept SPINE;                        // 421060004, CID 4
     extern const CodedConcept YES;                          // 373066001, CID 230
     extern const CodedConcept NO;                           // 373067005, CID 230
     extern const CodedConcept NORMAL;                       // 17621005, CID 222

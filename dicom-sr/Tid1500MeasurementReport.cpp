@@ -205,7 +205,15 @@ namespace spinemet
       addRegion(tree.add(DSRTypes::RT_contains, DSRTypes::VT_SCoord, &codes::IMAGE_REGION));
 
       // TID 1419 "ROI Measurements": finding site, then the measurements.
-      if (const auto site = codes::vertebraCode(vertebra.level))
+      // CID 7603 codes only a level that is named and certain; an uncertain one ("T12?",
+      // counted from one landmark that a variant can move) must not pass for a fact in a
+      // coded query: its site is the spine, and the level stays in the tracking identifier
+      // and the comment as text.
+      if (vertebra.levelUncertain())
+      {
+        tree.code(DSRTypes::RT_hasConceptMod, codes::FINDING_SITE, codes::SPINE);
+      }
+      else if (const auto site = codes::vertebraCode(vertebra.level))
       {
         tree.code(DSRTypes::RT_hasConceptMod, codes::FINDING_SITE, *site);
       }

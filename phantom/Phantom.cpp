@@ -74,6 +74,7 @@ namespace spinemet
     checkSettings(settings, ranges);
 
     Anatomy anatomy = buildAnatomy(settings.seed, settings.ribPairs);
+    addColumnEnds(anatomy, settings.seed, settings.cervicalRib, settings.transitional);
     const int firstLevel = levelIndex(a.firstLevel);
     const int lastLevel = levelIndex(a.lastLevel);
     for (const auto& entry : settings.labels)
@@ -92,9 +93,9 @@ namespace spinemet
     }
 
     // slices from mid-disc above the first level to mid-disc below the last one
-    const VertebraModel& top = anatomy.vertebrae[firstLevel];
-    const VertebraModel& bottom = anatomy.vertebrae[lastLevel];
-    const double discAbove = firstLevel > 0 ? anatomy.vertebrae[firstLevel - 1].discBelow : 4;
+    const VertebraModel& top = vertebraAt(anatomy, firstLevel);
+    const VertebraModel& bottom = vertebraAt(anatomy, lastLevel);
+    const double discAbove = firstLevel > FIRST_SCANNABLE_LEVEL ? vertebraAt(anatomy, firstLevel - 1).discBelow : 4;
     const double zHigh = top.zTop + discAbove / 2;
     const double zLow = bottom.zBottom - bottom.discBelow / 2;
     const size_t sliceCount = static_cast<size_t>(std::floor((zHigh - zLow) / a.sliceSpacingMm + 1e-9)) + 1;
@@ -108,7 +109,7 @@ namespace spinemet
       double xMin = 1e9, xMax = -1e9, yMin = 1e9, yMax = -1e9;
       for (int level = firstLevel; level <= lastLevel; ++level)
       {
-        const VertebraModel& v = anatomy.vertebrae[level];
+        const VertebraModel& v = vertebraAt(anatomy, level);
         xMin = std::min(xMin, v.centreX - v.transverseTipX - 5);
         xMax = std::max(xMax, v.centreX + v.transverseTipX + 5);
         yMin = std::min(yMin, v.centreY - v.depth / 2 - 5);
@@ -234,7 +235,7 @@ namespace spinemet
         if (slice.zMm >= vertebra.zMinMm && slice.zMm <= vertebra.zMaxMm)
         {
           slice.vertebra = vertebra.index;
-          const VertebraModel& model = anatomy.vertebrae[firstLevel + vertebra.index];
+          const VertebraModel& model = vertebraAt(anatomy, firstLevel + vertebra.index);
           Vector3 centre = vertebra.bodyCentre;
           centre[2] = slice.zMm;
           lean(model, centre);

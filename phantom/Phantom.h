@@ -37,6 +37,10 @@ namespace spinemet
   // islands, Schmorl's nodes, endplate sclerosis, osteophytes, costovertebral joints
   // (docs/phantom.md, "Realistic bone"). None of these is a lesion.
   enum class PhantomBoneModel { Simple, Realistic };
+  // A lumbosacral transitional vertebra (docs/phantom.md): L5 fused to the sacrum by alae of its
+  // own (sacralised: four free lumbar vertebrae), or S1 free of the sacrum with a disc below it
+  // and no alae (lumbarised: six).
+  enum class TransitionalVertebra { None, SacralisedL5, LumbarisedS1 };
 
   // A label imposed on one level instead of drawing it (tests, demos).
   struct PhantomLabel
@@ -64,7 +68,7 @@ namespace spinemet
     uint64_t seed = 1;
     bool randomAcquisition = false;
 
-    std::optional<std::string> levels;            // "T12-L2" (default), "T1-L5", "L3"
+    std::optional<std::string> levels;            // "T12-L2" (default), "T1-L5", "L3", "C6-T2", "L4-S1"
     std::optional<size_t> matrix;                 // 512 (default) or 256, rows = columns
     std::optional<double> pixelSpacingMm;         // 0.5 - 1.0 (default 0.7)
     std::optional<double> sliceThicknessMm;       // 0.625 - 5 (default 2.5)
@@ -96,6 +100,10 @@ namespace spinemet
     // Realistic bone only: the patient's mean cancellous density (50-350 HU) instead of the one
     // drawn from the seed (age-dependent, osteopenic down to about 50 HU).
     std::optional<double> boneDensityHu;
+    // A short rib on C7, both sides: the variant that passes for the first rib. Recorded in the
+    // ground truth.
+    bool cervicalRib = false;
+    TransitionalVertebra transitional = TransitionalVertebra::None;
   };
 
   // The acquisition actually used, after defaults and random draws.
@@ -205,6 +213,8 @@ namespace spinemet
   const char* toString(PhantomTransferSyntax value);    // "explicit", "rle", "jpeg-lossless", "jpeg-ls"
   const char* toString(LesionSide value);               // "none", "left", "right", "both"
   const char* toString(PhantomBoneModel value);         // "simple", "realistic"
+  const char* toString(TransitionalVertebra value);     // "none", "sacralised-l5", "lumbarised-s1"
+  TransitionalVertebra parseTransitionalVertebra(const std::string& text);
   std::string transferSyntaxUid(PhantomTransferSyntax value);
   // Parsers throw AnalysisError("phantom-settings", ...) naming the bad text.
   PhantomDifficulty parsePhantomDifficulty(const std::string& text);
@@ -213,6 +223,9 @@ namespace spinemet
   PhantomBoneModel parsePhantomBoneModel(const std::string& text);
   // "T11=lytic:bilateral,L1=blastic:unilateral-left,L2=normal" -> labels
   std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text);
-  // Level names T1..T12, L1..L5 and their order (0 = T1).
+  // Level names T1..T12, L1..L5 and their order (0 = T1): the levels a random acquisition draws.
   const std::vector<std::string>& phantomLevelNames();
+  // Every level a study may cover, cranial first: C3..C7, T1..L5, S1 (the sacrum's first
+  // segment; S2-S5 are modelled below it but not scanned as levels of their own).
+  const std::vector<std::string>& phantomScannableLevelNames();
 }

@@ -50,6 +50,30 @@ namespace spinemet
       }
     }
 
+    namespace
+    {
+      // The first rib: short, broad and sharply curved, it turns forward just beyond the
+      // transverse process, round the apex of the lung (about 60 mm from the body's centre), and runs
+      // forward and in to the manubrium, sloping down (issue 15: the first rib as a landmark).
+      template <typename AddBone, typename MakeCapsule>
+      void addFirstRibArc(const VertebraModel& v, double side, double x0, double y0, double ribZ,
+                          double halfHeight, double radius, AddBone addBone, MakeCapsule capsule)
+      {
+        const double points[][3] = {   // lateral of the tip, y from the body's centre, drop (mm)
+          {22, 4, 2}, {30, -14, 6}, {24, -40, 12}, {8, -64, 20}, {-12, -82, 26}};
+        const double tip = v.transverseTipX;
+        for (const auto& p : points)
+        {
+          const double x1 = v.centreX + side * std::max(20.0, tip + p[0]);
+          const double y1 = v.centreY + p[1];
+          const double zc = ribZ - p[2];
+          addBone(capsule(x0, y0, x1, y1, radius), Interval{zc - halfHeight, zc + halfHeight});
+          x0 = x1;
+          y0 = y1;
+        }
+      }
+    }
+
     // The whole column T1..L5 in patient coordinates, the trunk around it, and the bone elements.
     Anatomy buildAnatomy(uint64_t seed, int ribPairs)
     {
@@ -247,9 +271,10 @@ namespace spinemet
           // The last two pairs are short (floating ribs), whichever vertebrae carry them.
           const int fromLast = ribPairs - 1 - v.levelIndex;
           const int segments = fromLast <= 1 ? 3 + fromLast * 2 : 9;
-          // Ribs 2-9 meet the column at the top of their vertebra (their heads also touch the
-          // disc and the body above); ribs 1 and 10-12 a little lower, on their own body.
-          const bool headAtTop = v.levelIndex >= 1 && v.levelIndex <= 8;
+          // Ribs 1-9 meet the column at the top of their vertebra (the heads of 2-9 also touch
+          // the disc and the body above); ribs 10-12 a little lower, on their own body.
+          // The first rib's head sits high on T1 too (a single facet at its upper border).
+          const bool headAtTop = v.levelIndex <= 8;
           const double ribZ = v.zTop - (headAtTop ? 0.1 : 0.25) * h;
           const double ribHalfHeight = 4.5;
           const double ribDrop = along({{0, 4}, {6, 7}, {11, 6}}, s);
@@ -265,6 +290,12 @@ namespace spinemet
             double angle = std::asin(std::min(0.95, std::fabs(x1 - anatomy.bodyCentreX) / wallX)) + 0.25;
             x0 = x1;
             y0 = y1;
+            if (v.levelIndex == 0)
+            {
+              addFirstRibArc(v, side, x0, y0, ribZ, ribHalfHeight, ribRadius,
+                             [&](Element e, Interval z) { bone(e, z, posteriorCore - 30); }, capsule);
+              continue;
+            }
             for (int k = 1; k <= segments; ++k)
             {
               x1 = anatomy.bodyCentreX + side * std::sin(angle) * wallX;
@@ -425,8 +456,8 @@ namespace spinemet
       Random lesions = stream(settings.seed, "lesions");
       for (int level = firstLevel; level <= lastLevel; ++level)
       {
-        VertebraModel& v = anatomy.vertebrae[level];
-        const std::string name = phantomLevelNames()[level];
+        VertebraModel& v = vertebraAt(anatomy, level);
+        const std::string name = levelName(level);
         v.inStudy = true;
         v.studyIndex = level - firstLevel;
 

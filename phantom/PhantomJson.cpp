@@ -79,6 +79,8 @@ namespace spinemet
     {
       settings["bone_density_hu"] = *s.boneDensityHu;
     }
+    settings["cervical_rib"] = s.cervicalRib;
+    settings["transitional_vertebra"] = toString(s.transitional);
     settings["noise_sigma_hu"] = s.noiseSigmaHu;
     settings["in_plane_blur_mm"] = s.inPlaneBlurMm;
     settings["lesion_probability"] = s.lesionProbability;

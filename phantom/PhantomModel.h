@@ -112,7 +112,7 @@ namespace spinemet
 
     struct VertebraModel
     {
-      int levelIndex = 0;            // 0 = T1 ... 16 = L5
+      int levelIndex = 0;            // 0 = T1 ... 16 = L5; C3..C7 = -5..-1, S1..S5 = 17..21
       double zBottom = 0;
       double zTop = 0;
       double centreX = 0;
@@ -195,9 +195,10 @@ namespace spinemet
       double fatMm = 20;
       double tableTopY = 0;          // y of the table top = the flattened back
       // column
-      std::vector<VertebraModel> vertebrae;    // T1..L5, all of them (cranial first)
+      std::vector<VertebraModel> vertebrae;    // C3..S5, all of them (cranial first)
+      int firstLevelIndex = 0;                 // levelIndex of vertebrae[0] (C3: -5)
       std::vector<Element> elements;           // bone and disc shapes of the whole column
-      std::vector<double> levelCentresZ;       // mid-height of each level, T1..L5
+      std::vector<double> levelCentresZ;       // mid-height of each level, as vertebrae
       // soft tissue
       double lungScale = 1;
       double psoasScale = 1;
@@ -248,9 +249,22 @@ namespace spinemet
                              double thickness, std::vector<float>& hu, RenderBuffers& buffers);
 
     // Settings (PhantomSettings.cpp)
-    constexpr int LEVEL_COUNT = 17;   // T1..L5
+    constexpr int LEVEL_COUNT = 17;   // T1..L5: the levels a random acquisition draws from
+    constexpr int FIRST_SCANNABLE_LEVEL = -5;   // C3
+    constexpr int S1_LEVEL = 17;
+    constexpr int L5_LEVEL = 16;
+    constexpr int C7_LEVEL = -1;
     [[noreturn]] void settingsError(const std::string& message);   // AnalysisError "phantom-settings"
-    int levelIndex(const std::string& name);                        // "T1" -> 0 ... "L5" -> 16
+    int levelIndex(const std::string& name);   // "C3" -> -5, "T1" -> 0 ... "L5" -> 16, "S1" -> 17
+    std::string levelName(int level);          // the inverse
+    inline VertebraModel& vertebraAt(Anatomy& anatomy, int level)
+    {
+      return anatomy.vertebrae[static_cast<size_t>(level - anatomy.firstLevelIndex)];
+    }
+    inline const VertebraModel& vertebraAt(const Anatomy& anatomy, int level)
+    {
+      return anatomy.vertebrae[static_cast<size_t>(level - anatomy.firstLevelIndex)];
+    }
     double roundTo(double value, double step);
     std::string formatNumber(double value);
     PhantomAcquisition resolveAcquisition(const PhantomSettings& settings);
@@ -260,6 +274,9 @@ namespace spinemet
 
     // Anatomy (PhantomAnatomy.cpp)
     Anatomy buildAnatomy(uint64_t seed, int ribPairs = 12);
+    // Adds the lower cervical spine (C3-C7, optionally a rib on C7) above T1 and the sacrum
+    // (S1-S5, alae, iliac bones) below L5, with the transitional variant (PhantomColumnEnds.cpp).
+    void addColumnEnds(Anatomy& anatomy, uint64_t seed, bool cervicalRib, TransitionalVertebra transitional);
     void lean(const VertebraModel& vertebra, Vector3& point);   // a point at its z, along the lean
     // Draws labels and lesions for firstLevel..lastLevel, appends their truth.
     void placeLesions(Anatomy& anatomy, const PhantomSettings& settings, const PhantomLesionRanges& ranges,

@@ -45,7 +45,7 @@ namespace spinemet
 
     int levelIndex(const std::string& name)
     {
-      const auto& names = phantomLevelNames();
+      const auto& names = phantomScannableLevelNames();
       const std::string upper = [&]
       {
         std::string u = trim(name);
@@ -56,9 +56,22 @@ namespace spinemet
       const auto found = std::find(names.begin(), names.end(), upper);
       if (found == names.end())
       {
-        settingsError("unknown vertebral level \"" + name + "\" (expected T1..T12 or L1..L5)");
+        settingsError("unknown vertebral level \"" + name + "\" (expected C3..C7, T1..T12, L1..L5 or S1)");
       }
-      return static_cast<int>(found - names.begin());
+      return static_cast<int>(found - names.begin()) + FIRST_SCANNABLE_LEVEL;
+    }
+
+    std::string levelName(int level)
+    {
+      if (level >= FIRST_SCANNABLE_LEVEL && level <= S1_LEVEL)
+      {
+        return phantomScannableLevelNames()[static_cast<size_t>(level - FIRST_SCANNABLE_LEVEL)];
+      }
+      if (level > S1_LEVEL && level <= S1_LEVEL + 4)
+      {
+        return "S" + std::to_string(level - S1_LEVEL + 1);
+      }
+      return "C" + std::to_string(8 + level);
     }
 
     double roundTo(double value, double step)
@@ -123,8 +136,8 @@ namespace spinemet
         const size_t dash = text.find('-');
         const std::string first = dash == std::string::npos ? text : text.substr(0, dash);
         const std::string last = dash == std::string::npos ? text : text.substr(dash + 1);
-        a.firstLevel = phantomLevelNames()[levelIndex(first)];
-        a.lastLevel = phantomLevelNames()[levelIndex(last)];
+        a.firstLevel = levelName(levelIndex(first));
+        a.lastLevel = levelName(levelIndex(last));
         if (levelIndex(a.firstLevel) > levelIndex(a.lastLevel))
         {
           settingsError("levels \"" + *s.levels + "\" must run cranial to caudal (e.g. T10-L2)");
@@ -273,6 +286,14 @@ namespace spinemet
       {
         out << ";bone-density=" << formatNumber(*s.boneDensityHu);
       }
+      if (s.cervicalRib)
+      {
+        out << ";cervical-rib";
+      }
+      if (s.transitional != TransitionalVertebra::None)
+      {
+        out << ";transitional=" << toString(s.transitional);
+      }
       return out.str();
     }
   }
@@ -283,6 +304,35 @@ namespace spinemet
       "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12",
       "L1", "L2", "L3", "L4", "L5"};
     return names;
+  }
+
+  const std::vector<std::string>& phantomScannableLevelNames()
+  {
+    static const std::vector<std::string> names = {
+      "C3", "C4", "C5", "C6", "C7",
+      "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12",
+      "L1", "L2", "L3", "L4", "L5", "S1"};
+    return names;
+  }
+
+  const char* toString(TransitionalVertebra value)
+  {
+    switch (value)
+    {
+      case TransitionalVertebra::None: return "none";
+      case TransitionalVertebra::SacralisedL5: return "sacralised-l5";
+      case TransitionalVertebra::LumbarisedS1: return "lumbarised-s1";
+    }
+    return "none";
+  }
+
+  TransitionalVertebra parseTransitionalVertebra(const std::string& text)
+  {
+    const std::string t = lowercase(trim(text));
+    if (t == "none") return TransitionalVertebra::None;
+    if (t == "sacralised-l5" || t == "sacralized-l5") return TransitionalVertebra::SacralisedL5;
+    if (t == "lumbarised-s1" || t == "lumbarized-s1") return TransitionalVertebra::LumbarisedS1;
+    settingsError("unknown transitional vertebra \"" + text + "\" (expected none, sacralised-l5 or lumbarised-s1)");
   }
 
   PhantomLesionRanges phantomLesionRanges(PhantomDifficulty difficulty)
@@ -412,7 +462,7 @@ namespace spinemet
       {
         settingsError("label \"" + entry + "\" is not LEVEL=QUALITY[:POSTEROLATERAL], e.g. T11=lytic:bilateral");
       }
-      const std::string level = phantomLevelNames()[levelIndex(entry.substr(0, equals))];
+      const std::string level = levelName(levelIndex(entry.substr(0, equals)));
       const std::string value = lowercase(entry.substr(equals + 1));
       const size_t colon = value.find(':');
       const std::string quality = trim(value.substr(0, colon));

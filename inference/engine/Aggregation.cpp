@@ -5,6 +5,9 @@
 #include "common/JsonFields.h"
 
 #include <algorithm>
+
+static_assert(static_cast<float>(spinemet::UNCERTAIN_LEVEL_CONFIDENCE) == spinemet::RESULT_UNCERTAIN_LEVEL_CONFIDENCE,
+              "the result's and the spine stage's threshold of an uncertain level must agree");
 #include <numeric>
 #include <sstream>
 #include <stdexcept>

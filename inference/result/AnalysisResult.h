@@ -72,6 +72,10 @@ namespace spinemet
     float outOfDistributionScore = std::numeric_limits<float>::quiet_NaN();
   };
 
+  // Below this a level is uncertain; the spine stage's UNCERTAIN_LEVEL_CONFIDENCE (Aggregation.cpp
+  // checks that the two agree).
+  constexpr float RESULT_UNCERTAIN_LEVEL_CONFIDENCE = 0.8f;
+
   struct VertebraResult
   {
     int index = 0;                   // cranial to caudal
@@ -81,6 +85,13 @@ namespace spinemet
     // ("first rib", "last rib", "first and last ribs", "segmentation"; empty without a level).
     float levelConfidence = 0;
     std::string levelLandmark;
+    // A level counted from a landmark with a confidence below UNCERTAIN_LEVEL_CONFIDENCE
+    // (spine/Spine.h; RESULT_UNCERTAIN_LEVEL_CONFIDENCE here, the same value): "T12?". A level
+    // without a landmark (a document written before levels had one) reads as certain.
+    bool levelUncertain() const
+    {
+      return !level.empty() && !levelLandmark.empty() && levelConfidence < RESULT_UNCERTAIN_LEVEL_CONFIDENCE;
+    }
     size_t firstSlice = 0;           // inclusive volume slice range
     size_t lastSlice = 0;
     size_t keySlice = 0;             // the slice the class rests on most confidently

@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace spinemet
@@ -44,6 +45,9 @@ namespace spinemet
     // Beside the column a rib lies at the level of the disc above its vertebra, or lower where
     // it slopes: it is looked up this far caudal.
     constexpr double HEAD_SHIFT_MM = 10;
+    // A rib crosses the band beside the column within about 10 mm of z; crossings of one piece
+    // further apart than this are two ribs joined further out.
+    constexpr double SEPARATE_CROSSINGS_MM = 8;
 
     struct Piece
     {
@@ -163,6 +167,7 @@ namespace spinemet
 
         // The piece's measures.
         std::vector<uint16_t> rowsAt(depth * lateralSteps, 0);
+        std::vector<size_t> medialAt(depth, 0);
         for (size_t index : members)
         {
           piece.frontMostMm = std::min(piece.frontMostMm, FRONT_MM + static_cast<double>(index % apSteps) * grid.rowMm);
@@ -177,6 +182,7 @@ namespace spinemet
           {
             piece.medialZSum += static_cast<double>(z);
             ++piece.medialVoxels;
+            ++medialAt[z];
           }
           ++rowsAt[z * lateralSteps + lateral];
         }
@@ -206,31 +212,51 @@ namespace spinemet
         // Where it leaves the column. Beside it, ribs 1-9 lie at about the level of the disc
         // above their vertebra (rib 1 rises to its tubercle, the others meet the disc), ribs 10-12
         // a little lower, on their own body: looked up HEAD_SHIFT_MM caudal, the vertebra there or
-        // the nearest.
-        const double headIndex = static_cast<double>(first) + piece.medialZSum / static_cast<double>(piece.medialVoxels) +
-                                 caudalSign * HEAD_SHIFT_MM / sliceMm;
-        const size_t headSlice = static_cast<size_t>(std::clamp(std::lround(headIndex), 0L, static_cast<long>(n) - 1));
-        int best = -1;
-        double bestDistance = 1e9;
-        for (const Vertebra& vertebra : layout.vertebrae)
+        // the nearest. At thick slices two neighbouring ribs can touch further out and make one
+        // piece; it then leaves the column in separate stretches of z, each a rib of its own.
+        std::vector<std::pair<double, size_t>> crossings;   // (z sum, voxels) per stretch
+        size_t lastZ = 0;
+        for (size_t z = 0; z < depth; ++z)
         {
-          const double distance = headSlice < vertebra.firstSlice ? static_cast<double>(vertebra.firstSlice - headSlice)
-                                  : headSlice > vertebra.lastSlice ? static_cast<double>(headSlice - vertebra.lastSlice)
-                                  : 0.0;
-          if (distance < bestDistance)
+          if (medialAt[z] == 0)
           {
-            bestDistance = distance;
-            best = vertebra.index;
+            continue;
           }
+          if (crossings.empty() || static_cast<double>(z - lastZ) * sliceMm > SEPARATE_CROSSINGS_MM)
+          {
+            crossings.emplace_back(0.0, 0);
+          }
+          crossings.back().first += static_cast<double>(z) * static_cast<double>(medialAt[z]);
+          crossings.back().second += medialAt[z];
+          lastZ = z;
         }
-        if (best < 0 || bestDistance * sliceMm > 6)
+        for (const auto& crossing : crossings)
         {
-          continue;
+          const double headIndex = static_cast<double>(first) + crossing.first / static_cast<double>(crossing.second) +
+                                   caudalSign * HEAD_SHIFT_MM / sliceMm;
+          const size_t headSlice = static_cast<size_t>(std::clamp(std::lround(headIndex), 0L, static_cast<long>(n) - 1));
+          int best = -1;
+          double bestDistance = 1e9;
+          for (const Vertebra& vertebra : layout.vertebrae)
+          {
+            const double distance = headSlice < vertebra.firstSlice ? static_cast<double>(vertebra.firstSlice - headSlice)
+                                    : headSlice > vertebra.lastSlice ? static_cast<double>(headSlice - vertebra.lastSlice)
+                                    : 0.0;
+            if (distance < bestDistance)
+            {
+              bestDistance = distance;
+              best = vertebra.index;
+            }
+          }
+          if (best < 0 || bestDistance * sliceMm > 6)
+          {
+            continue;
+          }
+          VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(best)];
+          const bool firstRib = !evidence.ribLeft && !evidence.ribRight;
+          (side == 0 ? evidence.ribLeft : evidence.ribRight) = true;
+          evidence.ribReachMm = firstRib ? piece.maximumLateralMm : std::min(evidence.ribReachMm, piece.maximumLateralMm);
         }
-        VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(best)];
-        const bool firstRib = !evidence.ribLeft && !evidence.ribRight;
-        (side == 0 ? evidence.ribLeft : evidence.ribRight) = true;
-        evidence.ribReachMm = firstRib ? piece.maximumLateralMm : std::min(evidence.ribReachMm, piece.maximumLateralMm);
       }
     }
   }

@@ -28,6 +28,13 @@ namespace spinemet
       }
 
       constexpr int RIM_SECTORS = 24;
+      // Wider than this (an L5 body is about 50 mm, with osteophytes 60; the size evidence
+      // falls to nothing at 90 mm), a component is measured by its run through the centre
+      // column instead (SliceAnalyser::candidates).
+      constexpr double MAXIMUM_PLAIN_BODY_WIDTH_MM = 90;
+      constexpr double BILATERAL_EXTENSION_MM = 20;
+      // How far from the patient's midline the front of a sacral body is looked for.
+      constexpr double SACRAL_BODY_SEARCH_MM = 35;
       constexpr double PI = 3.14159265358979323846;
 
       int sectorOf(double dx, double dy)
@@ -331,15 +338,17 @@ namespace spinemet
         {
           continue;
         }
-        const long cx = std::lround(s.sumColumns / static_cast<double>(s.area));
-        const long cy = std::lround(s.sumRows / static_cast<double>(s.area));
+        long cx = std::lround(s.sumColumns / static_cast<double>(s.area));
+        long cy = std::lround(s.sumRows / static_cast<double>(s.area));
 
         // The body's posterior wall: going back from the centre along the midline of the
         // structure, the first 4 mm without thick bone (the spinal canal). Pedicles that are
         // thick enough to join the core stay behind that line.
         const long canalRun = std::max(2L, std::lround(4.0 / grid_.rowMm));
         long wall = cy;
+        auto findWall = [&]()
         {
+          wall = cy;
           long run = 0;
           for (long r = cy; r >= 0 && r < static_cast<long>(rows); r += static_cast<long>(sign))
           {
@@ -357,52 +366,152 @@ namespace spinemet
               break;
             }
           }
-        }
+        };
+        findWall();
 
         // The body: the core in front of the wall. Its width is taken from the front three
         // quarters only: the pedicles leave the body at its posterior corners, and where they
         // are thick (lumbar levels, a blastic pedicle) they join the core there.
-        double r0 = 1e9, r1 = -1e9;
-        for (size_t r = s.row0; r <= s.row1; ++r)
-        {
-          if ((static_cast<double>(r) - static_cast<double>(wall)) * sign > 0)
-          {
-            continue;
-          }
-          for (size_t c = s.column0; c <= s.column1; ++c)
-          {
-            if (labels_[r * columns + c] == label)
-            {
-              r0 = std::min(r0, static_cast<double>(r));
-              r1 = std::max(r1, static_cast<double>(r));
-              break;
-            }
-          }
-        }
-        if (r0 > r1)
-        {
-          continue;
-        }
-        const double anterior = sign > 0 ? r0 : r1;
-        const double widthLimit = anterior + sign * 0.75 * (r1 - r0);
+        // `throughCentre`: only the run of the component through the centre column on each row
+        // counts; for a component too wide for a body, where bone lateral of it joins the core
+        // (the sacral alae and the iliac bones beyond the sacroiliac joints, at S1).
+        double r0 = 1e9, r1 = -1e9, c0 = 1e9, c1 = -1e9;
         size_t area = 0;
-        double c0 = 1e9, c1 = -1e9;
-        for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+        auto runOf = [&](size_t r, bool throughCentre, size_t& first, size_t& last)
         {
-          const bool widthRow = (static_cast<double>(r) - widthLimit) * sign <= 0;
-          for (size_t c = s.column0; c <= s.column1; ++c)
+          if (!throughCentre)
           {
-            if (labels_[r * columns + c] != label)
+            first = s.column0;
+            last = s.column1;
+            return true;
+          }
+          const size_t centre = static_cast<size_t>(cx);
+          if (labels_[r * columns + centre] != label)
+          {
+            return false;
+          }
+          first = centre;
+          last = centre;
+          while (first > s.column0 && labels_[r * columns + first - 1] == label) --first;
+          while (last < s.column1 && labels_[r * columns + last + 1] == label) ++last;
+          return true;
+        };
+        auto measure = [&](bool throughCentre)
+        {
+          r0 = 1e9; r1 = -1e9; c0 = 1e9; c1 = -1e9;
+          area = 0;
+          for (size_t r = s.row0; r <= s.row1; ++r)
+          {
+            if ((static_cast<double>(r) - static_cast<double>(wall)) * sign > 0)
             {
               continue;
             }
-            ++area;
-            if (widthRow)
+            size_t first = 0, last = 0;
+            if (!runOf(r, throughCentre, first, last))
             {
-              c0 = std::min(c0, static_cast<double>(c));
-              c1 = std::max(c1, static_cast<double>(c));
+              continue;
+            }
+            for (size_t c = first; c <= last; ++c)
+            {
+              if (labels_[r * columns + c] == label)
+              {
+                r0 = std::min(r0, static_cast<double>(r));
+                r1 = std::max(r1, static_cast<double>(r));
+                break;
+              }
             }
           }
+          if (r0 > r1)
+          {
+            return;
+          }
+          const double anterior = sign > 0 ? r0 : r1;
+          const double widthLimit = anterior + sign * 0.75 * (r1 - r0);
+          for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+          {
+            const bool widthRow = (static_cast<double>(r) - widthLimit) * sign <= 0;
+            size_t first = 0, last = 0;
+            if (!runOf(r, throughCentre, first, last))
+            {
+              continue;
+            }
+            for (size_t c = first; c <= last; ++c)
+            {
+              if (labels_[r * columns + c] != label)
+              {
+                continue;
+              }
+              ++area;
+              if (widthRow)
+              {
+                c0 = std::min(c0, static_cast<double>(c));
+                c1 = std::max(c1, static_cast<double>(c));
+              }
+            }
+          }
+        };
+        measure(false);
+        if (r0 <= r1 && c0 <= c1 && (c1 - c0 + 1) * grid_.columnMm > MAXIMUM_PLAIN_BODY_WIDTH_MM)
+        {
+          // Only where bone reaches well beyond the run on both sides, as the alae and iliac
+          // bones do beside S1; a component wide on one side only keeps its plain measure.
+          const double plainFirst = c0;
+          const double plainLast = c1;
+          // The centre: the body's front is the most anterior bone of the component near the
+          // patient's midline (the alae lie behind it; the iliac wings, further forward, lie
+          // far out), as the centroid of a component cut by the field of view may miss the
+          // body. The centre row is the middle of the component's run back from there.
+          {
+            const long reach = std::lround(SACRAL_BODY_SEARCH_MM / grid_.columnMm);
+            const long from = std::max(static_cast<long>(s.column0), std::lround(patientMidColumn_) - reach);
+            const long to = std::min(static_cast<long>(s.column1), std::lround(patientMidColumn_) + reach);
+            long bestColumn = -1;
+            double bestFront = 1e18;
+            long bestRow = 0;
+            for (long c = from; c <= to; ++c)
+            {
+              for (size_t k = 0; k <= s.row1 - s.row0; ++k)
+              {
+                const size_t r = sign > 0 ? s.row0 + k : s.row1 - k;
+                if (labels_[r * columns + static_cast<size_t>(c)] == label)
+                {
+                  const double front = static_cast<double>(r) * sign;
+                  if (front < bestFront)
+                  {
+                    bestFront = front;
+                    bestColumn = c;
+                    bestRow = static_cast<long>(r);
+                  }
+                  break;
+                }
+              }
+            }
+            if (bestColumn >= 0)
+            {
+              long back = bestRow;
+              while (back + static_cast<long>(sign) >= 0 && back + static_cast<long>(sign) < static_cast<long>(rows) &&
+                     labels_[static_cast<size_t>(back + static_cast<long>(sign)) * columns + static_cast<size_t>(bestColumn)] == label)
+              {
+                back += static_cast<long>(sign);
+              }
+              cx = bestColumn;
+              cy = (bestRow + back) / 2;
+              findWall();
+            }
+          }
+          measure(true);
+          const double lateralMm = std::min(c0 - plainFirst, plainLast - c1) * grid_.columnMm;
+          if (r0 > r1 || c0 > c1 || lateralMm < BILATERAL_EXTENSION_MM)
+          {
+            cx = std::lround(s.sumColumns / static_cast<double>(s.area));
+            cy = std::lround(s.sumRows / static_cast<double>(s.area));
+            findWall();
+            measure(false);
+          }
+        }
+        if (r0 > r1 || c0 > c1)
+        {
+          continue;
         }
         const double areaMm2 = static_cast<double>(area) * pixelMm2;
         if (areaMm2 < options_.minimumBodyAreaMm2)

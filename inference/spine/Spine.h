@@ -53,7 +53,8 @@ namespace spinemet
   struct VertebraLevelEvidence
   {
     // How far the level can be trusted (0 when there is none) and the landmark it was counted
-    // from ("first rib", "last rib", "first and last ribs", "segmentation").
+    // from ("first rib", "last rib", "sacrum", "first and last ribs", "last rib and sacrum",
+    // "segmentation", ...).
     double confidence = 0;
     std::string landmark;
     // A rib leaves this vertebra on the patient's left / right (findRibs).
@@ -62,6 +63,9 @@ namespace spinemet
     // The shortest lateral reach (mm from the body's centre) of its ribs within the posterior
     // window: the first rib turns forward within about 70 mm, the others reach further.
     double ribReachMm = 0;
+    // Bone runs from the body's side out to the sacroiliac joints on both sides: sacral alae
+    // (findSacrum), S1 or a sacralised L5.
+    bool alae = false;
   };
 
   struct SpineLayout
@@ -141,12 +145,17 @@ namespace spinemet
   // "Levels").
   void findRibs(const Volume& volume, SpineLayout& layout);
 
+  // Fills SpineLayout::levelEvidence's alae: which vertebrae are sacral (docs/spine.md,
+  // "Levels").
+  void findSacrum(const Volume& volume, SpineLayout& layout);
+
   // Below this confidence a level is to be read as uncertain (a last-rib count: a rib variant
   // would shift it unseen); every surface that shows the level can say so.
   constexpr double UNCERTAIN_LEVEL_CONFIDENCE = 0.8;
 
-  // Names the levels from the rib-bearing vertebrae (T1 carries the first rib, T12 the last),
-  // with a confidence and the landmark for each, or leaves them empty and says why in
-  // SpineLayout::levelNote. `sliceCount` tells which vertebrae the scan cuts.
+  // Names the levels from the rib-bearing vertebrae (T1 carries the first rib, T12 the last) and
+  // the sacrum (S1, the topmost vertebra with alae below the ribs), with a confidence and the
+  // landmark for each, or leaves them empty and says why in SpineLayout::levelNote. `sliceCount`
+  // tells which vertebrae the scan cuts.
   void nameLevels(SpineLayout& layout, size_t sliceCount);
 }

@@ -445,6 +445,7 @@ namespace spinemet
       }
     }
     findRibs(volume, layout);
+    findSacrum(volume, layout);
     nameLevels(layout, n);
     return layout;
   }

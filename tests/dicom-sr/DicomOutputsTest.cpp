@@ -464,6 +464,47 @@ namespace spinemet
     EXPECT_TRUE(read.vertebrae[1].level.empty());
   }
 
+  // Issue 15: a level counted from one landmark that a variant can move ("T12?", confidence below
+  // UNCERTAIN_LEVEL_CONFIDENCE) is not coded as that level's CID 7603 finding site: a coded query
+  // for T12 must not find it. Its site is the spine; the level stays as text. A certain level keeps
+  // its code, and the SR still passes both validators.
+  TEST_F(DicomOutputs, UncertainLevelIsNotCodedAsItsVertebra)
+  {
+    AnalysisResult result = made_->result;
+    ASSERT_GE(result.vertebrae.size(), 3u);
+    VertebraResult& uncertain = result.vertebrae[1];
+    uncertain.levelConfidence = 0.75f;
+    uncertain.levelLandmark = "last rib";
+    uncertain.displayName = uncertain.level + "?";
+    VertebraResult& certain = result.vertebrae[2];
+    certain.levelConfidence = 0.95f;
+    certain.levelLandmark = "last rib and sacrum";
+    ASSERT_TRUE(uncertain.levelUncertain());
+    ASSERT_FALSE(certain.levelUncertain());
+    const std::string uncertainCode = codes::vertebraCode(uncertain.level)->value;
+    const std::string certainCode = codes::vertebraCode(certain.level)->value;
+
+    const DicomObject object = writeMeasurementReport(result);
+    EXPECT_EQ(std::string::npos, object.bytes.find(uncertainCode)) << uncertain.level << " coded although uncertain";
+    EXPECT_NE(std::string::npos, object.bytes.find(certainCode));
+    EXPECT_NE(std::string::npos, object.bytes.find(codes::SPINE.value));
+    const ReportedAnalysis read = readMeasurementReport(object.bytes);
+    ASSERT_EQ(result.vertebrae.size(), read.vertebrae.size());
+    EXPECT_TRUE(read.vertebrae[1].level.empty());
+    EXPECT_EQ(uncertain.level + "?", read.vertebrae[1].trackingIdentifier);
+    EXPECT_EQ(certain.level, read.vertebrae[2].level);
+
+    const std::string path = (*folder_ / "sr-uncertain-level.dcm").string();
+    object.save(path);
+    const CommandResult dciodvfy = run("dciodvfy '" + path + "'");
+    EXPECT_TRUE(linesStartingWith(dciodvfy.output, "Error").empty()) << dciodvfy.output;
+    const CommandResult pixelmed = run("java -Djdk.xml.xpathExprOpLimit=0 -Djdk.xml.xpathExprGrpLimit=0 "
+                                       "-Djdk.xml.xpathTotalOpLimit=0 -cp /usr/share/java/pixelmed.jar "
+                                       "com.pixelmed.validate.DicomSRValidator '" + path + "'");
+    EXPECT_NE(std::string::npos, pixelmed.output.find("Root Template Validation Complete")) << pixelmed.output;
+    EXPECT_TRUE(linesStartingWith(pixelmed.output, "Error").empty()) << pixelmed.output;
+  }
+
   TEST_F(DicomOutputs, ReaderRefusesWhatIsNotASpineMetReport)
   {
     try

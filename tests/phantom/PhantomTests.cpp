@@ -526,8 +526,14 @@ TEST(PhantomTest, BadSettingsAreRejectedWithTheirName)
   s.levels = "L2-T1";
   EXPECT_NE(code(s).find("cranial to caudal"), std::string::npos);
   s = PhantomSettings();
-  s.levels = "C7";
+  // C3-C7 and S1 are modelled (issue 15); C2 and the sacral segments below S1 are not levels
+  s.levels = "C2";
   EXPECT_NE(code(s).find("unknown vertebral level"), std::string::npos);
+  s.levels = "L5-S2";
+  EXPECT_NE(code(s).find("unknown vertebral level"), std::string::npos);
+  s = PhantomSettings();
+  s.transitional = TransitionalVertebra::SacralisedL5;
+  EXPECT_THROW(parseTransitionalVertebra("sacral"), AnalysisError);
   s = PhantomSettings();
   s.labels = parsePhantomLabels("T5=lytic");
   EXPECT_NE(code(s).find("outside the levels covered (T12-L2)"), std::string::npos);
@@ -635,4 +641,60 @@ TEST(PhantomTest, EveryDifficultyDrawsWithinItsRangesAndTheVoxelsFollow)
                             [](const PhantomSlice& slice) { return slice.lesionVisible; }))
       << toString(difficulty);
   }
+}
+
+namespace
+{
+  // Is there bone (>= 150 HU) at `lateralMm` either side of a vertebra's body, level with the
+  // back half of the body, on its middle slice? The sacral alae are; a lumbar body has the psoas.
+  bool boneBesideBothSides(const PhantomStudy& study, const PhantomVertebra& v, double lateralMm)
+  {
+    const Volume& volume = study.series.volume;
+    const size_t k = sliceAt(study, v.bodyCentre[2]);
+    const double spacing = volume.geometry().columnSpacing;
+    bool sides[2] = {false, false};
+    for (int side = 0; side < 2; ++side)
+    {
+      const double column = v.bodyCentreColumn + (side == 0 ? -1 : 1) * lateralMm / spacing;
+      for (double rowMm = 0; rowMm <= v.bodyDepthMm * 0.7; rowMm += spacing)
+      {
+        const double row = v.bodyCentreRow + rowMm / spacing;
+        sides[side] = sides[side] || volume.at(static_cast<size_t>(std::lround(column)),
+                                               static_cast<size_t>(std::lround(row)), k) >= 150;
+      }
+    }
+    return sides[0] && sides[1];
+  }
+}
+
+// Issue 15: the lower cervical spine and the sacrum are levels a study may cover, with the
+// variants recorded in the ground truth and in the UIDs.
+TEST(PhantomTest, CervicalSpineSacrumAndTheirVariantsAreModelled)
+{
+  PhantomSettings pelvic = smallSettings(31);
+  pelvic.levels = "L4-S1";
+  const PhantomStudy sacrum = generatePhantom(pelvic);
+  ASSERT_EQ(sacrum.truth.vertebrae.size(), 3u);
+  EXPECT_EQ(sacrum.truth.vertebrae[2].level, "S1");
+  const PhantomVertebra& s1 = vertebra(sacrum, "S1");
+  const PhantomVertebra& l5 = vertebra(sacrum, "L5");
+  EXPECT_TRUE(boneBesideBothSides(sacrum, s1, 45)) << "no alae beside S1";
+  EXPECT_FALSE(boneBesideBothSides(sacrum, l5, 45)) << "bone beside L5";
+
+  // A sacralised L5 carries alae of its own, and is recorded.
+  PhantomSettings sacralised = pelvic;
+  sacralised.transitional = TransitionalVertebra::SacralisedL5;
+  const PhantomStudy transitional = generatePhantom(sacralised);
+  EXPECT_TRUE(boneBesideBothSides(transitional, vertebra(transitional, "L5"), 45));
+  EXPECT_NE(transitional.series.attributes.studyInstanceUid, sacrum.series.attributes.studyInstanceUid);
+  EXPECT_NE(phantomGroundTruthJson(transitional).find("\"transitional_vertebra\" : \"sacralised-l5\""), std::string::npos);
+
+  PhantomSettings neck = smallSettings(32);
+  neck.levels = "C5-T1";
+  neck.cervicalRib = true;
+  const PhantomStudy cervical = generatePhantom(neck);
+  ASSERT_EQ(cervical.truth.vertebrae.size(), 4u);   // C5, C6, C7, T1
+  EXPECT_EQ(cervical.truth.vertebrae.front().level, "C5");
+  EXPECT_LT(vertebra(cervical, "C6").bodyWidthMm, vertebra(cervical, "T1").bodyWidthMm);
+  EXPECT_NE(phantomGroundTruthJson(cervical).find("\"cervical_rib\" : true"), std::string::npos);
 }

@@ -17,7 +17,8 @@ namespace spinemet
     constexpr double FIRST_RIB_REACH_MM = 65;   // a short rib turning forward: the first
     constexpr double RIB_REACH_MM = 110;
 
-    // `ribs`, cranial first: '-' no rib, 'r' a rib, 'f' a first-rib-like (short) rib. Each
+    // `ribs`, cranial first: '-' no rib, 'r' a rib, 'f' a first-rib-like (short) rib, 's' sacral
+    // alae (with bone beside them that the rib finder takes for a rib, as beside S1). Each
     // vertebra 10 slices high; the scan cuts the first and last when `cutEnds`.
     SpineLayout layoutWithRibs(const std::string& ribs, bool cutEnds, size_t& sliceCount)
     {
@@ -40,6 +41,7 @@ namespace spinemet
         VertebraLevelEvidence evidence;
         evidence.ribLeft = ribs[v] != '-';
         evidence.ribRight = ribs[v] != '-';
+        evidence.alae = ribs[v] == 's';
         evidence.ribReachMm = ribs[v] == 'f' ? FIRST_RIB_REACH_MM : ribs[v] == 'r' ? RIB_REACH_MM : 0;
         layout.levelEvidence.push_back(evidence);
       }
@@ -119,7 +121,7 @@ namespace spinemet
     EXPECT_TRUE(thoracic.vertebrae[2].level.empty());
     EXPECT_NE(thoracic.levelNote.find("neither the first nor the last rib"), std::string::npos) << thoracic.levelNote;
 
-    // Lumbar without ribs (sacrum anchoring is not implemented).
+    // Lumbar without ribs or sacrum.
     SpineLayout lumbar = layoutWithRibs("-----", true, slices);
     nameLevels(lumbar, slices);
     EXPECT_TRUE(lumbar.vertebrae[2].level.empty());
@@ -152,5 +154,98 @@ namespace spinemet
     SpineLayout split = layoutWithRibs("rr--r---", true, slices);
     nameLevels(split, slices);
     EXPECT_TRUE(split.vertebrae[0].level.empty()) << split.levelNote;
+  }
+
+
+  TEST(LevelNaming, TheSacrumAloneNamesS1AndTheLumbarSpineAsUncertain)
+  {
+    size_t slices = 0;
+    SpineLayout pelvic = layoutWithRibs("----s", true, slices);
+    nameLevels(pelvic, slices);
+    EXPECT_EQ(levels(pelvic), (std::vector<std::string>{"L2", "L3", "L4", "L5", "S1"})) << pelvic.levelNote;
+    EXPECT_EQ(pelvic.levelEvidence[4].landmark, "sacrum");
+    EXPECT_LT(pelvic.levelEvidence[4].confidence, UNCERTAIN_LEVEL_CONFIDENCE);
+    EXPECT_NE(pelvic.levelNote.find("transitional"), std::string::npos) << pelvic.levelNote;
+    // Alae further down the sacrum (S2 beside the sacroiliac joints) do not move S1.
+    SpineLayout lower = layoutWithRibs("---ss", true, slices);
+    nameLevels(lower, slices);
+    EXPECT_EQ(lower.vertebrae[3].level, "S1") << lower.levelNote;
+  }
+
+
+  TEST(LevelNaming, FiveLumbarVertebraeBetweenTheLastRibAndTheSacrumAreConsistent)
+  {
+    size_t slices = 0;
+    SpineLayout layout = layoutWithRibs("rr-----s", true, slices);
+    nameLevels(layout, slices);
+    EXPECT_EQ(levels(layout), (std::vector<std::string>{"T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"}))
+      << layout.levelNote;
+    for (const VertebraLevelEvidence& evidence : layout.levelEvidence)
+    {
+      EXPECT_GE(evidence.confidence, UNCERTAIN_LEVEL_CONFIDENCE) << layout.levelNote;
+      EXPECT_EQ(evidence.landmark, "last rib and sacrum");
+    }
+  }
+
+
+  TEST(LevelNaming, FourOrSixLumbarVertebraeLeaveTheLevelsUnnamedAndNameTheVariants)
+  {
+    for (const std::string ribs : {"rr----s", "rr------s"})
+    {
+      size_t slices = 0;
+      SpineLayout layout = layoutWithRibs(ribs, true, slices);
+      nameLevels(layout, slices);
+      for (const Vertebra& vertebra : layout.vertebrae)
+      {
+        EXPECT_TRUE(vertebra.level.empty()) << ribs << ": " << layout.levelNote;
+      }
+      EXPECT_NE(layout.levelNote.find("transitional lumbosacral vertebra"), std::string::npos) << layout.levelNote;
+      EXPECT_NE(layout.levelNote.find("13 rib pairs"), std::string::npos) << layout.levelNote;
+    }
+  }
+
+
+  TEST(LevelNaming, ThreeLandmarksOutvoteTheVariantAndNameIt)
+  {
+    // 12 rib pairs and four free lumbar vertebrae: a sacralised L5, named L5.
+    size_t slices = 0;
+    SpineLayout sacralised = layoutWithRibs("-frrrrrrrrrrr----s", false, slices);
+    nameLevels(sacralised, slices);
+    EXPECT_EQ(sacralised.vertebrae[1].level, "T1") << sacralised.levelNote;
+    EXPECT_EQ(sacralised.vertebrae[17].level, "L5") << sacralised.levelNote;
+    EXPECT_NE(sacralised.levelNote.find("sacralised L5"), std::string::npos) << sacralised.levelNote;
+
+    // 13 rib-bearing vertebrae from the first rib, and the sacrum 17 below T1: a lumbar rib.
+    SpineLayout lumbarRib = layoutWithRibs("-frrrrrrrrrrrr----s", false, slices);
+    nameLevels(lumbarRib, slices);
+    EXPECT_EQ(lumbarRib.vertebrae[13].level, "L1") << lumbarRib.levelNote;
+    EXPECT_EQ(lumbarRib.vertebrae[18].level, "S1") << lumbarRib.levelNote;
+    EXPECT_NE(lumbarRib.levelNote.find("lumbar rib"), std::string::npos) << lumbarRib.levelNote;
+
+    // A short rib on the vertebra above the first rib, the last rib and the sacrum agreeing:
+    // a cervical rib, and the vertebra carrying it is C7.
+    SpineLayout cervical = layoutWithRibs("-ffrrrrrrrrrrr-----s", false, slices);
+    nameLevels(cervical, slices);
+    EXPECT_EQ(cervical.vertebrae[1].level, "C7") << cervical.levelNote;
+    EXPECT_EQ(cervical.vertebrae[2].level, "T1") << cervical.levelNote;
+    EXPECT_NE(cervical.levelNote.find("cervical rib"), std::string::npos) << cervical.levelNote;
+  }
+
+
+  TEST(LevelNaming, TwoShortRibsAtTheTopMakeTheFirstRibUncertain)
+  {
+    // A cervical rib on C7 and the first rib on T1 look alike: with only the top of the thorax in
+    // view the count from the first rib is flagged.
+    size_t slices = 0;
+    SpineLayout layout = layoutWithRibs("-ffrrr", false, slices);
+    nameLevels(layout, slices);
+    for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+    {
+      if (!layout.vertebrae[v].level.empty())
+      {
+        EXPECT_LT(layout.levelEvidence[v].confidence, UNCERTAIN_LEVEL_CONFIDENCE) << layout.levelNote;
+      }
+    }
+    EXPECT_NE(layout.levelNote.find("cervical rib"), std::string::npos) << layout.levelNote;
   }
 }

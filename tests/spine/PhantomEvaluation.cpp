@@ -2,6 +2,7 @@
 #include "PhantomEvaluation.h"
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <sstream>
 
@@ -39,6 +40,7 @@ namespace spinemet
     SpineEvaluation evaluateSpine(const PhantomStudy& study, const SpineLayout& layout, double cropMm)
     {
       SpineEvaluation result;
+      result.levelNote = layout.levelNote;
       const Volume& volume = study.series.volume;
       const VolumeGeometry& g = volume.geometry();
       const std::vector<PhantomVertebra>& truth = study.truth.vertebrae;
@@ -101,6 +103,24 @@ namespace spinemet
           continue;
         }
         const Vertebra& found = layout.vertebrae[static_cast<size_t>(best)];
+        // The found vertebra overlaps another true one more: this one was not found on its own
+        // (missed, or merged into its neighbour).
+        size_t ownOverlap = 0;
+        std::map<int, size_t> overlapOfTruth;
+        for (size_t s = found.firstSlice; s <= found.lastSlice; ++s)
+        {
+          if (truthOfSlice[s] >= 0)
+          {
+            ++overlapOfTruth[truthOfSlice[s]];
+          }
+        }
+        ownOverlap = overlapOfTruth[static_cast<int>(v)];
+        const bool foundOnItsOwn = std::all_of(overlapOfTruth.begin(), overlapOfTruth.end(),
+                                               [&](const auto& entry) { return entry.second <= ownOverlap; });
+        if (!foundOnItsOwn)
+        {
+          ++result.vertebraeNotFoundOnTheirOwn;
+        }
         if (found.level.empty())
         {
           ++result.levelsUnnamed;
@@ -115,6 +135,12 @@ namespace spinemet
           const VertebraLevelEvidence evidence = static_cast<size_t>(best) < layout.levelEvidence.size()
                                                    ? layout.levelEvidence[static_cast<size_t>(best)]
                                                    : VertebraLevelEvidence{};
+          // A vertebra missed or merged into its neighbour shows that neighbour's level: a count
+          // error, not a naming one.
+          if (evidence.confidence >= UNCERTAIN_LEVEL_CONFIDENCE && foundOnItsOwn)
+          {
+            ++result.levelsWrongCertain;
+          }
           result.problems.push_back(truth[v].level + " named " + found.level + " (confidence " +
                                     std::to_string(evidence.confidence) + ", " + evidence.landmark + "; " +
                                     layout.levelNote + ")");
@@ -208,12 +234,64 @@ namespace spinemet
            << ", crops missing the body " << evaluation.cropsMissingBody << "/" << evaluation.cropsChecked
            << ", body centre error mean " << evaluation.bodyCentreErrorMeanMm << " max "
            << evaluation.bodyCentreErrorMaxMm << " mm, levels " << evaluation.levelsRight << " right "
-           << evaluation.levelsWrong << " wrong " << evaluation.levelsUnnamed << " not named";
+           << evaluation.levelsWrong << " wrong (" << evaluation.levelsWrongCertain << " of them not flagged uncertain) "
+           << evaluation.levelsUnnamed << " not named";
       for (const std::string& problem : evaluation.problems)
       {
         text << "\n  " << problem;
       }
       return text.str();
+    }
+
+    PhantomSettings landmarkPhantomSettings(uint64_t seed, bool variant)
+    {
+      // splitmix64 of the seed: the draws are the same on every platform
+      uint64_t state = seed * 0x2545F4914F6CDD1Dull + 0x51ED2701ull;
+      auto next = [&state]()
+      {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+      };
+      auto pick = [&next](const std::vector<std::string>& names) { return names[next() % names.size()]; };
+      PhantomSettings settings;
+      settings.seed = seed;
+      settings.randomAcquisition = true;
+      const std::vector<std::string> cervical = {"C3", "C4", "C5", "C6"};   // C7 whole above T1
+      const std::vector<std::string> upperThoracic = {"T2", "T3", "T4", "T5", "T6", "T7", "T8"};
+      const std::vector<std::string> lowerThoracic = {"T6", "T7", "T8", "T9", "T10", "T11", "T12"};
+      const std::vector<std::string> lumbar = {"L1", "L2", "L3", "L4", "L5"};
+      const std::vector<std::string> aboveSacrum = {"T10", "T11", "T12", "L1", "L2", "L3", "L4"};
+      int landmark = static_cast<int>(next() % 3);
+      if (variant)
+      {
+        switch (next() % 5)
+        {
+          case 0: settings.ribPairs = 11; break;
+          case 1: settings.ribPairs = 13; break;
+          case 2: settings.cervicalRib = true; landmark = 0; break;
+          case 3: settings.transitional = TransitionalVertebra::SacralisedL5; landmark = 2; break;
+          default: settings.transitional = TransitionalVertebra::LumbarisedS1; landmark = 2; break;
+        }
+        if (settings.ribPairs != 12 && landmark == 0)
+        {
+          landmark = 1;
+        }
+      }
+      if (landmark == 0)
+      {
+        settings.levels = pick(cervical) + "-" + pick(upperThoracic);
+      }
+      else if (landmark == 1)
+      {
+        settings.levels = pick(lowerThoracic) + "-" + pick(lumbar);
+      }
+      else
+      {
+        settings.levels = pick(aboveSacrum) + "-S1";
+      }
+      return settings;
     }
   }
 }

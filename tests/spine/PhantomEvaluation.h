@@ -37,7 +37,14 @@ namespace spinemet
       size_t levelsRight = 0;
       size_t levelsWrong = 0;
       size_t levelsUnnamed = 0;
+      // Wrong levels given with a confidence of UNCERTAIN_LEVEL_CONFIDENCE or more to a vertebra
+      // found on its own: silently wrong.
+      size_t levelsWrongCertain = 0;
+      // True vertebrae whose best-matching found vertebra overlaps another true one more (missed
+      // or merged into a neighbour): their "level" is the neighbour's.
+      size_t vertebraeNotFoundOnTheirOwn = 0;
       std::vector<std::string> problems;   // readable, for test failure messages
+      std::string levelNote;               // SpineLayout::levelNote
 
       bool acceptable() const
       {
@@ -49,5 +56,12 @@ namespace spinemet
 
     // One line: count, edge errors, crops, body centres.
     std::string summarise(const SpineEvaluation& evaluation);
+
+    // Settings for the level accuracy (docs/spine.md, "Accuracy"): a random acquisition whose
+    // levels are drawn, from the seed, so that a landmark is in view: the first rib (C3-C6 down
+    // to T2-T8), the last rib (T6-T12 down to L1-L5) or the sacrum (T10-L4 down to S1). With
+    // `variant`, one of 11 or 13 rib pairs, a cervical rib, a sacralised L5 or a lumbarised S1
+    // is drawn as well, with the levels where it shows.
+    PhantomSettings landmarkPhantomSettings(uint64_t seed, bool variant);
   }
 }

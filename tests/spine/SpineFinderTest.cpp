@@ -529,8 +529,8 @@ namespace spinemet
       std::string levels;
       int ribPairs;
     };
-    // The phantom has no cervical vertebrae: its first rib is never seen as the first (no
-    // rib-free vertebra above), so these cases rest on the last rib.
+    // A phantom from T1 has no whole cervical vertebra above T1, so these cases rest on the last
+    // rib (the cases below have the first rib and the sacrum in view).
     const std::vector<LevelCase> cases = {{"T10-L3", 12}, {"T11-L5", 12}, {"T12-L2", 12}, {"T8-L1", 12},
                                           {"T10-L3", 11}, {"T10-L3", 13}, {"T1-L2", 11}, {"T1-L2", 13}};
     uint64_t seed = 300;
@@ -555,6 +555,77 @@ namespace spinemet
         {
           EXPECT_LT(layout.levelEvidence[v].confidence, UNCERTAIN_LEVEL_CONFIDENCE) << name << ": " << found.level;
           EXPECT_NE(layout.levelNote.find("13 rib pairs"), std::string::npos) << name << ": " << layout.levelNote;
+        }
+      }
+    }
+  }
+
+
+  // Issue 15: the first rib (a rib-free C7 above T1) and the sacrum (S1, the first fused segment)
+  // as landmarks, alone and together with the last rib (figures on phantoms only).
+  TEST(SpineLevels, PhantomsWithTheFirstRibOrTheSacrumInViewAreNamedRight)
+  {
+    const std::vector<std::string> cases = {"C5-T3", "C6-T5", "L3-S1", "L1-S1", "T11-S1", "T9-S1"};
+    uint64_t seed = 400;
+    for (const std::string& levels : cases)
+    {
+      const PhantomStudy study = generatePhantom(base(++seed, levels, 512, 0.8, 2.5));
+      const SpineLayout layout = findSpine(study.series.volume);
+      const test::SpineEvaluation evaluation = test::evaluateSpine(study, layout, SpineOptions().cropMm);
+      ASSERT_TRUE(evaluation.countMatches) << levels << ": " << test::summarise(evaluation);
+      for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+      {
+        EXPECT_EQ(layout.vertebrae[v].level, study.truth.vertebrae[v].level) << levels << ": " << layout.levelNote;
+      }
+      const bool sacrum = levels.find("S1") != std::string::npos;
+      const bool lastRib = levels[0] == 'T';
+      EXPECT_NE(layout.levelEvidence.back().landmark.find(sacrum ? "sacrum" : "first rib"), std::string::npos)
+        << levels << ": " << layout.levelNote;
+      // The last rib and the sacrum agreeing (five lumbar vertebrae) make the levels certain.
+      if (sacrum && lastRib)
+      {
+        EXPECT_GE(layout.levelEvidence.back().confidence, UNCERTAIN_LEVEL_CONFIDENCE) << levels << ": " << layout.levelNote;
+      }
+    }
+  }
+
+
+  // Variants named, not hidden: a cervical rib on C7, a sacralised L5, a lumbarised S1, 11 or 13
+  // rib pairs with the sacrum in view. Every level given is right or flagged uncertain.
+  TEST(SpineLevels, CervicalRibsAndTransitionalVertebraeAreNeverSilentlyWrong)
+  {
+    struct VariantCase
+    {
+      std::string levels;
+      bool cervicalRib;
+      TransitionalVertebra transitional;
+      int ribPairs;
+    };
+    const std::vector<VariantCase> cases = {
+      {"C5-T3", true, TransitionalVertebra::None, 12},  {"C6-T4", true, TransitionalVertebra::None, 12},
+      {"T11-S1", false, TransitionalVertebra::SacralisedL5, 12}, {"L2-S1", false, TransitionalVertebra::SacralisedL5, 12},
+      {"T11-S1", false, TransitionalVertebra::LumbarisedS1, 12}, {"L3-S1", false, TransitionalVertebra::LumbarisedS1, 12},
+      {"T10-S1", false, TransitionalVertebra::None, 11},  {"T10-S1", false, TransitionalVertebra::None, 13}};
+    uint64_t seed = 500;
+    for (const VariantCase& variant : cases)
+    {
+      PhantomSettings settings = base(++seed, variant.levels, 512, 0.8, 2.5);
+      settings.cervicalRib = variant.cervicalRib;
+      settings.transitional = variant.transitional;
+      settings.ribPairs = variant.ribPairs;
+      const PhantomStudy study = generatePhantom(settings);
+      const SpineLayout layout = findSpine(study.series.volume);
+      const test::SpineEvaluation evaluation = test::evaluateSpine(study, layout, SpineOptions().cropMm);
+      const std::string name = variant.levels + (variant.cervicalRib ? " cervical rib " : " ") +
+                               toString(variant.transitional) + " " + std::to_string(variant.ribPairs) + " rib pairs";
+      ASSERT_TRUE(evaluation.countMatches) << name << ": " << test::summarise(evaluation);
+      EXPECT_EQ(evaluation.levelsWrongCertain, 0u) << name << ": " << test::summarise(evaluation);
+      for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+      {
+        const Vertebra& found = layout.vertebrae[v];
+        if (!found.level.empty() && found.level != study.truth.vertebrae[v].level)
+        {
+          EXPECT_LT(layout.levelEvidence[v].confidence, UNCERTAIN_LEVEL_CONFIDENCE) << name << ": " << found.level;
         }
       }
     }

@@ -42,12 +42,12 @@ int main(int argc, char** argv)
       const double z1 = series.slices[vertebra.lastSlice].position;
       const PixelBox& box = layout.slices[(vertebra.firstSlice + vertebra.lastSlice) / 2].vertebralBody;
       std::printf("%2d %-6s slices %3zu-%3zu  z %8.1f to %8.1f (%5.1f mm)  body %4.0f x %4.0f mm at column %5.1f row %5.1f  "
-                  "ribs %c%c  level confidence %.2f  landmark %s\n",
+                  "ribs %c%c (reach %3.0f mm)%s  level confidence %.2f  landmark %s\n",
                   vertebra.index, vertebra.displayName(layout.vertebrae.size()).c_str(), vertebra.firstSlice,
                   vertebra.lastSlice, z0, z1, z1 - z0 + geometry.sliceSpacing,
                   (box.column1 - box.column0) * geometry.columnSpacing, (box.row1 - box.row0) * geometry.rowSpacing,
                   (box.column0 + box.column1) / 2, (box.row0 + box.row1) / 2, evidence.ribRight ? 'R' : '-',
-                  evidence.ribLeft ? 'L' : '-', evidence.confidence,
+                  evidence.ribLeft ? 'L' : '-', evidence.ribReachMm, evidence.alae ? "  alae" : "", evidence.confidence,
                   evidence.landmark.empty() ? "-" : evidence.landmark.c_str());
     }
     if (perSlice)

@@ -27,7 +27,7 @@ DIR/ground_truth.json (docs/phantom.md). Same seed and options, same bytes.
 Study:
   --out DIR                    folder to write (created; existing files are overwritten)
   --seed N                     random seed (default 1)
-  --levels FIRST-LAST          vertebral levels covered, T1..T12, L1..L5 (default T12-L2)
+  --levels FIRST-LAST          vertebral levels covered, C3..C7, T1..T12, L1..L5, S1 (default T12-L2)
   --random-acquisition         draw matrix, spacings, order, offsets, levels and transfer
                                syntax from the seed; options given explicitly still win
 Acquisition:
@@ -49,6 +49,9 @@ Findings:
                                        islands, Schmorl's nodes, sclerosis, osteophytes; none is a lesion)
   --bone-density HU                    realistic bone: the patient's cancellous density, 50-350
                                        (default: drawn from the seed, by age)
+  --cervical-rib                       a short rib on C7, both sides (variant)
+  --transitional none|sacralised-l5|lumbarised-s1
+                                       a lumbosacral transitional vertebra (default none)
   --lesion-probability P               a vertebra has a lesion (default 0.5)
   --lesion-weights B,L,M               relative odds of blastic, lytic, mixed (default 1,1,1)
   --posterolateral-probability P       a lesion extends into the pedicles (default 0.5)
@@ -155,6 +158,7 @@ int main(int argc, char** argv)
           settings.bone = parsePhantomBoneModel(v);
         }},
       {"--bone-density", [&](const std::string& v) { settings.boneDensityHu = parseNumber("--bone-density", v); }},
+      {"--transitional", [&](const std::string& v) { settings.transitional = parseTransitionalVertebra(v); }},
       {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
       {"--lesion-weights", [&](const std::string& v)
         {
@@ -195,6 +199,11 @@ int main(int argc, char** argv)
       if (argument == "--random-acquisition")
       {
         settings.randomAcquisition = true;
+        continue;
+      }
+      if (argument == "--cervical-rib")
+      {
+        settings.cervicalRib = true;
         continue;
       }
       std::string value;
