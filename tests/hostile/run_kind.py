@@ -33,11 +33,12 @@ MARGIN_MIB = 768
 # A series refused for its size must be refused before it is allocated.
 REFUSED_PEAK_MIB = 512
 SKIP = 77
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def documented_codes(repository):
+def errors_page(repository):
     with open(os.path.join(repository, "docs", "errors.md")) as f:
-        return set(re.findall(r"`([a-z0-9-]+)`", f.read()))
+        return f.read()
 
 
 def run_with_rusage(command, kill_after, out_path, err_path):
@@ -128,9 +129,10 @@ def main():
                 failures.append("expected reason %s, got %s: %s" % (kind.expected, match.group(1), match.group(2)))
             elif len(match.group(2)) < 20:
                 failures.append("the message does not say what is wrong: %r" % match.group(2))
-            repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-            if match and match.group(1) not in documented_codes(repository):
+            if match and "`%s`" % match.group(1) not in errors_page(REPOSITORY):
                 failures.append("reason %s is not listed in docs/errors.md" % match.group(1))
+    if "| `%s` | `%s` |" % (kind.name, kind.expected) not in errors_page(REPOSITORY):
+        failures.append("docs/errors.md does not list kind %s against %s (corpus.py --table)" % (kind.name, kind.expected))
 
     if not options.sanitized and not hung:
         budget = DEFAULT_BUDGET_MIB
