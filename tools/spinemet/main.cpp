@@ -2,7 +2,7 @@
 // spinemet: the whole SpineMet pipeline on a folder of DICOM files, without Orthanc.
 //
 //   spinemet classify <series folder or files>... [--model FILE] [--json OUT] [--device auto|cpu|cuda]
-//                     [--threads N] [--batch-size N] [--dicom-out DIR] [--quiet]
+//                     [--threads N] [--batch-size N] [--dicom-out DIR] [--memory-budget MiB] [--quiet]
 //   spinemet model-info FILE
 //
 // Exit status: 0 done, 1 usage error, 2 the input or the model cannot be used (AnalysisError: the
