@@ -1036,6 +1036,26 @@ def _(c):
         c.save("CT%04d.dcm" % (i + 1), ds, IMPLICIT, overrides=overrides)
 
 
+@kind("deflate-bomb", "memory-budget",
+      "a 5 MB deflated dataset inflating to 1 GiB (a private OB of zeros), under --memory-budget 128", cli_only=True)
+def _(c):
+    ds = c.slices()[MIDDLE]
+    marker = b"\xde\xad" * 8
+    plain = encode_dataset(ds, EXPLICIT, {0x00090010: ("LO", text("HOSTILE")), 0x00091001: Raw(marker)})
+    before, after = plain.split(marker)
+    zeros = 1 << 30
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    chunks = [compressor.compress(before + element(0x00091001, "OB", b"", length=zeros))]
+    block = bytes(1 << 24)
+    for _ in range(zeros // len(block)):
+        chunks.append(compressor.compress(block))
+    chunks.append(compressor.compress(after))
+    chunks.append(compressor.flush())
+    c.save_series(c.slices())
+    c.write("CT%04d.dcm" % (MIDDLE + 1), part10(ds, EXPLICIT, meta_ts=DEFLATED, dataset_bytes=b"".join(chunks)))
+    c.args = ["--memory-budget", "128"]
+
+
 @kind("nesting-moderate", "ok", "a private sequence nested 30 deep (as deep as real objects go)")
 def _(c):
     c.save_series(c.slices(), overrides={0x00090010: ("LO", text("HOSTILE")), 0x00091001: Raw(nested_sequences(30))})
