@@ -248,19 +248,20 @@ namespace spinemet
       const PrescanLimits& limits_;
     };
 
-    // The dataset of a Deflated Explicit VR Little Endian file, inflated, within `limit` bytes.
-    std::string inflateDataset(const uint8_t* data, size_t size, size_t limit, const std::string& name)
+    // Inflates a raw deflate stream into `sink(bytes, count)`; returns the inflated size, or
+    // SIZE_MAX when the stream is corrupt (DCMTK then reports it). Stops past `limit` bytes.
+    template <typename Sink>
+    size_t inflateInto(const uint8_t* data, size_t size, size_t limit, Sink sink)
     {
       z_stream stream{};
       if (inflateInit2(&stream, -MAX_WBITS) != Z_OK)
       {
-        return {};
+        return SIZE_MAX;
       }
-      std::string inflated;
       std::vector<uint8_t> chunk(1 << 16);
       stream.next_in = const_cast<uint8_t*>(data);
       stream.avail_in = static_cast<uInt>(std::min<size_t>(size, 0xFFFFFFFFu));
-      bool complete = false;
+      size_t total = 0;
       while (true)
       {
         stream.next_out = chunk.data();
@@ -268,23 +269,47 @@ namespace spinemet
         const int status = inflate(&stream, Z_NO_FLUSH);
         if (status != Z_OK && status != Z_STREAM_END)
         {
-          break;      // corrupt: DCMTK reports it
+          total = SIZE_MAX;
+          break;
         }
-        inflated.append(reinterpret_cast<const char*>(chunk.data()), chunk.size() - stream.avail_out);
-        if (limit > 0 && inflated.size() > limit)
+        const size_t count = chunk.size() - stream.avail_out;
+        total += count;
+        if (total > limit)
         {
-          inflateEnd(&stream);
-          throw AnalysisError("memory-budget", name + ": its deflated dataset inflates beyond " +
-                                               std::to_string(limit >> 20) + " MiB, the memory budget");
+          break;
         }
+        sink(chunk.data(), count);
         if (status == Z_STREAM_END || (stream.avail_in == 0 && stream.avail_out != 0))
         {
-          complete = true;
           break;
         }
       }
       inflateEnd(&stream);
-      return complete ? inflated : std::string();
+      return total;
+    }
+
+    // The dataset of a Deflated Explicit VR Little Endian file, inflated, within `limit` bytes
+    // (0: no limit). Measured first without keeping it, so that a bomb is refused having used
+    // no more than a chunk, and a dataset within the limit is inflated once into its exact size.
+    std::string inflateDataset(const uint8_t* data, size_t size, size_t limit, const std::string& name)
+    {
+      const size_t bound = limit > 0 ? limit : SIZE_MAX - 1;
+      const size_t inflatedSize = inflateInto(data, size, bound, [](const uint8_t*, size_t) {});
+      if (inflatedSize == SIZE_MAX)
+      {
+        return {};
+      }
+      if (inflatedSize > bound)
+      {
+        throw AnalysisError("memory-budget", name + ": its deflated dataset inflates beyond " +
+                                             std::to_string(limit >> 20) + " MiB, the memory budget");
+      }
+      std::string inflated;
+      inflated.reserve(inflatedSize);
+      inflateInto(data, size, bound, [&](const uint8_t* bytes, size_t count) {
+        inflated.append(reinterpret_cast<const char*>(bytes), count);
+      });
+      return inflated;
     }
   }
 
