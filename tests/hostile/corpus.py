@@ -72,15 +72,16 @@ class Kind:
     what: str
     cli_only: bool
     build: Callable
+    says: str = ""       # words the message must contain (what is wrong), when the code is not enough
 
 
 KINDS = {}
 
 
-def kind(name, expected, what, cli_only=False):
+def kind(name, expected, what, cli_only=False, says=""):
     def register(build):
         assert name not in KINDS, name
-        KINDS[name] = Kind(name, expected, what, cli_only, build)
+        KINDS[name] = Kind(name, expected, what, cli_only, build, says)
         return build
     return register
 
@@ -422,7 +423,7 @@ def _(c):
     c.write("CT%04d.dcm" % (MIDDLE + 1), part10(ds, overrides={0x00104000: ("UT", b"", 0x7FFFFFF0)}))
 
 
-@kind("length-pixel-data-beyond-file", "unreadable-file", "Pixel Data claims 4 GB - 2 bytes")
+@kind("length-pixel-data-beyond-file", "unreadable-file", "Pixel Data claims 4 GB - 2 bytes", says="(7FE0,0010) declares")
 def _(c):
     c.save_series(c.slices())
     ds = c.slices()[MIDDLE]
@@ -514,7 +515,7 @@ def _(c):
     damaged_middle(c, set_text("ImagePositionPatient", "0\\0\\-inf"))
 
 
-@kind("position-huge", "invalid-tag", "Image Position (Patient) z of +-9e307, alternating (the hang of issue 16)")
+@kind("position-huge", "invalid-tag", "Image Position (Patient) z of +-9e307, alternating (the hang of issue 16)", says="more than 100 m")
 def _(c):
     for i, ds in enumerate(c.slices()):
         c.save("CT%04d.dcm" % (i + 1), ds,
@@ -571,7 +572,7 @@ def _(c):
     damaged_middle(c, set_text("PixelSpacing", "1e300\\1e300"), every=True)
 
 
-@kind("pixel-spacing-tiny", "invalid-tag", "Pixel Spacing 1e-300 mm")
+@kind("pixel-spacing-tiny", "invalid-tag", "Pixel Spacing 1e-300 mm", says="outside what a CT")
 def _(c):
     damaged_middle(c, set_text("PixelSpacing", "1e-300\\1e-300"), every=True)
 
@@ -624,7 +625,7 @@ def _(c):
         c.save("CT%04d.dcm" % (i + 1), ds)
 
 
-@kind("sagittal", "not-axial", "a sagittal series: rows along y, columns along -z, stacked along x")
+@kind("sagittal", "not-axial", "a sagittal series: rows along y, columns along -z, stacked along x", says="is sagittal")
 def _(c):
     for i, ds in enumerate(c.slices()):
         ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
@@ -632,7 +633,7 @@ def _(c):
         c.save("CT%04d.dcm" % (i + 1), ds)
 
 
-@kind("coronal", "not-axial", "a coronal series: rows along x, columns along -z, stacked along y")
+@kind("coronal", "not-axial", "a coronal series: rows along x, columns along -z, stacked along y", says="is coronal")
 def _(c):
     for i, ds in enumerate(c.slices()):
         ds.ImageOrientationPatient = [1, 0, 0, 0, 0, -1]
@@ -641,7 +642,7 @@ def _(c):
 
 
 @kind("sagittal-positions-axial", "not-axial",
-      "a sagittal orientation on positions that step along z (issue 16 said 'duplicate position')")
+      "a sagittal orientation on positions that step along z (issue 16 said 'duplicate position')", says="is sagittal")
 def _(c):
     for i, ds in enumerate(c.slices()):
         ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
@@ -729,7 +730,7 @@ def _(c):
 
 # --- sizes: huge, tiny, lying about the pixel data --------------------------------------------
 
-@kind("matrix-40000", "broken-pixel-data", "Rows x Columns 40000 x 40000 over 128 KB of pixel data")
+@kind("matrix-40000", "broken-pixel-data", "Rows x Columns 40000 x 40000 over 128 KB of pixel data", says="40000 x 40000")
 def _(c):
     damaged_middle(c, change=lambda ds: (setattr(ds, "Rows", 40000), setattr(ds, "Columns", 40000)))
 
@@ -739,7 +740,7 @@ def _(c):
     damaged_middle(c, change=lambda ds: (setattr(ds, "Rows", 65535), setattr(ds, "Columns", 65535)), every=True)
 
 
-@kind("rows-half-of-data", "broken-pixel-data", "Rows set to half the pixel data's size (garbage in issue 16)")
+@kind("rows-half-of-data", "broken-pixel-data", "Rows set to half the pixel data's size (garbage in issue 16)", says="holds 131072 bytes")
 def _(c):
     damaged_middle(c, change=lambda ds: setattr(ds, "Rows", 128), every=True)
 
@@ -775,7 +776,7 @@ def _(c):
     damaged_middle(c, change=lambda ds: setattr(ds, "NumberOfFrames", 1000000))
 
 
-@kind("frames-not-a-number", "invalid-tag", "Number of Frames '99999999999999999999'")
+@kind("frames-not-a-number", "invalid-tag", "Number of Frames '99999999999999999999'", says="Number")
 def _(c):
     damaged_middle(c, set_text("NumberOfFrames", "99999999999999999999"))
 
@@ -787,7 +788,7 @@ def _(c):
         c.save("CT%04d.dcm" % (i + 1), ds, RLE)
 
 
-@kind("jpeg2000-bomb", "memory-budget", "a 1 KB JPEG 2000 codestream whose header claims 20000 x 20000")
+@kind("jpeg2000-bomb", "memory-budget", "a 1 KB JPEG 2000 codestream whose header claims 20000 x 20000", says="20000 x 20000")
 def _(c):
     ds = c.slices()[0]
     small = ds.pixel_array[:16, :16].copy()
@@ -804,7 +805,7 @@ def _(c):
 
 
 @kind("jpeg2000-header-disagrees", "broken-pixel-data",
-      "a JPEG 2000 codestream claiming 20000 x 20000 under Rows x Columns 256 x 256")
+      "a JPEG 2000 codestream claiming 20000 x 20000 under Rows x Columns 256 x 256", says="20000 x 20000")
 def _(c):
     ds = c.slices()[0]
     codestream = bytearray(c.jpeg2000(ds))
@@ -815,7 +816,7 @@ def _(c):
         c.save("CT%04d.dcm" % (i + 1), slice_ds, JPEG_2000_LOSSLESS)
 
 
-@kind("jpeg-ls-bomb", "memory-budget", "a JPEG-LS frame header claiming 30000 x 30000, Rows x Columns agreeing")
+@kind("jpeg-ls-bomb", "memory-budget", "a JPEG-LS frame header claiming 30000 x 30000, Rows x Columns agreeing", says="30000 x 30000")
 def _(c):
     for i, ds in enumerate(c.encoded_with("dcmcjpls")):
         frame = bytearray(first_frame(ds))
@@ -874,7 +875,7 @@ def rle_header_lies(frame):
     return frame
 
 
-@kind("rle-truncated", "broken-pixel-data", "an RLE frame cut to a third")
+@kind("rle-truncated", "broken-pixel-data", "an RLE frame cut to a third", says="segment")
 def _(c):
     broken_frames(c, "dcmcrle", (), RLE, cut)
 
@@ -1016,7 +1017,7 @@ def _(c):
     c.save_series(c.slices(), overrides=private)
 
 
-@kind("nesting-deep", "nesting-too-deep", "a private sequence nested 50000 deep (undefined lengths)")
+@kind("nesting-deep", "nesting-too-deep", "a private sequence nested 50000 deep (undefined lengths)", says="more than 64 deep")
 def _(c):
     damaged_middle(c, {0x00090010: ("LO", text("HOSTILE")), 0x00091001: Raw(nested_sequences(DEEP))})
 
@@ -1119,7 +1120,7 @@ def _(c):
 
 # --- the file system and the command line ----------------------------------------------------
 
-@kind("symlink-loop", "unreadable-file", "two symbolic links pointing at each other among the slices", cli_only=True)
+@kind("symlink-loop", "unreadable-file", "two symbolic links pointing at each other among the slices", cli_only=True, says="CTloop-")
 def _(c):
     c.save_series(c.slices())
     os.symlink("CTloop-b.dcm", c.path("CTloop-a.dcm"))
@@ -1134,7 +1135,7 @@ def _(c):
 
 
 @kind("unreadable-io-error", "unreadable-file", "a file whose reading fails (a link to /proc/self/mem: EIO)",
-      cli_only=True)
+      cli_only=True, says="CT0099.dcm")
 def _(c):
     c.save_series(c.slices())
     os.symlink("/proc/self/mem", c.path("CT0099.dcm"))
@@ -1147,7 +1148,7 @@ def _(c):
 
 
 @kind("fifo-named", "unreadable-file", "a named pipe given on the command line (reading it would block)",
-      cli_only=True)
+      cli_only=True, says="not a regular file")
 def _(c):
     c.save_series(c.slices())
     os.mkfifo(c.path("pipe.dcm"))
@@ -1160,7 +1161,7 @@ def _(c):
 
 
 @kind("json-output-unwritable", "output-write",
-      "--json into a folder that does not exist, on an MR series (the path must fail first)", cli_only=True)
+      "--json into a folder that does not exist, on an MR series (the path must fail first)", cli_only=True, says="does not exist")
 def _(c):
     damaged_middle(c, change=lambda ds: setattr(ds, "Modality", "MR"), every=True)
     c.args = ["--json", c.path("no-such-folder/result.json")]
@@ -1192,7 +1193,7 @@ def _(c):
 
 
 @kind("budget-small", "memory-budget", "the clean series under --memory-budget 1 (MiB): refused part way",
-      cli_only=True)
+      cli_only=True, says="memory budget")
 def _(c):
     c.save_series(c.slices())
     c.args = ["--memory-budget", "1"]

@@ -127,8 +127,8 @@ def main():
                                 % (kind.expected, returncode))
             elif match.group(1) != kind.expected:
                 failures.append("expected reason %s, got %s: %s" % (kind.expected, match.group(1), match.group(2)))
-            elif len(match.group(2)) < 20:
-                failures.append("the message does not say what is wrong: %r" % match.group(2))
+            elif len(match.group(2)) < 20 or kind.says not in match.group(2):
+                failures.append("the message does not say what is wrong (%r expected): %r" % (kind.says, match.group(2)))
             if match and "`%s`" % match.group(1) not in errors_page(REPOSITORY):
                 failures.append("reason %s is not listed in docs/errors.md" % match.group(1))
     if "| `%s` | `%s` |" % (kind.name, kind.expected) not in errors_page(REPOSITORY):
