@@ -522,6 +522,17 @@ def _(c):
                overrides=set_text("ImagePositionPatient", "0\\0\\%s9e307" % ("-" if i % 2 else "")))
 
 
+@kind("position-huge-spread", "invalid-tag",
+      "positions evenly from z -9e307 to +9e307: regular spacing, but the mean spacing overflows to inf",
+      says="more than 100 m")
+def _(c):
+    datasets = c.slices()
+    last = len(datasets) - 1
+    for i, ds in enumerate(datasets):
+        z = 9e307 * ((2 * i - last) / last)     # 9e307 - (-9e307) itself would overflow
+        c.save("CT%04d.dcm" % (i + 1), ds, overrides=set_text("ImagePositionPatient", "-89.25\\-89.25\\%r" % z))
+
+
 @kind("position-huge-offset", "invalid-tag", "every position 1e15 mm away, spacing intact")
 def _(c):
     for i, ds in enumerate(c.slices()):
