@@ -14,6 +14,8 @@ packages=(
   # the rest of the C++ side
   libboost-dev libjsoncpp-dev libgtest-dev googletest libsqlite3-dev libopenjp2-7-dev
   libfreetype-dev fonts-dejavu-core
+  # zlib: the DICOM pre-scan inflates deflated datasets itself
+  zlib1g-dev
   # training and Python-side tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-numpy python3-pydicom python3-pytest
   # real checkers and tools the tests use

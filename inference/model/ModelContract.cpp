@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <memory>
-#include <regex>
 #include <sstream>
 
 namespace spinemet
@@ -262,8 +261,15 @@ namespace spinemet
     metadata.trainedOn = FIELDS.nonEmptyText(root, "", "trained_on");
     FIELDS.object(root, "", "evaluation");
     metadata.date = FIELDS.nonEmptyText(root, "", "date");
-    static const std::regex isoDate("[0-9]{4}-[0-9]{2}-[0-9]{2}");
-    if (!std::regex_match(metadata.date, isoDate))
+    // YYYY-MM-DD, checked by hand: std::regex recurses per character of the input (a long
+    // value in a model file could overflow the stack).
+    const std::string& date = metadata.date;
+    bool isoDate = date.size() == 10 && date[4] == '-' && date[7] == '-';
+    for (size_t i = 0; isoDate && i < date.size(); ++i)
+    {
+      isoDate = i == 4 || i == 7 || (date[i] >= '0' && date[i] <= '9');
+    }
+    if (!isoDate)
     {
       refuse("date", "must be YYYY-MM-DD, not \"" + metadata.date + "\"");
     }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 namespace spinemet
 {
@@ -170,6 +171,15 @@ namespace spinemet
     if (n == 0 || geometry.columns == 0 || geometry.rows == 0)
     {
       throw AnalysisError("no-spine", "no spine found: the volume has no pixels");
+    }
+    // The scans below step and widen windows in millimetres; a spacing that is not a finite
+    // number would never end them (issue 16). loadSeries never builds such a volume.
+    for (const double spacing : {geometry.sliceSpacing, geometry.columnSpacing, geometry.rowSpacing})
+    {
+      if (!std::isfinite(spacing))
+      {
+        throw std::invalid_argument("findSpine: the volume's spacings must be finite numbers");
+      }
     }
     const SliceGrid grid = spine_detail::makeSliceGrid(geometry);
     const double sliceMm = geometry.sliceSpacing > 0 ? geometry.sliceSpacing : 1.0;

@@ -2,6 +2,7 @@
 #include "volume/DicomInstance.h"
 
 #include "common/AnalysisError.h"
+#include "volume/DicomPrescan.h"
 #include "volume/Jpeg2000.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -20,7 +21,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -76,6 +79,19 @@ namespace spinemet
         return Decoder::OpenJpeg;
       }
       return Decoder::None;
+    }
+
+    // The ranges a CT image of a patient stays in (docs/series-to-volume.md, "Values refused").
+    constexpr double minimumPixelSpacingMm = 0.05;
+    constexpr double maximumPixelSpacingMm = 20;
+    constexpr double maximumSliceThicknessMm = 100;
+    constexpr double maximumCoordinateMm = 1e5;
+
+    std::string describeRange(double low, double high)
+    {
+      char text[64];
+      std::snprintf(text, sizeof(text), "%g to %g", low, high);
+      return text;
     }
 
     std::string describeTag(const DcmTagKey& key)
@@ -387,10 +403,262 @@ namespace spinemet
       return *pixelData;
     }
 
-    std::vector<int16_t> decodeWithDcmtk(DcmDataset& dataset, const PixelLayout& layout,
-                                         const std::string& name, int16_t paddingHu)
+    std::string mebibytes(double bytes)
+    {
+      char text[32];
+      const double value = bytes / (1 << 20);
+      std::snprintf(text, sizeof(text), value < 100 ? "%.1f MiB" : "%.0f MiB", value);
+      return text;
+    }
+
+    // Decoding allocates its buffers from Rows x Columns, whatever the pixel data holds; the
+    // series' budget is checked first, with what the series already holds.
+    void checkMemoryBudget(const PixelLayout& layout, size_t bytesPerPixelWhileDecoding, size_t bytesHeld,
+                           const std::string& name, const LoadOptions& options)
+    {
+      const double needed = static_cast<double>(layout.rows) * static_cast<double>(layout.columns) *
+                            static_cast<double>(bytesPerPixelWhileDecoding);
+      const double held = static_cast<double>(bytesHeld);
+      if (held + needed > static_cast<double>(options.memoryBudgetBytes))
+      {
+        throw AnalysisError("memory-budget",
+                            "Decoding " + name + " (Columns x Rows " + std::to_string(layout.columns) + " x " +
+                            std::to_string(layout.rows) + ", " + std::to_string(layout.bitsAllocated) +
+                            " bits allocated) needs " + mebibytes(needed) +
+                            (bytesHeld > 0 ? " on top of the " + mebibytes(held) + " its series already holds"
+                                           : std::string()) +
+                            ": more than the memory budget of a series, " +
+                            mebibytes(static_cast<double>(options.memoryBudgetBytes)));
+      }
+    }
+
+    // The fragments of an encapsulated single frame (after the Basic Offset Table), joined.
+    std::vector<uint8_t> encapsulatedFrame(DcmPixelData& pixelData, const std::string& name, const char* what)
+    {
+      E_TransferSyntax xfer = EXS_Unknown;
+      const DcmRepresentationParameter* parameter = nullptr;
+      pixelData.getOriginalRepresentationKey(xfer, parameter);
+      DcmPixelSequence* fragments = nullptr;
+      if (pixelData.getEncapsulatedRepresentation(xfer, parameter, fragments).bad() ||
+          fragments == nullptr || fragments->card() < 2)
+      {
+        throw AnalysisError("broken-pixel-data", std::string("The ") + what + " pixel data of " + name +
+                                                 " is not encapsulated in fragments");
+      }
+      std::vector<uint8_t> frame;
+      for (unsigned long i = 1; i < fragments->card(); ++i)
+      {
+        DcmPixelItem* fragment = nullptr;
+        Uint8* bytes = nullptr;
+        if (fragments->getItem(fragment, i).bad() || fragment == nullptr ||
+            fragment->getUint8Array(bytes).bad())
+        {
+          throw AnalysisError("broken-pixel-data", "Fragment " + std::to_string(i) +
+                                                   " of the pixel data of " + name + " is unreadable");
+        }
+        if (bytes != nullptr)
+        {
+          frame.insert(frame.end(), bytes, bytes + fragment->getLength());
+        }
+      }
+      return frame;
+    }
+
+    uint16_t bigEndian16(const std::vector<uint8_t>& data, size_t at)
+    {
+      return static_cast<uint16_t>(data[at] << 8 | data[at + 1]);
+    }
+
+    uint32_t bigEndian32(const std::vector<uint8_t>& data, size_t at)
+    {
+      return static_cast<uint32_t>(data[at]) << 24 | static_cast<uint32_t>(data[at + 1]) << 16 |
+             static_cast<uint32_t>(data[at + 2]) << 8 | static_cast<uint32_t>(data[at + 3]);
+    }
+
+    struct CodedSize
+    {
+      bool found = false;
+      size_t columns = 0;
+      size_t rows = 0;
+    };
+
+    // The frame header of a JPEG or JPEG-LS stream (SOFn, SOF55), read by walking its marker
+    // segments; each step moves forward, so the walk ends with the data.
+    CodedSize jpegFrameHeader(const std::vector<uint8_t>& data)
+    {
+      CodedSize size;
+      if (data.size() < 4 || data[0] != 0xFF || data[1] != 0xD8)
+      {
+        return size;
+      }
+      size_t at = 2;
+      while (at + 4 <= data.size())
+      {
+        if (data[at] != 0xFF)
+        {
+          return size;
+        }
+        const uint8_t marker = data[at + 1];
+        if (marker == 0xFF)
+        {
+          ++at;
+          continue;
+        }
+        const bool startOfFrame = (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+                                   marker != 0xCC) || marker == 0xF7;
+        if (startOfFrame)
+        {
+          if (at + 9 > data.size())
+          {
+            return size;
+          }
+          size.found = true;
+          size.rows = bigEndian16(data, at + 5);
+          size.columns = bigEndian16(data, at + 7);
+          return size;
+        }
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9))
+        {
+          at += 2;
+          continue;
+        }
+        at += 2 + bigEndian16(data, at + 2);
+      }
+      return size;
+    }
+
+    // The image size in the SIZ marker of a JPEG 2000 codestream (also inside a JP2 file).
+    CodedSize jpeg2000Header(const std::vector<uint8_t>& data)
+    {
+      static const uint8_t start[] = {0xFF, 0x4F, 0xFF, 0x51};
+      CodedSize size;
+      const auto found = std::search(data.begin(), data.end(), std::begin(start), std::end(start));
+      const size_t at = static_cast<size_t>(found - data.begin());
+      if (found == data.end() || at + 24 > data.size())
+      {
+        return size;
+      }
+      const uint32_t width = bigEndian32(data, at + 8), height = bigEndian32(data, at + 12);
+      const uint32_t left = bigEndian32(data, at + 16), top = bigEndian32(data, at + 20);
+      if (left > width || top > height)
+      {
+        return size;
+      }
+      size.found = true;
+      size.columns = width - left;
+      size.rows = height - top;
+      return size;
+    }
+
+    void checkCodedSize(const CodedSize& coded, const PixelLayout& layout, const std::string& name, const char* what)
+    {
+      if (coded.found && coded.rows != 0 && (coded.rows != layout.rows || coded.columns != layout.columns))
+      {
+        throw AnalysisError("broken-pixel-data",
+                            std::string("The ") + what + " stream in " + name + " is " + std::to_string(coded.columns) +
+                            " x " + std::to_string(coded.rows) + " pixels but Columns x Rows say " +
+                            std::to_string(layout.columns) + " x " + std::to_string(layout.rows));
+      }
+    }
+
+    // An RLE frame (PS3.5 G): a 64-byte header of segment offsets, then one PackBits segment per
+    // byte of a sample. DCMTK fills a short segment with zeros and says nothing; a segment that
+    // decodes to fewer bytes than Rows x Columns is a broken frame. Walks the runs without
+    // decoding them; each step consumes at least one byte.
+    void checkRleFrame(const std::vector<uint8_t>& frame, const PixelLayout& layout, const std::string& name)
+    {
+      auto broken = [&](const std::string& why) {
+        return AnalysisError("broken-pixel-data", "The RLE pixel data of " + name + " is broken: " + why);
+      };
+      if (frame.size() < 64)
+      {
+        throw broken("shorter than its 64-byte header");
+      }
+      auto little32 = [&](size_t at) {
+        return static_cast<uint32_t>(frame[at]) | static_cast<uint32_t>(frame[at + 1]) << 8 |
+               static_cast<uint32_t>(frame[at + 2]) << 16 | static_cast<uint32_t>(frame[at + 3]) << 24;
+      };
+      const uint32_t segments = little32(0);
+      const uint32_t expected = layout.bitsAllocated / 8;
+      if (segments != expected)
+      {
+        throw broken("its header lists " + std::to_string(segments) + " segments where " +
+                     std::to_string(layout.bitsAllocated) + "-bit grey-scale pixels have " + std::to_string(expected));
+      }
+      const size_t pixels = layout.rows * layout.columns;
+      for (uint32_t k = 0; k < segments; ++k)
+      {
+        const size_t begin = little32(4 + 4 * k);
+        const size_t end = k + 1 < segments ? little32(8 + 4 * k) : frame.size();
+        if (begin < 64 || begin > end || end > frame.size())
+        {
+          throw broken("segment " + std::to_string(k + 1) + " lies outside the frame (offset " +
+                       std::to_string(begin) + " of " + std::to_string(frame.size()) + " bytes)");
+        }
+        size_t produced = 0;
+        for (size_t at = begin; at < end && produced < pixels;)
+        {
+          const int8_t header = static_cast<int8_t>(frame[at]);
+          if (header >= 0)
+          {
+            produced += static_cast<size_t>(header) + 1;
+            at += static_cast<size_t>(header) + 2;
+          }
+          else if (header != -128)
+          {
+            produced += static_cast<size_t>(1 - header);
+            at += 2;
+          }
+          else
+          {
+            at += 1;
+          }
+        }
+        if (produced < pixels)
+        {
+          throw broken("segment " + std::to_string(k + 1) + " decodes to " + std::to_string(produced) + " of the " +
+                       std::to_string(pixels) + " bytes that Columns x Rows " + std::to_string(layout.columns) +
+                       " x " + std::to_string(layout.rows) + " need");
+        }
+      }
+    }
+
+    std::vector<int16_t> decodeWithDcmtk(DcmDataset& dataset, const PixelLayout& layout, const std::string& name,
+                                         const std::string& transferSyntaxUid, int16_t paddingHu,
+                                         size_t bytesHeld, const LoadOptions& options)
     {
       DcmPixelData& pixelData = pixelDataOf(dataset, name);
+      const DcmXfer xfer(transferSyntaxUid.c_str());
+      const size_t expectedBytes = layout.rows * layout.columns * (layout.bitsAllocated / 8);
+      if (!xfer.isEncapsulated())
+      {
+        // Native pixel data is exactly Rows x Columns samples (padded to even): anything else
+        // means Rows, Columns or Bits Allocated do not describe it, and reading it would give
+        // garbage (too much data) or read past it (too little).
+        const size_t length = pixelData.getLength();
+        if (length != expectedBytes && length != expectedBytes + (expectedBytes & 1))
+        {
+          throw AnalysisError("broken-pixel-data",
+                              "The pixel data of " + name + " holds " + std::to_string(length) +
+                              " bytes but Columns x Rows x Bits Allocated " + std::to_string(layout.columns) + " x " +
+                              std::to_string(layout.rows) + " x " + std::to_string(layout.bitsAllocated) + " say " +
+                              std::to_string(expectedBytes) + ": the image size does not describe the data");
+        }
+      }
+      else
+      {
+        const std::vector<uint8_t> frame = encapsulatedFrame(pixelData, name, xfer.getXferName());
+        if (transferSyntaxUid == UID_RLELosslessTransferSyntax)
+        {
+          checkRleFrame(frame, layout, name);
+        }
+        else
+        {
+          checkCodedSize(jpegFrameHeader(frame), layout, name, xfer.getXferName());
+        }
+      }
+      // The decoded frame and the HU slice.
+      checkMemoryBudget(layout, layout.bitsAllocated / 8 + sizeof(int16_t), bytesHeld, name, options);
       Uint32 frameSize = 0;
       OFCondition condition = pixelData.getUncompressedFrameSize(&dataset, frameSize);
       const size_t pixelCount = layout.rows * layout.columns;
@@ -436,37 +704,15 @@ namespace spinemet
       return hounsfield;
     }
 
-    std::vector<int16_t> decodeWithOpenJpeg(DcmDataset& dataset, const PixelLayout& layout,
-                                            const std::string& name, int16_t paddingHu)
+    std::vector<int16_t> decodeWithOpenJpeg(DcmDataset& dataset, const PixelLayout& layout, const std::string& name,
+                                            int16_t paddingHu, size_t bytesHeld, const LoadOptions& options)
     {
-      DcmPixelData& pixelData = pixelDataOf(dataset, name);
-      E_TransferSyntax xfer = EXS_Unknown;
-      const DcmRepresentationParameter* parameter = nullptr;
-      pixelData.getOriginalRepresentationKey(xfer, parameter);
-      DcmPixelSequence* fragments = nullptr;
-      if (pixelData.getEncapsulatedRepresentation(xfer, parameter, fragments).bad() ||
-          fragments == nullptr || fragments->card() < 2)
-      {
-        throw AnalysisError("broken-pixel-data", "The JPEG 2000 pixel data of " + name +
-                                                 " is not encapsulated in fragments");
-      }
       // Item 0 is the Basic Offset Table; a single frame is every fragment after it.
-      std::vector<uint8_t> codestream;
-      for (unsigned long i = 1; i < fragments->card(); ++i)
-      {
-        DcmPixelItem* fragment = nullptr;
-        Uint8* bytes = nullptr;
-        if (fragments->getItem(fragment, i).bad() || fragment == nullptr ||
-            fragment->getUint8Array(bytes).bad())
-        {
-          throw AnalysisError("broken-pixel-data", "Fragment " + std::to_string(i) +
-                                                   " of the pixel data of " + name + " is unreadable");
-        }
-        if (bytes != nullptr)
-        {
-          codestream.insert(codestream.end(), bytes, bytes + fragment->getLength());
-        }
-      }
+      const std::vector<uint8_t> codestream = encapsulatedFrame(pixelDataOf(dataset, name), name, "JPEG 2000");
+      // The header first: OpenJPEG allocates the image it announces before decoding a byte of it.
+      checkCodedSize(jpeg2000Header(codestream), layout, name, "JPEG 2000");
+      // OpenJPEG's 32-bit component, our copy of its samples, the HU slice.
+      checkMemoryBudget(layout, 2 * sizeof(int32_t) + sizeof(int16_t), bytesHeld, name, options);
 
       const Jpeg2000Image image = decodeJpeg2000(codestream.data(), codestream.size(), name);
       if (image.columns != layout.columns || image.rows != layout.rows)
@@ -500,7 +746,7 @@ namespace spinemet
   }
 
   DecodedInstance readInstance(const std::string& bytes, const std::string& name,
-                               const LoadOptions& options)
+                               const LoadOptions& options, size_t bytesHeld)
   {
     registerDecodersOnce();
     if (!dcmDataDict.isDictionaryLoaded())
@@ -508,6 +754,11 @@ namespace spinemet
       // Not a problem of the input: without its dictionary DCMTK cannot read implicit VR data.
       throw std::runtime_error("DCMTK's data dictionary is not loaded (see DCMDICTPATH)");
     }
+
+    // Before DCMTK: its reader recurses per nested sequence and allocates declared lengths.
+    PrescanLimits limits;
+    limits.maximumInflatedBytes = options.memoryBudgetBytes;
+    prescanDicom(bytes, name, limits);
 
     DcmFileFormat file;
     {
@@ -556,9 +807,11 @@ namespace spinemet
     }
     header.sopClassUid = requiredString(dataset, DCM_SOPClassUID, name);
     Sint32 frames = 1;
-    if (dataset.findAndGetSint32(DCM_NumberOfFrames, frames).bad())
+    if (dataset.tagExistsWithValue(DCM_NumberOfFrames) &&
+        (dataset.findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1))
     {
-      frames = 1;
+      throw invalidTag(DCM_NumberOfFrames, name, "is not a positive number of frames: \"" +
+                                                 optionalString(dataset, DCM_NumberOfFrames) + "\"");
     }
     if (header.sopClassUid == UID_EnhancedCTImageStorage ||
         header.sopClassUid == UID_LegacyConvertedEnhancedCTImageStorage || frames > 1)
@@ -648,8 +901,36 @@ namespace spinemet
     {
       throw invalidTag(DCM_PixelSpacing, name, "is not positive: " + optionalString(dataset, DCM_PixelSpacing));
     }
+    // Every later stage divides millimetres by these values and walks the patient space in
+    // steps of them: values no CT of a patient can have are refused here, where they are read.
+    if (std::min(header.rowSpacing, header.columnSpacing) < minimumPixelSpacingMm ||
+        std::max(header.rowSpacing, header.columnSpacing) > maximumPixelSpacingMm)
+    {
+      throw invalidTag(DCM_PixelSpacing, name, "is " + optionalString(dataset, DCM_PixelSpacing) +
+                                               " mm, outside what a CT of a patient can have (" +
+                                               describeRange(minimumPixelSpacingMm, maximumPixelSpacingMm) + " mm)");
+    }
+    for (const double coordinate : position)
+    {
+      if (std::abs(coordinate) > maximumCoordinateMm)
+      {
+        throw invalidTag(DCM_ImagePositionPatient, name, "is " + optionalString(dataset, DCM_ImagePositionPatient) +
+                                                         " mm, more than 100 m from the origin: no scanner is that large");
+      }
+    }
     header.sliceThickness = optionalNumber(dataset, DCM_SliceThickness, name);
+    if (header.sliceThickness < 0 || header.sliceThickness > maximumSliceThicknessMm)
+    {
+      throw invalidTag(DCM_SliceThickness, name, "is " + optionalString(dataset, DCM_SliceThickness) +
+                                                 " mm, outside what a CT of a patient can have (" +
+                                                 describeRange(0, maximumSliceThicknessMm) + " mm)");
+    }
     header.gantryTilt = optionalNumber(dataset, DCM_GantryDetectorTilt, name);
+    if (std::abs(header.gantryTilt) > 90)
+    {
+      throw invalidTag(DCM_GantryDetectorTilt, name, "is " + optionalString(dataset, DCM_GantryDetectorTilt) +
+                                                     " degrees, more than a right angle");
+    }
 
     const PixelLayout layout = readPixelLayout(dataset, name);
     header.rows = layout.rows;
@@ -665,8 +946,9 @@ namespace spinemet
       throw missingTag(DCM_PixelData, name);
     }
     instance.hounsfield = decoder == Decoder::OpenJpeg
-                            ? decodeWithOpenJpeg(dataset, layout, name, options.paddingHu)
-                            : decodeWithDcmtk(dataset, layout, name, options.paddingHu);
+                            ? decodeWithOpenJpeg(dataset, layout, name, options.paddingHu, bytesHeld, options)
+                            : decodeWithDcmtk(dataset, layout, name, header.transferSyntaxUid, options.paddingHu,
+                                              bytesHeld, options);
     return instance;
   }
 }

@@ -44,6 +44,8 @@ namespace spinemet
 
   // Parses `bytes`, checks the header of a single-frame CT image, and decodes its pixels to HU
   // unless it is a localizer. Throws AnalysisError naming `name` and the tag at fault.
+  // `bytesHeld` is what the series already holds (earlier slices' HU): decoding must fit the
+  // memory budget of `options` on top of it.
   DecodedInstance readInstance(const std::string& bytes, const std::string& name,
-                               const LoadOptions& options);
+                               const LoadOptions& options, size_t bytesHeld = 0);
 }

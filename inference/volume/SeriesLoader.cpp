@@ -184,6 +184,7 @@ namespace spinemet
         }
         std::stable_sort(slices_.begin(), slices_.end(),
                          [](const Slice& a, const Slice& b) { return a.position < b.position; });
+        rejectSagittalOrCoronal();
 
         checkUniqueInstances();
         removeDuplicates();
@@ -213,6 +214,30 @@ namespace spinemet
       std::string at(const Slice& slice) const
       {
         return slice.header.name + " at " + number(slice.position) + " mm";
+      }
+
+      // A sagittal or coronal series is named as such before anything else is said of it: its
+      // positions, measured along a normal that is not the stacking axis, would otherwise read as
+      // duplicates or a shear. (A gantry tilts by at most 30 degrees: beyond 45 it is a reformat.)
+      void rejectSagittalOrCoronal()
+      {
+        const Vector3 patientZ{0, 0, 1};
+        const double offAxis = std::min(angleDegrees(normal_, patientZ), 180 - angleDegrees(normal_, patientZ));
+        if (offAxis <= 45 || options_.acceptedProblems.count("not-axial") != 0)
+        {
+          return;
+        }
+        const bool sagittal = std::abs(normal_[0]) >= std::abs(normal_[1]);
+        const SliceHeader& first = slices_.front().header;
+        problems_.push_back({"not-axial",
+                             std::string("The series is ") + (sagittal ? "sagittal" : "coronal") +
+                             ", not axial: the slice normal " + vector(normal_) + " is " + number(offAxis) +
+                             " degrees from the patient's head-feet axis (at most " +
+                             number(options_.axialToleranceDegrees) + " allowed); Image Orientation (Patient) "
+                             "(0020,0037) is rows along " + vector(first.rowDirection) + ", columns along " +
+                             vector(first.columnDirection) + ". SpineMet analyses axial series: send the axial "
+                             "reconstruction of the study"});
+        throw SeriesRejected(problems_, warnings_);
       }
 
       void checkUniqueInstances()
@@ -509,9 +534,11 @@ namespace spinemet
     std::vector<SliceHeader> localizers;
     std::optional<SliceHeader> reference;   // the first image that is not a localizer
     bool anyMonochrome1 = false;
+    size_t bytesHeld = 0;     // the HU of the slices read so far, against the memory budget
     for (size_t index = 0; index < total; ++index)
     {
-      DecodedInstance instance = readInstance(source.read(index), source.describe(index), options);
+      DecodedInstance instance = readInstance(source.read(index), source.describe(index), options, bytesHeld);
+      bytesHeld += instance.hounsfield.size() * sizeof(int16_t);
       if (instance.isImage)
       {
         if (reference)

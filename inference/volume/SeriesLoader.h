@@ -38,6 +38,12 @@ namespace spinemet
     // gantry shear is not corrected. For callers that work slice by slice (and for telling "no
     // spine found" on a tilted head CT); by default every problem rejects.
     std::set<std::string> acceptedProblems;
+    // Memory the series may take while it is read: the Hounsfield units of the slices read so far
+    // plus the decoding buffers of the instance at hand, checked from Rows, Columns and Bits
+    // Allocated before anything is allocated or decoded (a 1 KB JPEG 2000 file may claim
+    // 20000 x 20000 pixels). Over it, the series is rejected as "memory-budget" with the size.
+    // The default holds 512 x 512 x 4000 slices (a 1024 x 1024 series of 1000 slices does not).
+    size_t memoryBudgetBytes = size_t(2) << 30;
   };
 
   // One geometry defect found while assembling a series.

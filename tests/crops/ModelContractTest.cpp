@@ -175,6 +175,10 @@ namespace spinemet
       {"trained_on", [](Json::Value& d) { d["trained_on"] = Json::Value(Json::arrayValue); }},
       {"evaluation", [](Json::Value& d) { d["evaluation"] = 0.9; }},
       {"date", [](Json::Value& d) { d["date"] = "29/11/2026"; }},
+      {"date", [](Json::Value& d) { d["date"] = "2026-11-2x"; }},
+      {"date", [](Json::Value& d) { d["date"] = "2026-11-290"; }},
+      // A long value must not take the parser's stack (std::regex recursed per character).
+      {"date", [](Json::Value& d) { d["date"] = "2026-11-29" + std::string(1 << 20, '9'); }},
       {"intended_use", [](Json::Value& d) { d["intended_use"] = ""; }}};
     for (const Case& c : cases)
     {

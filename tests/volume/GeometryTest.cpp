@@ -89,6 +89,22 @@ namespace spinemet::test
     const Rejection r = rejectionOf(files);
     EXPECT_EQ(r.code, "not-axial");
     EXPECT_TRUE(contains(r.message, "90 degrees")) << r.message;
+    EXPECT_TRUE(contains(r.message, "is sagittal")) << r.message;
+  }
+
+  TEST(Geometry, SagittalOrientationOverAxialPositionsIsNamedSagittalNotDuplicate)
+  {
+    // Positions stepping along z, as an axial series has them, under a sagittal orientation:
+    // measured along the sagittal normal every slice is at one position. The plane is named.
+    SeriesSpec spec;
+    spec.rowDirection = {0, 1, 0};
+    spec.columnDirection = {0, 0, -1};
+    spec.stackDirection = {0, 0, 1};
+    Datasets files = makeSeries(spec);
+    const Rejection r = rejectionOf(files);
+    EXPECT_EQ(r.code, "not-axial");
+    EXPECT_TRUE(contains(r.message, "is sagittal")) << r.message;
+    EXPECT_FALSE(contains(r.message, "share a position")) << r.message;
   }
 
   TEST(Geometry, SlightlyObliqueSeriesWithinToleranceIsAccepted)

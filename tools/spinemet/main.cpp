@@ -2,7 +2,7 @@
 // spinemet: the whole SpineMet pipeline on a folder of DICOM files, without Orthanc.
 //
 //   spinemet classify <series folder or files>... [--model FILE] [--json OUT] [--device auto|cpu|cuda]
-//                     [--threads N] [--batch-size N] [--dicom-out DIR] [--quiet]
+//                     [--threads N] [--batch-size N] [--dicom-out DIR] [--memory-budget MiB] [--quiet]
 //   spinemet model-info FILE
 //
 // Exit status: 0 done, 1 usage error, 2 the input or the model cannot be used (AnalysisError: the
@@ -50,6 +50,8 @@ on one CT series and prints one line per vertebra.
   --threads N         CPU threads for the model (default: LibTorch's choice)
   --batch-size N      crops per model call (default 16)
   --dicom-out DIR     write the TID 1500 Structured Report and the Secondary Capture overlays
+  --memory-budget MB  memory a series may take while it is read, in MiB (default 2048); a larger
+                      series is refused (memory-budget) before it is decoded
   --quiet             no progress bar, no table (errors still go to stderr)
 
 model-info: prints the metadata embedded in a model file (and checks it honours the contract).
@@ -75,13 +77,15 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       return SPINEMET_INSTALLED_MODEL;
     }
 
-    size_t positive(const std::string& option, const std::string& text)
+    // A whole number from 1 to `maximum`: a thread count or a batch size beyond any machine
+    // would start the work and fail late (or never), so it is refused before anything starts.
+    size_t positive(const std::string& option, const std::string& text, long maximum)
     {
       try
       {
         size_t used = 0;
         const long value = std::stol(text, &used);
-        if (used == text.size() && value > 0)
+        if (used == text.size() && value > 0 && value <= maximum)
         {
           return static_cast<size_t>(value);
         }
@@ -89,7 +93,48 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       catch (const std::exception&)
       {
       }
-      throw UsageError(option + " expects a positive integer, not \"" + text + "\"");
+      throw UsageError(option + " expects a whole number from 1 to " + std::to_string(maximum) + ", not \"" + text +
+                       "\"");
+    }
+
+    // The outputs are checked before the analysis starts, so that a typing error in a path
+    // does not cost a whole analysis.
+    void checkOutputPaths(const std::string& jsonPath, const std::string& dicomOut)
+    {
+      namespace fs = std::filesystem;
+      std::error_code error;
+      if (!jsonPath.empty())
+      {
+        const fs::path path(jsonPath);
+        const fs::path folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
+        if (fs::is_directory(path, error))
+        {
+          throw AnalysisError("output-write", "--json " + jsonPath + " is a folder; it must name a file");
+        }
+        if (!fs::is_directory(folder, error))
+        {
+          throw AnalysisError("output-write", "--json " + jsonPath + ": the folder " + folder.string() +
+                                              " does not exist");
+        }
+        if (access(folder.c_str(), W_OK) != 0)
+        {
+          throw AnalysisError("output-write", "--json " + jsonPath + ": the folder " + folder.string() +
+                                              " is not writable");
+        }
+      }
+      if (!dicomOut.empty())
+      {
+        if (fs::exists(dicomOut, error) && !fs::is_directory(dicomOut, error))
+        {
+          throw AnalysisError("output-write", "--dicom-out " + dicomOut + " exists and is not a folder");
+        }
+        fs::create_directories(dicomOut, error);
+        if (error || access(dicomOut.c_str(), W_OK) != 0)
+        {
+          throw AnalysisError("output-write", "--dicom-out " + dicomOut + " cannot be created or written" +
+                                              (error ? ": " + error.message() : std::string()));
+        }
+      }
     }
 
     // A one-line bar on stderr, redrawn in place; only on a terminal. It shows the stage the
@@ -292,9 +337,11 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
           }
         }
         else if (arg == "--threads")
-          engineOptions.threads = static_cast<int>(positive(arg, value()));
+          engineOptions.threads = static_cast<int>(positive(arg, value(), 1024));
         else if (arg == "--batch-size")
-          workerOptions.batchSize = positive(arg, value());
+          workerOptions.batchSize = positive(arg, value(), 4096);
+        else if (arg == "--memory-budget")
+          workerOptions.pipeline.load.memoryBudgetBytes = positive(arg, value(), 1L << 22) << 20;   // up to 4 TiB
         else if (arg == "--quiet")
           quiet = true;
         else if (arg.rfind("--", 0) == 0)
@@ -307,6 +354,7 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         throw UsageError("classify needs a series folder or files");
       }
 
+      checkOutputPaths(jsonPath, dicomOut);
       // A missing input is reported before the model loads.
       const auto source = std::make_shared<const FileSliceSource>(inputs);
       const std::shared_ptr<Engine> engine = Engine::load(modelPath, engineOptions);
