@@ -224,12 +224,11 @@ namespace spinemet
       const double shellMm = patient.uniform(0.45, 0.8);
       const double shellHu = patient.uniform(900, 1200);
 
-      const std::vector<std::string>& names = phantomLevelNames();
       bone.vertebrae.clear();
       for (size_t i = 0; i < anatomy.vertebrae.size(); ++i)
       {
         const VertebraModel& v = anatomy.vertebrae[i];
-        Random random = stream(seed, "bone-" + names[static_cast<size_t>(v.levelIndex)]);
+        Random random = stream(seed, "bone-" + levelName(v.levelIndex));
         VertebraBone b = drawVertebra(random, bone, v, degeneration, textureHu);
 
         // bone islands: under 1 cm, dense, anywhere in the body but clear of lesions
@@ -279,13 +278,14 @@ namespace spinemet
       }
 
       // The truth of the study's vertebrae: their normal findings.
-      for (const VertebraModel& v : anatomy.vertebrae)
+      for (size_t i = 0; i < anatomy.vertebrae.size(); ++i)
       {
+        const VertebraModel& v = anatomy.vertebrae[i];
         if (!v.inStudy || v.studyIndex < 0 || static_cast<size_t>(v.studyIndex) >= truth.size())
         {
           continue;
         }
-        const VertebraBone& b = bone.vertebrae[static_cast<size_t>(v.levelIndex)];
+        const VertebraBone& b = bone.vertebrae[i];
         std::vector<PhantomLesion>& findings = truth[static_cast<size_t>(v.studyIndex)].normalFindings;
         auto add = [&](const char* kind, const char* region, Vector3 centre, Vector3 radii, double hu)
         {
@@ -424,7 +424,7 @@ namespace spinemet
         }
         const Element body = anatomy.elements[bodies[i]];
         const VertebraModel& v = anatomy.vertebrae[i];
-        Random random = stream(seed, "osteophytes-" + names[static_cast<size_t>(v.levelIndex)]);
+        Random random = stream(seed, "osteophytes-" + levelName(v.levelIndex));
         const double probability = 0.6 * std::pow(degeneration, 1.5) * (v.levelIndex >= 8 ? 1.0 : 0.7);
         for (bool upper : {true, false})
         {
