@@ -75,6 +75,11 @@ namespace spinemet
           queue_.noteReceiving(change["ID"].asString(), earlierRun ? runStartTime_ - 1 : secondsSinceEpoch());
           queue_.setLastChange(since);
         }
+        else if (type == "NewInstance")
+        {
+          noteGrownSeries(change["ID"].asString(), since <= runStartChange_);
+          queue_.setLastChange(since);
+        }
         else if (type == "StableSeries")
         {
           const std::string series = change["ID"].asString();
@@ -98,6 +103,29 @@ namespace spinemet
       {
         return queued;
       }
+    }
+  }
+
+  void ChangeListener::noteGrownSeries(const std::string& instance, bool earlierRun)
+  {
+    // The change log names the instance, not its series: one look-up in Orthanc's index.
+    Json::Value instanceJson;
+    try
+    {
+      if (!orthanc::tryGetJson("/instances/" + instance, instanceJson))
+      {
+        return;                         // deleted since: its series' StableSeries tells the rest
+      }
+    }
+    catch (const std::exception& error)
+    {
+      orthanc::logWarning("cannot find the series of the new instance " + instance + ": " + error.what());
+      return;
+    }
+    const std::string series = instanceJson["ParentSeries"].asString();
+    if (!series.empty())
+    {
+      queue_.noteGrown(series, earlierRun ? runStartTime_ - 1 : secondsSinceEpoch());
     }
   }
 
