@@ -117,7 +117,13 @@ namespace spinemet
     // stable, so the plugin does: see receivingBefore().
     virtual void noteReceiving(const std::string& series, double notedAt) = 0;
 
-    // Series still Receiving that were noted before `time` (seconds since the epoch).
+    // Records that an instance arrived in a series whose analysis had ended (done, failed, skipped,
+    // cancelled): Orthanc calls it stable again and the series is admitted then, but not if
+    // Orthanc stops first, so the mark (cleared by the next enqueue or skip) lasts across restarts.
+    virtual void noteGrown(const std::string& series, double notedAt) = 0;
+
+    // Series still Receiving, or grown after their analysis ended, that were noted before `time`
+    // (seconds since the epoch).
     virtual std::vector<std::string> receivingBefore(double time) = 0;
 
     // Records a series that the selection rules leave out (or Orthanc no longer has).

@@ -4,7 +4,9 @@
 #include "OrthancApi.h"
 #include "SeriesSelection.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace spinemet
 {
@@ -75,6 +77,11 @@ namespace spinemet
           queue_.noteReceiving(change["ID"].asString(), earlierRun ? runStartTime_ - 1 : secondsSinceEpoch());
           queue_.setLastChange(since);
         }
+        else if (type == "NewInstance")
+        {
+          noteGrownSeries(change["ID"].asString(), since <= runStartChange_);
+          queue_.setLastChange(since);
+        }
         else if (type == "StableSeries")
         {
           const std::string series = change["ID"].asString();
@@ -98,6 +105,29 @@ namespace spinemet
       {
         return queued;
       }
+    }
+  }
+
+  void ChangeListener::noteGrownSeries(const std::string& instance, bool earlierRun)
+  {
+    // The change log names the instance, not its series: one look-up in Orthanc's index.
+    Json::Value instanceJson;
+    try
+    {
+      if (!orthanc::tryGetJson("/instances/" + instance, instanceJson))
+      {
+        return;                         // deleted since: its series' StableSeries tells the rest
+      }
+    }
+    catch (const std::exception& error)
+    {
+      orthanc::logWarning("cannot find the series of the new instance " + instance + ": " + error.what());
+      return;
+    }
+    const std::string series = instanceJson["ParentSeries"].asString();
+    if (!series.empty())
+    {
+      queue_.noteGrown(series, earlierRun ? runStartTime_ - 1 : secondsSinceEpoch());
     }
   }
 
@@ -162,18 +192,52 @@ namespace spinemet
     facts.seriesDescription = tag(mainTags, "SeriesDescription");
     facts.bodyPartExamined = tag(mainTags, "BodyPartExamined");
     facts.instanceCount = instances.size();
+    size_t leftOut = 0;
+    std::optional<SelectionVerdict> firstLeftOut;
     if (!instances.empty() && facts.modality == "CT")
     {
-      // One instance stands for the series: Image Type and thickness do not vary within a CT series
-      // that SpineMet can analyse, and the volume loader checks every slice anyway.
-      Json::Value tags = orthanc::getJson("/instances/" + instances.front() + "/simplified-tags");
-      facts.sopClassUid = tag(tags, "SOPClassUID");
-      facts.imageType = tag(tags, "ImageType");
-      facts.sliceThickness = tag(tags, "SliceThickness");
+      // Judged from all instances, not the first: a localizer or scout stored in the axial series
+      // (the loader drops it) is left out of the count, not the series. The look-ups stop once
+      // the outcome is certain: MinimumSlices instances passed, or too few can still pass.
+      const size_t wanted = std::max<size_t>(configuration_.selection.minimumSlices, 1);
+      size_t passed = 0;
+      std::optional<SeriesFacts> firstPassed, firstFailed;
+      for (size_t i = 0; i < instances.size() && (i == 0 || (passed < wanted && instances.size() - leftOut >= wanted)); ++i)
+      {
+        Json::Value tags = orthanc::getJson("/instances/" + instances[i] + "/simplified-tags");
+        SeriesFacts instance = facts;
+        instance.sopClassUid = tag(tags, "SOPClassUID");
+        instance.imageType = tag(tags, "ImageType");
+        instance.sliceThickness = tag(tags, "SliceThickness");
+        if (std::optional<SelectionVerdict> verdict = checkInstance(configuration_.selection, instance))
+        {
+          leftOut++;
+          if (!firstFailed)
+          {
+            firstFailed = instance;
+            firstLeftOut = verdict;
+          }
+        }
+        else
+        {
+          passed++;
+          if (!firstPassed) firstPassed = instance;
+        }
+      }
+      const SeriesFacts& judged = firstPassed ? *firstPassed : *firstFailed;
+      facts.sopClassUid = judged.sopClassUid;
+      facts.imageType = judged.imageType;
+      facts.sliceThickness = judged.sliceThickness;
+      if (firstPassed) facts.instanceCount = instances.size() - leftOut;
     }
 
     if (std::optional<SelectionVerdict> verdict = checkSelection(configuration_.selection, facts))
     {
+      if (verdict->code == "too-few-slices" && firstLeftOut)
+      {
+        verdict->message += " once " + std::to_string(leftOut) + " instance(s) are left out (" +
+                            firstLeftOut->message + ")";
+      }
       queue_.skip(series, study, verdict->code, verdict->message);
       orthanc::logInfo("series " + series + " not analysed: " + verdict->message);
       admission.outcome = "skipped";

@@ -46,6 +46,10 @@ namespace spinemet
     Admission admit(const std::string& series, const std::string& trigger, bool force);
 
   private:
+    // A new instance in a series whose analysis had ended: marks the series as grown in the queue,
+    // so that it is admitted after a restart even if Orthanc never calls it stable again.
+    void noteGrownSeries(const std::string& instance, bool earlierRun);
+
     // A Done series whose result attachment or one of whose outputs Orthanc no longer has.
     bool resultMissing(const std::string& series);
 

@@ -53,12 +53,19 @@ namespace spinemet
         });
       }
 
-      void count(const char* key, unsigned& target, unsigned minimum)
+      // `why` says what the maximum protects (threads started, memory): the message explains it.
+      void count(const char* key, unsigned& target, unsigned minimum, unsigned maximum, const char* why)
       {
         read(key, [&](const Json::Value& value) {
-          if (!value.isIntegral() || value.asInt64() < minimum || value.asInt64() > 1000000)
+          // asInt64() throws past INT64_MAX: a huge value is compared as unsigned.
+          if (!value.isIntegral() || (!value.isUInt64() && value.asInt64() < 0) ||
+              (value.isUInt64() && value.asUInt64() < minimum))
           {
             return expected(key, "an integer of at least " + std::to_string(minimum), value);
+          }
+          if (value.asUInt64() > maximum)
+          {
+            return expected(key, "an integer of at most " + std::to_string(maximum) + " (" + why + ")", value);
           }
           target = static_cast<unsigned>(value.asUInt64());
         });
@@ -253,13 +260,15 @@ namespace spinemet
     reader.boolean("Enabled", configuration.enabled);
     reader.text("ModelPath", configuration.modelPath);
     reader.choice("Device", configuration.device, {"auto", "cpu", "cuda"});
-    reader.count("Threads", configuration.threads, 0);
-    reader.count("BatchSize", configuration.batchSize, 1);
-    reader.count("VolumesInFlight", configuration.volumesInFlight, 1);
-    reader.count("MaximumAttempts", configuration.maximumAttempts, 1);
+    reader.count("Threads", configuration.threads, 0, MAXIMUM_THREADS, "each is a LibTorch thread started with Orthanc");
+    reader.count("BatchSize", configuration.batchSize, 1, MAXIMUM_BATCH_SIZE, "crops held in memory at once");
+    reader.count("VolumesInFlight", configuration.volumesInFlight, 1, MAXIMUM_VOLUMES_IN_FLIGHT,
+                 "each is a volume in memory and an Orthanc job worker");
+    reader.count("MaximumAttempts", configuration.maximumAttempts, 1, MAXIMUM_ATTEMPTS, "starts of one analysis");
     reader.text("QueueDatabase", configuration.queueDatabase);
     reader.section("Selection", [&](SectionReader& selection) {
-      selection.count("MinimumSlices", configuration.selection.minimumSlices, 1);
+      selection.count("MinimumSlices", configuration.selection.minimumSlices, 1, MAXIMUM_MINIMUM_SLICES,
+                      "a series with more slices is not a CT");
       selection.range("SliceThickness", configuration.selection.minimumSliceThickness,
                       configuration.selection.maximumSliceThickness);
       selection.pattern("BodyPart", configuration.selection.bodyPartPattern);
@@ -272,7 +281,8 @@ namespace spinemet
     reader.section("Forward", [&](SectionReader& forward) {
       forward.names("Modalities", configuration.forward.modalities);
       forward.text("Webhook", configuration.forward.webhook);
-      forward.count("WebhookTimeout", configuration.forward.webhookTimeoutSeconds, 1);
+      forward.count("WebhookTimeout", configuration.forward.webhookTimeoutSeconds, 1, MAXIMUM_WEBHOOK_TIMEOUT,
+                    "seconds that Orthanc's shutdown may wait for it");
       if (!configuration.forward.webhook.empty() &&
           configuration.forward.webhook.rfind("http://", 0) != 0 &&
           configuration.forward.webhook.rfind("https://", 0) != 0)

@@ -42,6 +42,15 @@ namespace spinemet
     Never                                    // one automatic analysis per series; manual ones still run
   };
 
+  // The bounds of the counts (docs/plugin.md): past them a value starts too many threads, holds
+  // too much memory or makes a shutdown wait, and the plugin stays disabled naming the setting.
+  constexpr unsigned MAXIMUM_THREADS = 256;
+  constexpr unsigned MAXIMUM_BATCH_SIZE = 1024;
+  constexpr unsigned MAXIMUM_VOLUMES_IN_FLIGHT = 16;
+  constexpr unsigned MAXIMUM_ATTEMPTS = 100;
+  constexpr unsigned MAXIMUM_MINIMUM_SLICES = 100000;
+  constexpr unsigned MAXIMUM_WEBHOOK_TIMEOUT = 600;
+
   struct PluginConfiguration
   {
     bool enabled = true;

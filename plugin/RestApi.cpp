@@ -2,9 +2,12 @@
 #include "RestApi.h"
 
 #include "OrthancApi.h"
+#include "RestPayloads.h"
 #include "Service.h"
 
 #include <json/writer.h>
+
+#include <optional>
 
 namespace spinemet
 {
@@ -79,6 +82,18 @@ namespace spinemet
       return index < request->groupsCount ? request->groups[index] : "";
     }
 
+    // The route's Orthanc ID, or nothing once a 400 naming what is wrong has been answered.
+    std::optional<std::string> orthancId(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest* request)
+    {
+      std::string id = group(request, 0);
+      if (std::optional<std::string> problem = orthancIdProblem(id))
+      {
+        answerError(output, 400, *problem);
+        return std::nullopt;
+      }
+      return id;
+    }
+
     void getHealth(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest*)
     {
       answerJson(output, service_->health());
@@ -96,7 +111,9 @@ namespace spinemet
 
     void getSeries(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest* request)
     {
-      std::string series = group(request, 0);
+      std::optional<std::string> id = orthancId(output, request);
+      if (!id) return;
+      const std::string& series = *id;
       Json::Value status = service_->seriesStatus(series);
       if (status.isNull())
       {
@@ -115,7 +132,9 @@ namespace spinemet
 
     void postAnalyse(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest* request)
     {
-      std::string series = group(request, 0);
+      std::optional<std::string> id = orthancId(output, request);
+      if (!id) return;
+      const std::string& series = *id;
       Json::Value answer = service_->requestAnalysis(series);
       if (answer.isNull())
       {
@@ -126,7 +145,9 @@ namespace spinemet
 
     void postCancel(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest* request)
     {
-      std::string series = group(request, 0);
+      std::optional<std::string> id = orthancId(output, request);
+      if (!id) return;
+      const std::string& series = *id;
       Json::Value answer;
       answer["Series"] = series;
       answer["Cancelled"] = service_->cancel(series);
@@ -135,7 +156,9 @@ namespace spinemet
 
     void getStudy(OrthancPluginRestOutput* output, const OrthancPluginHttpRequest* request)
     {
-      std::string study = group(request, 0);
+      std::optional<std::string> id = orthancId(output, request);
+      if (!id) return;
+      const std::string& study = *id;
       Json::Value studyJson;
       if (!orthanc::tryGetJson("/studies/" + study, studyJson))
       {

@@ -8,6 +8,28 @@
 
 namespace spinemet
 {
+  std::optional<std::string> orthancIdProblem(const std::string& id)
+  {
+    const size_t LENGTH = 44;      // 5 x 8 digits + 4 dashes
+    bool valid = id.size() == LENGTH;
+    for (size_t i = 0; valid && i < LENGTH; ++i)
+    {
+      const char c = id[i];
+      valid = i % 9 == 8 ? c == '-' : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+    }
+    if (valid)
+    {
+      return std::nullopt;
+    }
+    std::string shown = id.size() > 60 ? id.substr(0, 60) + "..." : id;
+    for (char& c : shown)
+    {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    return "\"" + shown + "\" is not an Orthanc ID (5 groups of 8 lower-case hexadecimal digits joined by '-', "
+           "as in /series or /studies)";
+  }
+
   Json::Value isoTime(double secondsSinceEpoch)
   {
     if (secondsSinceEpoch <= 0) return Json::nullValue;

@@ -17,6 +17,12 @@
 
 namespace spinemet
 {
+  // Why `id` is not an Orthanc resource ID (five groups of 8 lower-case hexadecimal digits joined
+  // by '-', as Orthanc derives them from the DICOM UIDs); nothing when it is one. A route's ID is
+  // pasted into Orthanc REST paths, so "<id>?x" (from "%3Fx") would name the same series under a
+  // second queue row.
+  std::optional<std::string> orthancIdProblem(const std::string& id);
+
   // "2026-12-07T06:10:46.123Z" (UTC, milliseconds: two analyses of a small series can end within
   // the same second); null for 0 (never).
   Json::Value isoTime(double secondsSinceEpoch);

@@ -95,20 +95,41 @@ namespace spinemet
   std::vector<std::string> ResultWriter::previousOutputs(const AnalysisRecord& record,
                                                          const std::vector<std::string>& outputSeriesUids)
   {
+    // Found in Orthanc by their Series Instance UID tag (derived from the source series' UID), not
+    // only by the queue's list of outputs: a kill between storing the outputs and marking the run
+    // done leaves outputs that no list names.
     std::vector<std::string> instances(record.outputs);    // includes outputs written under other settings
+    auto isOutputSeries = [&](const Json::Value& series) {
+      const std::string uid = series["MainDicomTags"]["SeriesInstanceUID"].asString();
+      return std::find(outputSeriesUids.begin(), outputSeriesUids.end(), uid) != outputSeriesUids.end();
+    };
     try
     {
+      std::vector<Json::Value> candidates;
+      if (!record.study.empty())
+      {
+        const Json::Value studySeries = orthanc::getJson("/studies/" + record.study + "/series");
+        for (const Json::Value& series : studySeries) candidates.push_back(series);
+      }
+      // The study may have been sent again under other Orthanc IDs: the UIDs find them anywhere.
       for (const std::string& uid : outputSeriesUids)
       {
-        for (const Json::Value& match : orthanc::postJson("/tools/lookup", uid))
+        const Json::Value matches = orthanc::postJson("/tools/lookup", uid);
+        for (const Json::Value& match : matches)
         {
           if (match["Type"].asString() == "Series")
           {
-            for (const Json::Value& instance : orthanc::getJson("/series/" + match["ID"].asString())["Instances"])
-            {
-              instances.push_back(instance.asString());
-            }
+            candidates.push_back(orthanc::getJson("/series/" + match["ID"].asString()));
           }
+        }
+      }
+      for (const Json::Value& series : candidates)
+      {
+        if (!isOutputSeries(series)) continue;
+        for (const Json::Value& instance : series["Instances"])
+        {
+          const std::string id = instance.asString();
+          if (std::find(instances.begin(), instances.end(), id) == instances.end()) instances.push_back(id);
         }
       }
     }

@@ -47,6 +47,19 @@ namespace spinemet
     }
   }
 
+  std::optional<SelectionVerdict> checkInstance(const SeriesSelection& selection, const SeriesFacts& facts)
+  {
+    SeriesFacts asSeries = facts;
+    asSeries.modality = "CT";                                     // the series' rules are not this one's
+    asSeries.instanceCount = std::max<size_t>(selection.minimumSlices, 1);
+    asSeries.bodyPartExamined.clear();
+    asSeries.seriesDescription.clear();
+    SeriesSelection instanceRules = selection;
+    instanceRules.bodyPartPattern.clear();
+    instanceRules.seriesDescriptionPattern.clear();
+    return checkSelection(instanceRules, asSeries);
+  }
+
   std::optional<SelectionVerdict> checkSelection(const SeriesSelection& selection, const SeriesFacts& facts)
   {
     if (trim(facts.modality) != "CT")

@@ -244,7 +244,18 @@ namespace spinemet
               " attempts INTEGER NOT NULL DEFAULT 0, queuedAt REAL NOT NULL DEFAULT 0,"
               " startedAt REAL NOT NULL DEFAULT 0, finishedAt REAL NOT NULL DEFAULT 0,"
               " outputs TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL DEFAULT 0,"
-              " slices INTEGER NOT NULL DEFAULT 0, stageSeconds TEXT NOT NULL DEFAULT '')");
+              " slices INTEGER NOT NULL DEFAULT 0, stageSeconds TEXT NOT NULL DEFAULT '',"
+              " grownAt REAL NOT NULL DEFAULT 0)");
+      // A queue database of an earlier version lacks the column that marks a grown series.
+      bool hasGrownAt = false;
+      {
+        Statement columns(db_, "PRAGMA table_info(analyses)");
+        while (columns.step()) hasGrownAt = hasGrownAt || columns.text(1) == "grownAt";
+      }
+      if (!hasGrownAt)
+      {
+        execute("ALTER TABLE analyses ADD COLUMN grownAt REAL NOT NULL DEFAULT 0");
+      }
       execute("CREATE INDEX IF NOT EXISTS analysesByState ON analyses(state, queuedAt)");
       execute("CREATE INDEX IF NOT EXISTS analysesByStudy ON analyses(study)");
       execute("CREATE TABLE IF NOT EXISTS properties(name TEXT PRIMARY KEY, value TEXT NOT NULL)");
@@ -332,7 +343,11 @@ namespace spinemet
                      existing->wanted.modelVersion == request.key.modelVersion;
       if (covered && !request.force)
       {
-        return EnqueueOutcome::UpToDate;     // the transaction rolls back: nothing changed
+        // Nothing to analyse; the series was looked at, so it no longer counts as grown.
+        Statement clear(db_, "UPDATE analyses SET grownAt = 0 WHERE series = ? AND grownAt != 0");
+        clear.bind(1, request.series).step();
+        transaction.commit();
+        return EnqueueOutcome::UpToDate;
       }
       outcome = EnqueueOutcome::Queued;
       requeue = true;
@@ -342,7 +357,7 @@ namespace spinemet
     {
       Statement update(db_,
         "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ?, state = 'queued',"
-        " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ? WHERE series = ?");
+        " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ?, grownAt = 0 WHERE series = ?");
       update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
             .bind(4, request.trigger).bindDouble(5, now()).bind(6, request.series).step();
     }
@@ -365,11 +380,22 @@ namespace spinemet
     insert.bind(1, series).bindDouble(2, notedAt).step();
   }
 
+  void SqliteAnalysisQueue::noteGrown(const std::string& series, double notedAt)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Only an ended row: a receiving, queued or running one covers the new instances already. The
+    // first arrival counts, so that a series still growing at a restart is found by its run.
+    Statement update(db_, "UPDATE analyses SET grownAt = ? WHERE series = ? AND grownAt = 0"
+                          " AND state IN ('done', 'failed', 'skipped', 'cancelled')");
+    update.bindDouble(1, notedAt).bind(2, series).step();
+  }
+
   std::vector<std::string> SqliteAnalysisQueue::receivingBefore(double time)
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement select(db_, "SELECT series FROM analyses WHERE state = 'receiving' AND queuedAt < ? ORDER BY queuedAt");
-    select.bindDouble(1, time);
+    Statement select(db_, "SELECT series FROM analyses WHERE (state = 'receiving' AND queuedAt < ?)"
+                          " OR (grownAt > 0 AND grownAt < ?) ORDER BY CASE WHEN state = 'receiving' THEN queuedAt ELSE grownAt END, series");
+    select.bindDouble(1, time).bindDouble(2, time);
     std::vector<std::string> series;
     while (select.step()) series.push_back(select.text(0));
     return series;
@@ -382,7 +408,7 @@ namespace spinemet
     Statement upsert(db_,
       "INSERT INTO analyses(series, study, state, errorCode, message, finishedAt) VALUES(?, ?, 'skipped', ?, ?, ?)"
       " ON CONFLICT(series) DO UPDATE SET state = 'skipped', errorCode = excluded.errorCode,"
-      " message = excluded.message, finishedAt = excluded.finishedAt, node = ''");
+      " message = excluded.message, finishedAt = excluded.finishedAt, node = '', grownAt = 0");
     upsert.bind(1, series).bind(2, study).bind(3, code).bind(4, message).bindDouble(5, now()).step();
   }
 

@@ -23,6 +23,7 @@ namespace spinemet
 
     EnqueueOutcome enqueue(const EnqueueRequest& request) override;
     void noteReceiving(const std::string& series, double notedAt) override;
+    void noteGrown(const std::string& series, double notedAt) override;
     std::vector<std::string> receivingBefore(double time) override;
     void skip(const std::string& series, const std::string& study,
               const std::string& code, const std::string& message) override;

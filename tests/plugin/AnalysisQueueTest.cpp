@@ -327,6 +327,34 @@ namespace spinemet
     EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
   }
 
+  TEST_F(AnalysisQueueTest, SeriesThatGrewAfterItsAnalysisIsFoundAgainAfterARestart)
+  {
+    queue_->enqueue(request("done-grows", "f1"));
+    queue_->claim("local");
+    queue_->finish("done-grows", finished("f1"));
+    queue_->skip("skipped-grows", "study", "too-few-slices", "2 instances");
+    queue_->enqueue(request("queued", "f3"));
+    queue_->noteGrown("done-grows", 100);
+    queue_->noteGrown("done-grows", 150);            // the first arrival counts
+    queue_->noteGrown("skipped-grows", 100);
+    queue_->noteGrown("queued", 100);                // waiting already: covers the new instances
+    EXPECT_EQ(queue_->find("done-grows")->state, AnalysisState::Done);
+
+    reopen();
+    EXPECT_EQ(queue_->receivingBefore(101), (std::vector<std::string>{"done-grows", "skipped-grows"}));
+    EXPECT_TRUE(queue_->receivingBefore(100).empty());
+    EXPECT_EQ(queue_->enqueue(request("done-grows", "f2")), EnqueueOutcome::Queued);
+    queue_->skip("skipped-grows", "study", "too-few-slices", "still 3 instances");
+    EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
+
+    // an instance that came back (same fingerprint): looked at, up to date, no longer grown
+    queue_->claim("local");
+    queue_->finish("done-grows", finished("f2"));
+    queue_->noteGrown("done-grows", 200);
+    EXPECT_EQ(queue_->enqueue(request("done-grows", "f2")), EnqueueOutcome::UpToDate);
+    EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
+  }
+
   TEST(InstancesFingerprint, IgnoresOrderAndSeesEveryInstance)
   {
     EXPECT_EQ(instancesFingerprint({"x", "y", "z"}), instancesFingerprint({"z", "x", "y"}));

@@ -79,6 +79,24 @@ namespace spinemet
     EXPECT_EQ(reading.configuration.reanalysis, ReanalysisPolicy::WhenChanged);
   }
 
+  TEST(Configuration, CountsPastTheirBoundAreRefusedNamingTheSetting)
+  {
+    ConfigurationReading reading = readConfiguration(orthancWith(R"({
+      "ModelPath": "/m.pt", "Threads": 1000, "VolumesInFlight": 2000, "BatchSize": 1e9,
+      "MaximumAttempts": 18446744073709551615, "Forward": { "WebhookTimeout": 86400 } })"));
+    const std::vector<std::string>& problems = reading.problems;
+    EXPECT_TRUE(mentions(problems, "SpineMet.Threads: expected an integer of at most 256")) << problems.size();
+    EXPECT_TRUE(mentions(problems, "SpineMet.VolumesInFlight: expected an integer of at most 16"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.BatchSize: expected an integer"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.MaximumAttempts: expected an integer of at most 100"));
+    EXPECT_TRUE(mentions(problems, "SpineMet.Forward.WebhookTimeout: expected an integer of at most 600"));
+    EXPECT_EQ(problems.size(), 5u);
+    EXPECT_EQ(reading.configuration.volumesInFlight, 1u);     // the default stays
+
+    reading = readConfiguration(orthancWith(R"({ "ModelPath": "/m.pt", "Threads": 256, "VolumesInFlight": 16 })"));
+    EXPECT_TRUE(reading.problems.empty());
+  }
+
   TEST(Configuration, EachMistakeIsOneProblemNamingTheSetting)
   {
     ConfigurationReading reading = readConfiguration(orthancWith(R"({

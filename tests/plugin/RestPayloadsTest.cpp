@@ -28,6 +28,20 @@ namespace spinemet
     }
   }
 
+  TEST(RestPayloads, RouteIdsMustBeOrthancIds)
+  {
+    const std::string series = "63e7197c-ef54b1bf-ccdb6f4f-4a16a620-6afbbd8e";
+    EXPECT_FALSE(orthancIdProblem(series).has_value());
+    for (const std::string& wrong : {series + "?x", series.substr(0, 43), std::string(""), std::string("..%2F"),
+                                     std::string("63E7197C-ef54b1bf-ccdb6f4f-4a16a620-6afbbd8e"),
+                                     std::string("63e7197c_ef54b1bf-ccdb6f4f-4a16a620-6afbbd8e")})
+    {
+      ASSERT_TRUE(orthancIdProblem(wrong).has_value()) << wrong;
+      EXPECT_NE(orthancIdProblem(wrong)->find("is not an Orthanc ID"), std::string::npos);
+    }
+    EXPECT_LT(orthancIdProblem(std::string(100000, 'a'))->size(), 200u);   // a long ID is not echoed whole
+  }
+
   TEST(RestPayloads, TimesAreUtcWithMillisecondsAndNullWhenNever)
   {
     EXPECT_TRUE(isoTime(0).isNull());

@@ -89,4 +89,20 @@ namespace spinemet
     facts.imageType = "ORIGINAL\\PRIMARYX\\AXIAL";
     EXPECT_EQ(rejection(SeriesSelection(), facts), "image-type");
   }
+
+  TEST(SeriesSelection, InstanceRulesLeaveOutALocalizerNotTheSeries)
+  {
+    SeriesSelection selection;
+    selection.bodyPartPattern = "spine";               // a series rule: not one of an instance
+    SeriesFacts localizer = axialCt();
+    localizer.imageType = "ORIGINAL\\PRIMARY\\LOCALIZER";
+    localizer.instanceCount = 1;                       // nor is the count
+    ASSERT_TRUE(checkInstance(selection, localizer).has_value());
+    EXPECT_EQ(checkInstance(selection, localizer)->code, "image-type");
+    SeriesFacts axial = axialCt();
+    axial.instanceCount = 1;
+    EXPECT_FALSE(checkInstance(selection, axial).has_value());
+    axial.sliceThickness = "12";
+    EXPECT_EQ(checkInstance(selection, axial)->code, "slice-thickness");
+  }
 }

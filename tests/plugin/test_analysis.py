@@ -182,6 +182,33 @@ def test_series_that_are_not_axial_ct_of_a_spine_end_with_their_reason(tmp_path,
         assert refused["Outcome"] == "skipped" and refused["Reason"]["Code"] == "not-ct"
 
 
+def test_localizer_stored_before_the_axial_slices_is_left_out_not_the_series(tmp_path, tiny_model):
+    """The selection is judged from all instances of the series: a localizer that Orthanc stored
+    first must not make the axial series skipped."""
+    truth = generate_phantom(tmp_path / "study", *PHANTOM, "8")
+    localizer = tmp_path / "localizer"
+    localizer.mkdir()
+    first = sorted(s["file"] for s in truth["slices"])[0]
+    shutil.copy(tmp_path / "study" / first, localizer / "localizer.dcm")
+    uid = truth["series"]["series_instance_uid"]
+    dcmodify(localizer, "(0008,0008)=ORIGINAL\\PRIMARY\\LOCALIZER", f"(0008,0018)={uid}.9",
+             "(0020,0037)=1\\0\\0\\0\\0\\-1")
+    os.remove(tmp_path / "study" / "ground_truth.json")
+
+    with spinemet_orthanc(tiny_model) as orthanc:
+        storescu(orthanc, localizer)
+        series_id = source_series_id(orthanc, uid)
+        storescu(orthanc, tmp_path / "study")
+        instances = orthanc.get(f"/series/{series_id}")["Instances"]
+        assert len(instances) == len(truth["slices"]) + 1
+        first_tags = orthanc.get(f"/instances/{instances[0]}/simplified-tags")
+        assert "LOCALIZER" in first_tags["ImageType"], "Orthanc no longer lists the first stored instance first"
+        status = wait_for_state(orthanc, series_id)
+        assert status["State"] == "done", status
+        assert status["Slices"] == len(truth["slices"])
+        assert len(series_of_study(orthanc, status["Study"])["SR"]) == 1
+
+
 def split_study(tmp_path, truth):
     """The phantom's files in two folders: the first two thirds of the slices, and the rest."""
     files = sorted(s["file"] for s in truth["slices"])

@@ -9,8 +9,9 @@ import urllib.request
 
 import pytest
 
-from orthanc_server import OrthancServer
-from plugin_fixtures import ROOT, plugin_path, spinemet_orthanc
+from orthanc_server import OrthancServer, storescu
+from phantom_cli import generate_phantom
+from plugin_fixtures import ROOT, plugin_path, source_series_id, spinemet_orthanc, wait_for_state
 
 
 def test_orthanc_loads_the_plugin_which_logs_name_version_and_device(tiny_model):
@@ -94,3 +95,31 @@ def test_the_example_configuration_is_valid_and_orthancs_authentication_guards_t
             with pytest.raises(urllib.error.HTTPError) as error:
                 urllib.request.urlopen(orthanc.url + route, timeout=30)
             assert error.value.code == 401
+
+
+def test_configuration_values_past_their_bound_disable_the_plugin_naming_the_setting(tiny_model):
+    with spinemet_orthanc(tiny_model, VolumesInFlight=2000, Threads=1000) as orthanc:
+        expect_disabled(orthanc,
+                        "SpineMet.VolumesInFlight: expected an integer of at most 16",
+                        "SpineMet.Threads: expected an integer of at most 256")
+
+
+def test_route_ids_that_are_not_orthanc_ids_are_refused_without_touching_the_queue(tmp_path, tiny_model):
+    truth = generate_phantom(tmp_path / "study", "--levels", "T12-L1", "--matrix", "256",
+                             "--slice-thickness", "3", "--seed", "28")
+    with spinemet_orthanc(tiny_model) as orthanc:
+        storescu(orthanc, tmp_path / "study")
+        series_id = source_series_id(orthanc, truth["series"]["series_instance_uid"])
+        done = wait_for_state(orthanc, series_id)
+        counts = orthanc.get("/spinemet/queue")["Counts"]
+        assert sum(counts.values()) == 1, counts
+        for method, path in [("POST", f"/spinemet/series/{series_id}%3Fx/analyse"),
+                             ("GET", f"/spinemet/series/{series_id}%3Fx"),
+                             ("POST", f"/spinemet/series/{series_id.upper()}/cancel"),
+                             ("GET", f"/spinemet/studies/{done['Study']}%3Fexpand")]:
+            with pytest.raises(urllib.error.HTTPError) as error:
+                orthanc.request(method, path, {} if method == "POST" else None)
+            assert error.value.code == 400, path
+            assert "is not an Orthanc ID" in json.loads(error.value.read())["Error"], path
+        assert orthanc.get("/spinemet/queue")["Counts"] == counts
+        assert orthanc.get(f"/spinemet/series/{series_id}")["State"] == "done"
