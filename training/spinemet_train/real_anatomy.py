@@ -167,7 +167,8 @@ def draw_roc_png(curves_by_data: Dict[str, Dict[str, dict]], path: str, title: s
 
     colours = {"blastic": (214, 96, 77), "lytic": (67, 147, 195), "mixed": (120, 170, 60),
                "any lesion": (40, 40, 40)}
-    panel, margin, top = 360, 50, 56
+    title_lines = title.replace("; ", ";\n")
+    panel, margin, top = 360, 50, 30 + 16 * (title_lines.count("\n") + 1)
     names = list(curves_by_data)
     image = Image.new("RGB", (len(names) * (panel + margin) + margin, panel + top + margin + 90), "white")
     draw = ImageDraw.Draw(image)
@@ -175,7 +176,7 @@ def draw_roc_png(curves_by_data: Dict[str, Dict[str, dict]], path: str, title: s
         font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 13)
     except OSError:
         font = ImageFont.load_default()
-    draw.text((margin, 10), title, fill="black", font=font)
+    draw.multiline_text((margin, 6), title_lines, fill="black", font=font, spacing=2)
     for n, data_name in enumerate(names):
         left = margin + n * (panel + margin)
         bottom = top + panel
