@@ -2,6 +2,7 @@
 // ground_truth.json of a hybrid study: the phantom's schema (docs/phantom.md), so that
 // spinemet-prep reads it as it reads a phantom, plus a record of the background (docs/hybrid.md).
 #include "hybrid/HybridTruth.h"
+#include "phantom/PhantomTruthJson.h"
 
 #include <json/value.h>
 #include <json/writer.h>
@@ -12,19 +13,6 @@ namespace spinemet
 {
   namespace
   {
-    Json::Value millimetres(double value)
-    {
-      const double rounded = std::round(value * 1000) / 1000;
-      return Json::Value(rounded == 0 ? 0.0 : rounded);
-    }
-
-    Json::Value vector3(const Vector3& v)
-    {
-      Json::Value array(Json::arrayValue);
-      for (double component : v) array.append(millimetres(component));
-      return array;
-    }
-
     Json::Value labelJson(const HybridLabel& label)
     {
       Json::Value item(Json::objectValue);
@@ -109,7 +97,7 @@ namespace spinemet
     out["image_orientation_patient"] = Json::Value(Json::arrayValue);
     for (const Vector3* axis : {&g.rowDirection, &g.columnDirection})
       for (double component : *axis) out["image_orientation_patient"].append(std::round(component * 1e6) / 1e6);
-    out["origin_mm"] = vector3(g.origin);
+    out["origin_mm"] = truth_json::vector3(g.origin);
     out["rescale_slope"] = record.rescaleSlope;
     out["rescale_intercept"] = record.rescaleIntercept;
     out["bits_stored"] = record.bitsStored;
@@ -120,37 +108,14 @@ namespace spinemet
     size_t lesionIndex = 0;
     for (const PhantomVertebra& v : study.truth.vertebrae)
     {
-      Json::Value item(Json::objectValue);
-      item["index"] = v.index;
-      item["level"] = v.level;
-      item["z_min_mm"] = millimetres(v.zMinMm);
-      item["z_max_mm"] = millimetres(v.zMaxMm);
-      item["bone_quality"] = toString(v.boneQuality);
-      item["posterolateral"] = toString(v.posterolateral);
-      item["side"] = toString(v.side);
+      Json::Value item = truth_json::vertebra(v);
       item["withheld"] = static_cast<bool>(study.withheld[v.index]);
       item["changed_voxels"] = Json::UInt64(study.changedVoxels[v.index]);
-      item["body_centre_mm"] = vector3(v.bodyCentre);
-      item["body_centre_pixel"]["column"] = millimetres(v.bodyCentreColumn);
-      item["body_centre_pixel"]["row"] = millimetres(v.bodyCentreRow);
-      item["body_size_mm"]["width"] = millimetres(v.bodyWidthMm);
-      item["body_size_mm"]["depth"] = millimetres(v.bodyDepthMm);
-      item["body_size_mm"]["height"] = millimetres(v.bodyHeightMm);
-      item["lesions"] = Json::Value(Json::arrayValue);
-      for (const PhantomLesion& l : v.lesions)
+      // the lesions of study.lesions are in the same order as the vertebrae's truth lesions
+      for (Json::Value& lesion : item["lesions"])
       {
-        Json::Value lesion(Json::objectValue);
-        lesion["kind"] = l.kind;
-        lesion["region"] = l.region;
-        lesion["centre_mm"] = vector3(l.centre);
-        lesion["radii_mm"] = vector3(l.radiiMm);
-        lesion["hu"] = millimetres(l.hu);
-        // the lesions of study.lesions are in the same order as the vertebrae's truth lesions
         lesion["changed_voxels"] = Json::UInt64(study.lesions[lesionIndex++].changedVoxels);
-        item["lesions"].append(lesion);
       }
-      item["sop_instance_uids"] = Json::Value(Json::arrayValue);
-      for (const std::string& uid : v.sopInstanceUids) item["sop_instance_uids"].append(uid);
       vertebrae.append(item);
     }
 
@@ -161,31 +126,10 @@ namespace spinemet
     for (const PhantomSlice& slice : study.truth.slices)
     {
       const size_t k = sliceOf.at(slice.sopInstanceUid);
-      Json::Value item(Json::objectValue);
       const auto name = record.fileNames.find(k);
-      item["file"] = name == record.fileNames.end() ? Json::Value(Json::nullValue) : Json::Value(name->second);
-      item["sop_instance_uid"] = slice.sopInstanceUid;
+      Json::Value item = truth_json::slice(slice, name == record.fileNames.end() ? Json::Value(Json::nullValue)
+                                                                                  : Json::Value(name->second));
       item["background_sop_instance_uid"] = study.background.slices[k].sopInstanceUid;
-      item["z_mm"] = millimetres(slice.zMm);
-      item["instance_number"] = slice.instanceNumber;
-      item["vertebra"] = slice.vertebra >= 0 ? Json::Value(slice.vertebra) : Json::Value(Json::nullValue);
-      item["bone_quality"] = toString(slice.boneQuality);
-      item["posterolateral"] = toString(slice.posterolateral);
-      item["side"] = toString(slice.side);
-      item["lesion_visible"] = slice.lesionVisible;
-      item["blastic_lesion_visible"] = slice.blasticLesionVisible;
-      item["lytic_lesion_visible"] = slice.lyticLesionVisible;
-      item["posterolateral_lesion_visible"] = slice.posterolateralLesionVisible;
-      item["posterolateral_visible_side"] = toString(slice.posterolateralVisibleSide);
-      if (slice.vertebra >= 0)
-      {
-        item["body_centre_pixel"]["column"] = millimetres(slice.bodyCentreColumn);
-        item["body_centre_pixel"]["row"] = millimetres(slice.bodyCentreRow);
-      }
-      else
-      {
-        item["body_centre_pixel"] = Json::Value(Json::nullValue);
-      }
       slices.append(item);
     }
 

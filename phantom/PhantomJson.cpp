@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ground_truth.json: schema "spinemet-phantom-truth/1" (docs/phantom.md).
 #include "phantom/Phantom.h"
+#include "phantom/PhantomTruthJson.h"
 
 #include "common/AnalysisError.h"
 
@@ -37,22 +38,6 @@ namespace spinemet
       return "none";
     }
 
-    // Millimetres to the micrometre: enough, and stable text.
-    Json::Value millimetres(double value)
-    {
-      const double rounded = std::round(value * 1000) / 1000;
-      return Json::Value(rounded == 0 ? 0.0 : rounded);
-    }
-
-    Json::Value vector3(const Vector3& v)
-    {
-      Json::Value array(Json::arrayValue);
-      for (double component : v)
-      {
-        array.append(millimetres(component));
-      }
-      return array;
-    }
   }
 
   std::string phantomGroundTruthJson(const PhantomStudy& study)
@@ -132,7 +117,7 @@ namespace spinemet
     {
       out["image_orientation_patient"].append(i);
     }
-    out["origin_mm"] = vector3(g.origin);   // Image Position (Patient) of the most caudal slice
+    out["origin_mm"] = truth_json::vector3(g.origin);   // Image Position (Patient) of the most caudal slice
     out["rescale_slope"] = 1;
     out["rescale_intercept"] = -1024;
     out["bits_stored"] = 12;
@@ -141,6 +126,73 @@ namespace spinemet
     Json::Value& vertebrae = root["vertebrae"];
     vertebrae = Json::Value(Json::arrayValue);
     for (const PhantomVertebra& v : study.truth.vertebrae)
+    {
+      Json::Value item = truth_json::vertebra(v);
+      if (study.settings.bone == PhantomBoneModel::Realistic)
+      {
+        item["normal_findings"] = Json::Value(Json::arrayValue);
+        for (const PhantomLesion& finding : v.normalFindings)
+        {
+          item["normal_findings"].append(truth_json::lesion(finding));
+        }
+      }
+      vertebrae.append(item);
+    }
+
+    Json::Value& slices = root["slices"];
+    slices = Json::Value(Json::arrayValue);
+    for (const PhantomSlice& slice : study.truth.slices)
+    {
+      slices.append(truth_json::slice(slice, slice.fileName));
+    }
+
+    Json::StreamWriterBuilder builder;
+    builder["indentation"] = "  ";
+    builder["precision"] = 10;
+    return Json::writeString(builder, root) + "\n";
+  }
+
+  void writePhantomGroundTruth(const PhantomStudy& study, const std::string& path)
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << phantomGroundTruthJson(study);
+    file.close();
+    if (!file)
+    {
+      throw AnalysisError("phantom-write", "cannot write " + path);
+    }
+  }
+
+  namespace truth_json
+  {
+    Json::Value millimetres(double value)
+    {
+      const double rounded = std::round(value * 1000) / 1000;
+      return Json::Value(rounded == 0 ? 0.0 : rounded);
+    }
+
+    Json::Value vector3(const Vector3& v)
+    {
+      Json::Value array(Json::arrayValue);
+      for (double component : v)
+      {
+        array.append(millimetres(component));
+      }
+      return array;
+    }
+
+    Json::Value lesion(const PhantomLesion& lesion)
+    {
+      Json::Value item(Json::objectValue);
+      item["kind"] = lesion.kind;
+      item["region"] = lesion.region;
+      item["centre_mm"] = vector3(lesion.centre);
+      item["radii_mm"] = vector3(lesion.radiiMm);
+      item["hu"] = millimetres(lesion.hu);
+      return item;
+    }
+
+    Json::Value vertebra(const PhantomVertebra& v)
     {
       Json::Value item(Json::objectValue);
       item["index"] = v.index;
@@ -159,42 +211,20 @@ namespace spinemet
       item["lesions"] = Json::Value(Json::arrayValue);
       for (const PhantomLesion& l : v.lesions)
       {
-        Json::Value lesion(Json::objectValue);
-        lesion["kind"] = l.kind;
-        lesion["region"] = l.region;
-        lesion["centre_mm"] = vector3(l.centre);
-        lesion["radii_mm"] = vector3(l.radiiMm);
-        lesion["hu"] = millimetres(l.hu);
-        item["lesions"].append(lesion);
-      }
-      if (study.settings.bone == PhantomBoneModel::Realistic)
-      {
-        item["normal_findings"] = Json::Value(Json::arrayValue);
-        for (const PhantomLesion& l : v.normalFindings)
-        {
-          Json::Value finding(Json::objectValue);
-          finding["kind"] = l.kind;
-          finding["region"] = l.region;
-          finding["centre_mm"] = vector3(l.centre);
-          finding["radii_mm"] = vector3(l.radiiMm);
-          finding["hu"] = millimetres(l.hu);
-          item["normal_findings"].append(finding);
-        }
+        item["lesions"].append(lesion(l));
       }
       item["sop_instance_uids"] = Json::Value(Json::arrayValue);
       for (const std::string& uid : v.sopInstanceUids)
       {
         item["sop_instance_uids"].append(uid);
       }
-      vertebrae.append(item);
+      return item;
     }
 
-    Json::Value& slices = root["slices"];
-    slices = Json::Value(Json::arrayValue);
-    for (const PhantomSlice& slice : study.truth.slices)
+    Json::Value slice(const PhantomSlice& slice, const Json::Value& file)
     {
       Json::Value item(Json::objectValue);
-      item["file"] = slice.fileName;
+      item["file"] = file;
       item["sop_instance_uid"] = slice.sopInstanceUid;
       item["z_mm"] = millimetres(slice.zMm);
       item["instance_number"] = slice.instanceNumber;
@@ -216,23 +246,7 @@ namespace spinemet
       {
         item["body_centre_pixel"] = Json::Value(Json::nullValue);
       }
-      slices.append(item);
-    }
-
-    Json::StreamWriterBuilder builder;
-    builder["indentation"] = "  ";
-    builder["precision"] = 10;
-    return Json::writeString(builder, root) + "\n";
-  }
-
-  void writePhantomGroundTruth(const PhantomStudy& study, const std::string& path)
-  {
-    std::ofstream file(path, std::ios::binary);
-    file << phantomGroundTruthJson(study);
-    file.close();
-    if (!file)
-    {
-      throw AnalysisError("phantom-write", "cannot write " + path);
+      return item;
     }
   }
 }
