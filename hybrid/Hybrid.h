@@ -21,13 +21,8 @@
 
 namespace spinemet
 {
-  // The label imposed on one vertebra (--labels), as in the phantom.
-  struct HybridLabel
-  {
-    BoneQuality boneQuality = BoneQuality::Normal;
-    Posterolateral posterolateral = Posterolateral::None;
-    LesionSide side = LesionSide::None;   // None with Unilateral: the side is drawn
-  };
+  // The label imposed on one vertebra (--labels): the phantom's own.
+  using HybridLabel = PhantomLabel;
 
   // Size and contrast of the inserted lesions (docs/hybrid.md says where the defaults come from).
   struct HybridLesionRanges

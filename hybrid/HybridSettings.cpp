@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace spinemet
 {
@@ -77,28 +78,14 @@ namespace spinemet
         settingsError("label \"" + entry + "\" is not VERTEBRA=QUALITY[:POSTEROLATERAL], e.g. 3=lytic:bilateral");
       }
       const std::string key = vertebraKey(entry.substr(0, equals), "label \"" + entry + "\"");
-      const std::string value = lowercase(entry.substr(equals + 1));
-      const size_t colon = value.find(':');
-      const std::string quality = trim(value.substr(0, colon));
-      const std::string extension = colon == std::string::npos ? "none" : trim(value.substr(colon + 1));
-
-      HybridLabel label;
-      if (quality == "normal") label.boneQuality = BoneQuality::Normal;
-      else if (quality == "blastic") label.boneQuality = BoneQuality::Blastic;
-      else if (quality == "lytic") label.boneQuality = BoneQuality::Lytic;
-      else if (quality == "mixed") label.boneQuality = BoneQuality::Mixed;
-      else settingsError("label \"" + entry + "\": bone quality must be normal, blastic, lytic or mixed");
-
-      if (extension == "none") { label.posterolateral = Posterolateral::None; label.side = LesionSide::None; }
-      else if (extension == "unilateral") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::None; }
-      else if (extension == "unilateral-left" || extension == "left") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::Left; }
-      else if (extension == "unilateral-right" || extension == "right") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::Right; }
-      else if (extension == "bilateral") { label.posterolateral = Posterolateral::Bilateral; label.side = LesionSide::Both; }
-      else settingsError("label \"" + entry + "\": posterolateral involvement must be none, unilateral, "
-                         "unilateral-left, unilateral-right or bilateral");
-      if (label.boneQuality == BoneQuality::Normal && label.posterolateral != Posterolateral::None)
+      PhantomLabel label;
+      try
       {
-        settingsError("label \"" + entry + "\": a normal vertebra cannot have posterolateral involvement");
+        label = parseLesionLabel(entry.substr(equals + 1));
+      }
+      catch (const std::invalid_argument& problem)
+      {
+        settingsError("label \"" + entry + "\": " + problem.what());
       }
       if (labels.count(key))
       {

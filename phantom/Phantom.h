@@ -223,6 +223,10 @@ namespace spinemet
   PhantomBoneModel parsePhantomBoneModel(const std::string& text);
   // "T11=lytic:bilateral,L1=blastic:unilateral-left,L2=normal" -> labels
   std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text);
+  // "lytic:bilateral", "blastic", "mixed:unilateral-left" -> the label (spinemet-phantom's and
+  // spinemet-hybrid's --labels); throws std::invalid_argument saying what is wrong, for the caller
+  // to name the entry and its own error code.
+  PhantomLabel parseLesionLabel(const std::string& qualityAndExtension);
   // Level names T1..T12, L1..L5 and their order (0 = T1): the levels a random acquisition draws.
   const std::vector<std::string>& phantomLevelNames();
   // Every level a study may cover, cranial first: C3..C7, T1..L5, S1 (the sacrum's first

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <stdexcept>
 
 namespace spinemet
 {
@@ -445,6 +446,34 @@ namespace spinemet
     settingsError("unknown transfer syntax \"" + text + "\" (expected explicit, rle, jpeg-lossless or jpeg-ls)");
   }
 
+  PhantomLabel parseLesionLabel(const std::string& qualityAndExtension)
+  {
+    const std::string value = lowercase(qualityAndExtension);
+    const size_t colon = value.find(':');
+    const std::string quality = trim(value.substr(0, colon));
+    const std::string extension = colon == std::string::npos ? "none" : trim(value.substr(colon + 1));
+
+    PhantomLabel label;
+    if (quality == "normal") label.boneQuality = BoneQuality::Normal;
+    else if (quality == "blastic") label.boneQuality = BoneQuality::Blastic;
+    else if (quality == "lytic") label.boneQuality = BoneQuality::Lytic;
+    else if (quality == "mixed") label.boneQuality = BoneQuality::Mixed;
+    else throw std::invalid_argument("bone quality must be normal, blastic, lytic or mixed");
+
+    if (extension == "none") { label.posterolateral = Posterolateral::None; label.side = LesionSide::None; }
+    else if (extension == "unilateral") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::None; }
+    else if (extension == "unilateral-left" || extension == "left") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::Left; }
+    else if (extension == "unilateral-right" || extension == "right") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::Right; }
+    else if (extension == "bilateral") { label.posterolateral = Posterolateral::Bilateral; label.side = LesionSide::Both; }
+    else throw std::invalid_argument("posterolateral involvement must be none, unilateral, unilateral-left, "
+                                     "unilateral-right or bilateral");
+    if (label.boneQuality == BoneQuality::Normal && label.posterolateral != Posterolateral::None)
+    {
+      throw std::invalid_argument("a normal vertebra cannot have posterolateral involvement");
+    }
+    return label;
+  }
+
   std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text)
   {
     std::map<std::string, PhantomLabel> labels;
@@ -463,28 +492,14 @@ namespace spinemet
         settingsError("label \"" + entry + "\" is not LEVEL=QUALITY[:POSTEROLATERAL], e.g. T11=lytic:bilateral");
       }
       const std::string level = levelName(levelIndex(entry.substr(0, equals)));
-      const std::string value = lowercase(entry.substr(equals + 1));
-      const size_t colon = value.find(':');
-      const std::string quality = trim(value.substr(0, colon));
-      const std::string extension = colon == std::string::npos ? "none" : trim(value.substr(colon + 1));
-
       PhantomLabel label;
-      if (quality == "normal") label.boneQuality = BoneQuality::Normal;
-      else if (quality == "blastic") label.boneQuality = BoneQuality::Blastic;
-      else if (quality == "lytic") label.boneQuality = BoneQuality::Lytic;
-      else if (quality == "mixed") label.boneQuality = BoneQuality::Mixed;
-      else settingsError("label \"" + entry + "\": bone quality must be normal, blastic, lytic or mixed");
-
-      if (extension == "none") { label.posterolateral = Posterolateral::None; label.side = LesionSide::None; }
-      else if (extension == "unilateral") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::None; }
-      else if (extension == "unilateral-left" || extension == "left") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::Left; }
-      else if (extension == "unilateral-right" || extension == "right") { label.posterolateral = Posterolateral::Unilateral; label.side = LesionSide::Right; }
-      else if (extension == "bilateral") { label.posterolateral = Posterolateral::Bilateral; label.side = LesionSide::Both; }
-      else settingsError("label \"" + entry + "\": posterolateral involvement must be none, unilateral, "
-                         "unilateral-left, unilateral-right or bilateral");
-      if (label.boneQuality == BoneQuality::Normal && label.posterolateral != Posterolateral::None)
+      try
       {
-        settingsError("label \"" + entry + "\": a normal vertebra cannot have posterolateral involvement");
+        label = parseLesionLabel(entry.substr(equals + 1));
+      }
+      catch (const std::invalid_argument& problem)
+      {
+        settingsError("label \"" + entry + "\": " + problem.what());
       }
       labels[level] = label;
     }
