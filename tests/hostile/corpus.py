@@ -1152,7 +1152,7 @@ def _(c):
     os.symlink("/proc/self/mem", c.path("CT0099.dcm"))
 
 
-@kind("unreadable-permissions", "unreadable-file", "a slice without read permission (not run as root)", cli_only=True)
+@kind("unreadable-permissions", "unreadable-file", "a slice without read permission (run as nobody when the tests run as root)", cli_only=True)
 def _(c):
     c.save_series(c.slices())
     os.chmod(c.path("CT%04d.dcm" % MIDDLE), 0)
