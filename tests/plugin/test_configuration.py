@@ -111,8 +111,13 @@ def test_route_ids_that_are_not_orthanc_ids_are_refused_without_touching_the_que
         storescu(orthanc, tmp_path / "study")
         series_id = source_series_id(orthanc, truth["series"]["series_instance_uid"])
         done = wait_for_state(orthanc, series_id)
-        counts = orthanc.get("/spinemet/queue")["Counts"]
-        assert sum(counts.values()) == 1, counts
+        # SpineMet's own output series arrive as rows too (receiving, then skipped) whenever
+        # Orthanc reports them: only the rows of analyses are compared
+        def analyses():
+            counts = orthanc.get("/spinemet/queue")["Counts"]
+            return {state: count for state, count in counts.items() if state not in ("receiving", "skipped")}
+        counts = analyses()
+        assert counts["done"] == 1 and sum(counts.values()) == 1, counts
         for method, path in [("POST", f"/spinemet/series/{series_id}%3Fx/analyse"),
                              ("GET", f"/spinemet/series/{series_id}%3Fx"),
                              ("POST", f"/spinemet/series/{series_id.upper()}/cancel"),
@@ -121,5 +126,6 @@ def test_route_ids_that_are_not_orthanc_ids_are_refused_without_touching_the_que
                 orthanc.request(method, path, {} if method == "POST" else None)
             assert error.value.code == 400, path
             assert "is not an Orthanc ID" in json.loads(error.value.read())["Error"], path
-        assert orthanc.get("/spinemet/queue")["Counts"] == counts
-        assert orthanc.get(f"/spinemet/series/{series_id}")["State"] == "done"
+        assert analyses() == counts
+        again = orthanc.get(f"/spinemet/series/{series_id}")
+        assert again["State"] == "done" and again["FinishedAt"] == done["FinishedAt"]
