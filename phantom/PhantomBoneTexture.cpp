@@ -52,16 +52,7 @@ namespace spinemet
       // Smoothly interpolated value noise, -1..1, the same wherever a slice cuts it.
       double noise(uint64_t seed, double x, double y, double z)
       {
-        const double fx = std::floor(x), fy = std::floor(y), fz = std::floor(z);
-        const int64_t i = static_cast<int64_t>(fx), j = static_cast<int64_t>(fy), k = static_cast<int64_t>(fz);
-        auto smooth = [](double t) { return t * t * (3 - 2 * t); };
-        const double u = smooth(x - fx), v = smooth(y - fy), w = smooth(z - fz);
-        auto lerp = [](double a, double b, double t) { return a + t * (b - a); };
-        const double c00 = lerp(lattice(seed, i, j, k), lattice(seed, i + 1, j, k), u);
-        const double c10 = lerp(lattice(seed, i, j + 1, k), lattice(seed, i + 1, j + 1, k), u);
-        const double c01 = lerp(lattice(seed, i, j, k + 1), lattice(seed, i + 1, j, k + 1), u);
-        const double c11 = lerp(lattice(seed, i, j + 1, k + 1), lattice(seed, i + 1, j + 1, k + 1), u);
-        return lerp(lerp(c00, c10, v), lerp(c01, c11, v), w);
+        return interpolatedNoise([seed](int64_t i, int64_t j, int64_t k) { return lattice(seed, i, j, k); }, x, y, z);
       }
 
       // Cancellous bone as CT resolves it: trabeculae are thinner than a voxel, so what shows is

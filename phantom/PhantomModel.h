@@ -15,6 +15,24 @@ namespace spinemet
 {
   namespace phantom_detail
   {
+    // Value noise: `lattice(i, j, k)` in -1..1 at the integer points, smoothly (smoothstep)
+    // trilinearly interpolated between them, so that the texture is the same wherever a slice
+    // cuts it. Each caller brings its own lattice hash (and so its own texture).
+    template <typename Lattice>
+    double interpolatedNoise(const Lattice& lattice, double x, double y, double z)
+    {
+      const double fx = std::floor(x), fy = std::floor(y), fz = std::floor(z);
+      const int64_t i = static_cast<int64_t>(fx), j = static_cast<int64_t>(fy), k = static_cast<int64_t>(fz);
+      auto smooth = [](double t) { return t * t * (3 - 2 * t); };
+      const double u = smooth(x - fx), v = smooth(y - fy), w = smooth(z - fz);
+      auto lerp = [](double a, double b, double t) { return a + t * (b - a); };
+      const double c00 = lerp(lattice(i, j, k), lattice(i + 1, j, k), u);
+      const double c10 = lerp(lattice(i, j + 1, k), lattice(i + 1, j + 1, k), u);
+      const double c01 = lerp(lattice(i, j, k + 1), lattice(i + 1, j, k + 1), u);
+      const double c11 = lerp(lattice(i, j + 1, k + 1), lattice(i + 1, j + 1, k + 1), u);
+      return lerp(lerp(c00, c10, v), lerp(c01, c11, v), w);
+    }
+
     // splitmix64: tiny, fast, and the same on every platform (std:: distributions are not).
     class Random
     {
