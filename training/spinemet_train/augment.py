@@ -5,7 +5,9 @@ What varies between real acquisitions and between patients: position of the crop
 finder's centre is not exact), small in-plane rotation (patient positioning, column curvature),
 small scale (vertebra size, pixel spacing rounding), the HU calibration and window, noise, and the
 slice thickness: with several channels (the neighbouring slices), mixing each channel with its
-neighbours along z stands in for a thicker slice, whose partial volume dims a small lesion. What
+neighbours along z stands in for a thicker slice, whose partial volume dims a small lesion; the
+reconstruction kernel (a sharp bone kernel makes normal trabecular bone look mottled, a soft one
+smears it) is stood in for by an in-plane unsharp mask whose strength may be negative (a blur). What
 must not vary: left and right. A unilateral finding has a side, so there is no horizontal flip (and no
 vertical flip either: anterior/posterior is anatomy).
 """
@@ -27,6 +29,7 @@ class AugmentConfig:
     window_scale: float = 0.06        # contrast factor in [1 - w, 1 + w]
     noise_max: float = 0.02           # Gaussian noise sigma drawn in [0, noise_max] window units
     slab_blur: float = 0.0            # z mixing strength drawn in [0, slab_blur] (0: off; needs channels > 1)
+    kernel_sharpness: float = 0.0     # in-plane unsharp/blur strength drawn in [-k, k] (0: off)
 
 
 def augment(batch: torch.Tensor, preprocessing: dict, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
@@ -58,6 +61,12 @@ def augment(batch: torch.Tensor, preprocessing: dict, config: AugmentConfig, gen
         blurred = 0.25 * padded[:, :-2] + 0.5 * padded[:, 1:-1] + 0.25 * padded[:, 2:]
         strength = uniform(0, config.slab_blur).view(n, 1, 1, 1)
         unit = (1 - strength) * unit + strength * blurred
+    if config.kernel_sharpness > 0:
+        smooth = torch.tensor([0.25, 0.5, 0.25])
+        kernel = (smooth[:, None] * smooth[None, :]).expand(unit.shape[1], 1, 3, 3)
+        blurred = F.conv2d(F.pad(unit, (1, 1, 1, 1), mode="replicate"), kernel, groups=unit.shape[1])
+        strength = uniform(-config.kernel_sharpness, config.kernel_sharpness).view(n, 1, 1, 1)
+        unit = unit + strength * (unit - blurred)
     sigma = uniform(0, config.noise_max).view(n, 1, 1, 1)
     unit = unit + sigma * torch.randn(unit.shape, generator=generator)
     unit = unit.clamp(0, 1)
