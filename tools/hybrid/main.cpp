@@ -4,13 +4,11 @@
 // cannot be used or writing failed, 2 bad arguments.
 #include "hybrid/Hybrid.h"
 
+#include "LesionOptions.h"
 #include "common/AnalysisError.h"
 
-#include <cerrno>
 #include <cstdlib>
-#include <functional>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -50,41 +48,6 @@ in the original transfer syntax, plus DIR/ground_truth.json in the phantom's sch
                                one per line "LEVEL Z_MIN_MM Z_MAX_MM" ("-" for no level)
   --help                       this text
 )";
-
-  struct UsageError
-  {
-    std::string message;
-  };
-
-  double parseNumber(const std::string& option, const std::string& text)
-  {
-    char* end = nullptr;
-    errno = 0;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end == nullptr || *end != '\0' || errno != 0)
-    {
-      throw UsageError{option + " expects a number, not \"" + text + "\""};
-    }
-    return value;
-  }
-
-  std::vector<double> parseNumbers(const std::string& option, const std::string& text, size_t count)
-  {
-    std::vector<double> values;
-    size_t start = 0;
-    while (true)
-    {
-      const size_t comma = text.find(',', start);
-      values.push_back(parseNumber(option, text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    if (values.size() != count)
-    {
-      throw UsageError{option + " expects " + std::to_string(count) + " comma-separated numbers, not \"" + text + "\""};
-    }
-    return values;
-  }
 }
 
 int main(int argc, char** argv)
@@ -97,83 +60,30 @@ int main(int argc, char** argv)
 
   try
   {
-    std::map<std::string, std::function<void(const std::string&)>> withValue = {
+    OptionTable options;
+    options.withValue = {
       {"--background", [&](const std::string& v) { background = v; }},
       {"--out", [&](const std::string& v) { out = v; }},
-      {"--seed", [&](const std::string& v)
-        {
-          char* end = nullptr;
-          errno = 0;
-          const unsigned long long seed = std::strtoull(v.c_str(), &end, 10);
-          if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0)
-            throw UsageError{"--seed expects a non-negative integer, not \"" + v + "\""};
-          settings.seed = seed;
-        }},
+      {"--seed", [&](const std::string& v) { settings.seed = parseSeed(v); }},
       {"--labels", [&](const std::string& v) { settings.labels = parseHybridLabels(v); }},
-      {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
-      {"--lesion-weights", [&](const std::string& v)
-        {
-          const auto w = parseNumbers("--lesion-weights", v, 3);
-          settings.lesionTypeWeights = {w[0], w[1], w[2]};
-        }},
-      {"--posterolateral-probability", [&](const std::string& v)
-        { settings.posterolateralProbability = parseNumber("--posterolateral-probability", v); }},
-      {"--bilateral-probability", [&](const std::string& v)
-        { settings.bilateralProbability = parseNumber("--bilateral-probability", v); }},
-      {"--lesion-radius", [&](const std::string& v)
-        {
-          const auto r = parseNumbers("--lesion-radius", v, 2);
-          settings.ranges.radiusMinMm = r[0]; settings.ranges.radiusMaxMm = r[1];
-        }},
-      {"--lytic-hu", [&](const std::string& v)
-        {
-          const auto r = parseNumbers("--lytic-hu", v, 2);
-          settings.ranges.lyticHuMin = r[0]; settings.ranges.lyticHuMax = r[1];
-        }},
-      {"--blastic-hu", [&](const std::string& v)
-        {
-          const auto r = parseNumbers("--blastic-hu", v, 2);
-          settings.ranges.blasticHuMin = r[0]; settings.ranges.blasticHuMax = r[1];
-        }},
       {"--withhold", [&](const std::string& v) { settings.withheld = parseHybridVertebrae(v); }},
       {"--vertebrae", [&](const std::string& v) { handList = v; }},
     };
+    addLesionOptions(options, settings, settings.ranges);
 
-    for (int i = 1; i < argc; ++i)
+    const GivenOptions given = readOptions(argc, argv, options);
+    if (given.help)
     {
-      std::string argument = argv[i];
-      if (argument == "--help" || argument == "-h")
-      {
-        std::cout << USAGE;
-        return EXIT_WRITTEN;
-      }
-      std::string value;
-      bool hasValue = false;
-      const size_t equals = argument.find('=');
-      if (argument.rfind("--", 0) == 0 && equals != std::string::npos)
-      {
-        value = argument.substr(equals + 1);
-        argument = argument.substr(0, equals);
-        hasValue = true;
-      }
-      const auto option = withValue.find(argument);
-      if (option == withValue.end())
-      {
-        throw UsageError{"unknown option \"" + argument + "\""};
-      }
-      if (!hasValue)
-      {
-        if (i + 1 >= argc) throw UsageError{argument + " needs a value"};
-        value = argv[++i];
-      }
-      option->second(value);
+      std::cout << USAGE;
+      return EXIT_WRITTEN;
     }
+    applyOptions(options, given);
     if (background.empty()) throw UsageError{"--background DIR is required"};
     if (out.empty()) throw UsageError{"--out DIR is required"};
   }
   catch (const UsageError& error)
   {
-    std::cerr << "spinemet-hybrid: " << error.message << "\n(see spinemet-hybrid --help)\n";
+    std::cerr << "spinemet-hybrid: " << error.what() << "\n(see spinemet-hybrid --help)\n";
     return EXIT_USAGE;
   }
   catch (const AnalysisError& error)

@@ -3,13 +3,11 @@
 // ground_truth.json. Exit codes: 0 written, 1 generation or writing failed, 2 bad arguments.
 #include "phantom/Phantom.h"
 
+#include "LesionOptions.h"
 #include "common/AnalysisError.h"
 
-#include <cerrno>
 #include <cstdlib>
-#include <functional>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -65,55 +63,6 @@ Findings:
                                unilateral-left|unilateral-right|bilateral
   --help                       this text
 )";
-
-  struct UsageError
-  {
-    std::string message;
-  };
-
-  double parseNumber(const std::string& option, const std::string& text)
-  {
-    char* end = nullptr;
-    errno = 0;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end == nullptr || *end != '\0' || errno != 0)
-    {
-      throw UsageError{option + " expects a number, not \"" + text + "\""};
-    }
-    return value;
-  }
-
-  std::vector<double> parseNumbers(const std::string& option, const std::string& text, size_t count)
-  {
-    std::vector<double> values;
-    size_t start = 0;
-    while (start <= text.size())
-    {
-      const size_t comma = text.find(',', start);
-      values.push_back(parseNumber(option, text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                          : comma - start)));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    if (values.size() != count)
-    {
-      throw UsageError{option + " expects " + std::to_string(count) + " comma-separated numbers, not \"" +
-                       text + "\""};
-    }
-    return values;
-  }
-
-  uint64_t parseSeed(const std::string& text)
-  {
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-    if (text.empty() || text[0] == '-' || *end != '\0' || errno != 0)
-    {
-      throw UsageError{"--seed expects a non-negative integer, not \"" + text + "\""};
-    }
-    return value;
-  }
 }
 
 int main(int argc, char** argv)
@@ -126,7 +75,8 @@ int main(int argc, char** argv)
 
   try
   {
-    std::map<std::string, std::function<void(const std::string&)>> withValue = {
+    OptionTable options;
+    options.withValue = {
       {"--out", [&](const std::string& v) { out = v; }},
       {"--seed", [&](const std::string& v) { settings.seed = parseSeed(v); }},
       {"--levels", [&](const std::string& v) { settings.levels = v; }},
@@ -159,89 +109,30 @@ int main(int argc, char** argv)
         }},
       {"--bone-density", [&](const std::string& v) { settings.boneDensityHu = parseNumber("--bone-density", v); }},
       {"--transitional", [&](const std::string& v) { settings.transitional = parseTransitionalVertebra(v); }},
-      {"--lesion-probability", [&](const std::string& v) { settings.lesionProbability = parseNumber("--lesion-probability", v); }},
-      {"--lesion-weights", [&](const std::string& v)
-        {
-          const auto w = parseNumbers("--lesion-weights", v, 3);
-          settings.lesionTypeWeights = {w[0], w[1], w[2]};
-        }},
-      {"--posterolateral-probability", [&](const std::string& v)
-        { settings.posterolateralProbability = parseNumber("--posterolateral-probability", v); }},
-      {"--bilateral-probability", [&](const std::string& v)
-        { settings.bilateralProbability = parseNumber("--bilateral-probability", v); }},
-      {"--lesion-radius", [&](const std::string& v)
-        {
-          const auto r = parseNumbers("--lesion-radius", v, 2);
-          ranges.radiusMinMm = r[0]; ranges.radiusMaxMm = r[1]; customRanges = true;
-        }},
-      {"--lytic-hu", [&](const std::string& v)
-        {
-          const auto r = parseNumbers("--lytic-hu", v, 2);
-          ranges.lyticHuMin = r[0]; ranges.lyticHuMax = r[1]; customRanges = true;
-        }},
-      {"--blastic-hu", [&](const std::string& v)
-        {
-          const auto r = parseNumbers("--blastic-hu", v, 2);
-          ranges.blasticHuMin = r[0]; ranges.blasticHuMax = r[1]; customRanges = true;
-        }},
       {"--labels", [&](const std::string& v) { settings.labels = parsePhantomLabels(v); }},
     };
+    options.switches = {
+      {"--random-acquisition", [&] { settings.randomAcquisition = true; }},
+      {"--cervical-rib", [&] { settings.cervicalRib = true; }},
+    };
+    addLesionOptions(options, settings, ranges, [&] { customRanges = true; });
 
-    std::map<std::string, std::string> given;
-    for (int i = 1; i < argc; ++i)
+    GivenOptions given = readOptions(argc, argv, options);
+    if (given.help)
     {
-      std::string argument = argv[i];
-      if (argument == "--help" || argument == "-h")
-      {
-        std::cout << USAGE;
-        return EXIT_WRITTEN;
-      }
-      if (argument == "--random-acquisition")
-      {
-        settings.randomAcquisition = true;
-        continue;
-      }
-      if (argument == "--cervical-rib")
-      {
-        settings.cervicalRib = true;
-        continue;
-      }
-      std::string value;
-      bool hasValue = false;
-      const size_t equals = argument.find('=');
-      if (argument.rfind("--", 0) == 0 && equals != std::string::npos)
-      {
-        value = argument.substr(equals + 1);
-        argument = argument.substr(0, equals);
-        hasValue = true;
-      }
-      if (withValue.find(argument) == withValue.end())
-      {
-        throw UsageError{"unknown option \"" + argument + "\""};
-      }
-      if (!hasValue)
-      {
-        if (i + 1 >= argc)
-        {
-          throw UsageError{argument + " needs a value"};
-        }
-        value = argv[++i];
-      }
-      given[argument] = value;
+      std::cout << USAGE;
+      return EXIT_WRITTEN;
     }
     // the difficulty first, so that explicit ranges override its defaults in any order
-    if (given.count("--difficulty"))
+    for (const auto& [option, value] : given.values)
     {
-      withValue["--difficulty"](given["--difficulty"]);
-    }
-    ranges = phantomLesionRanges(settings.difficulty);
-    for (const auto& [option, value] : given)
-    {
-      if (option != "--difficulty")
+      if (option == "--difficulty")
       {
-        withValue[option](value);
+        options.withValue["--difficulty"](value);
       }
     }
+    ranges = phantomLesionRanges(settings.difficulty);
+    applyOptions(options, given);
     if (customRanges)
     {
       settings.lesionRanges = ranges;
@@ -253,7 +144,7 @@ int main(int argc, char** argv)
   }
   catch (const UsageError& error)
   {
-    std::cerr << "spinemet-phantom: " << error.message << "\n(see spinemet-phantom --help)\n";
+    std::cerr << "spinemet-phantom: " << error.what() << "\n(see spinemet-phantom --help)\n";
     return EXIT_USAGE;
   }
   catch (const AnalysisError& error)
