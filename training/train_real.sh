@@ -6,16 +6,15 @@
 #   phantoms   make_dataset.sh with configs/dataset-realistic-bone.json (half realistic bone)
 #   hybrid     make_hybrid.sh: real backgrounds split by vertebra and patient (hybrid_split.json)
 #   training   phantom train + hybrid train; validation (best epoch) phantom val + real validation
-#   real validation  the held-out vertebrae of thorax-4dct (patient A): chooses the operating point
-#   real test        the held-out vertebrae of chest-lidc-0314 (patient B) and all of
-#                    abdomen-crlm-1006 (patient C, never trained on): the real-anatomy rows
+#   real validation and test: training/real_data.sh
 # Needs ../shared/testdata/real-ct. About an hour on two CPU cores (configs/real.json's epochs).
 # Usage: training/train_real.sh BUILD_DIR [train options]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: train_real.sh BUILD_DIR [train options]}
 shift
-data=$root/training/data-real
+. "$root/training/real_data.sh"
+data=$data_real
 run=$root/training/runs/real
 model=$root/Resources/model/spinemet-demo.pt
 py() { PYTHONPATH=$root/training nice -n 10 /usr/bin/python3 -m "$@"; }
@@ -27,9 +26,7 @@ py() { PYTHONPATH=$root/training nice -n 10 /usr/bin/python3 -m "$@"; }
 [ -f "$data/hybrid/.complete" ] || {
   "$root/training/make_hybrid.sh" "$data/hybrid" 6 "$build"
   touch "$data/hybrid/.complete"; }
-hybrid=$data/hybrid/samples
-real_val=$(ls -d "$hybrid"/eval/thorax-4dct-*)
-real_test=$(ls -d "$hybrid"/eval/chest-lidc-0314-* "$hybrid"/eval/abdomen-crlm-1006-*)
+. "$root/training/real_data.sh"   # again: the folders exist now
 
 # shellcheck disable=SC2086  # the study folder lists are meant to split
 py spinemet_train.train --data "$data/phantom/train" "$hybrid/train" --val "$data/phantom/val" $real_val \

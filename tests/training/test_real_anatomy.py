@@ -134,6 +134,20 @@ def test_evaluate_command_reports_real_backgrounds_apart_and_draws_the_roc(tmp_p
     with open(roc, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
+    # the comparison page of `compare.sh --real` puts the same figures in its real-anatomy table
+    run = tmp_path / "compare-real-2ep-64s" / "method"
+    run.mkdir(parents=True)
+    (run / "evaluation.json").write_text(out.read_text())
+    (run / "config.json").write_text(json.dumps({"epochs": 2, "samples_per_epoch": 64, "slice_targets": "visible"}))
+    page = tmp_path / "evaluation-real-anatomy.md"
+    subprocess.run([sys.executable, "-m", "spinemet_train.compare_table", "--runs", str(run.parent), "--out", str(page)],
+                   check=True, capture_output=True)
+    text = page.read_text()
+    free = report["real_anatomy"]["lesion_free"]
+    assert "on realistic phantoms and real CT backgrounds" in text
+    assert f"| `method` | {free['specificity']:.3f} | {free['false_lesion_calls']} / {free['vertebrae']} |" in text
+    assert "`training/compare.sh --epochs 2 --samples-per-epoch 64 --real`" in text
+
 
 def test_real_validation_without_phantom_validation_is_refused(tmp_path):
     fakeprep.write_studies(str(tmp_path / "real-val"), [5])

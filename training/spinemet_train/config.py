@@ -76,7 +76,7 @@ def load_config(path: Optional[str]) -> TrainConfig:
 
 
 def apply_ablations(config: TrainConfig, *, no_fusion_mlp=False, no_aux_task=False, no_self_paced=False,
-                    baseline_densenet121=False, baseline=False) -> TrainConfig:
+                    baseline_densenet121=False, baseline=False, densenet121=False) -> TrainConfig:
     if no_fusion_mlp:
         config.model.fusion = "product"
     if no_aux_task:
@@ -84,7 +84,8 @@ def apply_ablations(config: TrainConfig, *, no_fusion_mlp=False, no_aux_task=Fal
     if no_self_paced:
         config.self_paced.mode = "off"
     if baseline_densenet121:
-        config.model.variant = "baseline"
+        baseline = densenet121 = True
+    if densenet121:
         config.model.backbone = BackboneConfig(**asdict(DENSENET121))
     if baseline:
         config.model.variant = "baseline"

@@ -242,6 +242,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="run folder for checkpoints and history")
     parser.add_argument("--config", help="JSON training configuration (training/configs/)")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--samples-per-epoch", type=int, help="draws per epoch (a smaller budget than the configuration's)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--name")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -251,17 +252,20 @@ def main(argv=None) -> int:
     parser.add_argument("--no-self-paced", action="store_true", help="ablation: every sample weighs 1")
     parser.add_argument("--baseline", action="store_true", help="plain four-class DenseNet with the configured backbone")
     parser.add_argument("--baseline-densenet121", action="store_true", help="the paper's baseline: DenseNet-121, four classes")
+    parser.add_argument("--densenet121", action="store_true", help="the configured variant on the DenseNet-121 backbone")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     config = apply_ablations(config, no_fusion_mlp=args.no_fusion_mlp, no_aux_task=args.no_aux_task,
                              no_self_paced=args.no_self_paced, baseline_densenet121=args.baseline_densenet121,
-                             baseline=args.baseline)
+                             baseline=args.baseline, densenet121=args.densenet121)
     if config.model.variant == "baseline":
         # The paper's baseline is a plain classifier: no self-paced learning, no label smoothing.
         config.self_paced.mode = "off"
         config.loss.label_smoothing = 0.0
     if args.epochs is not None:
         config.epochs = args.epochs
+    if args.samples_per_epoch is not None:
+        config.samples_per_epoch = args.samples_per_epoch
     if args.seed is not None:
         config.seed = args.seed
     if args.name:
