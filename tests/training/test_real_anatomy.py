@@ -68,6 +68,28 @@ def test_false_calls_flagged_studies_and_sensitivity_are_counted(tmp_path):
     assert sensitivity["mixed"] == {"n": 1, "right_class": 0.0, "called_a_lesion": 1.0}
 
 
+def test_a_real_vertebra_repeated_by_several_seeds_counts_once(tmp_path):
+    # two hybrid studies of one background (make_hybrid.sh names them <ct>-s<seed>), both lesion-free:
+    # the same four real vertebrae twice; vertebra 1 called a lesion in one copy only
+    for seed_name in ("ct-a-s0", "ct-a-s1"):
+        folder = fakeprep.write_study(str(tmp_path / "real" / seed_name), 4, vertebrae=4)
+        with open(f"{folder}/samples.json") as f:
+            document = json.load(f)
+        for sample in document["samples"]:
+            sample.update(bone_quality="normal", bone_quality_index=0, blastic=0, lytic=0, posterolateral="none",
+                          posterolateral_index=0, lesion_visible=False, blastic_lesion_visible=False,
+                          lytic_lesion_visible=False, posterolateral_lesion_visible=False)
+        with open(f"{folder}/samples.json", "w") as f:
+            json.dump(document, f)
+    samples = load_samples([str(tmp_path / "real")])
+    predictions = predictions_with(samples, [0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [0.1] * 8)
+    free = real_anatomy_figures(predictions, {"bone_quality": MAXIMUM, "posterolateral": MEAN_POSTEROLATERAL})["lesion_free"]
+    assert (free["vertebrae"], free["false_lesion_calls"]) == (8, 1)
+    assert (free["distinct"]["vertebrae"], free["distinct"]["false_lesion_calls"]) == (4, 1)
+    assert free["distinct"]["specificity"] == 0.75
+    assert free["distinct"]["called"] == ["ct-a vertebra 1"]
+
+
 def test_roc_area_is_the_chance_a_positive_outscores_a_negative():
     assert roc_curve(np.array([0.8, 0.9]), np.array([0.1, 0.2]))["auc"] == 1.0
     assert roc_curve(np.array([0.1, 0.2]), np.array([0.8, 0.9]))["auc"] == 0.0

@@ -335,7 +335,9 @@ def print_real_anatomy(real: dict) -> None:
     free, inserted = real["lesion_free"], real["inserted_lesions"]
     print(f"real backgrounds ({real['test_set']['studies']} studies, held out): lesion-free vertebrae "
           f"{free['vertebrae']}, false lesion calls {free['false_lesion_calls']} (specificity "
-          f"{figure(free['specificity'])}); studies without an inserted lesion flagged "
+          f"{figure(free['specificity'])}; distinct real vertebrae {free['distinct']['vertebrae']}, called "
+          f"{free['distinct']['false_lesion_calls']}, specificity {figure(free['distinct']['specificity'])}); "
+          f"studies without an inserted lesion flagged "
           f"{free['studies_flagged']} of {free['studies_without_inserted_lesion']}")
     sens = " ".join(f"{name} {figure(entry['right_class'])} (n {entry['n']})"
                     for name, entry in inserted["sensitivity"].items())
