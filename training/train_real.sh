@@ -48,4 +48,8 @@ py spinemet_train.out_of_distribution fit --model "$model" --train "$data/phanto
    --slice-thickness-mm 1.0 4.0 --pixel-spacing-mm 0.5 1.0 --out "$model" --report "$run/gate.json"
 # shellcheck disable=SC2086
 py spinemet_train.out_of_distribution score --model "$model" --data $real_test --json "$run/gate-real-test.json"
-py spinemet_train.model_card --model "$model" --out "$root/Resources/model/MODEL_CARD.md"
+py spinemet_train.real_ct_check --spinemet "$build/tools/spinemet/spinemet" --model "$model" \
+   --real-ct "$root/../shared/testdata/real-ct" --split "$root/training/hybrid_split.json" \
+   --out "$root/Resources/model/real-ct-check.json"
+py spinemet_train.model_card --model "$model" --real-ct-check "$root/Resources/model/real-ct-check.json" \
+   --out "$root/Resources/model/MODEL_CARD.md"

@@ -7,6 +7,7 @@ can never disagree.
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -150,7 +151,33 @@ def real_anatomy_section(evaluation: dict) -> list:
     ]
 
 
-def render(metadata: dict, path: str, note: str = "") -> str:
+def real_ct_section(real_ct_check: dict) -> list:
+    """What a user sees on the lesion-free real CTs of ../shared (spinemet_train.real_ct_check)."""
+    if not real_ct_check:
+        return []
+    rows = []
+    for name, entry in real_ct_check["studies"].items():
+        calls = ", ".join(f"{c['vertebra']} {c['class']}" + (" (a training background)" if c["training_background"] else "")
+                          for c in entry["lesion_calls"]) or "none"
+        rows.append(f"| {name} | {entry['vertebrae']} | {entry['assessable']} | {len(entry['lesion_calls'])} | "
+                    f"{calls} | {entry['state']} |")
+    return [
+        "## Served on the real CTs of ../shared (lesion-free patients)",
+        "",
+        "`spinemet classify` on each whole series, gate and assessability included, as a user runs it",
+        "(`spinemet_train.real_ct_check`). Some of these vertebrae were training backgrounds",
+        "(training/hybrid_split.json), so this is a check of what a user sees, not a held-out figure; the",
+        "held-out figures are the real-anatomy rows above. `tests/worker/test_shipped_assessability.py`",
+        "fails if the shipped model makes more lesion calls on any of them than stated here.",
+        "",
+        "| real CT | vertebrae | assessable | lesion calls | which | study state |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def render(metadata: dict, path: str, note: str = "", real_ct_check: dict = None) -> str:
     a, p, e = metadata["architecture"], metadata["preprocessing"], metadata["evaluation"]
     t = metadata.get("training", {})
     config = t.get("config", {})
@@ -262,6 +289,7 @@ def render(metadata: dict, path: str, note: str = "") -> str:
         + ("**all met**." if met else "**not all met** (see the table)."),
         "",
         *real_anatomy_section(e),
+        *real_ct_section(real_ct_check),
         *gate_section(metadata),
         "## Fixed phantom check",
         "",
@@ -287,14 +315,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--note", default="", help="a status paragraph placed at the top (e.g. an interrupted run)")
     parser.add_argument("--note-file", help="read the status paragraph from this file")
+    parser.add_argument("--real-ct-check", help="spinemet_train.real_ct_check's report, stated in the card")
     args = parser.parse_args(argv)
     _, metadata = load_exported(args.model)
     note = args.note
     if args.note_file:
         with open(args.note_file) as f:
             note = f.read().strip()
+    real_ct_check = None
+    if args.real_ct_check:
+        with open(args.real_ct_check) as f:
+            real_ct_check = json.load(f)
     with open(args.out, "w") as f:
-        f.write(render(metadata, args.model, note))
+        f.write(render(metadata, args.model, note, real_ct_check))
     return 0
 
 
