@@ -300,8 +300,14 @@ def render(metadata: dict, path: str, note: str = "", real_ct_check: dict = None
         "",
         "## Limitations",
         "",
-        "- Synthetic phantoms only: lesion shapes are ellipsoids, anatomy is geometric; real CT has",
-        "  degenerative change, fractures, implants, beam hardening and lesions that look like none of these.",
+        *(["- Lesions are synthetic everywhere: on phantoms and inserted into the real backgrounds of three",
+           "  lesion-free patients (three scanners). No real metastasis was seen in training or evaluation;",
+           "  fractures, implants and lesions that look like none of the synthetic ones are untested.",
+           "- Three patients are few: the operating point was chosen on one (thorax-4dct's held-out",
+           "  vertebrae) and judged on the other two; a fourth patient may differ more than these do."]
+          if e.get("real_anatomy") else
+          ["- Synthetic phantoms only: lesion shapes are ellipsoids, anatomy is geometric; real CT has",
+           "  degenerative change, fractures, implants, beam hardening and lesions that look like none of these."]),
         "- The four-class decision is per slice and per vertebra only; the two SINS components it feeds are",
         "  partial scores, never the SINS total.",
         "",
