@@ -29,20 +29,14 @@ namespace spinemet
       return text.substr(begin, end - begin);
     }
 
-    std::string lowercase(std::string text)
-    {
-      std::transform(text.begin(), text.end(), text.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      return text;
-    }
-
     bool isIndex(const std::string& key)
     {
       return !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isdigit(c); });
     }
 
-    // A vertebra key: a found-vertebra index ("3") or a level name ("T11"), upper case.
-    std::string vertebraKey(const std::string& text, const std::string& context)
+    // A vertebra key: a found-vertebra index ("3") or a level name ("T11"), upper case; a bad one
+    // throws std::invalid_argument for the caller to name its entry.
+    std::string vertebraKey(const std::string& text)
     {
       std::string key = trim(text);
       if (isIndex(key))
@@ -54,7 +48,7 @@ namespace spinemet
                          std::all_of(key.begin() + 1, key.end(), [](unsigned char c) { return std::isdigit(c); });
       if (!level)
       {
-        settingsError(context + ": \"" + text + "\" is neither a vertebra index (0 = most cranial found) nor a level like T11");
+        throw std::invalid_argument("\"" + text + "\" is neither a vertebra index (0 = most cranial found) nor a level like T11");
       }
       return key;
     }
@@ -62,38 +56,15 @@ namespace spinemet
 
   std::map<std::string, HybridLabel> parseHybridLabels(const std::string& text)
   {
-    std::map<std::string, HybridLabel> labels;
-    std::istringstream entries(text);
-    std::string entry;
-    while (std::getline(entries, entry, ','))
+    try
     {
-      entry = trim(entry);
-      if (entry.empty())
-      {
-        continue;
-      }
-      const size_t equals = entry.find('=');
-      if (equals == std::string::npos)
-      {
-        settingsError("label \"" + entry + "\" is not VERTEBRA=QUALITY[:POSTEROLATERAL], e.g. 3=lytic:bilateral");
-      }
-      const std::string key = vertebraKey(entry.substr(0, equals), "label \"" + entry + "\"");
-      PhantomLabel label;
-      try
-      {
-        label = parseLesionLabel(entry.substr(equals + 1));
-      }
-      catch (const std::invalid_argument& problem)
-      {
-        settingsError("label \"" + entry + "\": " + problem.what());
-      }
-      if (labels.count(key))
-      {
-        settingsError("label \"" + entry + "\": vertebra " + key + " is labelled twice");
-      }
-      labels[key] = label;
+      return parseLabelList(text, vertebraKey,
+                            "VERTEBRA=QUALITY[:POSTEROLATERAL], e.g. 3=lytic:bilateral");
     }
-    return labels;
+    catch (const std::invalid_argument& problem)
+    {
+      settingsError(problem.what());
+    }
   }
 
   std::set<std::string> parseHybridVertebrae(const std::string& text)
@@ -123,7 +94,14 @@ namespace spinemet
         }
         continue;
       }
-      keys.insert(vertebraKey(entry, "vertebra list"));
+      try
+      {
+        keys.insert(vertebraKey(entry));
+      }
+      catch (const std::invalid_argument& problem)
+      {
+        settingsError(std::string("vertebra list: ") + problem.what());
+      }
     }
     return keys;
   }

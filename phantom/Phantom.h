@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -227,6 +228,12 @@ namespace spinemet
   // spinemet-hybrid's --labels); throws std::invalid_argument saying what is wrong, for the caller
   // to name the entry and its own error code.
   PhantomLabel parseLesionLabel(const std::string& qualityAndExtension);
+  // "KEY=QUALITY[:EXTENSION],..." -> labels by key; `keyOf` turns an entry's key into the map key
+  // (or throws std::invalid_argument). A key given twice, or an entry that is not KEY=..., throws
+  // std::invalid_argument naming the entry; `example` shows the form in that message.
+  std::map<std::string, PhantomLabel> parseLabelList(const std::string& text,
+                                                     const std::function<std::string(const std::string&)>& keyOf,
+                                                     const std::string& example);
   // Level names T1..T12, L1..L5 and their order (0 = T1): the levels a random acquisition draws.
   const std::vector<std::string>& phantomLevelNames();
   // Every level a study may cover, cranial first: C3..C7, T1..L5, S1 (the sacrum's first

@@ -474,7 +474,9 @@ namespace spinemet
     return label;
   }
 
-  std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text)
+  std::map<std::string, PhantomLabel> parseLabelList(const std::string& text,
+                                                     const std::function<std::string(const std::string&)>& keyOf,
+                                                     const std::string& example)
   {
     std::map<std::string, PhantomLabel> labels;
     std::istringstream entries(text);
@@ -487,22 +489,37 @@ namespace spinemet
         continue;
       }
       const size_t equals = entry.find('=');
-      if (equals == std::string::npos)
-      {
-        settingsError("label \"" + entry + "\" is not LEVEL=QUALITY[:POSTEROLATERAL], e.g. T11=lytic:bilateral");
-      }
-      const std::string level = levelName(levelIndex(entry.substr(0, equals)));
-      PhantomLabel label;
       try
       {
-        label = parseLesionLabel(entry.substr(equals + 1));
+        if (equals == std::string::npos)
+        {
+          throw std::invalid_argument("is not of the form " + example);
+        }
+        const std::string key = keyOf(entry.substr(0, equals));
+        if (labels.count(key))
+        {
+          throw std::invalid_argument(key + " is labelled twice");
+        }
+        labels[key] = parseLesionLabel(entry.substr(equals + 1));
       }
       catch (const std::invalid_argument& problem)
       {
-        settingsError("label \"" + entry + "\": " + problem.what());
+        throw std::invalid_argument("label \"" + entry + "\": " + problem.what());
       }
-      labels[level] = label;
     }
     return labels;
+  }
+
+  std::map<std::string, PhantomLabel> parsePhantomLabels(const std::string& text)
+  {
+    try
+    {
+      return parseLabelList(text, [](const std::string& level) { return levelName(levelIndex(level)); },
+                            "LEVEL=QUALITY[:POSTEROLATERAL], e.g. T11=lytic:bilateral");
+    }
+    catch (const std::invalid_argument& problem)
+    {
+      settingsError(problem.what());
+    }
   }
 }

@@ -544,6 +544,16 @@ TEST(PhantomTest, BadSettingsAreRejectedWithTheirName)
   EXPECT_THROW(parsePhantomLabels("T11=osteoporotic"), AnalysisError);
   EXPECT_THROW(parsePhantomLabels("T11=normal:bilateral"), AnalysisError);
   EXPECT_THROW(parsePhantomLabels("T11"), AnalysisError);
+  try
+  {
+    parsePhantomLabels("T11=lytic,t11=blastic");
+    ADD_FAILURE() << "a level labelled twice was accepted";
+  }
+  catch (const AnalysisError& error)
+  {
+    EXPECT_EQ(error.code(), "phantom-settings");
+    EXPECT_NE(std::string(error.what()).find("label \"t11=blastic\": T11 is labelled twice"), std::string::npos) << error.what();
+  }
   EXPECT_THROW(parsePhantomTransferSyntax("jpeg2000"), AnalysisError);
   const auto labels = parsePhantomLabels("t11=Lytic:unilateral-right, L1=mixed");
   ASSERT_EQ(labels.size(), 2u);
