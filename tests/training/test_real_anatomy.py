@@ -169,6 +169,19 @@ def test_evaluate_command_reports_real_backgrounds_apart_and_draws_the_roc(tmp_p
     assert "on realistic phantoms and real CT backgrounds" in text
     assert f"| `method` | {free['specificity']:.3f} | {free['false_lesion_calls']} / {free['vertebrae']} |" in text
     assert "`training/compare.sh --epochs 2 --samples-per-epoch 64 --real`" in text
+    assert "The shipped model" not in text
+
+    # the phantom comparison page carries the shipped model's real-anatomy rows, so that rerunning
+    # the comparison never drops them
+    phantom_runs = tmp_path / "compare-2ep"
+    (phantom_runs / "method").mkdir(parents=True)
+    for name in ("evaluation.json", "config.json"):
+        (phantom_runs / "method" / name).write_text((run / name).read_text())
+    subprocess.run([sys.executable, "-m", "spinemet_train.compare_table", "--runs", str(phantom_runs), "--out", str(page),
+                    "--model", str(model)], check=True, capture_output=True)
+    text = page.read_text()
+    assert "## The shipped model (spinemet-tiny-test 0.0.0) on real anatomy" in text
+    assert "### Evaluation on real anatomy" in text
 
 
 def test_real_validation_without_phantom_validation_is_refused(tmp_path):

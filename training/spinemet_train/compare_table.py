@@ -18,6 +18,8 @@ DESCRIPTIONS = {
     "densenet121-baseline": "the paper's baseline: DenseNet-121, four classes",
 }
 ORDER = list(DESCRIPTIONS)
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SHIPPED_MODEL = os.path.join(ROOT, "Resources", "model", "spinemet-demo.pt")
 
 
 def cell(value):
@@ -36,10 +38,33 @@ def method_against_baseline(reports: dict) -> list:
             "baseline.", ""]
 
 
+def shipped_model_section(model_path: str) -> list:
+    """The shipped model's real-anatomy rows and what it does on the real CTs of ../shared, from its
+    own metadata and Resources/model/real-ct-check.json: the same words as its model card, so that
+    this page, generated anew by every comparison, keeps them."""
+    from .export import load_exported
+    from .model_card import real_anatomy_section, real_ct_section
+    if not os.path.exists(model_path):
+        return []
+    _, metadata = load_exported(model_path)
+    check_path = os.path.join(os.path.dirname(model_path), "real-ct-check.json")
+    check = None
+    if os.path.exists(check_path):
+        with open(check_path) as f:
+            check = json.load(f)
+    section = real_anatomy_section(metadata["evaluation"]) + real_ct_section(check)
+    # one level down: sections of this page's own "shipped model" section
+    section = [("#" + line) if line.startswith("## ") else line for line in section]
+    return [f"## The shipped model ({metadata['name']} {metadata['version']}) on real anatomy", "",
+            "From the model's metadata (Resources/model/MODEL_CARD.md says the same).", ""] + section
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--model", default=SHIPPED_MODEL, help="the shipped model, whose real-anatomy rows the "
+                                                                "page carries (default: Resources/model)")
     args = parser.parse_args(argv)
     rows, hard_rows, real_rows, test_set, budgets, reports, slice_targets = [], [], [], None, set(), {}, set()
     names = sorted((n for n in os.listdir(args.runs) if os.path.exists(os.path.join(args.runs, n, "evaluation.json"))),
@@ -137,7 +162,7 @@ def main(argv=None) -> int:
         f"Reproduce: `{'training/train_real.sh BUILD_DIR' if on_real else 'training/make_dataset.sh BUILD_DIR'} && "
         f"{command}` (table written {datetime.date.today().isoformat()}).",
         "",
-    ]
+    ] + ([] if on_real else shipped_model_section(args.model))
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
