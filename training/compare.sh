@@ -69,18 +69,22 @@ mkdir -p "$runs"
 if ! $real && [ -z "$epochs" ] && [ -f "$root/training/runs/demo/evaluation.json" ] && [ ! -e "$runs/method" ]; then
   ln -s ../demo "$runs/method"     # the demo run is the method variant: same configuration, seed and data
 fi
+# the method and the baselines first: an interrupted (CPU) run still holds the comparison that matters
 variant method
 variant baseline --baseline
+if $densenet121; then
+  if $real; then
+    variant densenet121-baseline --baseline-densenet121
+    variant densenet121-method --densenet121
+  else
+    small_config=$config
+    config=$root/training/configs/densenet121.json
+    variant densenet121-baseline --baseline-densenet121
+    variant densenet121-method
+    config=$small_config
+  fi
+fi
 variant no-fusion-mlp --no-fusion-mlp
 variant no-aux-task --no-aux-task
 variant no-self-paced --no-self-paced
-if $densenet121; then
-  if $real; then
-    variant densenet121-method --densenet121
-  else
-    config=$root/training/configs/densenet121.json
-    variant densenet121-method
-  fi
-  variant densenet121-baseline --baseline-densenet121
-fi
 py spinemet_train.compare_table --runs "$runs" --out "$table"
