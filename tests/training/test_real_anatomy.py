@@ -110,18 +110,28 @@ def test_roc_scores_are_the_subtask_scores_the_rule_thresholds(tmp_path):
     assert curves["blastic"]["negatives"] == 5 and curves["any lesion"]["positives"] == 3
 
 
-def test_operating_point_is_chosen_for_real_specificity_then_balanced_accuracy(tmp_path):
+def test_operating_point_is_chosen_for_real_specificity_then_kept_far_from_normal_bone(tmp_path):
     samples = lesion_free_and_lesion_studies(tmp_path)
     # lesion-free real vertebrae score up to 0.75 on the blastic subtask: only thresholds above
-    # it keep all five normal; the blastic lesion scores 0.9, lytic 0.98, mixed 0.96 on both
-    real = predictions_with(samples, [0.75, 0.6, 0.1, 0.1, 0.1, 0.9, 0.1, 0.96], [0.1] * 5 + [0.1, 0.98, 0.96])
+    # it keep all five normal; the blastic lesion scores 0.93, lytic 0.98, mixed 0.96 on both.
+    # Thresholds 0.8, 0.85 and 0.9 keep every normal vertebra and call every lesion: 0.9 is the
+    # farthest from normal bone's 0.75 (all slices of a vertebra score alike: k does not matter,
+    # ties go to the earlier candidate, k = 1)
+    real = predictions_with(samples, [0.75, 0.6, 0.1, 0.1, 0.1, 0.93, 0.1, 0.96], [0.1] * 5 + [0.1, 0.98, 0.96])
     accuracy = lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"]
     chosen = choose_operating_point(None, real, MEAN_POSTEROLATERAL, 1.0, accuracy)
-    assert chosen["target_met_on_validation"]
-    assert chosen["rule"]["threshold"] == 0.8 and chosen["rule"]["k"] == 1
+    assert chosen["target_met_on_validation"] and "widest margin" in chosen["reason"]
+    assert chosen["rule"]["threshold"] == 0.9 and chosen["rule"]["k"] == 1
     assert len(chosen["trade_off"]) == 36
+    row = [r for r in chosen["trade_off"] if r["rule"] == chosen["rule"]][0]
+    assert abs(row["margin"] - 0.15) < 1e-6
     lax = [row for row in chosen["trade_off"] if row["rule"] == MAXIMUM][0]
     assert lax["real_specificity"] == 3 / 5
+    # a floor no candidate keeps: back to the best balanced accuracy among the specific ones (0.8,
+    # the earliest of the equally accurate 0.8 / 0.85 / 0.9)
+    unreachable = choose_operating_point(None, real, MEAN_POSTEROLATERAL, 1.0, accuracy, sensitivity_floor=1.1)
+    assert "no candidate kept the sensitivity floor" in unreachable["reason"]
+    assert unreachable["rule"]["threshold"] == 0.8
     # no threshold keeps a normal vertebra that scores 0.995: the most specific rules (0.95 and
     # up, which keep the one at 0.92) compete on balanced accuracy, and 0.95 still finds the
     # mixed lesion (0.96) and the lytic one (0.98)
