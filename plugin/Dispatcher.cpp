@@ -15,8 +15,13 @@ namespace spinemet
   namespace
   {
     // The change callback and the Worker wake the dispatcher; polling as well covers a wake-up
-    // lost to a race and series that the REST API queued on another thread.
-    const std::chrono::seconds POLL_INTERVAL(5);
+    // lost to a race and series that the REST API queued on another thread. On a queue shared by
+    // a cluster, series are queued by other nodes, which cannot wake this one: it looks every
+    // second (one indexed SELECT).
+    std::chrono::milliseconds pollInterval(const PluginConfiguration& configuration)
+    {
+      return std::chrono::milliseconds(configuration.queueBackend == QueueBackend::PostgreSQL ? 1000 : 5000);
+    }
 
     AnalysisOutcome failedBeforeTheWorker(AnalysisError error)
     {
@@ -180,7 +185,7 @@ namespace spinemet
       std::unique_lock<std::mutex> lock(mutex_);
       if (!stopping_)
       {
-        wakeUp_.wait_for(lock, POLL_INTERVAL, [this] { return woken_ || stopping_; });
+        wakeUp_.wait_for(lock, pollInterval(configuration_), [this] { return woken_ || stopping_; });
       }
       woken_ = false;
       if (stopping_)
