@@ -63,7 +63,7 @@ namespace spinemet
   enum class NodeRole
   {
     Both,                                    // queues the series it hears of and analyses queued series
-    Ingest,                                  // queues series; never analyses (no worker runs)
+    Ingest,                                  // queues series; never claims one
     Analyse                                  // analyses queued series; leaves the change log to others
   };
 

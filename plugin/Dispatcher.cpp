@@ -242,7 +242,21 @@ namespace spinemet
         }
         if (worker_->inFlight() >= configuration_.volumesInFlight) break;   // onSlotFree wakes us
         std::optional<AnalysisRecord> record = queue_.claim(node_);
-        if (!record || !launch(*record)) break;
+        if (!record) break;
+        bool runningHere;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          runningHere = running_.count(record->series) > 0;
+        }
+        if (runningHere)
+        {
+          // This node's own claim whose lease ran out while it still ran here (a stall longer
+          // than LeaseSeconds): claiming it again renewed the lease; the run goes on.
+          orthanc::logWarning("the lease of series " + record->series + " ran out while this node analysed it "
+                              "(a stall longer than LeaseSeconds); the analysis goes on here");
+          continue;
+        }
+        if (!launch(*record)) break;
       }
       size_t runningHere;
       {
