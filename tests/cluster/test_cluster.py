@@ -6,6 +6,7 @@ one. Its claim is taken over by node-a once the lease ran out, and every series 
 exactly once, with one SR and one set of overlays, whichever node answers."""
 
 import re
+import signal
 import threading
 
 from cluster_nodes import cluster_node, metric
@@ -90,8 +91,16 @@ def test_three_nodes_analyse_each_series_once_and_take_over_the_claims_of_a_kill
                     return None
                 return [a["Series"] for a in node_a.get("/spinemet/queue")["Analyses"]
                         if a["State"] == "running" and a["Node"] == "node-b"]
-            killed = node_a.wait_until(node_b_analyses_and_its_series_are_queued, timeout=300, interval=0.05,
-                                       what="node-b to analyse a series")[0]
+            # Frozen first (SIGSTOP), so that an analysis node-b was just finishing cannot end
+            # between the look and the kill: the kill must leave a claim behind.
+            while True:
+                killed = node_a.wait_until(node_b_analyses_and_its_series_are_queued, timeout=300, interval=0.05,
+                                           what="node-b to analyse a series")[0]
+                node_b.process.send_signal(signal.SIGSTOP)
+                row = node_a.get("/spinemet/series/%s" % killed)
+                if row["State"] == "running" and row["Node"] == "node-b":
+                    break
+                node_b.process.send_signal(signal.SIGCONT)
             node_b.process.kill()
             node_b.process.wait(timeout=30)
             logs_b = node_b.logs()
