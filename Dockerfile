@@ -2,6 +2,7 @@
 #   target "orthanc": Orthanc 1.10.1 + SpineMet + DICOMweb + GDCM, with the demo model
 #   target "viewer":  nginx serving the OHIF viewer, proxying Orthanc on the same origin
 #   target "loader":  generates the phantom study and sends it with storescu (one-shot)
+#   target "postgres": PostgreSQL for the "cluster" profile (Orthanc index + SpineMet queue)
 # Internal stages: "build" compiles SpineMet (the only stage with compilers and headers), "ohif"
 # fetches the viewer with npm, "orthanc-base" and "torch-libs" make the Orthanc runtime.
 # Built and run by scripts/test-images.sh (Podman); sizes and build times: docs/compose.md.
@@ -16,7 +17,7 @@ FROM ${DEBIAN_IMAGE} AS build
 ARG LIBTORCH=debian
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake g++ make pkg-config orthanc-dev libdcmtk-dev \
-      libboost-dev libjsoncpp-dev libsqlite3-dev libopenjp2-7-dev libfreetype-dev fonts-dejavu-core \
+      libboost-dev libjsoncpp-dev libsqlite3-dev libpq-dev libopenjp2-7-dev libfreetype-dev fonts-dejavu-core \
       $( [ "$LIBTORCH" = debian ] && echo libtorch-dev ) \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY . /src
@@ -57,8 +58,8 @@ RUN --mount=type=secret,id=ca-certificates \
 # packages already provide; BLAS and LAPACK stay OpenBLAS's (libopenblas0-pthread), as natively.
 FROM ${DEBIAN_IMAGE} AS orthanc-base
 RUN apt-get update \
- && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-gdcm \
-      libopenblas0-pthread libdcmtk17 libjsoncpp25 libsqlite3-0 libopenjp2-7 libfreetype6 \
+ && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb orthanc-gdcm orthanc-postgresql \
+      libopenblas0-pthread libdcmtk17 libjsoncpp25 libsqlite3-0 libpq5 libopenjp2-7 libfreetype6 \
       fonts-dejavu-core python3 curl dcmtk \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 
@@ -86,6 +87,16 @@ ENTRYPOINT ["/opt/spinemet/scripts/stack/orthanc-entrypoint.sh"]
 
 FROM orthanc AS loader
 ENTRYPOINT ["/opt/spinemet/scripts/stack/load-phantom.sh"]
+
+# The cluster profile's database (docs/scale-out.md): Debian's PostgreSQL, initialised on first start.
+FROM ${DEBIAN_IMAGE} AS postgres
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY scripts/stack/postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
+ENV PGDATA=/var/lib/postgresql/data
+EXPOSE 5432
+HEALTHCHECK --interval=5s --timeout=5s --retries=30 CMD pg_isready -h 127.0.0.1 -U orthanc -d orthanc || exit 1
+ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]
 
 FROM ${DEBIAN_IMAGE} AS viewer
 RUN apt-get update && apt-get install -y --no-install-recommends nginx-light openssl curl \

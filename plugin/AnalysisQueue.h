@@ -3,8 +3,10 @@
 
 // The durable record of what SpineMet has to do and has done, one row per Orthanc series. The
 // dispatcher only talks to this interface: the embedded SQLite store (SqliteAnalysisQueue) serves a
-// single Orthanc node; a store on a shared database (PostgreSQL) can serve several nodes by
-// implementing the same claim/finish semantics with row locks.
+// single Orthanc node; the store on PostgreSQL (PostgresAnalysisQueue) serves several nodes sharing
+// one Orthanc index, with the same rules: claims are row locks (SELECT ... FOR UPDATE SKIP
+// LOCKED) and each claim holds a lease that its node renews, so that the claims of a node that
+// died are taken over by another once the lease ran out (docs/scale-out.md).
 
 #include "common/AnalysisError.h"
 
@@ -20,7 +22,8 @@ namespace spinemet
   {
     Receiving,   // instances are arriving; Orthanc has not called the series stable yet
     Queued,      // waiting for a worker
-    Running,     // claimed by a node; back to Queued if that node restarts
+    Running,     // claimed by a node; back to Queued if that node restarts, or taken over by another
+                 // node once its lease ran out
     Done,        // the current result is stored
     Failed,      // the reason (an AnalysisError) is in errorCode/message
     Skipped,     // not a series SpineMet analyses (the reason says which rule)
@@ -65,7 +68,11 @@ namespace spinemet
     std::string errorCode;           // why it failed or was skipped
     std::string message;
     std::string node;                // the node that claimed it
-    int attempts = 0;                // starts of the current analysis, restarts included
+    int attempts = 0;                // starts of the current analysis, restarts and retries included
+    int retries = 0;                 // transient failures of the current analysis that were retried
+    std::string lastFailure;         // "[code] message" of the last transient failure, retried or not
+    double retryAt = 0;              // a queued retry is not claimed before (seconds since the epoch)
+    double leaseUntil = 0;           // a running claim is taken over after it (seconds since the epoch)
     double queuedAt = 0;             // seconds since the epoch
     double startedAt = 0;
     double finishedAt = 0;
@@ -104,6 +111,41 @@ namespace spinemet
     std::map<std::string, double> stageSeconds;
   };
 
+  // How long claims last and how failures of a transient kind are retried (Configuration.h:
+  // LeaseSeconds, MaximumAttempts, RetryDelay, MaximumRetryDelay).
+  struct QueuePolicy
+  {
+    double leaseSeconds = 60;          // a claim without a heartbeat for this long is taken over
+    unsigned maximumAttempts = 3;      // starts of one analysis before a transient failure is final
+    double retryDelaySeconds = 30;     // before the first retry; doubled for each further one
+    double maximumRetryDelaySeconds = 600;
+  };
+
+  // A failure that may pass on a second try: Orthanc busy or timing out while the pixels are
+  // read (fetch) or the outputs stored (store), the compute device unavailable, memory exhausted.
+  // Everything else says something about the series or the model and is final at once.
+  bool isTransientFailure(const AnalysisError& reason);
+
+  // Seconds before retry number `retry` (1 for the first): the policy's delay, doubled each time,
+  // at most its maximum.
+  double retryDelay(const QueuePolicy& policy, int retry);
+
+  // What end() makes of a row (both stores apply it in one transaction).
+  struct QueueEnd
+  {
+    AnalysisState state = AnalysisState::Failed;
+    std::string code;
+    std::string message;
+    int retries = 0;
+    std::string lastFailure;
+    double retryAt = 0;
+    int attempts = 0;
+    bool requeued = false;           // queued afresh (a new key): its place is now
+  };
+
+  QueueEnd decideEnd(const AnalysisRecord& existing, const AnalysisKey& claimed, const AnalysisError& reason,
+                     const QueuePolicy& policy, double now);
+
   class AnalysisQueue
   {
   public:
@@ -130,8 +172,12 @@ namespace spinemet
     virtual void skip(const std::string& series, const std::string& study,
                       const std::string& code, const std::string& message) = 0;
 
-    // The oldest queued series, now Running on `node` with one more attempt; nothing when idle.
+    // The oldest queued series whose retry is due, or a running one whose lease ran out (its node
+    // died), now Running on `node` with one more attempt and a fresh lease; nothing when idle.
     virtual std::optional<AnalysisRecord> claim(const std::string& node) = 0;
+
+    // The heartbeat: extends the lease of every analysis `node` is running. Returns how many.
+    virtual size_t renewLeases(const std::string& node) = 0;
 
     // Done; if the wanted key changed meanwhile (the series grew), straight back to Queued.
     virtual void finish(const std::string& series, const FinishedAnalysis& finished) = 0;
@@ -140,7 +186,9 @@ namespace spinemet
     // changed meanwhile (the series grew, a new model, a manual request), the series goes straight
     // back to Queued instead: the failure or the cancel belongs to the instances of that run.
     // `reason` is the one error of the analysis (common/AnalysisError.h): "cancelled" leaves the row
-    // Cancelled, any other code Failed with that code and message (REST: Reason).
+    // Cancelled; a transient failure (isTransientFailure) before the policy's last attempt queues it
+    // again with a backoff (retries, lastFailure, retryAt); any other code leaves it Failed with
+    // that code and message (REST: Reason).
     virtual void end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason) = 0;
 
     // Cancels a series that waits in the queue; false if it is not Queued (any more).

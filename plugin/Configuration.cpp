@@ -3,6 +3,10 @@
 
 #include <json/writer.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -192,6 +196,50 @@ namespace spinemet
       std::set<std::string> known_;
     };
 
+    // A value in a libpq connection string: quoted, with ' and \ escaped.
+    std::string connectionValue(const std::string& value)
+    {
+      std::string quoted = "'";
+      for (char c : value)
+      {
+        if (c == '\'' || c == '\\') quoted += '\\';
+        quoted += c;
+      }
+      return quoted + "'";
+    }
+
+    // The queue shares the database of Orthanc's PostgreSQL index unless told otherwise: the same
+    // "PostgreSQL" section that the orthanc-postgresql plugin reads.
+    std::string connectionFromOrthanc(const Json::Value& orthanc)
+    {
+      const Json::Value& section = orthanc["PostgreSQL"];
+      if (!section.isObject())
+      {
+        return "";
+      }
+      if (section["ConnectionUri"].isString())
+      {
+        return section["ConnectionUri"].asString();
+      }
+      std::string connection;
+      const std::pair<const char*, const char*> keys[] = {
+        {"Host", "host"}, {"Port", "port"}, {"Database", "dbname"}, {"Username", "user"}, {"Password", "password"}};
+      for (const auto& key : keys)
+      {
+        const Json::Value& value = section[key.first];
+        if (value.isString() || value.isIntegral())
+        {
+          connection += (connection.empty() ? "" : " ") + std::string(key.second) + "=" +
+                        connectionValue(value.isString() ? value.asString() : std::to_string(value.asInt64()));
+        }
+      }
+      if (section["EnableSsl"].isBool() && section["EnableSsl"].asBool())
+      {
+        connection += " sslmode=require";
+      }
+      return connection;
+    }
+
     std::string resolve(const std::string& folder, const std::string& path)
     {
       std::filesystem::path resolved(path);
@@ -222,6 +270,35 @@ namespace spinemet
                                "\" is not one of Orthanc's DicomModalities");
           }
         }
+      }
+
+      if (configuration.queueBackend == QueueBackend::PostgreSQL)
+      {
+        if (configuration.queueConnection.empty())
+        {
+          configuration.queueConnection = connectionFromOrthanc(orthanc);
+        }
+        if (configuration.queueConnection.empty())
+        {
+          problems.push_back("SpineMet.QueueConnection: QueueBackend is \"PostgreSQL\" but neither QueueConnection "
+                             "(a libpq connection string) nor Orthanc's \"PostgreSQL\" section says which database");
+        }
+        if (configuration.nodeName.empty())
+        {
+          char host[256] = "";
+          if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "node");
+          std::string port = orthanc["HttpPort"].isIntegral() ? std::to_string(orthanc["HttpPort"].asInt()) : "8042";
+          configuration.nodeName = std::string(host) + ":" + port;
+        }
+      }
+      else if (configuration.nodeRole != NodeRole::Both)
+      {
+        problems.push_back(std::string("SpineMet.NodeRole: \"") + toString(configuration.nodeRole) + "\" needs a queue "
+                           "shared with other nodes (QueueBackend \"PostgreSQL\"); with SQLite one node does both");
+      }
+      if (configuration.nodeName.empty())
+      {
+        configuration.nodeName = "local";        // one SQLite queue per node
       }
 
       if (configuration.queueDatabase.empty())
@@ -266,6 +343,20 @@ namespace spinemet
                  "each is a volume in memory and an Orthanc job worker");
     reader.count("MaximumAttempts", configuration.maximumAttempts, 1, MAXIMUM_ATTEMPTS, "starts of one analysis");
     reader.text("QueueDatabase", configuration.queueDatabase);
+    std::string backend = "SQLite";
+    reader.choice("QueueBackend", backend, {"SQLite", "PostgreSQL"});
+    configuration.queueBackend = backend == "PostgreSQL" ? QueueBackend::PostgreSQL : QueueBackend::Sqlite;
+    reader.text("QueueConnection", configuration.queueConnection);
+    reader.text("NodeName", configuration.nodeName);
+    std::string role = "both";
+    reader.choice("NodeRole", role, {"both", "ingest", "analyse"});
+    configuration.nodeRole = role == "ingest" ? NodeRole::Ingest : role == "analyse" ? NodeRole::Analyse : NodeRole::Both;
+    reader.count("LeaseSeconds", configuration.leaseSeconds, 2, MAXIMUM_LEASE_SECONDS,
+                 "seconds before a dead node's analyses are taken over");
+    reader.count("RetryDelay", configuration.retryDelaySeconds, 0, MAXIMUM_RETRY_DELAY,
+                 "seconds before the first retry of a transient failure");
+    reader.count("MaximumRetryDelay", configuration.maximumRetryDelaySeconds, 0, MAXIMUM_RETRY_DELAY,
+                 "seconds between two retries at most");
     reader.section("Selection", [&](SectionReader& selection) {
       selection.count("MinimumSlices", configuration.selection.minimumSlices, 1, MAXIMUM_MINIMUM_SLICES,
                       "a series with more slices is not a CT");
@@ -302,6 +393,32 @@ namespace spinemet
 
     checkOrthancSettings(orthanc, configurationFolder, configuration, problems);
     return reading;
+  }
+
+  bool analyses(NodeRole role)
+  {
+    return role != NodeRole::Ingest;
+  }
+
+  bool queuesSeries(NodeRole role)
+  {
+    return role != NodeRole::Analyse;
+  }
+
+  const char* toString(NodeRole role)
+  {
+    switch (role)
+    {
+      case NodeRole::Both: return "both";
+      case NodeRole::Ingest: return "ingest";
+      case NodeRole::Analyse: return "analyse";
+    }
+    return "?";
+  }
+
+  const char* toString(QueueBackend backend)
+  {
+    return backend == QueueBackend::PostgreSQL ? "PostgreSQL" : "SQLite";
   }
 
   const char* toString(ReanalysisPolicy policy)

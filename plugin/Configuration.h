@@ -50,6 +50,22 @@ namespace spinemet
   constexpr unsigned MAXIMUM_ATTEMPTS = 100;
   constexpr unsigned MAXIMUM_MINIMUM_SLICES = 100000;
   constexpr unsigned MAXIMUM_WEBHOOK_TIMEOUT = 600;
+  constexpr unsigned MAXIMUM_LEASE_SECONDS = 3600;
+  constexpr unsigned MAXIMUM_RETRY_DELAY = 86400;
+
+  enum class QueueBackend
+  {
+    Sqlite,                                  // one file beside the storage: one Orthanc node
+    PostgreSQL                               // shared by the nodes of a cluster (docs/scale-out.md)
+  };
+
+  // What this node does in a cluster: every node answers the REST API from the shared queue.
+  enum class NodeRole
+  {
+    Both,                                    // queues the series it hears of and analyses queued series
+    Ingest,                                  // queues series; never claims one
+    Analyse                                  // analyses queued series; leaves the change log to others
+  };
 
   struct PluginConfiguration
   {
@@ -65,7 +81,19 @@ namespace spinemet
     ForwardSettings forward;
     ReanalysisPolicy reanalysis = ReanalysisPolicy::WhenChanged;
     std::string queueDatabase;               // default: <StorageDirectory>/spinemet-queue.sqlite
+    QueueBackend queueBackend = QueueBackend::Sqlite;
+    std::string queueConnection;             // libpq string; default: from Orthanc's "PostgreSQL" section
+    std::string nodeName;                    // default: "local" (SQLite), <host>:<HttpPort> (PostgreSQL)
+    NodeRole nodeRole = NodeRole::Both;
+    unsigned leaseSeconds = 60;              // a claim not renewed for this long is taken over
+    unsigned retryDelaySeconds = 30;         // before the first retry of a transient failure, then doubled
+    unsigned maximumRetryDelaySeconds = 600;
   };
+
+  bool analyses(NodeRole role);              // claims and runs analyses
+  bool queuesSeries(NodeRole role);          // follows the change log into the queue
+  const char* toString(NodeRole role);
+  const char* toString(QueueBackend backend);
 
   // The user content type under which the result JSON is attached to the source series.
   static const char* const RESULT_ATTACHMENT = "spinemet-result";

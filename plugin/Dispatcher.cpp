@@ -6,6 +6,7 @@
 #include "OrthancApi.h"
 #include "common/AnalysisError.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -14,8 +15,13 @@ namespace spinemet
   namespace
   {
     // The change callback and the Worker wake the dispatcher; polling as well covers a wake-up
-    // lost to a race and series that the REST API queued on another thread.
-    const std::chrono::seconds POLL_INTERVAL(5);
+    // lost to a race and series that the REST API queued on another thread. On a queue shared by
+    // a cluster, series are queued by other nodes, which cannot wake this one: it looks every
+    // second (one indexed SELECT).
+    std::chrono::milliseconds pollInterval(const PluginConfiguration& configuration)
+    {
+      return std::chrono::milliseconds(configuration.queueBackend == QueueBackend::PostgreSQL ? 1000 : 5000);
+    }
 
     AnalysisOutcome failedBeforeTheWorker(AnalysisError error)
     {
@@ -27,7 +33,8 @@ namespace spinemet
 
   Dispatcher::Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, ChangeListener& listener,
                          SeriesAnalyser& analyser, std::shared_ptr<Engine> engine) :
-    configuration_(configuration), queue_(queue), listener_(listener), analyser_(analyser)
+    configuration_(configuration), queue_(queue), listener_(listener), analyser_(analyser),
+    node_(configuration.nodeName)
   {
     WorkerOptions options;
     options.maxInFlight = configuration.volumesInFlight;
@@ -54,6 +61,38 @@ namespace spinemet
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = false;
     thread_ = std::thread(&Dispatcher::loop, this);
+    if (analyses(configuration_.nodeRole))
+    {
+      heartbeatThread_ = std::thread(&Dispatcher::heartbeat, this);
+    }
+  }
+
+  // A thread of its own, so that a slow change log or the storing of a large result on the
+  // dispatcher thread never lets a lease run out while this node is alive. Three renewals per
+  // lease: one lost to a busy database does not cost the claims.
+  void Dispatcher::heartbeat()
+  {
+    const auto interval = std::chrono::duration<double>(configuration_.leaseSeconds / 3.0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_)
+    {
+      bool anyRunning = !running_.empty();
+      lock.unlock();
+      if (anyRunning)
+      {
+        try
+        {
+          queue_.renewLeases(node_);
+        }
+        catch (const std::exception& error)
+        {
+          orthanc::logWarning(std::string("cannot renew the leases of this node's analyses (will retry): ") +
+                              error.what());
+        }
+      }
+      lock.lock();
+      wakeUp_.wait_for(lock, interval, [this] { return stopping_; });
+    }
   }
 
   void Dispatcher::stop()
@@ -72,6 +111,10 @@ namespace spinemet
     for (auto& progress : running) progress->requestShutdown();
     wakeUp_.notify_all();
     thread_.join();
+    if (heartbeatThread_.joinable())
+    {
+      heartbeatThread_.join();
+    }
   }
 
   void Dispatcher::wake()
@@ -118,14 +161,31 @@ namespace spinemet
     bool caughtUp = false;
     for (;;)
     {
-      followChanges(startTime, runBegun, caughtUp);
+      if (queuesSeries(configuration_.nodeRole))
+      {
+        followChanges(startTime, runBegun, caughtUp);
+      }
       handleCompletions();
-      startAnalyses();
+      if (analyses(configuration_.nodeRole))
+      {
+        startAnalyses();
+      }
+      else
+      {
+        try
+        {
+          publishQueueMetrics(queue_, 0);
+        }
+        catch (const std::exception& error)
+        {
+          orthanc::logError(std::string("the analysis queue failed: ") + error.what());
+        }
+      }
 
       std::unique_lock<std::mutex> lock(mutex_);
       if (!stopping_)
       {
-        wakeUp_.wait_for(lock, POLL_INTERVAL, [this] { return woken_ || stopping_; });
+        wakeUp_.wait_for(lock, pollInterval(configuration_), [this] { return woken_ || stopping_; });
       }
       woken_ = false;
       if (stopping_)
@@ -182,9 +242,28 @@ namespace spinemet
         }
         if (worker_->inFlight() >= configuration_.volumesInFlight) break;   // onSlotFree wakes us
         std::optional<AnalysisRecord> record = queue_.claim(node_);
-        if (!record || !launch(*record)) break;
+        if (!record) break;
+        bool runningHere;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          runningHere = running_.count(record->series) > 0;
+        }
+        if (runningHere)
+        {
+          // This node's own claim whose lease ran out while it still ran here (a stall longer
+          // than LeaseSeconds): claiming it again renewed the lease; the run goes on.
+          orthanc::logWarning("the lease of series " + record->series + " ran out while this node analysed it "
+                              "(a stall longer than LeaseSeconds); the analysis goes on here");
+          continue;
+        }
+        if (!launch(*record)) break;
       }
-      publishQueueMetrics(queue_);
+      size_t runningHere;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        runningHere = running_.size();
+      }
+      publishQueueMetrics(queue_, runningHere);
     }
     catch (const std::exception& error)
     {
@@ -301,7 +380,7 @@ namespace spinemet
       {
         FinishedAnalysis finished = analyser_.store(record, *entry.source, outcome, *progress, entry.start);
         queue_.finish(series, finished);
-        publishAnalysisMetrics(finished.seconds, finished.slices);
+        publishAnalysisMetrics(finished.seconds, finished.slices, true);
         orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
                          std::to_string(finished.slices) + " slices, " + std::to_string(finished.outputs.size()) +
                          " outputs stored)");
@@ -333,8 +412,24 @@ namespace spinemet
         else
         {
           queue_.end(series, record.wanted, *error);
-          orthanc::logError("analysis of series " + series + " failed [" + error->code() + "]: " + error->what());
-          progress->end(endOf(*error), "[" + error->code() + "] " + error->what());
+          publishAnalysisMetrics(0, 0, false);
+          std::optional<AnalysisRecord> after = queue_.find(series);
+          if (after && after->state == AnalysisState::Queued && after->retries > record.retries)
+          {
+            // A transient failure: this job ends, a new one starts with the retry.
+            const double wait = std::max(0.0, after->retryAt - after->finishedAt);
+            std::string message = "[" + error->code() + "] " + error->what() + "; retry " +
+              std::to_string(after->retries) + " (attempt " + std::to_string(record.attempts + 1) + " of " +
+              std::to_string(configuration_.maximumAttempts) + ") in " +
+              std::to_string(static_cast<long>(wait + 0.5)) + " s";
+            orthanc::logWarning("analysis of series " + series + " failed for now: " + message);
+            progress->end(AnalysisEnd::Failed, message);
+          }
+          else
+          {
+            orthanc::logError("analysis of series " + series + " failed [" + error->code() + "]: " + error->what());
+            progress->end(endOf(*error), "[" + error->code() + "] " + error->what());
+          }
         }
       }
       catch (const std::exception& failure)

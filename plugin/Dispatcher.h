@@ -68,7 +68,9 @@ namespace spinemet
     AnalysisQueue& queue_;
     ChangeListener& listener_;
     SeriesAnalyser& analyser_;
-    const std::string node_ = "local";   // one SQLite queue per Orthanc node
+    void heartbeat();                                 // the lease thread's loop
+
+    const std::string node_;                          // this node's name in the queue (NodeName)
 
     std::mutex mutex_;
     std::condition_variable wakeUp_;
@@ -77,6 +79,7 @@ namespace spinemet
     std::map<std::string, RunningAnalysis> running_;   // from claim until recorded in the queue
     std::deque<std::pair<std::string, AnalysisOutcome>> completed_;   // from the Worker's onDone
     std::thread thread_;
+    std::thread heartbeatThread_;                      // renews the leases of this node's claims
     std::unique_ptr<Worker> worker_;                   // last member: shut down first
   };
 }

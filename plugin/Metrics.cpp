@@ -3,10 +3,15 @@
 
 #include "OrthancApi.h"
 
+#include <atomic>
+
 namespace spinemet
 {
   namespace
   {
+    std::atomic<uint64_t> analysedHere(0);
+    std::atomic<uint64_t> failedHere(0);
+
     void set(const char* name, double value)
     {
       OrthancPluginSetMetricsValue(orthanc::context(), name, static_cast<float>(value),
@@ -14,16 +19,27 @@ namespace spinemet
     }
   }
 
-  void publishQueueMetrics(AnalysisQueue& queue)
+  void publishQueueMetrics(AnalysisQueue& queue, size_t runningOnThisNode)
   {
     std::map<AnalysisState, uint64_t> counts = queue.countByState();
     set("spinemet_queue_depth", static_cast<double>(counts[AnalysisState::Queued] + counts[AnalysisState::Running]));
     set("spinemet_analyses_done", static_cast<double>(counts[AnalysisState::Done]));
     set("spinemet_analyses_failed", static_cast<double>(counts[AnalysisState::Failed]));
+    set("spinemet_node_running", static_cast<double>(runningOnThisNode));
+    set("spinemet_node_analysed", static_cast<double>(analysedHere.load()));
+    set("spinemet_node_failed", static_cast<double>(failedHere.load()));
   }
 
-  void publishAnalysisMetrics(double seconds, uint64_t slices)
+  void publishAnalysisMetrics(double seconds, uint64_t slices, bool succeeded)
   {
+    if (!succeeded)
+    {
+      failedHere++;
+      set("spinemet_node_failed", static_cast<double>(failedHere.load()));
+      return;
+    }
+    analysedHere++;
+    set("spinemet_node_analysed", static_cast<double>(analysedHere.load()));
     set("spinemet_analysis_seconds", seconds);
     if (seconds > 0)
     {

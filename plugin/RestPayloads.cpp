@@ -68,6 +68,12 @@ namespace spinemet
       status["Reason"]["Message"] = record.message;
     }
     status["Attempts"] = record.attempts;
+    // The node that analyses the series (running) or analysed it last (done, failed): its Orthanc
+    // holds the job. Empty while it waits.
+    status["Node"] = record.node;
+    status["Retries"] = record.retries;
+    status["LastFailure"] = record.lastFailure.empty() ? Json::Value(Json::nullValue) : Json::Value(record.lastFailure);
+    status["RetryAt"] = record.state == AnalysisState::Queued ? isoTime(record.retryAt) : Json::Value(Json::nullValue);
     status["QueuedAt"] = isoTime(record.queuedAt);
     status["StartedAt"] = isoTime(record.startedAt);
     status["FinishedAt"] = isoTime(record.finishedAt);

@@ -3,6 +3,7 @@
 
 #include "OrthancApi.h"
 #include "RestPayloads.h"
+#include "PostgresAnalysisQueue.h"
 #include "SqliteAnalysisQueue.h"
 #include "common/AnalysisError.h"
 #include "engine/Engine.h"
@@ -58,13 +59,29 @@ namespace spinemet
     {
       try
       {
-        // Plugins start before Orthanc creates its storage folder, where the queue lives by default.
-        std::filesystem::create_directories(std::filesystem::path(configuration_.queueDatabase).parent_path());
-        queue_ = std::make_unique<SqliteAnalysisQueue>(configuration_.queueDatabase);
+        QueuePolicy policy;
+        policy.leaseSeconds = configuration_.leaseSeconds;
+        policy.maximumAttempts = configuration_.maximumAttempts;
+        policy.retryDelaySeconds = configuration_.retryDelaySeconds;
+        policy.maximumRetryDelaySeconds = configuration_.maximumRetryDelaySeconds;
+        if (configuration_.queueBackend == QueueBackend::PostgreSQL)
+        {
+          auto queue = std::make_unique<PostgresAnalysisQueue>(configuration_.queueConnection, policy);
+          queueDescription_ = queue->description();
+          queue_ = std::move(queue);
+        }
+        else
+        {
+          // Plugins start before Orthanc creates its storage folder, where the queue lives by default.
+          std::filesystem::create_directories(std::filesystem::path(configuration_.queueDatabase).parent_path());
+          queue_ = std::make_unique<SqliteAnalysisQueue>(configuration_.queueDatabase, policy);
+          queueDescription_ = configuration_.queueDatabase;
+        }
       }
       catch (const std::exception& error)
       {
-        problems_.push_back("SpineMet.QueueDatabase: " + std::string(error.what()));
+        problems_.push_back(std::string(configuration_.queueBackend == QueueBackend::PostgreSQL ?
+                                        "SpineMet.QueueConnection: " : "SpineMet.QueueDatabase: ") + error.what());
       }
     }
 
@@ -81,7 +98,8 @@ namespace spinemet
     analyser_ = std::make_unique<SeriesAnalyser>(configuration_);
     dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_, engine_);
     orthanc::logWarning("model " + modelVersion() + " loaded from " + configuration_.modelPath +
-                        ", LibTorch device " + deviceName() + ", queue " + configuration_.queueDatabase);
+                        ", LibTorch device " + deviceName() + ", queue " + queueDescription_ +
+                        ", node " + configuration_.nodeName + " (" + toString(configuration_.nodeRole) + ")");
   }
 
   Service::~Service()
@@ -137,7 +155,10 @@ namespace spinemet
       health["Device"] = deviceName();
       health["Model"] = modelVersion();
       health["ModelPath"] = configuration_.modelPath;
-      health["QueueDatabase"] = configuration_.queueDatabase;
+      health["QueueDatabase"] = queueDescription_;
+      health["QueueBackend"] = toString(configuration_.queueBackend);
+      health["Node"] = configuration_.nodeName;
+      health["NodeRole"] = toString(configuration_.nodeRole);
       health["ReanalysisPolicy"] = toString(configuration_.reanalysis);
       health["VolumesInFlight"] = configuration_.volumesInFlight;
       health["Analyses"] = stateCounts(queue_->countByState());

@@ -54,6 +54,7 @@ namespace spinemet
     std::vector<std::string> problems_;
     std::shared_ptr<Engine> engine_;
     std::unique_ptr<AnalysisQueue> queue_;
+    std::string queueDescription_;          // the file, or the PostgreSQL server and database
     std::unique_ptr<ChangeListener> listener_;
     std::unique_ptr<SeriesAnalyser> analyser_;
     std::unique_ptr<Dispatcher> dispatcher_;

@@ -1,116 +1,36 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "SqliteAnalysisQueue.h"
 
+#include "QueueText.h"
+
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 namespace spinemet
 {
   namespace
   {
-    const char* const STATE_NAMES[] = {"receiving", "queued", "running", "done", "failed", "skipped", "cancelled"};
-
     double now()
     {
-      using namespace std::chrono;
-      return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-    }
-
-    // Output IDs are Orthanc IDs (hex and dashes): a space-separated list needs no escaping.
-    std::string joinIds(const std::vector<std::string>& ids)
-    {
-      std::string joined;
-      for (const std::string& id : ids) joined += (joined.empty() ? "" : " ") + id;
-      return joined;
-    }
-
-    std::vector<std::string> splitIds(const std::string& joined)
-    {
-      std::vector<std::string> ids;
-      size_t start = 0;
-      while (start < joined.size())
-      {
-        size_t end = joined.find(' ', start);
-        if (end == std::string::npos) end = joined.size();
-        if (end > start) ids.push_back(joined.substr(start, end - start));
-        start = end + 1;
-      }
-      return ids;
+      return secondsNow();
     }
 
     const char* const COLUMNS =
       "series, study, state, wantedFingerprint, wantedModel, analysedFingerprint, analysedModel, trigger, "
-      "errorCode, message, node, attempts, queuedAt, startedAt, finishedAt, outputs, seconds, slices, stageSeconds";
+      "errorCode, message, node, attempts, queuedAt, startedAt, finishedAt, outputs, seconds, slices, stageSeconds, "
+      "retries, lastFailure, retryAt, leaseUntil";
 
-    // "read=1.25 classify=3.5": stage names are single words.
-    std::string joinStages(const std::map<std::string, double>& stages)
-    {
-      std::string joined;
-      for (const auto& stage : stages)
-      {
-        joined += (joined.empty() ? "" : " ") + stage.first + "=" + std::to_string(stage.second);
-      }
-      return joined;
-    }
-
-    std::map<std::string, double> splitStages(const std::string& joined)
-    {
-      std::map<std::string, double> stages;
-      for (const std::string& item : splitIds(joined))
-      {
-        size_t equals = item.find('=');
-        if (equals != std::string::npos) stages[item.substr(0, equals)] = std::atof(item.c_str() + equals + 1);
-      }
-      return stages;
-    }
-  }
-
-  const char* toString(AnalysisState state)
-  {
-    return STATE_NAMES[static_cast<int>(state)];
-  }
-
-  AnalysisState parseAnalysisState(const std::string& text)
-  {
-    for (int i = 0; i < ANALYSIS_STATE_COUNT; i++)
-    {
-      if (text == STATE_NAMES[i]) return static_cast<AnalysisState>(i);
-    }
-    throw std::invalid_argument("unknown analysis state \"" + text + "\"");
-  }
-
-  const char* toString(EnqueueOutcome outcome)
-  {
-    switch (outcome)
-    {
-      case EnqueueOutcome::Queued: return "queued";
-      case EnqueueOutcome::Updated: return "updated";
-      case EnqueueOutcome::Pending: return "pending";
-      case EnqueueOutcome::UpToDate: return "up-to-date";
-    }
-    return "?";
-  }
-
-  std::string instancesFingerprint(std::vector<std::string> instanceIds)
-  {
-    std::sort(instanceIds.begin(), instanceIds.end());
-    uint64_t hash = 1469598103934665603ull;            // FNV-1a, 64 bits
-    for (const std::string& id : instanceIds)
-    {
-      for (unsigned char c : id + "\n")
-      {
-        hash ^= c;
-        hash *= 1099511628211ull;
-      }
-    }
-    char digest[17];
-    std::snprintf(digest, sizeof(digest), "%016llx", static_cast<unsigned long long>(hash));
-    return std::to_string(instanceIds.size()) + "-" + digest;
+    // Columns that later schema versions added, with their definitions: an older queue file gets them.
+    const char* const ADDED_COLUMNS[][2] = {
+      {"grownAt", "REAL NOT NULL DEFAULT 0"},            // spinemet-queue/1
+      {"retries", "INTEGER NOT NULL DEFAULT 0"},         // spinemet-queue/2
+      {"lastFailure", "TEXT NOT NULL DEFAULT ''"},
+      {"retryAt", "REAL NOT NULL DEFAULT 0"},
+      {"leaseUntil", "REAL NOT NULL DEFAULT 0"},
+    };
+    const char* const SCHEMA_VERSION = "spinemet-queue/2";
   }
 
   class SqliteAnalysisQueue::Statement
@@ -177,6 +97,10 @@ namespace spinemet
       record.seconds = real(16);
       record.slices = static_cast<uint64_t>(integer(17));
       record.stageSeconds = splitStages(text(18));
+      record.retries = static_cast<int>(integer(19));
+      record.lastFailure = text(20);
+      record.retryAt = real(21);
+      record.leaseUntil = real(22);
       return record;
     }
 
@@ -220,8 +144,8 @@ namespace spinemet
     bool committed_ = false;
   };
 
-  SqliteAnalysisQueue::SqliteAnalysisQueue(const std::string& path) :
-    path_(path)
+  SqliteAnalysisQueue::SqliteAnalysisQueue(const std::string& path, const QueuePolicy& policy) :
+    path_(path), policy_(policy)
   {
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK)
@@ -245,21 +169,28 @@ namespace spinemet
               " startedAt REAL NOT NULL DEFAULT 0, finishedAt REAL NOT NULL DEFAULT 0,"
               " outputs TEXT NOT NULL DEFAULT '', seconds REAL NOT NULL DEFAULT 0,"
               " slices INTEGER NOT NULL DEFAULT 0, stageSeconds TEXT NOT NULL DEFAULT '',"
-              " grownAt REAL NOT NULL DEFAULT 0)");
-      // A queue database of an earlier version lacks the column that marks a grown series.
-      bool hasGrownAt = false;
+              " grownAt REAL NOT NULL DEFAULT 0, retries INTEGER NOT NULL DEFAULT 0,"
+              " lastFailure TEXT NOT NULL DEFAULT '', retryAt REAL NOT NULL DEFAULT 0,"
+              " leaseUntil REAL NOT NULL DEFAULT 0)");
+      // A queue database of an earlier version lacks the columns added since.
+      std::set<std::string> existing;
       {
         Statement columns(db_, "PRAGMA table_info(analyses)");
-        while (columns.step()) hasGrownAt = hasGrownAt || columns.text(1) == "grownAt";
+        while (columns.step()) existing.insert(columns.text(1));
       }
-      if (!hasGrownAt)
+      for (const auto& column : ADDED_COLUMNS)
       {
-        execute("ALTER TABLE analyses ADD COLUMN grownAt REAL NOT NULL DEFAULT 0");
+        if (existing.count(column[0]) == 0)
+        {
+          execute((std::string("ALTER TABLE analyses ADD COLUMN ") + column[0] + " " + column[1]).c_str());
+        }
       }
       execute("CREATE INDEX IF NOT EXISTS analysesByState ON analyses(state, queuedAt)");
       execute("CREATE INDEX IF NOT EXISTS analysesByStudy ON analyses(study)");
       execute("CREATE TABLE IF NOT EXISTS properties(name TEXT PRIMARY KEY, value TEXT NOT NULL)");
-      execute("INSERT OR IGNORE INTO properties VALUES('schema', 'spinemet-queue/1')");
+      Statement version(db_, "INSERT INTO properties VALUES('schema', ?)"
+                             " ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+      version.bind(1, std::string(SCHEMA_VERSION)).step();
     }
     catch (const std::exception& error)
     {
@@ -357,7 +288,8 @@ namespace spinemet
     {
       Statement update(db_,
         "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ?, state = 'queued',"
-        " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ?, grownAt = 0 WHERE series = ?");
+        " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ?, grownAt = 0, retries = 0,"
+        " lastFailure = '', retryAt = 0, leaseUntil = 0 WHERE series = ?");
       update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
             .bind(4, request.trigger).bindDouble(5, now()).bind(6, request.series).step();
     }
@@ -416,9 +348,13 @@ namespace spinemet
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
+    const double time = now();
     std::optional<std::string> series;
     {
-      Statement oldest(db_, "SELECT series FROM analyses WHERE state = 'queued' ORDER BY queuedAt, series LIMIT 1");
+      Statement oldest(db_, "SELECT series FROM analyses WHERE (state = 'queued' AND retryAt <= ?)"
+                            " OR (state = 'running' AND leaseUntil > 0 AND leaseUntil < ?)"
+                            " ORDER BY queuedAt, series LIMIT 1");
+      oldest.bindDouble(1, time).bindDouble(2, time);
       if (oldest.step())
       {
         series = oldest.text(0);
@@ -429,11 +365,19 @@ namespace spinemet
       return std::nullopt;
     }
     Statement update(db_, "UPDATE analyses SET state = 'running', node = ?, attempts = attempts + 1,"
-                          " startedAt = ? WHERE series = ?");
-    update.bind(1, node).bindDouble(2, now()).bind(3, *series).step();
+                          " startedAt = ?, leaseUntil = ? WHERE series = ?");
+    update.bind(1, node).bindDouble(2, time).bindDouble(3, time + policy_.leaseSeconds).bind(4, *series).step();
     std::optional<AnalysisRecord> claimed = findLocked(*series);
     transaction.commit();
     return claimed;
+  }
+
+  size_t SqliteAnalysisQueue::renewLeases(const std::string& node)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement update(db_, "UPDATE analyses SET leaseUntil = ? WHERE state = 'running' AND node = ?");
+    update.bindDouble(1, now() + policy_.leaseSeconds).bind(2, node).step();
+    return static_cast<size_t>(sqlite3_changes(db_));
   }
 
   void SqliteAnalysisQueue::finish(const std::string& series, const FinishedAnalysis& finished)
@@ -455,7 +399,7 @@ namespace spinemet
     const AnalysisKey& wanted = changedWhileRunning ? existing->wanted : finished.analysed;
     Statement update(db_,
       "UPDATE analyses SET state = ?, analysedFingerprint = ?, analysedModel = ?, outputs = ?, seconds = ?,"
-      " slices = ?, finishedAt = ?, errorCode = '', message = '', node = '', attempts = 0,"
+      " slices = ?, finishedAt = ?, errorCode = '', message = '', attempts = 0, leaseUntil = 0, retryAt = 0,"
       " queuedAt = CASE WHEN ? = 'queued' THEN ? ELSE queuedAt END, stageSeconds = ?,"
       " wantedFingerprint = ?, wantedModel = ? WHERE series = ?");
     double time = now();
@@ -467,8 +411,7 @@ namespace spinemet
     transaction.commit();
   }
 
-  void SqliteAnalysisQueue::endRun(const std::string& series, const AnalysisKey& claimed, AnalysisState state,
-                                   const std::string& code, const std::string& message)
+  void SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -477,26 +420,21 @@ namespace spinemet
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
     }
-    const bool changedWhileRunning = existing->wanted.fingerprint != claimed.fingerprint ||
-                                     existing->wanted.modelVersion != claimed.modelVersion;
-    if (changedWhileRunning)
-    {
-      Statement update(db_, "UPDATE analyses SET state = 'queued', errorCode = '', message = '', node = '',"
-                            " attempts = 0, queuedAt = ? WHERE series = ?");
-      update.bindDouble(1, now()).bind(2, series).step();
-    }
-    else
-    {
-      Statement update(db_, "UPDATE analyses SET state = ?, errorCode = ?, message = ?, finishedAt = ?, node = ''"
-                            " WHERE series = ?");
-      update.bind(1, toString(state)).bind(2, code).bind(3, message).bindDouble(4, now()).bind(5, series).step();
-    }
+    const double time = now();
+    const QueueEnd decision = decideEnd(*existing, claimed, reason, policy_, time);
+    const bool queued = decision.state == AnalysisState::Queued;
+    Statement update(db_, "UPDATE analyses SET state = ?, errorCode = ?, message = ?, retries = ?, lastFailure = ?,"
+                          " retryAt = ?, leaseUntil = 0, attempts = ?,"
+                          " queuedAt = CASE WHEN ? THEN ? ELSE queuedAt END,"
+                          " finishedAt = CASE WHEN ? THEN finishedAt ELSE ? END,"
+                          " node = CASE WHEN ? THEN '' ELSE node END WHERE series = ?");
+    update.bind(1, std::string(toString(decision.state))).bind(2, decision.code).bind(3, decision.message)
+          .bind(4, static_cast<int64_t>(decision.retries)).bind(5, decision.lastFailure)
+          .bindDouble(6, decision.retryAt).bind(7, static_cast<int64_t>(decision.attempts))
+          .bind(8, static_cast<int64_t>(decision.requeued)).bindDouble(9, time)
+          .bind(10, static_cast<int64_t>(queued)).bindDouble(11, time)
+          .bind(12, static_cast<int64_t>(queued)).bind(13, series).step();
     transaction.commit();
-  }
-
-  void SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
-  {
-    endRun(series, claimed, stateAfter(endOf(reason)), reason.code(), reason.what());
   }
 
   bool SqliteAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)

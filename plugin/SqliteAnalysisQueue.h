@@ -15,7 +15,8 @@ namespace spinemet
   class SqliteAnalysisQueue : public AnalysisQueue
   {
   public:
-    explicit SqliteAnalysisQueue(const std::string& path);    // throws std::runtime_error naming the file
+    // throws std::runtime_error naming the file
+    explicit SqliteAnalysisQueue(const std::string& path, const QueuePolicy& policy = QueuePolicy());
     ~SqliteAnalysisQueue() override;
 
     SqliteAnalysisQueue(const SqliteAnalysisQueue&) = delete;
@@ -28,6 +29,7 @@ namespace spinemet
     void skip(const std::string& series, const std::string& study,
               const std::string& code, const std::string& message) override;
     std::optional<AnalysisRecord> claim(const std::string& node) override;
+    size_t renewLeases(const std::string& node) override;
     void finish(const std::string& series, const FinishedAnalysis& finished) override;
     void end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason) override;
     bool cancelQueued(const std::string& series, const std::string& message) override;
@@ -47,10 +49,9 @@ namespace spinemet
 
     void execute(const char* sql);
     std::optional<AnalysisRecord> findLocked(const std::string& series);
-    void endRun(const std::string& series, const AnalysisKey& claimed, AnalysisState state,
-                const std::string& code, const std::string& message);
 
     std::string path_;
+    QueuePolicy policy_;
     sqlite3* db_ = nullptr;
     std::mutex mutex_;
   };

@@ -16,6 +16,8 @@ packages=(
   libfreetype-dev fonts-dejavu-core
   # zlib: the DICOM pre-scan inflates deflated datasets itself
   zlib1g-dev
+  # the scale-out queue (libpq) and its tests: a throw-away PostgreSQL, Orthanc on PostgreSQL
+  libpq-dev postgresql orthanc-postgresql
   # training and Python-side tests (run with /usr/bin/python3)
   python3-torch python3-torchvision python3-numpy python3-pydicom python3-pytest
   # real checkers and tools the tests use

@@ -25,6 +25,12 @@ def main():
                         help="accept HTTP from other hosts (in a container); default loopback only")
     parser.add_argument("--plugin", action="append", default=[], help="plugin file or folder")
     parser.add_argument("--model", help="SpineMet.ModelPath")
+    parser.add_argument("--postgres", metavar="HOST:PORT",
+                        help="a cluster node (docs/scale-out.md): Orthanc's index and SpineMet's queue in the "
+                             "PostgreSQL database \"orthanc\" there (orthanc-postgresql, user orthanc)")
+    parser.add_argument("--postgres-password", default="")
+    parser.add_argument("--node-name", help="SpineMet.NodeName")
+    parser.add_argument("--node-role", choices=["both", "ingest", "analyse"], help="SpineMet.NodeRole")
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     args = parser.parse_args()
@@ -42,6 +48,18 @@ def main():
     config["Plugins"] = [os.path.abspath(p) for p in args.plugin]
     if args.model:
         config.setdefault("SpineMet", {})["ModelPath"] = os.path.abspath(args.model)
+
+    if args.postgres:
+        host, _, port = args.postgres.rpartition(":")
+        # "Lock": false lets several Orthanc nodes share the one index.
+        config["PostgreSQL"] = {"EnableIndex": True, "EnableStorage": False, "Host": host, "Port": int(port),
+                                "Database": "orthanc", "Username": "orthanc", "Password": args.postgres_password,
+                                "Lock": False, "EnableSsl": False}
+        config.setdefault("SpineMet", {})["QueueBackend"] = "PostgreSQL"
+    if args.node_name:
+        config.setdefault("SpineMet", {})["NodeName"] = args.node_name
+    if args.node_role:
+        config.setdefault("SpineMet", {})["NodeRole"] = args.node_role
 
     with open(args.out, "w") as f:
         json.dump(config, f, indent=2)

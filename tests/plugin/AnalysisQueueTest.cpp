@@ -1,44 +1,71 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "PostgresAnalysisQueue.h"
 #include "SqliteAnalysisQueue.h"
+#include "ThrowawayPostgres.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
+#include <thread>
 
 namespace spinemet
 {
   namespace
   {
-    class AnalysisQueueTest : public ::testing::Test
+    // Every rule of the queue, checked against both stores: the embedded SQLite file and the
+    // PostgreSQL database that the nodes of a cluster share (a throw-away server, ThrowawayPostgres).
+    class AnalysisQueueTest : public ::testing::TestWithParam<std::string>
     {
     protected:
       void SetUp() override
       {
-        path_ = std::filesystem::temp_directory_path() /
-          ("spinemet-queue-test-" + std::to_string(::getpid()) + "-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".sqlite");
-        removeFiles();
-        queue_ = std::make_unique<SqliteAnalysisQueue>(path_.string());
+        if (postgres())
+        {
+          connection_ = ThrowawayPostgres::shared().createDatabase();
+        }
+        else
+        {
+          std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+          for (char& c : name) if (c == '/') c = '-';
+          path_ = std::filesystem::temp_directory_path() /
+            ("spinemet-queue-test-" + std::to_string(::getpid()) + "-" + name + ".sqlite");
+          removeFiles();
+        }
+        queue_ = open();
       }
 
       void TearDown() override
       {
         queue_.reset();
-        removeFiles();
+        if (!postgres()) removeFiles();
       }
+
+      bool postgres() const { return GetParam() == "postgresql"; }
 
       void removeFiles()
       {
         for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
       }
 
-      // What a restart of Orthanc does to the queue: a new process opens the same file.
-      void reopen()
+      // Another connection to the same queue: another process of the same node (after a restart)
+      // or another node of the cluster.
+      std::unique_ptr<AnalysisQueue> open(const QueuePolicy& policy = QueuePolicy())
+      {
+        if (postgres()) return std::make_unique<PostgresAnalysisQueue>(connection_, policy);
+        return std::make_unique<SqliteAnalysisQueue>(path_.string(), policy);
+      }
+
+      // What a restart of Orthanc does to the queue: a new process opens the same store.
+      void reopen(const QueuePolicy& policy = QueuePolicy())
       {
         queue_.reset();
-        queue_ = std::make_unique<SqliteAnalysisQueue>(path_.string());
+        queue_ = open(policy);
       }
 
       static EnqueueRequest request(const std::string& series, const std::string& fingerprint,
@@ -66,11 +93,15 @@ namespace spinemet
       }
 
       std::filesystem::path path_;
-      std::unique_ptr<SqliteAnalysisQueue> queue_;
+      std::string connection_;
+      std::unique_ptr<AnalysisQueue> queue_;
     };
   }
 
-  TEST_F(AnalysisQueueTest, ClaimsInArrivalOrderOnce)
+  INSTANTIATE_TEST_SUITE_P(Backends, AnalysisQueueTest, ::testing::Values("sqlite", "postgresql"),
+                           [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+  TEST_P(AnalysisQueueTest, ClaimsInArrivalOrderOnce)
   {
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::Queued);
     EXPECT_EQ(queue_->enqueue(request("b", "f2")), EnqueueOutcome::Queued);
@@ -86,7 +117,7 @@ namespace spinemet
     EXPECT_FALSE(queue_->claim("local"));
   }
 
-  TEST_F(AnalysisQueueTest, FinishedAnalysisKeepsItsOutputsAndFigures)
+  TEST_P(AnalysisQueueTest, FinishedAnalysisKeepsItsOutputsAndFigures)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -104,7 +135,7 @@ namespace spinemet
     EXPECT_GT(record->finishedAt, 0);
   }
 
-  TEST_F(AnalysisQueueTest, SameInstancesAndModelAreNotAnalysedAgain)
+  TEST_P(AnalysisQueueTest, SameInstancesAndModelAreNotAnalysedAgain)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -115,7 +146,7 @@ namespace spinemet
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Done);
   }
 
-  TEST_F(AnalysisQueueTest, GrownSeriesOrNewModelIsAnalysedAgainKeepingOldOutputsToReplace)
+  TEST_P(AnalysisQueueTest, GrownSeriesOrNewModelIsAnalysedAgainKeepingOldOutputsToReplace)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -132,7 +163,7 @@ namespace spinemet
     EXPECT_EQ(queue_->enqueue(request("a", "f2", "demo 2")), EnqueueOutcome::Queued);
   }
 
-  TEST_F(AnalysisQueueTest, SeriesThatGrowsWhileRunningRunsAgainAfterwards)
+  TEST_P(AnalysisQueueTest, SeriesThatGrowsWhileRunningRunsAgainAfterwards)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -146,7 +177,7 @@ namespace spinemet
     EXPECT_EQ(again->analysed.fingerprint, "f1");
   }
 
-  TEST_F(AnalysisQueueTest, ManualRequestWhileRunningRunsOnceMoreNotForever)
+  TEST_P(AnalysisQueueTest, ManualRequestWhileRunningRunsOnceMoreNotForever)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -164,7 +195,7 @@ namespace spinemet
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::UpToDate);
   }
 
-  TEST_F(AnalysisQueueTest, InstanceDeletedDuringTheAnalysisDoesNotLoop)
+  TEST_P(AnalysisQueueTest, InstanceDeletedDuringTheAnalysisDoesNotLoop)
   {
     queue_->enqueue(request("a", "f-with-x"));
     std::optional<AnalysisRecord> claimed = queue_->claim("local");
@@ -175,7 +206,7 @@ namespace spinemet
     EXPECT_EQ(queue_->enqueue(request("a", "f-without-x")), EnqueueOutcome::UpToDate);
   }
 
-  TEST_F(AnalysisQueueTest, QueuedSeriesKeepsOnePlaceWhenItGrows)
+  TEST_P(AnalysisQueueTest, QueuedSeriesKeepsOnePlaceWhenItGrows)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->enqueue(request("b", "g1"));
@@ -186,7 +217,7 @@ namespace spinemet
     EXPECT_EQ(first->wanted.fingerprint, "f2");
   }
 
-  TEST_F(AnalysisQueueTest, ForcedRequestAnalysesAnUpToDateSeries)
+  TEST_P(AnalysisQueueTest, ForcedRequestAnalysesAnUpToDateSeries)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -198,7 +229,7 @@ namespace spinemet
     EXPECT_EQ(queue_->claim("local")->trigger, "manual");
   }
 
-  TEST_F(AnalysisQueueTest, QueuedAndRunningAnalysesSurviveARestartAndRunOnce)
+  TEST_P(AnalysisQueueTest, QueuedAndRunningAnalysesSurviveARestartAndRunOnce)
   {
     queue_->enqueue(request("running", "f1"));
     queue_->enqueue(request("queued", "f2"));
@@ -220,7 +251,7 @@ namespace spinemet
     EXPECT_FALSE(queue_->claim("local"));
   }
 
-  TEST_F(AnalysisQueueTest, OtherNodesRunningAnalysesAreLeftAlone)
+  TEST_P(AnalysisQueueTest, OtherNodesRunningAnalysesAreLeftAlone)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("node-1");
@@ -228,7 +259,7 @@ namespace spinemet
     EXPECT_EQ(queue_->find("a")->node, "node-1");
   }
 
-  TEST_F(AnalysisQueueTest, FailureKeepsItsReasonAndIsNotRetriedForTheSameKey)
+  TEST_P(AnalysisQueueTest, FailureKeepsItsReasonAndIsNotRetriedForTheSameKey)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -242,7 +273,7 @@ namespace spinemet
     EXPECT_EQ(queue_->find("a")->errorCode, "");
   }
 
-  TEST_F(AnalysisQueueTest, SkippedAndCancelledSeriesAreRecordedWithTheirReason)
+  TEST_P(AnalysisQueueTest, SkippedAndCancelledSeriesAreRecordedWithTheirReason)
   {
     queue_->skip("mr", "s", "not-ct", "Modality is \"MR\"");
     EXPECT_EQ(queue_->find("mr")->state, AnalysisState::Skipped);
@@ -278,7 +309,7 @@ namespace spinemet
     EXPECT_EQ(toAnalysisError(std::make_exception_ptr(AnalysisError("gantry-tilt", "t"))).code(), "gantry-tilt");
   }
 
-  TEST_F(AnalysisQueueTest, RunThatFailsOrIsCancelledWhileTheSeriesGrewLeavesTheGrownSeriesQueued)
+  TEST_P(AnalysisQueueTest, RunThatFailsOrIsCancelledWhileTheSeriesGrewLeavesTheGrownSeriesQueued)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->claim("local");
@@ -300,7 +331,7 @@ namespace spinemet
     EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::UpToDate);
   }
 
-  TEST_F(AnalysisQueueTest, ListsByStudyAndState)
+  TEST_P(AnalysisQueueTest, ListsByStudyAndState)
   {
     queue_->enqueue(request("a", "f1"));
     queue_->enqueue(request("b", "f2"));
@@ -311,7 +342,7 @@ namespace spinemet
     EXPECT_EQ(queue_->lastChange(), -1);
   }
 
-  TEST_F(AnalysisQueueTest, SeriesStillArrivingAtARestartAreFoundAgain)
+  TEST_P(AnalysisQueueTest, SeriesStillArrivingAtARestartAreFoundAgain)
   {
     queue_->noteReceiving("arriving", 100);
     queue_->noteReceiving("analysed", 100);
@@ -327,7 +358,7 @@ namespace spinemet
     EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
   }
 
-  TEST_F(AnalysisQueueTest, SeriesThatGrewAfterItsAnalysisIsFoundAgainAfterARestart)
+  TEST_P(AnalysisQueueTest, SeriesThatGrewAfterItsAnalysisIsFoundAgainAfterARestart)
   {
     queue_->enqueue(request("done-grows", "f1"));
     queue_->claim("local");
@@ -353,6 +384,252 @@ namespace spinemet
     queue_->noteGrown("done-grows", 200);
     EXPECT_EQ(queue_->enqueue(request("done-grows", "f2")), EnqueueOutcome::UpToDate);
     EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
+  }
+
+  TEST_P(AnalysisQueueTest, TransientFailureIsRetriedUntilTheLastAttemptThenFails)
+  {
+    QueuePolicy policy;
+    policy.maximumAttempts = 3;
+    policy.retryDelaySeconds = 0;           // due at once: the backoff has its own test
+    reopen(policy);
+    queue_->enqueue(request("a", "f1"));
+    for (int attempt = 1; attempt <= 3; attempt++)
+    {
+      std::optional<AnalysisRecord> claimed = queue_->claim("node-1");
+      ASSERT_TRUE(claimed) << "attempt " << attempt;
+      EXPECT_EQ(claimed->attempts, attempt);
+      EXPECT_EQ(claimed->retries, attempt - 1);
+      queue_->end("a", claimed->wanted, AnalysisError("fetch", "Orthanc answered 503 for slice " +
+                                                      std::to_string(attempt)));
+      std::optional<AnalysisRecord> after = queue_->find("a");
+      if (attempt < 3)
+      {
+        EXPECT_EQ(after->state, AnalysisState::Queued);
+        EXPECT_EQ(after->retries, attempt);
+        EXPECT_EQ(after->errorCode, "");
+        EXPECT_EQ(after->node, "");
+      }
+      EXPECT_EQ(after->lastFailure, "[fetch] Orthanc answered 503 for slice " + std::to_string(attempt));
+    }
+    std::optional<AnalysisRecord> failed = queue_->find("a");
+    EXPECT_EQ(failed->state, AnalysisState::Failed);
+    EXPECT_EQ(failed->errorCode, "fetch");
+    EXPECT_NE(failed->message.find("attempt 3 of 3"), std::string::npos) << failed->message;
+    EXPECT_EQ(failed->retries, 2);
+    EXPECT_FALSE(queue_->claim("node-1"));
+    // A new key is a new analysis with its own attempts.
+    EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Queued);
+    EXPECT_EQ(queue_->find("a")->retries, 0);
+    EXPECT_EQ(queue_->find("a")->lastFailure, "");
+  }
+
+  TEST_P(AnalysisQueueTest, RetryWaitsForItsBackoffAndKeepsItsPlace)
+  {
+    QueuePolicy policy;
+    policy.retryDelaySeconds = 1000;
+    reopen(policy);
+    queue_->enqueue(request("a", "f1"));
+    queue_->enqueue(request("b", "f2"));
+    std::optional<AnalysisRecord> claimed = queue_->claim("node-1");
+    ASSERT_EQ(claimed->series, "a");
+    queue_->end("a", claimed->wanted, AnalysisError("store", "Orthanc refused the SR: 500"));
+    std::optional<AnalysisRecord> waiting = queue_->find("a");
+    EXPECT_EQ(waiting->state, AnalysisState::Queued);
+    EXPECT_GT(waiting->retryAt, waiting->finishedAt + 900);
+    EXPECT_EQ(queue_->claim("node-1")->series, "b") << "a waits for its backoff";
+    EXPECT_FALSE(queue_->claim("node-1"));
+  }
+
+  TEST_P(AnalysisQueueTest, FailureOfTheSeriesItselfIsNotRetried)
+  {
+    queue_->enqueue(request("a", "f1"));
+    std::optional<AnalysisRecord> claimed = queue_->claim("node-1");
+    queue_->end("a", claimed->wanted, AnalysisError("gantry-tilt", "Gantry/Detector Tilt is 12 degrees"));
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Failed);
+    EXPECT_EQ(queue_->find("a")->retries, 0);
+    EXPECT_EQ(queue_->find("a")->node, "node-1") << "REST says which node analysed it";
+  }
+
+  TEST_P(AnalysisQueueTest, ExpiredLeaseIsTakenOverByAnotherNodeAndRenewedOneIsNot)
+  {
+    QueuePolicy policy;
+    policy.leaseSeconds = 2;
+    reopen(policy);
+    std::unique_ptr<AnalysisQueue> otherNode = open(policy);
+    queue_->enqueue(request("a", "f1"));
+    queue_->enqueue(request("b", "f2"));
+    ASSERT_EQ(queue_->claim("node-1")->series, "a");
+    ASSERT_EQ(otherNode->claim("node-2")->series, "b");
+    EXPECT_FALSE(otherNode->claim("node-2")) << "node-1's lease still holds";
+    EXPECT_GT(queue_->find("a")->leaseUntil, queue_->find("a")->startedAt);
+
+    // node-1 dies (no more heartbeats); node-2 keeps renewing.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    EXPECT_EQ(otherNode->renewLeases("node-2"), 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    std::optional<AnalysisRecord> takenOver = otherNode->claim("node-2");
+    ASSERT_TRUE(takenOver);
+    EXPECT_EQ(takenOver->series, "a");
+    EXPECT_EQ(takenOver->node, "node-2");
+    EXPECT_EQ(takenOver->attempts, 2) << "a take-over counts towards MaximumAttempts";
+    EXPECT_FALSE(otherNode->claim("node-2")) << "b's lease was renewed";
+    EXPECT_EQ(queue_->renewLeases("node-1"), 0u) << "node-1 holds nothing any more";
+
+    otherNode->finish("a", finished("f1"));
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Done);
+    EXPECT_EQ(queue_->find("a")->node, "node-2");
+    EXPECT_EQ(queue_->find("a")->leaseUntil, 0);
+  }
+
+  TEST_P(AnalysisQueueTest, NodesClaimingAtOnceNeverShareASeries)
+  {
+    const int seriesCount = 40;
+    for (int i = 0; i < seriesCount; i++) queue_->enqueue(request("s" + std::to_string(100 + i), "f"));
+    const int nodeCount = 4;
+    std::vector<std::unique_ptr<AnalysisQueue>> nodes;
+    for (int n = 0; n < nodeCount; n++) nodes.push_back(open());
+    std::vector<std::vector<std::string>> claimed(nodeCount);
+    std::vector<std::string> errors(nodeCount);
+    std::vector<std::thread> threads;
+    for (int n = 0; n < nodeCount; n++)
+    {
+      threads.emplace_back([&, n] {
+        try
+        {
+          while (std::optional<AnalysisRecord> record = nodes[n]->claim("node-" + std::to_string(n)))
+          {
+            claimed[n].push_back(record->series);
+            nodes[n]->finish(record->series, finished("f"));
+          }
+        }
+        catch (const std::exception& error)
+        {
+          errors[n] = error.what();
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    std::multiset<std::string> all;
+    for (int n = 0; n < nodeCount; n++)
+    {
+      EXPECT_EQ(errors[n], "") << "node " << n;
+      all.insert(claimed[n].begin(), claimed[n].end());
+    }
+    EXPECT_EQ(all.size(), static_cast<size_t>(seriesCount));
+    for (const std::string& series : all) EXPECT_EQ(all.count(series), 1u) << series << " claimed twice";
+    EXPECT_EQ(queue_->countByState()[AnalysisState::Done], static_cast<uint64_t>(seriesCount));
+  }
+
+  TEST_P(AnalysisQueueTest, LastChangeOnlyMovesForward)
+  {
+    queue_->setLastChange(50);
+    queue_->setLastChange(80);
+    EXPECT_EQ(queue_->lastChange(), 80);
+    if (postgres())
+    {
+      // Nodes following the shared change log: one that read less does not take the mark back.
+      queue_->setLastChange(60);
+      EXPECT_EQ(queue_->lastChange(), 80);
+    }
+  }
+
+  TEST(RetryDelay, DoublesFromTheDelayUpToTheMaximum)
+  {
+    QueuePolicy policy;
+    policy.retryDelaySeconds = 30;
+    policy.maximumRetryDelaySeconds = 100;
+    EXPECT_DOUBLE_EQ(retryDelay(policy, 1), 30);
+    EXPECT_DOUBLE_EQ(retryDelay(policy, 2), 60);
+    EXPECT_DOUBLE_EQ(retryDelay(policy, 3), 100);
+    EXPECT_DOUBLE_EQ(retryDelay(policy, 60), 100);
+  }
+
+  TEST(TransientFailure, OnlyFailuresThatMayPassOnASecondTry)
+  {
+    EXPECT_TRUE(isTransientFailure(AnalysisError("fetch", "Orthanc answered 503")));
+    EXPECT_TRUE(isTransientFailure(AnalysisError("store", "Orthanc refused the SR")));
+    EXPECT_TRUE(isTransientFailure(AnalysisError::internal("std::bad_alloc")));
+    EXPECT_FALSE(isTransientFailure(AnalysisError::internal("vector::_M_range_check")));
+    EXPECT_FALSE(isTransientFailure(AnalysisError("no-spine", "no vertebra")));
+    EXPECT_FALSE(isTransientFailure(AnalysisError("cancelled", "by a user")));
+  }
+
+  TEST(PostgresQueue, SchemaIsVersionedAndANewerOneIsRefused)
+  {
+    const std::string connection = ThrowawayPostgres::shared().createDatabase();
+    {
+      PostgresAnalysisQueue queue(connection);
+      PostgresAnalysisQueue again(connection);      // a second node finds the schema made
+      again.enqueue(EnqueueRequest{"a", "s", {"f", "m"}, "manual", false});
+      EXPECT_EQ(queue.find("a")->state, AnalysisState::Queued);
+    }
+    PGconn* db = PQconnectdb(connection.c_str());
+    ASSERT_EQ(PQstatus(db), CONNECTION_OK);
+    PGresult* version = PQexec(db, "SELECT value FROM spinemet_properties WHERE name = 'schema-version'");
+    ASSERT_EQ(PQntuples(version), 1);
+    EXPECT_STREQ(PQgetvalue(version, 0, 0), "1");
+    PQclear(version);
+    PQclear(PQexec(db, "UPDATE spinemet_properties SET value = '99' WHERE name = 'schema-version'"));
+    PQfinish(db);
+    try
+    {
+      PostgresAnalysisQueue queue(connection);
+      FAIL() << "opened a queue of a newer schema";
+    }
+    catch (const std::runtime_error& error)
+    {
+      EXPECT_NE(std::string(error.what()).find("version 99"), std::string::npos) << error.what();
+    }
+  }
+
+  TEST(PostgresQueue, UnreachableServerIsNamedInTheError)
+  {
+    try
+    {
+      PostgresAnalysisQueue queue("host=/nonexistent-socket-folder port=5999 dbname=orthanc user=orthanc "
+                                  "connect_timeout=5");
+      FAIL() << "connected to nothing";
+    }
+    catch (const std::runtime_error& error)
+    {
+      EXPECT_NE(std::string(error.what()).find("/nonexistent-socket-folder:5999/orthanc"), std::string::npos)
+        << error.what();
+    }
+  }
+
+  TEST(AnalysisQueueFile, OlderQueueFileIsMigratedKeepingItsRows)
+  {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("spinemet-queue-v1-" + std::to_string(::getpid()) + ".sqlite")).string();
+    std::filesystem::remove(path);
+    {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+      // The spinemet-queue/1 table, as a file of that version holds it.
+      ASSERT_EQ(sqlite3_exec(db,
+        "CREATE TABLE analyses(series TEXT PRIMARY KEY, study TEXT NOT NULL, state TEXT NOT NULL,"
+        " wantedFingerprint TEXT NOT NULL DEFAULT '', wantedModel TEXT NOT NULL DEFAULT '',"
+        " analysedFingerprint TEXT NOT NULL DEFAULT '', analysedModel TEXT NOT NULL DEFAULT '',"
+        " trigger TEXT NOT NULL DEFAULT '', errorCode TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',"
+        " node TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, queuedAt REAL NOT NULL DEFAULT 0,"
+        " startedAt REAL NOT NULL DEFAULT 0, finishedAt REAL NOT NULL DEFAULT 0, outputs TEXT NOT NULL DEFAULT '',"
+        " seconds REAL NOT NULL DEFAULT 0, slices INTEGER NOT NULL DEFAULT 0, stageSeconds TEXT NOT NULL DEFAULT '',"
+        " grownAt REAL NOT NULL DEFAULT 0);"
+        "CREATE TABLE properties(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO properties VALUES('schema', 'spinemet-queue/1');"
+        "INSERT INTO analyses(series, study, state, wantedFingerprint, wantedModel) VALUES('old', 's', 'queued', 'f', 'm');",
+        nullptr, nullptr, nullptr), SQLITE_OK);
+      sqlite3_close(db);
+    }
+    {
+      SqliteAnalysisQueue queue(path);
+      std::optional<AnalysisRecord> claimed = queue.claim("local");
+      ASSERT_TRUE(claimed);
+      EXPECT_EQ(claimed->series, "old");
+      EXPECT_EQ(claimed->retries, 0);
+      EXPECT_GT(claimed->leaseUntil, 0);
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   }
 
   TEST(InstancesFingerprint, IgnoresOrderAndSeesEveryInstance)

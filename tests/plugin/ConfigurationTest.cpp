@@ -30,6 +30,15 @@ namespace spinemet
         "SpineMet": )" + section + "}");
     }
 
+    // The same with Orthanc on a PostgreSQL index, as the orthanc-postgresql plugin reads it.
+    Json::Value orthancWithCluster(const std::string& section)
+    {
+      Json::Value orthanc = orthancWith(section);
+      orthanc["PostgreSQL"] = parse(R"({ "EnableIndex": true, "Host": "db.example", "Port": 5432,
+        "Database": "orthanc", "Username": "orthanc", "Password": "it's" })");
+      return orthanc;
+    }
+
     bool mentions(const std::vector<std::string>& problems, const std::string& text)
     {
       for (const std::string& problem : problems)
@@ -133,5 +142,56 @@ namespace spinemet
     Json::Value orthanc = orthancWith(R"({ "ModelPath": "/m.pt", "Forward": { "Modalities": ["LATER"] } })");
     orthanc["DicomModalitiesInDatabase"] = true;
     EXPECT_TRUE(readConfiguration(orthanc).problems.empty());
+  }
+}
+
+namespace spinemet
+{
+  TEST(Configuration, ClusterSettingsAreReadAndTheQueueSharesOrthancsPostgreSQLIndex)
+  {
+    Json::Value orthanc = orthancWithCluster(R"({
+      "ModelPath": "/m.pt", "QueueBackend": "PostgreSQL", "NodeName": "ct-node-2", "NodeRole": "analyse",
+      "LeaseSeconds": 20, "RetryDelay": 5, "MaximumRetryDelay": 60 })");
+    ConfigurationReading reading = readConfiguration(orthanc);
+    EXPECT_TRUE(reading.problems.empty()) << reading.problems.front();
+    const PluginConfiguration& c = reading.configuration;
+    EXPECT_EQ(c.queueBackend, QueueBackend::PostgreSQL);
+    EXPECT_EQ(c.queueConnection, "host='db.example' port='5432' dbname='orthanc' user='orthanc' password='it\\'s'");
+    EXPECT_EQ(c.nodeName, "ct-node-2");
+    EXPECT_EQ(c.nodeRole, NodeRole::Analyse);
+    EXPECT_TRUE(analyses(c.nodeRole));
+    EXPECT_FALSE(queuesSeries(c.nodeRole));
+    EXPECT_EQ(c.leaseSeconds, 20u);
+    EXPECT_EQ(c.retryDelaySeconds, 5u);
+    EXPECT_EQ(c.maximumRetryDelaySeconds, 60u);
+  }
+
+  TEST(Configuration, ClusterDefaultsAndMistakesAreNamed)
+  {
+    ConfigurationReading single = readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt" })"));
+    EXPECT_EQ(single.configuration.queueBackend, QueueBackend::Sqlite);
+    EXPECT_EQ(single.configuration.nodeName, "local");
+    EXPECT_EQ(single.configuration.nodeRole, NodeRole::Both);
+
+    ConfigurationReading named = readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt",
+      "QueueBackend": "PostgreSQL", "QueueConnection": "host=/run/postgresql dbname=q" })"));
+    EXPECT_TRUE(named.problems.empty()) << named.problems.front();
+    EXPECT_EQ(named.configuration.queueConnection, "host=/run/postgresql dbname=q");
+    EXPECT_NE(named.configuration.nodeName.find(":8042"), std::string::npos) << named.configuration.nodeName;
+
+    Json::Value noDatabase = orthancWithCluster(R"({ "ModelPath": "/m.pt", "QueueBackend": "PostgreSQL" })");
+    noDatabase.removeMember("PostgreSQL");
+    EXPECT_TRUE(mentions(readConfiguration(noDatabase).problems, "SpineMet.QueueConnection"));
+
+    EXPECT_TRUE(mentions(readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt", "NodeRole": "ingest" })"))
+                         .problems, "SpineMet.NodeRole: \"ingest\" needs a queue shared"));
+    EXPECT_TRUE(mentions(readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt", "NodeRole": "worker" })"))
+                         .problems, "SpineMet.NodeRole"));
+    EXPECT_TRUE(mentions(readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt", "QueueBackend": "MySQL" })"))
+                         .problems, "SpineMet.QueueBackend"));
+    EXPECT_TRUE(mentions(readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt", "LeaseSeconds": 1 })"))
+                         .problems, "SpineMet.LeaseSeconds"));
+    EXPECT_TRUE(mentions(readConfiguration(orthancWithCluster(R"({ "ModelPath": "/m.pt", "RetryDelay": 100000 })"))
+                         .problems, "SpineMet.RetryDelay"));
   }
 }
