@@ -3,6 +3,7 @@
 
 #include <json/writer.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -265,6 +266,8 @@ namespace spinemet
     reader.count("VolumesInFlight", configuration.volumesInFlight, 1, MAXIMUM_VOLUMES_IN_FLIGHT,
                  "each is a volume in memory and an Orthanc job worker");
     reader.count("MaximumAttempts", configuration.maximumAttempts, 1, MAXIMUM_ATTEMPTS, "starts of one analysis");
+    reader.count("AnalysisTimeout", configuration.analysisTimeoutSeconds, 1, MAXIMUM_ANALYSIS_TIMEOUT,
+                 "seconds per series of up to 1000 slices");
     reader.text("QueueDatabase", configuration.queueDatabase);
     reader.section("Selection", [&](SectionReader& selection) {
       selection.count("MinimumSlices", configuration.selection.minimumSlices, 1, MAXIMUM_MINIMUM_SLICES,
@@ -307,5 +310,11 @@ namespace spinemet
   const char* toString(ReanalysisPolicy policy)
   {
     return policy == ReanalysisPolicy::Never ? "Never" : "WhenChanged";
+  }
+
+  double analysisTimeLimitSeconds(const PluginConfiguration& configuration, size_t slices)
+  {
+    const double scale = std::max(1.0, static_cast<double>(slices) / ANALYSIS_TIMEOUT_SLICES);
+    return configuration.analysisTimeoutSeconds * scale;
   }
 }
