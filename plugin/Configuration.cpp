@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "Configuration.h"
 
+#include "TextPattern.h"
+
 #include <json/writer.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 
 namespace spinemet
@@ -104,12 +105,13 @@ namespace spinemet
           if (!value.isString()) return expected(key, "a regular expression (string)", value);
           try
           {
-            std::regex check(value.asString(), std::regex::ECMAScript | std::regex::icase);
+            TextPattern check(value.asString());
             target = value.asString();
           }
-          catch (const std::regex_error& error)
+          catch (const std::invalid_argument& error)
           {
-            problem(key, "\"" + value.asString() + "\" is not a valid regular expression (" + error.what() + ")");
+            problem(key, "\"" + value.asString() + "\" is not a valid regular expression for SpineMet (" + error.what() +
+                         "; see config/README.md)");
           }
         });
       }
