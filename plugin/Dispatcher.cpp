@@ -4,6 +4,7 @@
 #include "Jobs.h"
 #include "Metrics.h"
 #include "OrthancApi.h"
+#include "TestHooks.h"
 #include "common/AnalysisError.h"
 
 #include <algorithm>
@@ -208,6 +209,7 @@ namespace spinemet
         }
         if (worker_->inFlight() >= configuration_.volumesInFlight) break;   // onSlotFree wakes us
         std::optional<AnalysisRecord> record = queue_.claim(node_);
+        if (record) holdIfAsked("claimed", record->series);
         if (!record || !launch(*record)) break;
       }
       publishQueueMetrics(queue_);
@@ -286,6 +288,7 @@ namespace spinemet
     Worker* worker = worker_.get();
     const Worker::RequestId requestId = *id;
     entry.progress->setCanceller([worker, requestId] { worker->cancel(requestId); });
+    holdIfAsked("analysing", series);
     return true;
   }
 
@@ -328,6 +331,7 @@ namespace spinemet
       try
       {
         FinishedAnalysis finished = analyser_.store(record, *entry.source, outcome, *progress, entry.start);
+        holdIfAsked("before-done", series);
         queue_.finish(series, finished);
         publishAnalysisMetrics(finished.seconds, finished.slices);
         orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
