@@ -157,7 +157,7 @@ namespace spinemet
         }
       }
 
-      // After a backslash: the set it names. `inClass`: inside [...], where \b is a backspace.
+      // After a backslash: the set it names. `inClass`: inside [...], where "\-" is a hyphen.
       Bytes escape(bool inClass)
       {
         ++position_;
