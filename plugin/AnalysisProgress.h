@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -106,11 +107,40 @@ namespace spinemet
     std::optional<AnalysisEnd> outcome() const { std::lock_guard<std::mutex> lock(mutex_); return outcome_; }
     std::string message() const { std::lock_guard<std::mutex> lock(mutex_); return message_; }
 
-    // A cancellation from Orthanc's job list or the REST API, and a shutdown of Orthanc, both stop
-    // the analysis at its next check; only the first ends it as cancelled. The canceller (set by
+    // A cancellation from Orthanc's job list or the REST API, a shutdown of Orthanc and the
+    // watchdog's deadline all stop the analysis at its next check; only the first ends it as
+    // cancelled, the last as failed ("timeout"). The canceller (set by
     // the dispatcher once the worker has the series) passes the request on to the worker.
     void requestCancel() { cancelRequested_ = true; passOnStop(); }
     void requestShutdown() { shutdownRequested_ = true; passOnStop(); }
+
+    // The watchdog: from now on the analysis may run `limitSeconds` more. Past that, shouldStop()
+    // says so, and enforceDeadline() (the dispatcher's loop) passes the stop on to the worker.
+    void startDeadline(double limitSeconds)
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      limitSeconds_ = limitSeconds;
+      deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limitSeconds));
+    }
+    std::optional<Clock::time_point> deadline() const { std::lock_guard<std::mutex> lock(mutex_); return deadline_; }
+    // True (once, passing the stop on) when the deadline has just been found past.
+    bool enforceDeadline()
+    {
+      if (timedOut_ || !deadlinePast()) return false;
+      timedOut_ = true;
+      passOnStop();
+      return true;
+    }
+    // Past the deadline; the message says by how much the limit was exceeded.
+    bool timedOut() const { return timedOut_ || deadlinePast(); }
+    std::string timeoutMessage() const
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%.0f", limitSeconds_);
+      return std::string("the analysis ran longer than its limit of ") + limit +
+        " s (SpineMet.AnalysisTimeout, scaled by the series' slices) and was stopped";
+    }
     void setCanceller(std::function<void()> canceller)
     {
       {
@@ -121,9 +151,15 @@ namespace spinemet
     }
     bool cancelRequested() const { return cancelRequested_; }
     bool shutdownRequested() const { return shutdownRequested_; }
-    bool shouldStop() const { return cancelRequested_ || shutdownRequested_; }
+    bool shouldStop() const { return cancelRequested_ || shutdownRequested_ || timedOut(); }
 
   private:
+    bool deadlinePast() const
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      return deadline_ && Clock::now() >= *deadline_;
+    }
+
     void passOnStop()
     {
       std::lock_guard<std::mutex> lock(cancellerMutex_);
@@ -142,5 +178,8 @@ namespace spinemet
     std::string message_;
     std::atomic<bool> cancelRequested_{false};
     std::atomic<bool> shutdownRequested_{false};
+    std::atomic<bool> timedOut_{false};
+    std::optional<Clock::time_point> deadline_;
+    double limitSeconds_ = 0;
   };
 }

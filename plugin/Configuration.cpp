@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "Configuration.h"
 
+#include "TextPattern.h"
+
 #include <json/writer.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
-
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 
 namespace spinemet
@@ -107,12 +108,13 @@ namespace spinemet
           if (!value.isString()) return expected(key, "a regular expression (string)", value);
           try
           {
-            std::regex check(value.asString(), std::regex::ECMAScript | std::regex::icase);
+            TextPattern check(value.asString());
             target = value.asString();
           }
-          catch (const std::regex_error& error)
+          catch (const std::invalid_argument& error)
           {
-            problem(key, "\"" + value.asString() + "\" is not a valid regular expression (" + error.what() + ")");
+            problem(key, "\"" + value.asString() + "\" is not a valid regular expression for SpineMet (" + error.what() +
+                         "; see config/README.md)");
           }
         });
       }
@@ -342,6 +344,8 @@ namespace spinemet
     reader.count("VolumesInFlight", configuration.volumesInFlight, 1, MAXIMUM_VOLUMES_IN_FLIGHT,
                  "each is a volume in memory and an Orthanc job worker");
     reader.count("MaximumAttempts", configuration.maximumAttempts, 1, MAXIMUM_ATTEMPTS, "starts of one analysis");
+    reader.count("AnalysisTimeout", configuration.analysisTimeoutSeconds, 1, MAXIMUM_ANALYSIS_TIMEOUT,
+                 "seconds per series of up to 1000 slices");
     reader.text("QueueDatabase", configuration.queueDatabase);
     std::string backend = "SQLite";
     reader.choice("QueueBackend", backend, {"SQLite", "PostgreSQL"});
@@ -424,5 +428,11 @@ namespace spinemet
   const char* toString(ReanalysisPolicy policy)
   {
     return policy == ReanalysisPolicy::Never ? "Never" : "WhenChanged";
+  }
+
+  double analysisTimeLimitSeconds(const PluginConfiguration& configuration, size_t slices)
+  {
+    const double scale = std::max(1.0, static_cast<double>(slices) / ANALYSIS_TIMEOUT_SLICES);
+    return configuration.analysisTimeoutSeconds * scale;
   }
 }

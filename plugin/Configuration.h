@@ -7,6 +7,7 @@
 
 #include <json/value.h>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,11 @@ namespace spinemet
     Analyse                                  // analyses queued series; leaves the change log to others
   };
 
+  constexpr unsigned MAXIMUM_ANALYSIS_TIMEOUT = 86400;   // seconds: a day
+  // AnalysisTimeout is the limit for a series of up to this many slices; a larger one gets
+  // proportionally more (reading, the spine search and the crops grow with the slices).
+  constexpr unsigned ANALYSIS_TIMEOUT_SLICES = 1000;
+
   struct PluginConfiguration
   {
     bool enabled = true;
@@ -76,6 +82,8 @@ namespace spinemet
     unsigned batchSize = 32;                 // crops per forward pass
     unsigned volumesInFlight = 1;            // series analysed at the same time
     unsigned maximumAttempts = 3;            // starts of one analysis (restarts count) before it fails
+    unsigned analysisTimeoutSeconds = 300;   // watchdog: an analysis of up to ANALYSIS_TIMEOUT_SLICES
+                                             // slices that runs longer fails as "timeout"
     SeriesSelection selection;
     OutputSettings outputs;
     ForwardSettings forward;
@@ -110,4 +118,8 @@ namespace spinemet
   ConfigurationReading readConfiguration(const Json::Value& orthanc, const std::string& configurationFolder = ".");
 
   const char* toString(ReanalysisPolicy policy);
+
+  // The watchdog's limit for one analysis of `slices` instances: AnalysisTimeout, scaled up
+  // linearly past ANALYSIS_TIMEOUT_SLICES slices.
+  double analysisTimeLimitSeconds(const PluginConfiguration& configuration, size_t slices);
 }

@@ -4,6 +4,7 @@
 #include "Jobs.h"
 #include "Metrics.h"
 #include "OrthancApi.h"
+#include "TestHooks.h"
 #include "common/AnalysisError.h"
 
 #include <algorithm>
@@ -182,10 +183,12 @@ namespace spinemet
         }
       }
 
+      const AnalysisProgress::Clock::time_point nextDeadline = enforceDeadlines();
       std::unique_lock<std::mutex> lock(mutex_);
       if (!stopping_)
       {
-        wakeUp_.wait_for(lock, pollInterval(configuration_), [this] { return woken_ || stopping_; });
+        const AnalysisProgress::Clock::time_point poll = AnalysisProgress::Clock::now() + pollInterval(configuration_);
+        wakeUp_.wait_until(lock, std::min(poll, nextDeadline), [this] { return woken_ || stopping_; });
       }
       woken_ = false;
       if (stopping_)
@@ -195,6 +198,29 @@ namespace spinemet
     }
     finishShutdown();
     orthanc::logInfo("worker stopped");
+  }
+
+  AnalysisProgress::Clock::time_point Dispatcher::enforceDeadlines()
+  {
+    AnalysisProgress::Clock::time_point next = AnalysisProgress::Clock::time_point::max();
+    std::vector<std::shared_ptr<AnalysisProgress>> running;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& entry : running_) running.push_back(entry.second.progress);
+    }
+    for (const std::shared_ptr<AnalysisProgress>& progress : running)
+    {
+      if (progress->enforceDeadline())
+      {
+        orthanc::logWarning("analysis of series " + progress->series() + ": " + progress->timeoutMessage());
+      }
+      else if (!progress->timedOut())
+      {
+        const std::optional<AnalysisProgress::Clock::time_point> deadline = progress->deadline();
+        if (deadline) next = std::min(next, *deadline);
+      }
+    }
+    return next;
   }
 
   void Dispatcher::followChanges(double startTime, bool& runBegun, bool& caughtUp)
@@ -256,6 +282,7 @@ namespace spinemet
                               "(a stall longer than LeaseSeconds); the analysis goes on here");
           continue;
         }
+        holdIfAsked("claimed", record->series);
         if (!launch(*record)) break;
       }
       size_t runningHere;
@@ -334,9 +361,12 @@ namespace spinemet
       return false;
     }
     entry.waitingForSlot.reset();
+    // The watchdog's clock runs from admission: waiting for a slot is not the analysis' time.
+    entry.progress->startDeadline(analysisTimeLimitSeconds(configuration_, entry.source->instanceIds().size()));
     Worker* worker = worker_.get();
     const Worker::RequestId requestId = *id;
     entry.progress->setCanceller([worker, requestId] { worker->cancel(requestId); });
+    holdIfAsked("analysing", series);
     return true;
   }
 
@@ -379,6 +409,7 @@ namespace spinemet
       try
       {
         FinishedAnalysis finished = analyser_.store(record, *entry.source, outcome, *progress, entry.start);
+        holdIfAsked("before-done", series);
         queue_.finish(series, finished);
         publishAnalysisMetrics(finished.seconds, finished.slices, true);
         orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
@@ -408,6 +439,13 @@ namespace spinemet
           queue_.end(series, record.wanted, AnalysisError("cancelled", "cancelled by a user"));
           orthanc::logInfo("analysis of series " + series + " cancelled");
           progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
+        }
+        else if (progress->timedOut())
+        {
+          const std::string message = progress->timeoutMessage();
+          queue_.end(series, record.wanted, AnalysisError("timeout", message));
+          orthanc::logError("analysis of series " + series + " failed [timeout]: " + message);
+          progress->end(AnalysisEnd::Failed, "[timeout] " + message);
         }
         else
         {

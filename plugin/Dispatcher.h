@@ -56,6 +56,8 @@ namespace spinemet
 
     bool cancelRunning(const std::string& series);
     void loop();
+    // The watchdog: stops every analysis past its deadline; returns the nearest deadline to come.
+    AnalysisProgress::Clock::time_point enforceDeadlines();
     void followChanges(double startTime, bool& runBegun, bool& caughtUp);
     void startAnalyses();
     bool launch(const AnalysisRecord& record);        // false: the worker has no slot free

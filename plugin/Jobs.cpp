@@ -41,9 +41,11 @@ namespace spinemet
     OrthancPluginJobStepStatus waitForOutcome(const AnalysisJob& analysisJob)
     {
       // Orthanc steps a job in a loop: waiting here on the analysis' end, a bounded time, keeps
-      // that loop from spinning while the analysis runs on the worker's threads.
+      // that loop from spinning while the analysis runs on the worker's threads. Orthanc passes a
+      // cancel from /jobs on (Stop) only once the running Step has returned, so the wait is short:
+      // with the analysis' own checks, a cancel ends the work well within a second.
       const AnalysisProgress& progress = *analysisJob.progress;
-      progress.waitForEnd(std::chrono::milliseconds(500));
+      progress.waitForEnd(std::chrono::milliseconds(200));
       const std::optional<AnalysisEnd> outcome = progress.outcome();
       return !outcome ? OrthancPluginJobStepStatus_Continue :
         *outcome == AnalysisEnd::Done ? OrthancPluginJobStepStatus_Success : OrthancPluginJobStepStatus_Failure;

@@ -3,6 +3,7 @@
 
 #include "OrthancApi.h"
 #include "SecondaryCaptureOverlays.h"
+#include "TestHooks.h"
 #include "Tid1500MeasurementReport.h"
 #include "common/AnalysisError.h"
 
@@ -69,7 +70,9 @@ namespace spinemet
       {
         stopIfAsked(shouldStop);
         stored.push_back(store(output.bytes, "output " + output.sopInstanceUid));
+        if (stored.size() == 1 && configuration_.outputs.structuredReport) holdIfAsked("after-sr", record.series);
       }
+      holdIfAsked("after-overlays", record.series);
       stopIfAsked(shouldStop);
       try
       {

@@ -116,6 +116,9 @@ namespace spinemet
 
     // Called after each slice of the first pass (the expensive one).
     std::function<void(size_t done, size_t total)> progress;
+    // Called per slice of the later passes and per vertebra; may throw to stop the search (the
+    // worker's cancellation and the plugin's watchdog).
+    std::function<void()> checkpoint;
   };
 
   // One dense, compact structure on an axial slice that could be a vertebral body, with the

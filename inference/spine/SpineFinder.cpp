@@ -314,7 +314,9 @@ namespace spinemet
 
         std::vector<double> widths;
         std::vector<double> depths;
-        for (double window = SIZE_WINDOW_MM; widths.empty(); window *= 2)
+        // Doubling the window reaches every point after a bounded number of rounds (points is
+        // never empty: the track has at least one); the bound keeps it so if it ever were.
+        for (double window = SIZE_WINDOW_MM; widths.empty() && window < 1e300; window *= 2)
         {
           for (const Point& point : points)
           {
@@ -336,6 +338,7 @@ namespace spinemet
     std::vector<spine_detail::BodyDensities> densities(n);
     for (size_t s = columnFirst; s <= columnLast; ++s)
     {
+      if (options.checkpoint) options.checkpoint();
       analyser.load(volume.slice(s));
       profile[s] = analyser.boneProfile(footprints[s]);
       densities[s] = analyser.bodyDensities(footprints[s]);
@@ -454,7 +457,9 @@ namespace spinemet
         layout.slices[s].vertebra = vertebra.index;
       }
     }
+    if (options.checkpoint) options.checkpoint();
     findRibs(volume, layout);
+    if (options.checkpoint) options.checkpoint();
     findSacrum(volume, layout);
     nameLevels(layout, n);
     return layout;

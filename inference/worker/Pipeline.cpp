@@ -48,7 +48,9 @@ namespace spinemet
                                 " for the spine");
       report(progress, Stage::Spine, done, total);
     };
+    spine.checkpoint = [&] { stopIfAsked(shouldStop, "following the spine"); };
     const Volume& volume = prepared.series.volume;
+    stopIfAsked(shouldStop, "measuring the series");
     prepared.measurements = measureInput(volume);
     try
     {
@@ -63,6 +65,7 @@ namespace spinemet
       }
       throw;
     }
+    stopIfAsked(shouldStop, "checking the vertebrae");
     prepared.vertebraReasons = checkVertebrae(volume, prepared.layout);
 
     for (size_t s = 0; s < prepared.layout.slices.size(); ++s)

@@ -106,6 +106,26 @@ namespace spinemet
     EXPECT_TRUE(reading.problems.empty());
   }
 
+  TEST(Configuration, AnalysisTimeoutIsBoundedAndScaledBySlices)
+  {
+    ConfigurationReading reading = readConfiguration(orthancWith(R"({ "ModelPath": "/m.pt" })"));
+    EXPECT_EQ(reading.configuration.analysisTimeoutSeconds, 300u);
+    EXPECT_DOUBLE_EQ(analysisTimeLimitSeconds(reading.configuration, 1), 300);
+    EXPECT_DOUBLE_EQ(analysisTimeLimitSeconds(reading.configuration, 1000), 300);
+    EXPECT_DOUBLE_EQ(analysisTimeLimitSeconds(reading.configuration, 3000), 900);
+
+    for (const char* wrong : {"0", "86401", "-5", "\"60\"", "2.5"})
+    {
+      reading = readConfiguration(orthancWith(std::string(R"({ "ModelPath": "/m.pt", "AnalysisTimeout": )") + wrong + "}"));
+      ASSERT_EQ(reading.problems.size(), 1u) << wrong;
+      EXPECT_TRUE(mentions(reading.problems, "SpineMet.AnalysisTimeout: expected an integer")) << reading.problems[0];
+      EXPECT_EQ(reading.configuration.analysisTimeoutSeconds, 300u);
+    }
+    reading = readConfiguration(orthancWith(R"({ "ModelPath": "/m.pt", "AnalysisTimeout": 86400 })"));
+    EXPECT_TRUE(reading.problems.empty());
+    EXPECT_EQ(reading.configuration.analysisTimeoutSeconds, 86400u);
+  }
+
   TEST(Configuration, EachMistakeIsOneProblemNamingTheSetting)
   {
     ConfigurationReading reading = readConfiguration(orthancWith(R"({

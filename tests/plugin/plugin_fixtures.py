@@ -56,7 +56,7 @@ def tiny_model(tmp_path_factory):
 FINAL_STATES = {"done", "failed", "skipped", "cancelled"}
 
 
-def wait_for_state(orthanc, series_id, states=FINAL_STATES, timeout=240, after=None):
+def wait_for_state(orthanc, series_id, states=FINAL_STATES, timeout=240, after=None, interval=0.5):
     """Polls /spinemet/series/{id} until its State is one of `states` (and, with `after`, its
     FinishedAt differs from `after`); returns the status."""
     def ready():
@@ -67,7 +67,7 @@ def wait_for_state(orthanc, series_id, states=FINAL_STATES, timeout=240, after=N
         if status.get("State") in states and (after is None or status.get("FinishedAt") != after):
             return status
         return None
-    return orthanc.wait_until(ready, timeout=timeout, interval=0.5,
+    return orthanc.wait_until(ready, timeout=timeout, interval=interval,
                               what=f"SpineMet to finish series {series_id}")
 
 
