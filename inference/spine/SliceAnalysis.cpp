@@ -72,8 +72,12 @@ namespace spinemet
 
     int labelComponents(const std::vector<uint8_t>& mask, size_t columns, size_t rows,
                         bool eightConnected, std::vector<int32_t>& labels,
-                        std::vector<size_t>& stack)
+                        std::vector<size_t>& stack, std::vector<size_t>* areas)
     {
+      if (areas)
+      {
+        areas->assign(1, 0);
+      }
       // Scanline flood fill: each popped seed fills its whole run along the row, then seeds the
       // runs it touches on the rows above and below (diagonally too when 8-connected).
       labels.resize(columns * rows);
@@ -87,6 +91,10 @@ namespace spinemet
           continue;
         }
         ++count;
+        if (areas)
+        {
+          areas->push_back(0);
+        }
         stack.clear();
         stack.push_back(start);
         while (!stack.empty())
@@ -111,6 +119,10 @@ namespace spinemet
           }
           std::fill(labels.begin() + static_cast<long>(rowStart + left),
                     labels.begin() + static_cast<long>(rowStart + right + 1), count);
+          if (areas)
+          {
+            areas->back() += right - left + 1;
+          }
           const size_t from = left >= reach ? left - reach : 0;
           const size_t to = std::min(columns - 1, right + reach);
           for (int direction = -1; direction <= 1; direction += 2)
@@ -164,13 +176,20 @@ namespace spinemet
       std::vector<int32_t>& horizontal = rowSums_;
       for (size_t r = 0; r < rows; ++r)
       {
+        // The edge pixels repeat themselves; the inner run has no branch, so it vectorises.
         const int16_t* line = hu + r * columns;
-        for (size_t c = 0; c < columns; ++c)
+        int32_t* out = horizontal.data() + r * columns;
+        if (columns == 1)
         {
-          const size_t left = c > 0 ? c - 1 : c;
-          const size_t right = c + 1 < columns ? c + 1 : c;
-          horizontal[r * columns + c] = line[left] + line[c] + line[right];
+          out[0] = 3 * line[0];
+          continue;
         }
+        out[0] = 2 * line[0] + line[1];
+        for (size_t c = 1; c + 1 < columns; ++c)
+        {
+          out[c] = line[c - 1] + line[c] + line[c + 1];
+        }
+        out[columns - 1] = line[columns - 2] + 2 * line[columns - 1];
       }
       for (size_t r = 0; r < rows; ++r)
       {
@@ -211,45 +230,48 @@ namespace spinemet
       {
         mask[p] = smoothed_[p] > options_.patientHu;
       }
-      const int count = labelComponents(mask, grid_.columns, grid_.rows, false, labels_, stack_);
+      std::vector<size_t>& areas = areas_;
+      const int count = labelComponents(mask, grid_.columns, grid_.rows, false, labels_, stack_, &areas);
       patientFound_ = false;
       if (count == 0)
       {
         std::fill(mask.begin(), mask.end(), 0);
         return;
       }
-      std::vector<size_t> areas(static_cast<size_t>(count) + 1, 0);
-      for (int32_t label : labels_)
-      {
-        ++areas[static_cast<size_t>(label)];
-      }
-      areas[0] = 0;
       const int largest = static_cast<int>(std::max_element(areas.begin(), areas.end()) - areas.begin());
 
-      double sumColumns = 0;
+      // Whole-number sums (exact, as the sum of doubles was: far below 2^53), per row: the inner
+      // loop has no branch.
+      uint64_t sumColumns = 0;
       size_t area = 0;
       size_t rowMin = grid_.rows;
       size_t rowMax = 0;
       for (size_t r = 0; r < grid_.rows; ++r)
       {
         const size_t rowStart = r * grid_.columns;
+        const int32_t* rowLabels = labels_.data() + rowStart;
+        uint8_t* rowMask = mask.data() + rowStart;
+        uint64_t rowSum = 0;
+        size_t rowArea = 0;
         for (size_t c = 0; c < grid_.columns; ++c)
         {
-          const bool inside = labels_[rowStart + c] == largest;
-          mask[rowStart + c] = inside;
-          if (inside)
-          {
-            sumColumns += static_cast<double>(c);
-            ++area;
-            rowMin = std::min(rowMin, r);
-            rowMax = std::max(rowMax, r);
-          }
+          const bool inside = rowLabels[c] == largest;
+          rowMask[c] = inside;
+          rowSum += inside ? c : 0;
+          rowArea += inside ? 1 : 0;
+        }
+        if (rowArea > 0)
+        {
+          sumColumns += rowSum;
+          area += rowArea;
+          rowMin = std::min(rowMin, r);
+          rowMax = std::max(rowMax, r);
         }
       }
       patientFound_ = area > 0;
       if (patientFound_)
       {
-        patientMidColumn_ = sumColumns / static_cast<double>(area);
+        patientMidColumn_ = static_cast<double>(sumColumns) / static_cast<double>(area);
         patientAnteriorRow_ = grid_.posteriorRowSign > 0 ? static_cast<double>(rowMin) : static_cast<double>(rowMax);
         patientPosteriorRow_ = grid_.posteriorRowSign > 0 ? static_cast<double>(rowMax) : static_cast<double>(rowMin);
       }

@@ -80,6 +80,7 @@ namespace spinemet
       std::vector<uint8_t> core_;
       std::vector<int32_t> labels_;
       std::vector<size_t> stack_;
+      std::vector<size_t> areas_;          // of the patient mask's components
 
       bool patientFound_ = false;
       double patientMidColumn_ = 0;
@@ -88,9 +89,10 @@ namespace spinemet
     };
 
     // Connected components of a byte mask (4- or 8-connected). Returns the number of
-    // components; labels are 1..count, 0 outside the mask.
+    // components; labels are 1..count, 0 outside the mask. With `areas`, areas[k] is the pixel
+    // count of component k (areas[0] = 0), counted while filling: no second pass over the labels.
     int labelComponents(const std::vector<uint8_t>& mask, size_t columns, size_t rows,
                         bool eightConnected, std::vector<int32_t>& labels,
-                        std::vector<size_t>& stack);
+                        std::vector<size_t>& stack, std::vector<size_t>* areas = nullptr);
   }
 }
