@@ -30,6 +30,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace spinemet
@@ -413,6 +414,12 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       {
         throw UsageError("classify needs a series folder or files");
       }
+
+      // One series: while the spine is searched nothing else runs, so its per-slice passes take
+      // the threads the model gets (the same result for any number: docs/spine.md).
+      workerOptions.pipeline.spine.threads =
+        engineOptions.threads > 0 ? static_cast<size_t>(engineOptions.threads)
+                                  : std::max<size_t>(1, std::thread::hardware_concurrency());
 
       checkOutputPaths(jsonPath, dicomOut);
       // A missing input is reported before the model loads.
