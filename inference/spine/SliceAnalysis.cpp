@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <stdexcept>
 
 namespace spinemet
 {
@@ -169,6 +170,62 @@ namespace spinemet
 
     void SliceAnalyser::load(const int16_t* hu)
     {
+      smooth(hu);
+      findPatient();
+      markBone(true);
+    }
+
+
+    void SliceAnalyser::loadWithOutline(const int16_t* hu, const PatientOutline& outline)
+    {
+      smooth(hu);
+      std::fill(patient_.begin(), patient_.end(), 0);
+      for (size_t i = 0; i + 1 < outline.runs.size(); i += 2)
+      {
+        std::fill(patient_.begin() + outline.runs[i], patient_.begin() + outline.runs[i + 1], 1);
+      }
+      patientFound_ = outline.found;
+      patientMidColumn_ = outline.midColumn;
+      patientAnteriorRow_ = outline.anteriorRow;
+      patientPosteriorRow_ = outline.posteriorRow;
+      markBone(false);
+    }
+
+
+    PatientOutline SliceAnalyser::patientOutline() const
+    {
+      PatientOutline outline;
+      outline.found = patientFound_;
+      outline.midColumn = patientMidColumn_;
+      outline.anteriorRow = patientAnteriorRow_;
+      outline.posteriorRow = patientPosteriorRow_;
+      const size_t columns = grid_.columns;
+      for (size_t r = 0; r < grid_.rows; ++r)
+      {
+        // Runs end at the row's end, so that each stays within its row.
+        const uint8_t* row = patient_.data() + r * columns;
+        for (size_t c = 0; c < columns;)
+        {
+          if (!row[c])
+          {
+            ++c;
+            continue;
+          }
+          const size_t begin = c;
+          while (c < columns && row[c])
+          {
+            ++c;
+          }
+          outline.runs.push_back(static_cast<uint32_t>(r * columns + begin));
+          outline.runs.push_back(static_cast<uint32_t>(r * columns + c));
+        }
+      }
+      return outline;
+    }
+
+
+    void SliceAnalyser::smooth(const int16_t* hu)
+    {
       // A 3x3 mean takes the edge off the noise before any threshold (real low-dose CT has a
       // noise of 20-50 HU, the bone threshold is only ~100 HU above soft tissue).
       const size_t columns = grid_.columns;
@@ -202,12 +259,21 @@ namespace spinemet
           smoothed_[r * columns + c] = static_cast<int16_t>(sum / 9);
         }
       }
+    }
 
-      findPatient();
 
+    void SliceAnalyser::markBone(bool withDensity)
+    {
+      const size_t columns = grid_.columns;
+      const size_t rows = grid_.rows;
       for (size_t p = 0; p < smoothed_.size(); ++p)
       {
         bone_[p] = patient_[p] && smoothed_[p] >= options_.boneHu;
+      }
+      densityReady_ = withDensity;
+      if (!withDensity)
+      {
+        return;
       }
       for (size_t r = 0; r < rows; ++r)
       {
@@ -300,6 +366,10 @@ namespace spinemet
 
     std::vector<BodyCandidate> SliceAnalyser::candidates()
     {
+      if (!densityReady_)
+      {
+        throw std::logic_error("SliceAnalyser::candidates needs load(), not loadWithOutline()");
+      }
       std::vector<BodyCandidate> found;
       if (!patientFound_)
       {

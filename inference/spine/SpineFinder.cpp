@@ -286,9 +286,11 @@ namespace spinemet
     // Pass 1: candidates on every slice (options.threads share the slices).
     std::vector<std::vector<BodyCandidate>> candidates(n);
     std::vector<uint8_t> patientOnSlice(n, 0);
+    std::vector<spine_detail::PatientOutline> outlines(n);      // for pass 2: a few kB a slice
     forEachSlice(0, n, grid, options, [&](SliceAnalyser& analyser, size_t s) {
       analyser.load(volume.slice(s));
       patientOnSlice[s] = analyser.patientFound() ? 1 : 0;
+      outlines[s] = analyser.patientOutline();
       candidates[s] = analyser.candidates();
       if (candidates[s].size() > CANDIDATES_PER_SLICE)
       {
@@ -428,8 +430,9 @@ namespace spinemet
     std::vector<double> profile(n, 0);
     std::vector<double> posteriorRows(n, 0);
     std::vector<spine_detail::BodyDensities> densities(n);
+    // The patient outlines of pass 1: the same bone mask without labelling each slice again.
     forEachSlice(columnFirst, columnLast + 1, grid, options, [&](SliceAnalyser& analyser, size_t s) {
-      analyser.load(volume.slice(s));
+      analyser.loadWithOutline(volume.slice(s), outlines[s]);
       profile[s] = analyser.boneProfile(footprints[s]);
       densities[s] = analyser.bodyDensities(footprints[s]);
       posteriorRows[s] = analyser.posteriorElementsRow(footprints[s]);
