@@ -42,7 +42,7 @@ PHANTOM_ARGS = ["--seed", "90101", "--levels", "T9-L3", "--slice-thickness", "0.
 
 
 def run_timed(command, stderr_path):
-    """Runs command; returns (wall seconds, peak RSS MiB, spawn epoch, exit status)."""
+    """Runs command; returns (wall seconds, peak RSS MiB, spawn epoch, CPU seconds user + system)."""
     with open(stderr_path, "wb") as err, open(os.devnull, "wb") as out:
         spawned = time.time()
         start = time.perf_counter()
@@ -53,7 +53,7 @@ def run_timed(command, stderr_path):
     if process.returncode != 0:
         with open(stderr_path, errors="replace") as f:
             sys.exit(f"{' '.join(command)} failed ({process.returncode}):\n{f.read()}")
-    return wall, usage.ru_maxrss / 1024.0, spawned
+    return wall, usage.ru_maxrss / 1024.0, spawned, usage.ru_utime + usage.ru_stime
 
 
 def classify_once(binary, series, model, threads, work, name):
@@ -63,8 +63,8 @@ def classify_once(binary, series, model, threads, work, name):
     stderr_path = os.path.join(work, f"{name}.stderr")
     command = [binary, "classify", series, "--model", model, "--threads", str(threads), "--json", json_path,
                "--dicom-out", dicom_out, "--quiet", "--timings"]
-    wall, peak, spawned = run_timed(command, stderr_path)
-    figures = {"process": wall, "peak": peak}
+    wall, peak, spawned, cpu = run_timed(command, stderr_path)
+    figures = {"process": wall, "peak": peak, "cpu": cpu}
     with open(stderr_path) as f:
         for line in f:
             if line.startswith("timings: "):
@@ -188,6 +188,7 @@ def main():
             ("    classify minus model", "classify-minus-model", ""),
             ("  write (JSON, SR, overlays)", "write", ""),
             ("whole process (spawn to exit)", "process", ""),
+            ("  its CPU time (user + system)", "cpu", ""),
             ("peak resident memory, MiB", "peak", f"<= {(2 * pixel_bytes + model_bytes) / 2**20:.0f} MiB"),
         ]
         header = f"{'best of ' + str(args.runs):44s}" + "".join(f"{n:>12s}" for n in names)
