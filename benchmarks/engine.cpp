@@ -12,6 +12,12 @@
 //       the cost of the out-of-distribution gate: the model stage over N crops with the gate
 //       (forward_with_features + float64 Mahalanobis scores) and the same weights without it
 //       (forward), side by side, alternating batch by batch, the sum of each batch's best time
+//   spinemet-engine-bench forward SERIES MODEL [--threads N] [--batch N] [--rounds N] [--centres OUT]
+//       the model's own time (Engine::predict, as the worker calls it) over every crop the
+//       pipeline classifies on the series, cut into batches once, best of N rounds (default 5),
+//       on a thread of its own as the Worker runs the model;
+//       the reference of benchmarks/overhead.py. --centres writes the crop centres for the
+//       Python reference pipeline
 //
 // Not a test: it asserts nothing, it measures. Built on demand (EXCLUDE_FROM_ALL).
 
@@ -33,6 +39,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace spinemet
@@ -205,6 +212,86 @@ namespace spinemet
         }
         std::ofstream(flags.at("--centres")) << Json::writeString(Json::StreamWriterBuilder(), centres);
       }
+      return 0;
+    }
+
+    // The crops' centres, for the Python reference pipelines (benchmarks/engine.py, overhead.py)
+    // that have no spine finder of their own.
+    void writeCentres(const std::string& path, const PreparedSeries& prepared,
+                      const std::vector<SlicePrediction>& predictions)
+    {
+      Json::Value centres(Json::arrayValue);
+      for (size_t i = 0; i < prepared.sliceIndices.size(); ++i)
+      {
+        const size_t s = prepared.sliceIndices[i];
+        const SliceSpine& slice = prepared.layout.slices[s];
+        Json::Value item;
+        item["slice_index"] = Json::UInt64(s);
+        item["sop_instance_uid"] = prepared.series.slices.at(s).sopInstanceUid;
+        item["vertebra"] = slice.vertebra;
+        item["column"] = slice.cropCentreColumn;
+        item["row"] = slice.cropCentreRow;
+        item["lytic"] = predictions.at(i).lytic;      // for the reference's agreement check
+        centres.append(item);
+      }
+      std::ofstream(path) << Json::writeString(Json::StreamWriterBuilder(), centres);
+    }
+
+    int forward(const std::string& series, const std::string& model, const std::map<std::string, std::string>& flags)
+    {
+      EngineOptions options;
+      options.device = "cpu";
+      options.threads = flags.count("--threads") ? std::stoi(flags.at("--threads")) : 0;
+      const size_t batchSize = flags.count("--batch") ? std::stoul(flags.at("--batch")) : WorkerOptions().batchSize;
+      const int rounds = flags.count("--rounds") ? std::stoi(flags.at("--rounds")) : 5;
+      const auto engine = Engine::load(model, options);
+      const Preprocessing& preprocessing = engine->metadata().preprocessing;
+      const FileSliceSource source({series});
+      const PreparedSeries prepared = prepareSeries(source, preprocessing, PipelineOptions(), {}, {});
+      const CropBatch all = makeCrops(prepared.series.volume, prepared.layout, prepared.sliceIndices, preprocessing);
+
+      // Cut once, outside the timed loop: only the model calls count.
+      const size_t cropValues = all.channels * all.size * all.size;
+      std::vector<CropBatch> batches;
+      for (size_t first = 0; first < all.count(); first += batchSize)
+      {
+        const size_t count = std::min(batchSize, all.count() - first);
+        CropBatch batch;
+        batch.channels = all.channels;
+        batch.size = all.size;
+        batch.sliceIndices.assign(all.sliceIndices.begin() + first, all.sliceIndices.begin() + first + count);
+        batch.values.assign(all.crop(first), all.crop(first) + count * cropValues);
+        batches.push_back(std::move(batch));
+      }
+      // On a thread of its own, as the Worker's model thread calls it: OpenMP then runs the same
+      // teams as in spinemet classify (one on the loading thread, one on the model thread), and
+      // waits as it does there (docs/performance.md, "OpenMP").
+      double best = 1e30;
+      std::vector<SlicePrediction> predictions;
+      std::thread modelThread([&] {
+        for (int round = 0; round < rounds; ++round)
+        {
+          const auto start = Clock::now();
+          for (const CropBatch& batch : batches)
+          {
+            engine->predict(batch);
+          }
+          best = std::min(best, seconds(start));
+        }
+        for (const CropBatch& batch : batches)
+        {
+          const auto some = engine->predict(batch);
+          predictions.insert(predictions.end(), some.begin(), some.end());
+        }
+      });
+      modelThread.join();
+      if (flags.count("--centres"))
+      {
+        writeCentres(flags.at("--centres"), prepared, predictions);
+      }
+      std::printf("model forward: %zu crops [%zu, %zu, %zu] in %zu batches of %zu, %s, %s: best of %d %.3f s\n",
+                  all.count(), all.channels, all.size, all.size, batches.size(), batchSize, engine->deviceName().c_str(),
+                  graphName(options.graph), rounds, best);
       return 0;
     }
 
@@ -426,7 +513,7 @@ int main(int argc, char** argv)
 {
   if (argc < 4)
   {
-    std::cerr << "usage: spinemet-engine-bench pipeline|levers|gate SERIES MODEL [flags]\n";
+    std::cerr << "usage: spinemet-engine-bench pipeline|levers|gate|forward SERIES MODEL [flags]\n";
     return 1;
   }
   std::map<std::string, std::string> flags;
@@ -438,6 +525,10 @@ int main(int argc, char** argv)
   try
   {
     const std::string mode = argv[1];
+    if (mode == "forward")
+    {
+      return spinemet::forward(argv[2], argv[3], flags);
+    }
     if (mode == "gate")
     {
       return spinemet::gate(argv[2], argv[3], flags);

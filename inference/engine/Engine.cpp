@@ -289,10 +289,16 @@ namespace spinemet
       throw AnalysisError("model-load", "model file \"" + path + "\" does not exist or cannot be read");
     }
     const torch::Device device = chooseDevice(path, options.device);
-    if (options.threads > 0)
+    // Loading, freezing and optimising run many tiny parallel regions: with more than one
+    // intra-op thread each waits for every OpenMP thread to be scheduled, and on a busy or
+    // shared machine that spin-waiting cost 2-3 s of a 3.5 s startup (docs/performance.md). So
+    // they run on one thread; the probe and the model's own calls get the threads asked for.
+    struct ThreadsForModelCalls
     {
-      at::set_num_threads(options.threads);
-    }
+      int threads;
+      ~ThreadsForModelCalls() { at::set_num_threads(threads); }
+    } restore{options.threads > 0 ? options.threads : at::get_num_threads()};
+    at::set_num_threads(1);
 
     torch::jit::ExtraFilesMap extraFiles{{METADATA_FILE, ""}};
     torch::jit::Module module;
@@ -366,6 +372,13 @@ namespace spinemet
     // series. Two crops, so that a model that drops the batch dimension is caught.
     const Preprocessing& p = engine->metadata().preprocessing;
     const at::Tensor probe = torch::zeros({2, p.channels, p.inputSize, p.inputSize}, torch::kFloat32);
+    // The probe runs with the model's threads, on this thread, as all of the loading did before.
+    // Run with one thread instead (and the model's calls with two), the model took 3-20 s
+    // instead of 1 s in 6 of 7 runs on the loaded 2-core machine, and the same as before with
+    // OMP_WAIT_POLICY=PASSIVE: OpenMP spin-waiting, most likely because libgomp throttles its
+    // spinning only once the process has more OpenMP threads than cores, which this thread's team
+    // ensures (docs/performance.md, "OpenMP").
+    at::set_num_threads(restore.threads);
     try
     {
       engine->run(probe, 2);

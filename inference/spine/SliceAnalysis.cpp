@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <stdexcept>
 
 namespace spinemet
 {
@@ -72,8 +73,12 @@ namespace spinemet
 
     int labelComponents(const std::vector<uint8_t>& mask, size_t columns, size_t rows,
                         bool eightConnected, std::vector<int32_t>& labels,
-                        std::vector<size_t>& stack)
+                        std::vector<size_t>& stack, std::vector<size_t>* areas)
     {
+      if (areas)
+      {
+        areas->assign(1, 0);
+      }
       // Scanline flood fill: each popped seed fills its whole run along the row, then seeds the
       // runs it touches on the rows above and below (diagonally too when 8-connected).
       labels.resize(columns * rows);
@@ -87,6 +92,10 @@ namespace spinemet
           continue;
         }
         ++count;
+        if (areas)
+        {
+          areas->push_back(0);
+        }
         stack.clear();
         stack.push_back(start);
         while (!stack.empty())
@@ -111,6 +120,10 @@ namespace spinemet
           }
           std::fill(labels.begin() + static_cast<long>(rowStart + left),
                     labels.begin() + static_cast<long>(rowStart + right + 1), count);
+          if (areas)
+          {
+            areas->back() += right - left + 1;
+          }
           const size_t from = left >= reach ? left - reach : 0;
           const size_t to = std::min(columns - 1, right + reach);
           for (int direction = -1; direction <= 1; direction += 2)
@@ -157,6 +170,62 @@ namespace spinemet
 
     void SliceAnalyser::load(const int16_t* hu)
     {
+      smooth(hu);
+      findPatient();
+      markBone(true);
+    }
+
+
+    void SliceAnalyser::loadWithOutline(const int16_t* hu, const PatientOutline& outline)
+    {
+      smooth(hu);
+      std::fill(patient_.begin(), patient_.end(), 0);
+      for (size_t i = 0; i + 1 < outline.runs.size(); i += 2)
+      {
+        std::fill(patient_.begin() + outline.runs[i], patient_.begin() + outline.runs[i + 1], 1);
+      }
+      patientFound_ = outline.found;
+      patientMidColumn_ = outline.midColumn;
+      patientAnteriorRow_ = outline.anteriorRow;
+      patientPosteriorRow_ = outline.posteriorRow;
+      markBone(false);
+    }
+
+
+    PatientOutline SliceAnalyser::patientOutline() const
+    {
+      PatientOutline outline;
+      outline.found = patientFound_;
+      outline.midColumn = patientMidColumn_;
+      outline.anteriorRow = patientAnteriorRow_;
+      outline.posteriorRow = patientPosteriorRow_;
+      const size_t columns = grid_.columns;
+      for (size_t r = 0; r < grid_.rows; ++r)
+      {
+        // Runs end at the row's end, so that each stays within its row.
+        const uint8_t* row = patient_.data() + r * columns;
+        for (size_t c = 0; c < columns;)
+        {
+          if (!row[c])
+          {
+            ++c;
+            continue;
+          }
+          const size_t begin = c;
+          while (c < columns && row[c])
+          {
+            ++c;
+          }
+          outline.runs.push_back(static_cast<uint32_t>(r * columns + begin));
+          outline.runs.push_back(static_cast<uint32_t>(r * columns + c));
+        }
+      }
+      return outline;
+    }
+
+
+    void SliceAnalyser::smooth(const int16_t* hu)
+    {
       // A 3x3 mean takes the edge off the noise before any threshold (real low-dose CT has a
       // noise of 20-50 HU, the bone threshold is only ~100 HU above soft tissue).
       const size_t columns = grid_.columns;
@@ -164,13 +233,20 @@ namespace spinemet
       std::vector<int32_t>& horizontal = rowSums_;
       for (size_t r = 0; r < rows; ++r)
       {
+        // The edge pixels repeat themselves; the inner run has no branch, so it vectorises.
         const int16_t* line = hu + r * columns;
-        for (size_t c = 0; c < columns; ++c)
+        int32_t* out = horizontal.data() + r * columns;
+        if (columns == 1)
         {
-          const size_t left = c > 0 ? c - 1 : c;
-          const size_t right = c + 1 < columns ? c + 1 : c;
-          horizontal[r * columns + c] = line[left] + line[c] + line[right];
+          out[0] = 3 * line[0];
+          continue;
         }
+        out[0] = 2 * line[0] + line[1];
+        for (size_t c = 1; c + 1 < columns; ++c)
+        {
+          out[c] = line[c - 1] + line[c] + line[c + 1];
+        }
+        out[columns - 1] = line[columns - 2] + 2 * line[columns - 1];
       }
       for (size_t r = 0; r < rows; ++r)
       {
@@ -183,12 +259,21 @@ namespace spinemet
           smoothed_[r * columns + c] = static_cast<int16_t>(sum / 9);
         }
       }
+    }
 
-      findPatient();
 
+    void SliceAnalyser::markBone(bool withDensity)
+    {
+      const size_t columns = grid_.columns;
+      const size_t rows = grid_.rows;
       for (size_t p = 0; p < smoothed_.size(); ++p)
       {
         bone_[p] = patient_[p] && smoothed_[p] >= options_.boneHu;
+      }
+      densityReady_ = withDensity;
+      if (!withDensity)
+      {
+        return;
       }
       for (size_t r = 0; r < rows; ++r)
       {
@@ -211,45 +296,48 @@ namespace spinemet
       {
         mask[p] = smoothed_[p] > options_.patientHu;
       }
-      const int count = labelComponents(mask, grid_.columns, grid_.rows, false, labels_, stack_);
+      std::vector<size_t>& areas = areas_;
+      const int count = labelComponents(mask, grid_.columns, grid_.rows, false, labels_, stack_, &areas);
       patientFound_ = false;
       if (count == 0)
       {
         std::fill(mask.begin(), mask.end(), 0);
         return;
       }
-      std::vector<size_t> areas(static_cast<size_t>(count) + 1, 0);
-      for (int32_t label : labels_)
-      {
-        ++areas[static_cast<size_t>(label)];
-      }
-      areas[0] = 0;
       const int largest = static_cast<int>(std::max_element(areas.begin(), areas.end()) - areas.begin());
 
-      double sumColumns = 0;
+      // Whole-number sums (exact, as the sum of doubles was: far below 2^53), per row: the inner
+      // loop has no branch.
+      uint64_t sumColumns = 0;
       size_t area = 0;
       size_t rowMin = grid_.rows;
       size_t rowMax = 0;
       for (size_t r = 0; r < grid_.rows; ++r)
       {
         const size_t rowStart = r * grid_.columns;
+        const int32_t* rowLabels = labels_.data() + rowStart;
+        uint8_t* rowMask = mask.data() + rowStart;
+        uint64_t rowSum = 0;
+        size_t rowArea = 0;
         for (size_t c = 0; c < grid_.columns; ++c)
         {
-          const bool inside = labels_[rowStart + c] == largest;
-          mask[rowStart + c] = inside;
-          if (inside)
-          {
-            sumColumns += static_cast<double>(c);
-            ++area;
-            rowMin = std::min(rowMin, r);
-            rowMax = std::max(rowMax, r);
-          }
+          const bool inside = rowLabels[c] == largest;
+          rowMask[c] = inside;
+          rowSum += inside ? c : 0;
+          rowArea += inside ? 1 : 0;
+        }
+        if (rowArea > 0)
+        {
+          sumColumns += rowSum;
+          area += rowArea;
+          rowMin = std::min(rowMin, r);
+          rowMax = std::max(rowMax, r);
         }
       }
       patientFound_ = area > 0;
       if (patientFound_)
       {
-        patientMidColumn_ = sumColumns / static_cast<double>(area);
+        patientMidColumn_ = static_cast<double>(sumColumns) / static_cast<double>(area);
         patientAnteriorRow_ = grid_.posteriorRowSign > 0 ? static_cast<double>(rowMin) : static_cast<double>(rowMax);
         patientPosteriorRow_ = grid_.posteriorRowSign > 0 ? static_cast<double>(rowMax) : static_cast<double>(rowMin);
       }
@@ -278,6 +366,10 @@ namespace spinemet
 
     std::vector<BodyCandidate> SliceAnalyser::candidates()
     {
+      if (!densityReady_)
+      {
+        throw std::logic_error("SliceAnalyser::candidates needs load(), not loadWithOutline()");
+      }
       std::vector<BodyCandidate> found;
       if (!patientFound_)
       {

@@ -37,6 +37,17 @@ namespace spinemet
       double halfDepth = 0;          // rows
     };
 
+    // The patient outline of one slice as runs of pixels, with what was measured on it: kept
+    // from findSpine's first pass so that the second need not label the slice again.
+    struct PatientOutline
+    {
+      std::vector<uint32_t> runs;     // [begin, end) pixel indices, in pairs, ascending
+      bool found = false;
+      double midColumn = 0;
+      double anteriorRow = 0;
+      double posteriorRow = 0;
+    };
+
     // Working buffers for one slice, reused from slice to slice.
     class SliceAnalyser
     {
@@ -45,6 +56,14 @@ namespace spinemet
 
       // Loads a slice: 3x3-smoothed HU, the patient outline, the bone mask.
       void load(const int16_t* hu);
+
+      // The outline the last load() found.
+      PatientOutline patientOutline() const;
+
+      // load() with the outline load() found on this slice before: the same smoothed HU and
+      // bone mask for boneProfile, bodyDensities and posteriorElementsRow, without labelling
+      // the patient again. candidates() needs load().
+      void loadWithOutline(const int16_t* hu, const PatientOutline& outline);
 
       std::vector<BodyCandidate> candidates();
 
@@ -66,6 +85,8 @@ namespace spinemet
       int16_t hu(size_t column, size_t row) const { return smoothed_[row * grid_.columns + column]; }
       double density(long column, long row) const;   // bone fraction in the core window
       void findPatient();
+      void smooth(const int16_t* hu);
+      void markBone(bool withDensity);
 
       SliceGrid grid_;
       SpineOptions options_;
@@ -80,7 +101,9 @@ namespace spinemet
       std::vector<uint8_t> core_;
       std::vector<int32_t> labels_;
       std::vector<size_t> stack_;
+      std::vector<size_t> areas_;          // of the patient mask's components
 
+      bool densityReady_ = false;           // integral_ belongs to the loaded slice
       bool patientFound_ = false;
       double patientMidColumn_ = 0;
       double patientAnteriorRow_ = 0;       // anterior and posterior extent of the outline
@@ -88,9 +111,10 @@ namespace spinemet
     };
 
     // Connected components of a byte mask (4- or 8-connected). Returns the number of
-    // components; labels are 1..count, 0 outside the mask.
+    // components; labels are 1..count, 0 outside the mask. With `areas`, areas[k] is the pixel
+    // count of component k (areas[0] = 0), counted while filling: no second pass over the labels.
     int labelComponents(const std::vector<uint8_t>& mask, size_t columns, size_t rows,
                         bool eightConnected, std::vector<int32_t>& labels,
-                        std::vector<size_t>& stack);
+                        std::vector<size_t>& stack, std::vector<size_t>* areas = nullptr);
   }
 }

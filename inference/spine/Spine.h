@@ -114,7 +114,14 @@ namespace spinemet
     double minimumVertebraMm = 8;    // a shorter run of bone is not a vertebra of its own
                                      // (unless the scan cuts it)
 
-    // Called after each slice of the first pass (the expensive one).
+    // Threads that share the per-slice passes (the calling thread is one of them). The layout
+    // is the same for any number; the Worker's CLI use sets it to the cores, the plugin keeps 1
+    // (its series run side by side on its own threads).
+    size_t threads = 1;
+
+    // Called after each slice of the first pass (the expensive one), from the calling thread:
+    // with one thread once per slice (done = 1, 2, ... total); with more, after each slice the
+    // calling thread finished, with the slices done by all (never less than before), lastly total.
     std::function<void(size_t done, size_t total)> progress;
     // Called per slice of the later passes and per vertebra; may throw to stop the search (the
     // worker's cancellation and the plugin's watchdog).

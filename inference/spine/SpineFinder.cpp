@@ -10,9 +10,13 @@
 #include "common/AnalysisError.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace spinemet
 {
@@ -138,6 +142,101 @@ namespace spinemet
       return track;
     }
 
+    // Runs work(analyser, s) for every slice s in [first, end): slices are independent, each
+    // thread has its own SliceAnalyser, and every slice's result goes to its own place, so the
+    // outcome is the same for any number of threads. The calling thread takes slices too and
+    // alone calls `progress` (with the slices done so far, never less than before, lastly
+    // end - first); that call may throw to cancel, and then the helpers stop after their slice.
+    template <typename Work>
+    void forEachSlice(size_t first, size_t end, const SliceGrid& grid, const SpineOptions& options, Work&& work,
+                      const std::function<void(size_t done, size_t total)>& progress)
+    {
+      if (first >= end)
+      {
+        return;
+      }
+      const size_t total = end - first;
+      const size_t threads = std::min<size_t>(std::max<size_t>(1, options.threads), std::max<size_t>(1, total / 8));
+      if (threads == 1)
+      {
+        SliceAnalyser analyser(grid, options);
+        for (size_t s = first; s < end; ++s)
+        {
+          work(analyser, s);
+          if (progress)
+          {
+            progress(s - first + 1, total);
+          }
+        }
+        return;
+      }
+
+      std::atomic<size_t> next{first};
+      std::atomic<size_t> done{0};
+      std::atomic<bool> abandon{false};
+      std::mutex errorMutex;
+      std::exception_ptr helperError;
+      size_t reported = 0;       // by the calling thread
+      auto takeSlices = [&](SliceAnalyser& analyser, bool reporting) {
+        for (size_t s = next++; s < end && !abandon; s = next++)
+        {
+          work(analyser, s);
+          const size_t finished = ++done;
+          if (reporting && progress)
+          {
+            reported = finished;
+            progress(finished, total);
+          }
+        }
+      };
+      std::vector<std::thread> helpers;
+      // Joined on every way out, an exception from the calling thread's share included.
+      struct JoinHelpers
+      {
+        std::vector<std::thread>& helpers;
+        std::atomic<bool>& abandon;
+        ~JoinHelpers()
+        {
+          abandon = true;
+          for (std::thread& helper : helpers)
+          {
+            helper.join();
+          }
+        }
+      } joinHelpers{helpers, abandon};
+      for (size_t t = 1; t < threads; ++t)
+      {
+        helpers.emplace_back([&] {
+          try
+          {
+            SliceAnalyser analyser(grid, options);
+            takeSlices(analyser, false);
+          }
+          catch (...)
+          {
+            std::lock_guard<std::mutex> lock(errorMutex);
+            helperError = std::current_exception();
+            abandon = true;
+          }
+        });
+      }
+      SliceAnalyser analyser(grid, options);
+      takeSlices(analyser, true);
+      for (std::thread& helper : helpers)
+      {
+        helper.join();
+      }
+      helpers.clear();
+      if (helperError)
+      {
+        std::rethrow_exception(helperError);
+      }
+      if (progress && reported < total)
+      {
+        progress(total, total);       // the helpers' last slices
+      }
+    }
+
   }
 
 
@@ -183,27 +282,24 @@ namespace spinemet
     }
     const SliceGrid grid = spine_detail::makeSliceGrid(geometry);
     const double sliceMm = geometry.sliceSpacing > 0 ? geometry.sliceSpacing : 1.0;
-    SliceAnalyser analyser(grid, options);
 
-    // Pass 1: candidates on every slice.
+    // Pass 1: candidates on every slice (options.threads share the slices).
     std::vector<std::vector<BodyCandidate>> candidates(n);
-    size_t slicesWithPatient = 0;
-    size_t slicesWithCandidates = 0;
-    for (size_t s = 0; s < n; ++s)
-    {
+    std::vector<uint8_t> patientOnSlice(n, 0);
+    std::vector<spine_detail::PatientOutline> outlines(n);      // for pass 2: a few kB a slice
+    forEachSlice(0, n, grid, options, [&](SliceAnalyser& analyser, size_t s) {
       analyser.load(volume.slice(s));
-      slicesWithPatient += analyser.patientFound() ? 1 : 0;
+      patientOnSlice[s] = analyser.patientFound() ? 1 : 0;
+      outlines[s] = analyser.patientOutline();
       candidates[s] = analyser.candidates();
       if (candidates[s].size() > CANDIDATES_PER_SLICE)
       {
         candidates[s].resize(CANDIDATES_PER_SLICE);
       }
-      slicesWithCandidates += candidates[s].empty() ? 0 : 1;
-      if (options.progress)
-      {
-        options.progress(s + 1, n);
-      }
-    }
+    }, options.progress);
+    const size_t slicesWithPatient = static_cast<size_t>(std::count(patientOnSlice.begin(), patientOnSlice.end(), 1));
+    const size_t slicesWithCandidates = static_cast<size_t>(
+      std::count_if(candidates.begin(), candidates.end(), [](const auto& found) { return !found.empty(); }));
     if (slicesWithPatient == 0)
     {
       throw AnalysisError("no-spine", "no spine found: no slice shows anything denser than air");
@@ -336,14 +432,17 @@ namespace spinemet
     std::vector<double> profile(n, 0);
     std::vector<double> posteriorRows(n, 0);
     std::vector<spine_detail::BodyDensities> densities(n);
-    for (size_t s = columnFirst; s <= columnLast; ++s)
-    {
-      if (options.checkpoint) options.checkpoint();
-      analyser.load(volume.slice(s));
+    // The patient outlines of pass 1: the same bone mask without labelling each slice again. The
+    // checkpoint runs after each slice the calling thread finishes (it may throw to stop).
+    const std::function<void(size_t, size_t)> checkpointPerSlice =
+        options.checkpoint ? std::function<void(size_t, size_t)>([&options](size_t, size_t) { options.checkpoint(); })
+                           : nullptr;
+    forEachSlice(columnFirst, columnLast + 1, grid, options, [&](SliceAnalyser& analyser, size_t s) {
+      analyser.loadWithOutline(volume.slice(s), outlines[s]);
       profile[s] = analyser.boneProfile(footprints[s]);
       densities[s] = analyser.bodyDensities(footprints[s]);
       posteriorRows[s] = analyser.posteriorElementsRow(footprints[s]);
-    }
+    }, checkpointPerSlice);
 
     // The column: the track, extended while the profile stays bony.
     size_t top = last;

@@ -285,7 +285,12 @@ namespace spinemet
     public:
       HounsfieldConverter(const PixelLayout& layout, int16_t paddingHu) :
         layout_(layout),
-        paddingHu_(paddingHu)
+        paddingHu_(paddingHu),
+        // Slope 1 and a whole intercept (most CT): stored + intercept is exact in integers, the
+        // same value the rounding below gives, without a floating-point round per pixel.
+        wholeShift_(layout.slope == 1.0 && std::fabs(layout.intercept) < 1e9 &&
+                    layout.intercept == std::floor(layout.intercept)),
+        shift_(wholeShift_ ? static_cast<int64_t>(layout.intercept) : 0)
       {
       }
 
@@ -295,6 +300,10 @@ namespace spinemet
         {
           return paddingHu_;
         }
+        if (wholeShift_)
+        {
+          return static_cast<int16_t>(std::clamp<int64_t>(stored + shift_, -32768, 32767));
+        }
         const double hu = std::round(stored * layout_.slope + layout_.intercept);
         return static_cast<int16_t>(std::clamp(hu, -32768.0, 32767.0));
       }
@@ -302,6 +311,8 @@ namespace spinemet
     private:
       const PixelLayout& layout_;
       int16_t paddingHu_;
+      bool wholeShift_;
+      int64_t shift_;
     };
 
     // The stored value of one sample from the bits it was allocated: drop what is below the

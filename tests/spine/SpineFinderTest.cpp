@@ -14,6 +14,7 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 namespace spinemet
 {
@@ -355,6 +356,109 @@ namespace spinemet
     };
     findSpine(study.series.volume, options);
     EXPECT_EQ(calls, study.series.volume.sliceCount());
+  }
+
+
+  // The per-slice passes shared by threads (SpineOptions::threads): slices are independent, so
+  // the layout is the same, value for value, as on one thread.
+  TEST(SpineFinder, ThreadsGiveTheSameLayoutAsOneThread)
+  {
+    PhantomSettings settings;
+    settings.matrix = 256;
+    settings.levels = "T11-L3";
+    settings.seed = 7;
+    const PhantomStudy study = generatePhantom(settings);
+    SpineOptions one;
+    const SpineLayout expected = findSpine(study.series.volume, one);
+    ASSERT_GE(expected.vertebrae.size(), 4u);
+    for (size_t threads : {2, 3, 8})
+    {
+      SpineOptions several;
+      several.threads = threads;
+      const SpineLayout layout = findSpine(study.series.volume, several);
+      ASSERT_EQ(layout.slices.size(), expected.slices.size()) << threads << " threads";
+      for (size_t s = 0; s < layout.slices.size(); ++s)
+      {
+        const SliceSpine& a = layout.slices[s];
+        const SliceSpine& b = expected.slices[s];
+        EXPECT_EQ(a.vertebraPresent, b.vertebraPresent) << "slice " << s << ", " << threads << " threads";
+        EXPECT_EQ(a.vertebra, b.vertebra) << "slice " << s;
+        EXPECT_EQ(a.onColumn, b.onColumn) << "slice " << s;
+        EXPECT_EQ(a.cropCentreColumn, b.cropCentreColumn) << "slice " << s;
+        EXPECT_EQ(a.cropCentreRow, b.cropCentreRow) << "slice " << s;
+        EXPECT_EQ(a.boneProfile, b.boneProfile) << "slice " << s;
+        EXPECT_EQ(a.vertebralBody.column0, b.vertebralBody.column0) << "slice " << s;
+        EXPECT_EQ(a.vertebralBody.row1, b.vertebralBody.row1) << "slice " << s;
+      }
+      ASSERT_EQ(layout.vertebrae.size(), expected.vertebrae.size()) << threads << " threads";
+      for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+      {
+        EXPECT_EQ(layout.vertebrae[v].firstSlice, expected.vertebrae[v].firstSlice);
+        EXPECT_EQ(layout.vertebrae[v].lastSlice, expected.vertebrae[v].lastSlice);
+        EXPECT_EQ(layout.vertebrae[v].level, expected.vertebrae[v].level);
+      }
+      EXPECT_EQ(layout.levelNote, expected.levelNote);
+    }
+  }
+
+
+  TEST(SpineFinder, WithThreadsProgressRisesToTheTotalOnTheCallingThread)
+  {
+    PhantomSettings settings;
+    settings.matrix = 256;
+    settings.levels = "L1-L2";
+    const PhantomStudy study = generatePhantom(settings);
+    SpineOptions options;
+    options.threads = 3;
+    const std::thread::id caller = std::this_thread::get_id();
+    size_t calls = 0;
+    size_t lastDone = 0;
+    options.progress = [&](size_t done, size_t total)
+    {
+      ++calls;
+      EXPECT_EQ(std::this_thread::get_id(), caller);
+      EXPECT_EQ(total, study.series.volume.sliceCount());
+      EXPECT_GT(done, lastDone);
+      EXPECT_LE(done, total);
+      lastDone = done;
+    };
+    findSpine(study.series.volume, options);
+    EXPECT_GT(calls, 0u);
+    EXPECT_EQ(lastDone, study.series.volume.sliceCount());
+  }
+
+
+  // Cancellation (the worker's stop check throws from the progress callback) ends the search
+  // with that exception, the helper threads joined, whatever the number of threads.
+  TEST(SpineFinder, AThrowingProgressStopsTheSearchWithThreads)
+  {
+    PhantomSettings settings;
+    settings.matrix = 256;
+    settings.levels = "L1-L3";
+    const PhantomStudy study = generatePhantom(settings);
+    for (size_t threads : {1, 2, 4})
+    {
+      SpineOptions options;
+      options.threads = threads;
+      size_t calls = 0;
+      options.progress = [&](size_t, size_t)
+      {
+        if (++calls == 3)
+        {
+          throw AnalysisError("cancelled", "stop asked");
+        }
+      };
+      try
+      {
+        findSpine(study.series.volume, options);
+        ADD_FAILURE() << "no exception with " << threads << " threads";
+      }
+      catch (const AnalysisError& error)
+      {
+        EXPECT_EQ(error.code(), "cancelled") << threads << " threads";
+      }
+      EXPECT_EQ(calls, 3u) << threads << " threads";
+    }
   }
 
 

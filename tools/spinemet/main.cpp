@@ -3,6 +3,7 @@
 //
 //   spinemet classify <series folder or files>... [--model FILE] [--json OUT] [--device auto|cpu|cuda]
 //                     [--threads N] [--batch-size N] [--dicom-out DIR] [--memory-budget MiB] [--quiet]
+//                     [--timings]
 //   spinemet model-info FILE
 //
 // Exit status: 0 done, 1 usage error, 2 the input or the model cannot be used (AnalysisError: the
@@ -22,12 +23,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace spinemet
@@ -53,6 +56,8 @@ on one CT series and prints one line per vertebra.
   --memory-budget MB  memory a series may take while it is read, in MiB (default 2048); a larger
                       series is refused (memory-budget) before it is decoded
   --quiet             no progress bar, no table (errors still go to stderr)
+  --timings           print where the time went to stderr, one "timings:" line per figure
+                      (benchmarks/overhead.py reads them)
 
 model-info: prints the metadata embedded in a model file (and checks it honours the contract).
 
@@ -64,6 +69,59 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
     {
       using std::runtime_error::runtime_error;
     };
+
+    // --timings: the wall clock (seconds since the epoch), so that a caller can set the moments of
+    // this process against the moment it started it; intervals use the steady clock.
+    double epochSeconds()
+    {
+      timespec now{};
+      clock_gettime(CLOCK_REALTIME, &now);
+      return now.tv_sec + 1e-9 * now.tv_nsec;
+    }
+
+    // VmRSS or VmHWM (the peak) of this process from /proc, in MiB; 0 where /proc has none.
+    double residentMiB(const std::string& field)
+    {
+      std::ifstream status("/proc/self/status");
+      for (std::string line; std::getline(status, line);)
+      {
+        if (line.rfind(field + ":", 0) == 0)
+        {
+          return std::stod(line.substr(field.size() + 1)) / 1024.0;    // "VmHWM:   123456 kB"
+        }
+      }
+      return 0;
+    }
+
+    double since(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to)
+    {
+      return std::chrono::duration<double>(to - from).count();
+    }
+
+    // The model's own calls, timed without changing them (--timings only).
+    class TimedEngine : public Engine
+    {
+    public:
+      explicit TimedEngine(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
+      const ModelMetadata& metadata() const override { return engine_->metadata(); }
+      std::string deviceName() const override { return engine_->deviceName(); }
+      std::vector<SlicePrediction> predict(const CropBatch& batch) override
+      {
+        const auto start = std::chrono::steady_clock::now();
+        auto predictions = engine_->predict(batch);
+        seconds += since(start, std::chrono::steady_clock::now());   // one model thread: no race
+        ++calls;
+        return predictions;
+      }
+
+      double seconds = 0;
+      size_t calls = 0;
+
+    private:
+      std::shared_ptr<Engine> engine_;
+    };
+
+    double mainEnteredEpoch = 0;
 
     std::string defaultModelPath()
     {
@@ -312,6 +370,7 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       workerOptions.cpuThreads = 1;
       workerOptions.cropThreads = 1;
       bool quiet = false;
+      bool timings = false;
       for (size_t i = 0; i < args.size(); ++i)
       {
         const std::string& arg = args[i];
@@ -344,6 +403,8 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
           workerOptions.pipeline.load.memoryBudgetBytes = positive(arg, value(), 1L << 22) << 20;   // up to 4 TiB
         else if (arg == "--quiet")
           quiet = true;
+        else if (arg == "--timings")
+          timings = true;
         else if (arg.rfind("--", 0) == 0)
           throw UsageError("unknown option " + arg);
         else
@@ -354,10 +415,27 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         throw UsageError("classify needs a series folder or files");
       }
 
+      // One series: while the spine is searched nothing else runs, so its per-slice passes take
+      // the threads the model gets (the same result for any number: docs/spine.md).
+      workerOptions.pipeline.spine.threads =
+        engineOptions.threads > 0 ? static_cast<size_t>(engineOptions.threads)
+                                  : std::max<size_t>(1, std::thread::hardware_concurrency());
+
       checkOutputPaths(jsonPath, dicomOut);
       // A missing input is reported before the model loads.
       const auto source = std::make_shared<const FileSliceSource>(inputs);
-      const std::shared_ptr<Engine> engine = Engine::load(modelPath, engineOptions);
+      std::shared_ptr<Engine> engine = Engine::load(modelPath, engineOptions);
+      std::shared_ptr<TimedEngine> timedEngine;
+      if (timings)
+      {
+        std::fprintf(stderr, "timings: main-entered-epoch %.6f\n", mainEnteredEpoch);
+        std::fprintf(stderr, "timings: model-ready-epoch %.6f\n", epochSeconds());
+        // Resident: file-backed (the libraries' pages, shared with other processes) and anonymous.
+        std::fprintf(stderr, "timings: resident-model-ready-mib %.1f\ntimings: resident-file-model-ready-mib %.1f\n",
+                     residentMiB("VmRSS"), residentMiB("RssFile"));
+        timedEngine = std::make_shared<TimedEngine>(engine);
+        engine = timedEngine;
+      }
       const AggregationRule rule = aggregationRuleFromMetadata(engine->metadata());
       if (!quiet)
       {
@@ -367,10 +445,37 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
 
       ProgressBar bar(!quiet);
       const auto start = std::chrono::steady_clock::now();
+      // The end of each stage, as the progress reports show it (one report at a time): reading
+      // ends with the first report of the spine search, which ends with its last report.
+      std::chrono::steady_clock::time_point readDone = start, spineDone = start;
+      bool spineStarted = false;
+      double peakAfterRead = 0, peakAfterSpine = 0, peakAfterClassify = 0;
       AnalysisOutcome outcome;
       {
         Worker worker(engine, workerOptions);
-        outcome = worker.analyse(source, [&](const StageProgress& p) { bar.update(p); }, !dicomOut.empty())
+        outcome = worker
+                    .analyse(source,
+                             [&](const StageProgress& p) {
+                               if (p.stage == Stage::Spine)
+                               {
+                                 spineDone = std::chrono::steady_clock::now();
+                                 if (!spineStarted)
+                                 {
+                                   readDone = spineDone;
+                                   spineStarted = true;
+                                   if (timings)
+                                   {
+                                     peakAfterRead = residentMiB("VmHWM");
+                                   }
+                                 }
+                                 if (timings && p.fraction >= 1.0)
+                                 {
+                                   peakAfterSpine = residentMiB("VmHWM");
+                                 }
+                               }
+                               bar.update(p);
+                             },
+                             !dicomOut.empty())
                     .outcome.get();
         worker.shutdown(Worker::Shutdown::Finish);
       }
@@ -380,7 +485,12 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         throw *outcome.error;
       }
       const AnalysisResult& result = outcome.result;
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto classifyDone = std::chrono::steady_clock::now();
+      if (timings)
+      {
+        peakAfterClassify = residentMiB("VmHWM");
+      }
+      const double seconds = since(start, classifyDone);
 
       // The outputs, counted as the Write stage of the bar.
       const size_t outputs = (jsonPath.empty() ? 0 : 1) + (dicomOut.empty() ? 0 : 1);
@@ -406,6 +516,20 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         throw;
       }
       bar.finish();
+      if (timings)
+      {
+        const auto writeDone = std::chrono::steady_clock::now();
+        std::fprintf(stderr, "timings: read %.4f\ntimings: spine %.4f\ntimings: classify %.4f\n",
+                     since(start, readDone), since(readDone, spineDone), since(spineDone, classifyDone));
+        std::fprintf(stderr, "timings: model %.4f\ntimings: model-calls %zu\ntimings: write %.4f\n",
+                     timedEngine->seconds, timedEngine->calls, since(classifyDone, writeDone));
+        std::fprintf(stderr, "timings: analysis %.4f\n", since(start, writeDone));
+        std::fprintf(stderr, "timings: resident-peak-after-read-mib %.1f\n", peakAfterRead);
+        std::fprintf(stderr, "timings: resident-peak-after-spine-mib %.1f\n", peakAfterSpine);
+        std::fprintf(stderr, "timings: resident-peak-after-classify-mib %.1f\n", peakAfterClassify);
+        std::fprintf(stderr, "timings: resident-end-mib %.1f\ntimings: resident-peak-mib %.1f\n",
+                     residentMiB("VmRSS"), residentMiB("VmHWM"));
+      }
 
       if (!quiet)
       {
@@ -479,6 +603,7 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
 int main(int argc, char** argv)
 {
   using namespace spinemet;
+  mainEnteredEpoch = epochSeconds();
   try
   {
     return run(std::vector<std::string>(argv + 1, argv + argc));
