@@ -56,7 +56,9 @@ def shipped_model_section(model_path: str) -> list:
     # one level down: sections of this page's own "shipped model" section
     section = [("#" + line) if line.startswith("## ") else line for line in section]
     return [f"## The shipped model ({metadata['name']} {metadata['version']}) on real anatomy", "",
-            "From the model's metadata (Resources/model/MODEL_CARD.md says the same).", ""] + section
+            "From the model's metadata (Resources/model/MODEL_CARD.md says the same). The comparison above rerun on",
+            "the shipped model's data, realistic phantoms and real CT backgrounds: "
+            "[evaluation-real-anatomy.md](evaluation-real-anatomy.md).", ""] + section
 
 
 def main(argv=None) -> int:

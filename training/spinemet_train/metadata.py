@@ -13,7 +13,8 @@ REQUIRED_PREPROCESSING_KEYS = ["input_size", "channels", "channel_spacing_mm", "
                                "mean", "std"]
 
 INTENDED_USE = ("research and demonstration only; not for clinical use; not a medical device. "
-                "Trained and evaluated on synthetic CT phantoms only.")
+                "Trained and evaluated on synthetic lesions only (phantoms, or real lesion-free CT with "
+                "lesions inserted), never on a real metastasis.")
 
 
 def default_preprocessing(input_size: int = 64, channels: int = 1) -> dict:

@@ -63,6 +63,10 @@ def gate_section(metadata: dict) -> list:
     lines = ["## Out-of-distribution gate", ""]
     gate = section.get("out_of_distribution")
     if gate:
+        threshold_data = (("(held-out phantoms with the training acquisitions and the real validation",
+                           "vertebrae of thorax-4dct); never tuned on the real test patients.")
+                          if metadata["evaluation"].get("real_anatomy") else
+                          ("(held-out phantoms with the training", "acquisitions); never tuned on real CT."))
         lines += [
             "The model knows what it does not know, as far as its own features tell: each crop's backbone",
             f"features ({gate['feature_dimension']} values, `{gate['features_method']}`) are compared with the",
@@ -74,8 +78,8 @@ def gate_section(metadata: dict) -> list:
             f"- Fitted on: {gate.get('fitted_on', 'not stated')}.",
             f"- Classes: {gate.get('classes', 'not stated')}.",
             f"- Covariance: {gate.get('covariance', 'not stated')}.",
-            f"- Threshold rule: {gate.get('threshold_rule', 'not stated')} (held-out phantoms with the training",
-            "  acquisitions); never tuned on real CT.",
+            f"- Threshold rule: {gate.get('threshold_rule', 'not stated')} {threshold_data[0]}",
+            f"  {threshold_data[1]}",
         ]
         for key, name in (("validation", "Validation"), ("test", "Test")):
             figures = gate.get(key)
@@ -86,9 +90,10 @@ def gate_section(metadata: dict) -> list:
         for difficulty, figures in sorted(gate.get("test", {}).get("by_difficulty", {}).items()):
             lines.append(f"  Test `{difficulty}` ({figures['vertebrae']} vertebrae): {figures['assessable_fraction']:.1%} "
                          f"assessable, max {figures['vertebra_scores']['max']:.2f}.")
-        lines += ["- What it cannot promise: the distance measures how unlike the phantoms a crop *looks to",
-                  "  this network*. A real vertebra that happens to look phantom-like passes, and a passing",
-                  "  vertebra is still classified by a phantom-trained model. It is a guard, not a validation.", ""]
+        lines += ["- What it cannot promise: the distance measures how unlike the training data a crop *looks to",
+                  "  this network*. A vertebra that happens to look like the training data passes, and a passing",
+                  "  vertebra is still classified by a model that has seen synthetic lesions only. It is a guard,",
+                  "  not a validation.", ""]
     domain = section.get("domain")
     if domain:
         words = {"slice_thickness_mm": "slice thickness (mm)", "pixel_spacing_mm": "pixel spacing (mm)",
@@ -203,6 +208,7 @@ def render(metadata: dict, path: str, note: str = "", real_ct_check: dict = None
     config = t.get("config", {})
     data = t.get("data", {})
     v, s = e["vertebra_level"], e["slice_level"]
+    on_real = bool(e.get("real_anatomy"))
     check = e.get("fixed_phantom_check", {})
     test = e["test_set"]
     sens = v["bone_quality_sensitivity"]
@@ -223,10 +229,15 @@ def render(metadata: dict, path: str, note: str = "", real_ct_check: dict = None
         "## Intended use",
         "",
         "Research and demonstration of the SpineMet pipeline only. **Not for clinical use**, not a medical",
-        "device. It was trained and evaluated on **synthetic CT phantoms** made by `spinemet-phantom`, never",
-        "on patient data: its figures say how well it separates the phantom generator's lesions, nothing",
-        "about real metastases. Train on real labelled data (e.g. TCIA Spine-Mets-CT-SEG through",
-        "`spinemet-prep --labels`) before drawing any conclusion about patients.",
+        *(["device. It was trained and evaluated on **synthetic lesions**: in synthetic CT phantoms and inserted",
+           "into the real CT of three lesion-free patients (`spinemet-hybrid`); it has never seen a real",
+           "metastasis. Its figures say how well it tells those lesions from phantom and real normal bone,",
+           "nothing about real metastases. Train on real labelled data (e.g. TCIA Spine-Mets-CT-SEG through",
+           "`spinemet-prep --labels`) before drawing any conclusion about patients."] if on_real else
+          ["device. It was trained and evaluated on **synthetic CT phantoms** made by `spinemet-phantom`, never",
+           "on patient data: its figures say how well it separates the phantom generator's lesions, nothing",
+           "about real metastases. Train on real labelled data (e.g. TCIA Spine-Mets-CT-SEG through",
+           "`spinemet-prep --labels`) before drawing any conclusion about patients."]),
         "",
         "## Model",
         "",
@@ -256,7 +267,8 @@ def render(metadata: dict, path: str, note: str = "", real_ct_check: dict = None
         f"{'/'.join(map(str, data.get('train', {}).get('vertebrae_by_bone_quality', [])))}), "
         f"{data.get('train_slices_in_loss')} slices in the loss; validation "
         f"{(data.get('validation') or {}).get('studies')} studies / {(data.get('validation') or {}).get('vertebrae')} vertebrae.",
-        "  Phantom seeds and acquisition ranges: docs/training.md (`training/make_dataset.sh`).",
+        "  Phantom seeds and acquisition ranges: docs/training.md (`training/make_dataset.sh`)"
+        + ("; real backgrounds: training/hybrid_split.json (below)." if on_real else "."),
         f"- Slice targets `{config.get('slice_targets', 'vertebra_where_visible')}`: "
         + SLICE_TARGET_WORDS.get(config.get('slice_targets', 'vertebra_where_visible'), "")
         + " (docs/training.md, \"What the loss sees\").",
@@ -265,7 +277,8 @@ def render(metadata: dict, path: str, note: str = "", real_ct_check: dict = None
         f"{config.get('loss', {}).get('label_smoothing')}, loss weights "
         + ", ".join(f"{k} {v_}" for k, v_ in config.get('loss', {}).items() if k != 'label_smoothing') + ",",
         f"  self-paced learning {config.get('self_paced')}, augmentation without flips; seed {config.get('seed')};",
-        f"  best epoch by validation: {t.get('epoch')} of {config.get('epochs')}. Reproduce: `training/make_dataset.sh BUILD && training/train_demo.sh BUILD`.",
+        f"  best epoch by validation: {t.get('epoch')} of {config.get('epochs')}. Reproduce: "
+        + ("`training/train_real.sh BUILD`." if on_real else "`training/make_dataset.sh BUILD && training/train_demo.sh BUILD`."),
         "",
         "## Slice -> vertebra rule",
         "",

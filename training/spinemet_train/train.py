@@ -30,6 +30,14 @@ from .selfpaced import SelfPacedWeighting
 
 TRAINED_ON = ("synthetic CT phantoms (spinemet-phantom, cropped by spinemet-prep), not patient data; "
               "not for clinical use")
+TRAINED_ON_WITH_REAL_BACKGROUNDS = (
+    "synthetic CT phantoms (spinemet-phantom) and hybrid studies: real lesion-free CT of three patients with "
+    "synthetic lesions inserted (spinemet-hybrid), cropped by spinemet-prep; no real lesion; not for clinical use")
+
+
+def trained_on(train_set: SampleSet) -> str:
+    hybrid = any(study.get("kind") == "hybrid" for study in train_set.studies)
+    return TRAINED_ON_WITH_REAL_BACKGROUNDS if hybrid else TRAINED_ON
 
 
 def draw_weights(train_set, indices: np.ndarray, bone_quality: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -213,7 +221,7 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
         state = {"model_config": config.model.to_json(), "model_state": model.state_dict(),
                  "optimizer_state": optimizer.state_dict(), "self_paced": spl.state_dict(), "epoch": epoch,
                  "history": history, "best_score": max(best_score, score),
-                 "preprocessing": train_set.preprocessing, "trained_on": TRAINED_ON,
+                 "preprocessing": train_set.preprocessing, "trained_on": trained_on(train_set),
                  "training": {"config": config.to_json(), "data": data_description, "name": config.name,
                               "version": config.version, "aux_task": config.aux_task, "epoch": epoch + 1}}
         torch.save(state, last_path + ".tmp")
