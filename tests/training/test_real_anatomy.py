@@ -32,18 +32,23 @@ def predictions_with(samples, blastic_by_vertebra, lytic_by_vertebra):
                                  "bone_quality_probabilities": q, "posterolateral_probabilities": r})
 
 
-def lesion_free_and_lesion_studies(tmp_path):
-    """Study 1: four normal vertebrae (a lesion-free real background); study 2: the fake data's
-    cycle normal, blastic, lytic, mixed (seed 4 starts at normal)."""
-    free = fakeprep.write_study(str(tmp_path / "real" / "free"), 4, vertebrae=4)
-    with open(f"{free}/samples.json") as f:
+def write_lesion_free_study(folder):
+    """Four normal vertebrae: a lesion-free real background as spinemet-prep writes it."""
+    fakeprep.write_study(folder, 4, vertebrae=4)
+    with open(f"{folder}/samples.json") as f:
         document = json.load(f)
     for sample in document["samples"]:
         sample.update(bone_quality="normal", bone_quality_index=0, blastic=0, lytic=0, posterolateral="none",
                       posterolateral_index=0, lesion_visible=False, blastic_lesion_visible=False,
                       lytic_lesion_visible=False, posterolateral_lesion_visible=False)
-    with open(f"{free}/samples.json", "w") as f:
+    with open(f"{folder}/samples.json", "w") as f:
         json.dump(document, f)
+
+
+def lesion_free_and_lesion_studies(tmp_path):
+    """Study 1: four normal vertebrae (a lesion-free real background); study 2: the fake data's
+    cycle normal, blastic, lytic, mixed (seed 4 starts at normal)."""
+    write_lesion_free_study(str(tmp_path / "real" / "free"))
     fakeprep.write_study(str(tmp_path / "real" / "lesions"), 4, vertebrae=4)
     return load_samples([str(tmp_path / "real")])
 
@@ -72,15 +77,7 @@ def test_a_real_vertebra_repeated_by_several_seeds_counts_once(tmp_path):
     # two hybrid studies of one background (make_hybrid.sh names them <ct>-s<seed>), both lesion-free:
     # the same four real vertebrae twice; vertebra 1 called a lesion in one copy only
     for seed_name in ("ct-a-s0", "ct-a-s1"):
-        folder = fakeprep.write_study(str(tmp_path / "real" / seed_name), 4, vertebrae=4)
-        with open(f"{folder}/samples.json") as f:
-            document = json.load(f)
-        for sample in document["samples"]:
-            sample.update(bone_quality="normal", bone_quality_index=0, blastic=0, lytic=0, posterolateral="none",
-                          posterolateral_index=0, lesion_visible=False, blastic_lesion_visible=False,
-                          lytic_lesion_visible=False, posterolateral_lesion_visible=False)
-        with open(f"{folder}/samples.json", "w") as f:
-            json.dump(document, f)
+        write_lesion_free_study(str(tmp_path / "real" / seed_name))
     samples = load_samples([str(tmp_path / "real")])
     predictions = predictions_with(samples, [0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [0.1] * 8)
     free = real_anatomy_figures(predictions, {"bone_quality": MAXIMUM, "posterolateral": MEAN_POSTEROLATERAL})["lesion_free"]
