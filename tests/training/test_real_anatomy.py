@@ -172,10 +172,11 @@ def test_evaluate_command_reports_real_backgrounds_apart_and_draws_the_roc(tmp_p
     subprocess.run([sys.executable, "-m", "spinemet_train.compare_table", "--runs", str(run.parent), "--out", str(page)],
                    check=True, capture_output=True)
     text = page.read_text()
-    free = report["real_anatomy"]["lesion_free"]
+    free = report["real_anatomy"]["lesion_free"]["distinct"]
     assert "on realistic phantoms and real CT backgrounds" in text
     assert f"| `method` | {free['specificity']:.3f} | {free['false_lesion_calls']} / {free['vertebrae']} |" in text
     assert "`training/compare.sh --epochs 2 --samples-per-epoch 64 --real`" in text
+    assert "**A small budget**: 128 draws per variant" in text
     assert "The shipped model" not in text
 
     # the phantom comparison page carries the shipped model's real-anatomy rows, so that rerunning

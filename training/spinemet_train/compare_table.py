@@ -95,11 +95,13 @@ def main(argv=None) -> int:
         real = report.get("real_anatomy")
         if real:
             free, inserted = real["lesion_free"], real["inserted_lesions"]
+            distinct = free.get("distinct", free)   # each real vertebra once, where the report has it
             real_rows.append("| " + " | ".join(
-                [f"`{name}`", cell(free["specificity"]), f"{free['false_lesion_calls']} / {free['vertebrae']}",
+                [f"`{name}`", cell(distinct["specificity"]), f"{distinct['false_lesion_calls']} / {distinct['vertebrae']}",
                  f"{free['studies_flagged']} / {free['studies_without_inserted_lesion']}"]
                 + [cell(inserted["sensitivity"][c]["right_class"]) for c in ("blastic", "lytic", "mixed")]
                 + [cell(inserted["posterolateral_accuracy"])]) + " |")
+    budget_note = []
     match = re.fullmatch(r"compare(-real)?(?:-(\d+)ep)?(?:-(\d+)s)?", os.path.basename(os.path.normpath(args.runs)))
     on_real = bool(match and match.group(1))
     command = "training/compare.sh" + "".join(
@@ -107,6 +109,16 @@ def main(argv=None) -> int:
                                                 ("--samples-per-epoch", match and match.group(3))) if value) + (
         " --real" if on_real else "")
     budget = "; ".join(f"{e} epochs of {n} samples" for e, n in sorted(budgets, key=str))
+    if on_real:
+        with open(os.path.join(ROOT, "training", "configs", "real.json")) as f:
+            shipped = json.load(f)
+        full = shipped["epochs"] * shipped["samples_per_epoch"]
+        draws = {e * n for e, n in budgets}
+        if draws and max(draws) < full:
+            budget_note = ["", f"**A small budget**: {max(draws)} draws per variant, {100 * max(draws) / full:.1f} % of the "
+                           f"shipped model's ({shipped['epochs']} epochs of {shipped['samples_per_epoch']}, configs/real.json). "
+                           "The variants are compared early in their training, not at their best: read the rows as "
+                           "where each stands after the same short start, not as the method's final merit."]
     data = ("phantoms (half with realistic normal bone) plus hybrid studies (real lesion-free CT backgrounds with "
             "inserted lesions), split as model 0.4.0's data (docs/training.md)" if on_real else
             "training and validation phantoms")
@@ -124,6 +136,7 @@ def main(argv=None) -> int:
         "other seeds, acquisition settings unseen in training, half normal and half hard difficulty",
         f"(docs/training.md). Slice targets: {', '.join(f'`{t}`' for t in sorted(slice_targets))} (docs/training.md,",
         "\"What the loss sees\"); slice-level sensitivity judges each slice by the lesions it shows.",
+        *budget_note,
         "",
         f"Test set: {test_set['studies']} studies, {test_set['vertebrae']} vertebrae "
         f"(normal/blastic/lytic/mixed {'/'.join(map(str, test_set['vertebrae_by_bone_quality']))}), "
@@ -143,7 +156,7 @@ def main(argv=None) -> int:
         "Real anatomy (held-out real vertebrae: thorax-4dct T7-T11 chose the operating point; chest-lidc-0314",
         "C6-T4 and the whole of abdomen-crlm-1006 are the test here), the rule as chosen on validation:",
         "",
-        "| variant | real lesion-free spec. | false calls / vertebrae | lesion-free studies flagged | "
+        "| variant | real lesion-free spec. | false calls / real vertebrae | lesion-free studies flagged | "
         "inserted blastic | inserted lytic | inserted mixed | inserted posterolateral acc. |",
         "|---|---|---|---|---|---|---|---|",
     ] + real_rows if real_rows else []) + [
