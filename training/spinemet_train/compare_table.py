@@ -100,14 +100,14 @@ def main(argv=None) -> int:
                 [f"`{name}`", cell(distinct["specificity"]), f"{distinct['false_lesion_calls']} / {distinct['vertebrae']}",
                  f"{free['studies_flagged']} / {free['studies_without_inserted_lesion']}"]
                 + [cell(inserted["sensitivity"][c]["right_class"]) for c in ("blastic", "lytic", "mixed")]
-                + [cell(inserted["posterolateral_accuracy"])]) + " |")
+                + [cell(inserted["posterolateral_accuracy"]) if pl else "not trained"]) + " |")
     budget_note = []
     match = re.fullmatch(r"compare(-real)?(?:-(\d+)ep)?(?:-(\d+)s)?", os.path.basename(os.path.normpath(args.runs)))
     on_real = bool(match and match.group(1))
     command = "training/compare.sh" + "".join(
         f" {flag} {value}" for flag, value in (("--epochs", match and match.group(2)),
                                                 ("--samples-per-epoch", match and match.group(3))) if value) + (
-        " --real" if on_real else "")
+        " --real" if on_real else "") + (" --densenet121" if any(n.startswith("densenet121") for n in names) else "")
     budget = "; ".join(f"{e} epochs of {n} samples" for e, n in sorted(budgets, key=str))
     if on_real:
         with open(os.path.join(ROOT, "training", "configs", "real.json")) as f:
