@@ -76,29 +76,6 @@ namespace spinemet
       return usage.ru_maxrss / 1024.0;
     }
 
-    // Times the model calls of the real pipeline without changing them.
-    class TimedEngine : public Engine
-    {
-    public:
-      explicit TimedEngine(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
-      const ModelMetadata& metadata() const override { return engine_->metadata(); }
-      std::string deviceName() const override { return engine_->deviceName(); }
-      std::vector<SlicePrediction> predict(const CropBatch& batch) override
-      {
-        const auto start = Clock::now();
-        auto result = engine_->predict(batch);
-        modelSeconds += seconds(start);
-        ++calls;
-        return result;
-      }
-
-      double modelSeconds = 0;
-      size_t calls = 0;
-
-    private:
-      std::shared_ptr<Engine> engine_;
-    };
-
     std::vector<std::string> split(const std::string& text)
     {
       std::vector<std::string> items;
@@ -180,10 +157,10 @@ namespace spinemet
       std::printf("  read + decode + assemble      %7.2f s\n", seconds(start, readDone));
       std::printf("  spine                         %7.2f s\n", seconds(readDone, spineDone));
       std::printf("  crops + model + aggregation   %7.2f s (model %.2f s in %zu calls)\n", seconds(spineDone, end),
-                  engine.modelSeconds, engine.calls);
+                  engine.seconds, engine.calls);
       std::printf("  end to end                    %7.2f s wall, %.2f s CPU: %.1f slices/s (series), %.1f classified/s\n",
                   total, cpu, slices / total, result.slices.size() / total);
-      std::printf("  model share                   %7.1f %%\n", 100.0 * engine.modelSeconds / total);
+      std::printf("  model share                   %7.1f %%\n", 100.0 * engine.seconds / total);
       std::printf("  peak resident memory          %7.0f MiB\n", peakMiB());
 
       if (flags.count("--json"))

@@ -7,6 +7,7 @@
 #include "model/ModelContract.h"
 
 #include <array>
+#include <chrono>
 #include <limits>
 #include <memory>
 #include <string>
@@ -61,5 +62,29 @@ namespace spinemet
     // One prediction per crop, in batch order. Throws std::invalid_argument for a batch whose
     // channels or size differ from metadata().preprocessing (a programming error, not bad input).
     virtual std::vector<SlicePrediction> predict(const CropBatch& batch) = 0;
+  };
+
+  // Times the model's own calls of another engine without changing them (the CLI's --timings and
+  // the benchmarks). Called from one model thread: the counters need no lock.
+  class TimedEngine : public Engine
+  {
+  public:
+    explicit TimedEngine(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
+    const ModelMetadata& metadata() const override { return engine_->metadata(); }
+    std::string deviceName() const override { return engine_->deviceName(); }
+    std::vector<SlicePrediction> predict(const CropBatch& batch) override
+    {
+      const auto start = std::chrono::steady_clock::now();
+      auto predictions = engine_->predict(batch);
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++calls;
+      return predictions;
+    }
+
+    double seconds = 0;   // in predict, summed
+    size_t calls = 0;
+
+  private:
+    std::shared_ptr<Engine> engine_;
   };
 }

@@ -98,29 +98,6 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       return std::chrono::duration<double>(to - from).count();
     }
 
-    // The model's own calls, timed without changing them (--timings only).
-    class TimedEngine : public Engine
-    {
-    public:
-      explicit TimedEngine(std::shared_ptr<Engine> engine) : engine_(std::move(engine)) {}
-      const ModelMetadata& metadata() const override { return engine_->metadata(); }
-      std::string deviceName() const override { return engine_->deviceName(); }
-      std::vector<SlicePrediction> predict(const CropBatch& batch) override
-      {
-        const auto start = std::chrono::steady_clock::now();
-        auto predictions = engine_->predict(batch);
-        seconds += since(start, std::chrono::steady_clock::now());   // one model thread: no race
-        ++calls;
-        return predictions;
-      }
-
-      double seconds = 0;
-      size_t calls = 0;
-
-    private:
-      std::shared_ptr<Engine> engine_;
-    };
-
     double mainEnteredEpoch = 0;
 
     std::string defaultModelPath()
