@@ -11,8 +11,9 @@ import numpy as np
 import fakeprep
 from spinemet_train.data import load_samples
 from spinemet_train.evaluate import Predictions, bone_quality_figures
-from spinemet_train.real_anatomy import (choose_operating_point, real_anatomy_figures, roc_curve, roc_curves,
-                                         subtask_scores)
+from spinemet_train.real_anatomy import (choose_operating_point, choose_subtask_operating_point, logit,
+                                         real_anatomy_figures, roc_curve, roc_curves, sigmoid, subtask_scores,
+                                         subtask_threshold)
 
 MAXIMUM = {"method": "subtask_topk_mean", "k": 1, "threshold": 0.5}
 MEAN_POSTEROLATERAL = {"method": "mean_probability"}
@@ -242,3 +243,57 @@ def test_real_background_share_of_the_draws_with_classes_balanced_within_each_so
     assert np.allclose(totals, totals[0])
     with pytest.raises(ValueError, match="needs studies of both sources"):
         draw_weights(load_samples([folders[1]]), np.arange(40), np.zeros(40, dtype=np.int64), config)
+
+
+def test_subtask_threshold_keeps_a_margin_on_both_sides_in_logits():
+    normal = np.array([0.3, 0.5, 0.6])
+    # eleven lesions: the 0.1 quantile is the second lowest, 0.9 (the lowest, 0.55, is an outlier
+    # below normal bone's highest; the rule does not sit at its edge)
+    lesions = np.array([0.55, 0.9] + [0.99] * 9)
+    entry = subtask_threshold(normal, lesions, 0.1)
+    assert entry["highest_lesion_free"] == 0.6 and abs(entry["lesion_quantile"] - 0.9) < 1e-9
+    midway = sigmoid(0.5 * (logit(0.6) + logit(0.9)))
+    assert entry["threshold"] >= midway and entry["threshold"] - midway < 1e-4
+    assert 0.6 < entry["threshold"] < 0.9
+    assert abs(entry["gap_logit"] - (logit(0.9) - logit(0.6))) < 1e-9
+    # lesions no higher than normal bone: specificity first, half a logit above normal bone
+    overlap = subtask_threshold(np.array([0.8]), np.array([0.5, 0.7, 0.8]), 0.1)
+    assert overlap["gap_logit"] < 0 and overlap["threshold"] > 0.8
+    assert abs(overlap["threshold"] - sigmoid(logit(0.8) + 0.5)) < 1e-4
+    # never 1: a threshold stays a probability the rule can be read with
+    assert subtask_threshold(np.array([0.99999]), np.array([0.999999]), 0.1)["threshold"] == 0.9999
+
+
+def test_subtask_operating_point_sets_each_threshold_between_its_normal_bone_and_its_lesions(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    # normal real vertebrae: blastic scores up to 0.75, lytic up to 0.2; lesions: blastic 0.93,
+    # lytic 0.98, mixed 0.96 / 0.9. Blastic sees the blastic and mixed lesions, lytic the lytic and
+    # mixed ones: the thresholds differ, each above its own normal bone and below its lesions.
+    real = predictions_with(samples, [0.75, 0.6, 0.1, 0.1, 0.1, 0.93, 0.1, 0.96], [0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.98, 0.9])
+    accuracy = lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"]
+    chosen = choose_subtask_operating_point(None, real, MEAN_POSTEROLATERAL, 0.95, accuracy, lesion_quantile=0.0)
+    rule = chosen["rule"]
+    assert rule["method"] == "subtask_topk_mean" and rule["k"] == 1      # all k score alike: the smaller
+    assert 0.75 < rule["blastic_threshold"] < 0.93 and 0.2 < rule["lytic_threshold"] < 0.9
+    assert rule["blastic_threshold"] != rule["lytic_threshold"]
+    assert abs(rule["blastic_threshold"] - sigmoid(0.5 * (logit(0.75) + logit(0.93)))) < 1e-4
+    assert chosen["target_met_on_validation"] and chosen["sensitivity_floor_met_on_validation"]
+    row = [r for r in chosen["by_k"] if r["rule"] == rule][0]
+    assert row["real_specificity"] == 1.0
+    assert row["real_lesion_right_class"] == {"blastic": 1.0, "lytic": 1.0, "mixed": 1.0}
+    assert len(chosen["by_k"]) == 4
+    # the one threshold 0.4.0's rule would need to keep every normal vertebra (above 0.75) also
+    # misses nothing here, but the per-subtask lytic threshold sits far below it
+    assert rule["lytic_threshold"] < 0.75
+
+
+def test_subtask_operating_point_puts_specificity_first_when_lesions_overlap_normal_bone(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    # a normal vertebra scores 0.97 on blastic, above the blastic lesion (0.93): specificity on
+    # real bone wins, the blastic lesion is missed and the validation says so
+    real = predictions_with(samples, [0.97, 0.6, 0.1, 0.1, 0.1, 0.93, 0.1, 0.1], [0.1] * 5 + [0.1, 0.98, 0.96])
+    accuracy = lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"]
+    chosen = choose_subtask_operating_point(None, real, MEAN_POSTEROLATERAL, 0.95, accuracy, ks=(1,))
+    assert chosen["rule"]["blastic_threshold"] > 0.97
+    assert chosen["target_met_on_validation"] and not chosen["sensitivity_floor_met_on_validation"]
+    assert chosen["by_k"][0]["real_lesion_sensitivity"]["blastic"] == 0.0
