@@ -2,18 +2,20 @@
 """Figures on real backgrounds (false calls on lesion-free real vertebrae, sensitivity to inserted
 lesions), ROC curves and the operating point chosen for specificity on real bone, on hand-made
 predictions with known answers; then the evaluate command with real-background sets."""
+import argparse
 import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import fakeprep
 from spinemet_train.data import load_samples
 from spinemet_train.evaluate import Predictions, bone_quality_figures
-from spinemet_train.real_anatomy import (choose_operating_point, choose_subtask_operating_point, logit,
-                                         real_anatomy_figures, roc_curve, roc_curves, sigmoid, subtask_scores,
-                                         subtask_threshold)
+from spinemet_train.real_anatomy import (choose_operating_point, choose_subtask_operating_point,
+                                         lesion_free_scores_by_background, logit, real_anatomy_figures, roc_curve,
+                                         roc_curves, sigmoid, subtask_scores, subtask_threshold)
 
 MAXIMUM = {"method": "subtask_topk_mean", "k": 1, "threshold": 0.5}
 MEAN_POSTEROLATERAL = {"method": "mean_probability"}
@@ -297,3 +299,26 @@ def test_subtask_operating_point_puts_specificity_first_when_lesions_overlap_nor
     assert chosen["rule"]["blastic_threshold"] > 0.97
     assert chosen["target_met_on_validation"] and not chosen["sensitivity_floor_met_on_validation"]
     assert chosen["by_k"][0]["real_lesion_sensitivity"]["blastic"] == 0.0
+
+
+def test_each_backgrounds_lesion_free_bone_is_reported_apart(tmp_path):
+    # two lesion-free backgrounds: patient a's normal bone reaches 0.3 blastic, patient b's 0.8
+    # lytic; lesion vertebrae do not count
+    for name in ("ct-a-s0", "ct-b-s0"):
+        write_lesion_free_study(str(tmp_path / "real" / name))
+    samples = load_samples([str(tmp_path / "real")])
+    predictions = predictions_with(samples, [0.3, 0.1, 0.2, 0.1, 0.1, 0.2, 0.1, 0.1],
+                                   [0.1, 0.1, 0.1, 0.2, 0.8, 0.1, 0.1, 0.1])
+    by_background = lesion_free_scores_by_background(predictions, 1)
+    assert set(by_background) == {"ct-a", "ct-b"}
+    assert by_background["ct-a"] == pytest.approx({"copies": 4, "highest_blastic": 0.3, "highest_lytic": 0.2})
+    assert by_background["ct-b"] == pytest.approx({"copies": 4, "highest_blastic": 0.2, "highest_lytic": 0.8})
+
+
+def test_operating_points_table_reads_its_rules_and_refuses_bad_ones():
+    from spinemet_train.operating_points import parse_rule
+    assert parse_rule("1:0.85:0.6") == {"method": "subtask_topk_mean", "k": 1, "blastic_threshold": 0.85,
+                                        "lytic_threshold": 0.6}
+    for bad in ("0.85", "1:0.85", "0:0.5:0.5", "1:1.2:0.5", "x:0.5:0.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--rule"):
+            parse_rule(bad)

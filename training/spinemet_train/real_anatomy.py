@@ -311,6 +311,23 @@ def choose_subtask_operating_point(phantom_val, real_val, posterolateral_rule: d
             "sensitivity_floor_met_on_validation": bool(meets_floor), "by_k": rows}
 
 
+def lesion_free_scores_by_background(predictions, k: int) -> Dict[str, dict]:
+    """Per real background (patient), the highest top-k subtask score of its lesion-free vertebrae
+    (every copy): how far each patient's normal bone reaches on each subtask. A threshold learnt
+    on one patient holds on another only where the other's normal bone stays below it."""
+    truth, _ = predictions.vertebra_truth()
+    scores = subtask_scores(predictions, k)
+    studies = vertebra_studies(predictions)
+    names = np.array([background_name(predictions.samples.studies[s]) for s in studies])
+    by_background = {}
+    for name in sorted(set(names[truth == 0])):
+        rows = (truth == 0) & (names == name)
+        by_background[name] = {"copies": int(rows.sum()),
+                               **{f"highest_{subtask}": float(scores[rows, column].max())
+                                  for column, subtask in enumerate(SUBTASKS)}}
+    return by_background
+
+
 def draw_roc_png(curves_by_data: Dict[str, Dict[str, dict]], path: str, title: str,
                  operating_points: Optional[Dict[str, Sequence[float]]] = None) -> None:
     """One panel per data set, a curve per class; the operating point (false and true positive
