@@ -90,6 +90,29 @@ def test_a_real_vertebra_repeated_by_several_seeds_counts_once(tmp_path):
     assert free["distinct"]["called"] == ["ct-a vertebra 1"]
 
 
+def test_a_real_vertebra_is_known_by_its_ground_truth_index_where_the_finder_parted_a_seed_otherwise(tmp_path):
+    # the same background twice; in the second seed the spine finder found one more vertebra above,
+    # so its pipeline indices 1-4 are the truth's 0-3 (prep's "truth_index"): still four real vertebrae
+    for seed_name, shift in (("ct-a-s0", 0), ("ct-a-s1", 1)):
+        folder = tmp_path / "real" / seed_name
+        write_lesion_free_study(str(folder))
+        with open(folder / "samples.json") as f:
+            document = json.load(f)
+        for entry in document["vertebrae"]:
+            entry["index"] += shift
+            entry["truth_index"] = entry["index"] - shift
+        for sample in document["samples"]:
+            sample["vertebra_index"] += shift
+        with open(folder / "samples.json", "w") as f:
+            json.dump(document, f)
+    samples = load_samples([str(tmp_path / "real")])
+    predictions = predictions_with(samples, [0.1] * 7 + [0.9], [0.1] * 8)
+    distinct = real_anatomy_figures(predictions, {"bone_quality": MAXIMUM,
+                                                  "posterolateral": MEAN_POSTEROLATERAL})["lesion_free"]["distinct"]
+    assert distinct["vertebrae"] == 4 and distinct["false_lesion_calls"] == 1
+    assert distinct["called"] == ["ct-a vertebra 3"]
+
+
 def test_roc_area_is_the_chance_a_positive_outscores_a_negative():
     assert roc_curve(np.array([0.8, 0.9]), np.array([0.1, 0.2]))["auc"] == 1.0
     assert roc_curve(np.array([0.1, 0.2]), np.array([0.8, 0.9]))["auc"] == 0.0

@@ -73,12 +73,16 @@ def background_name(study: dict) -> str:
 def distinct_lesion_free_vertebrae(predictions, normal: np.ndarray, called: np.ndarray) -> dict:
     """Every seed of one background repeats its lesion-free vertebrae with the same pixels, so the
     per-study count weighs one real vertebra several times. Counted once here, by (background,
-    vertebra), and a false call where any of its copies was called a lesion."""
+    vertebra of the ground truth; the pipeline's index where the truth does not say: the spine
+    finder may part one seed's study into more vertebrae than another's), and a false call where
+    any of its copies was called a lesion."""
     studies = vertebra_studies(predictions)
     vertebrae = np.array([predictions.samples.vertebra[g[0]] for g in predictions.groups], dtype=np.int64)
     distinct: Dict[tuple, bool] = {}
     for index in np.flatnonzero(normal):
-        key = (background_name(predictions.samples.studies[studies[index]]), int(vertebrae[index]))
+        study = predictions.samples.studies[studies[index]]
+        truth_index = study.get("truth_index_by_vertebra", {}).get(int(vertebrae[index]))
+        key = (background_name(study), int(vertebrae[index]) if truth_index is None else int(truth_index))
         distinct[key] = distinct.get(key, False) or bool(called[index] > 0)
     false_calls = sum(distinct.values())
     return {"vertebrae": len(distinct), "false_lesion_calls": false_calls,
