@@ -15,7 +15,8 @@ Real anatomy (real_anatomy.py): --real-test adds figures on held-out studies wit
 background (spinemet-hybrid output): false lesion calls on lesion-free real vertebrae and the
 sensitivity to lesions inserted into them, reported apart from the phantom figures. With --val and
 --real-val, the bone-quality operating point is chosen on validation for specificity on real bone
-(--real-specificity-target). --roc writes the ROC curves per class (a PNG).
+(--real-specificity-target); --operating-point per-subtask chooses a threshold per subtask instead
+(real_anatomy.choose_subtask_operating_point). --roc writes the ROC curves per class (a PNG).
 """
 
 import argparse
