@@ -38,6 +38,17 @@ namespace spinemet
       return FIELDS.positiveInteger(object, "aggregation." + field, key);
     }
 
+    // A subtask_topk_mean threshold: a probability strictly between 0 and 1.
+    double probabilityThreshold(const Json::Value& boneQuality, const std::string& key)
+    {
+      const Json::Value& threshold = boneQuality[key];
+      if (!threshold.isNumeric() || threshold.isBool() || threshold.asDouble() <= 0 || threshold.asDouble() >= 1)
+      {
+        refuse("bone_quality." + key, "is missing or not a number between 0 and 1");
+      }
+      return threshold.asDouble();
+    }
+
     template <size_t N>
     std::array<float, N> mean(const std::vector<const std::array<float, N>*>& values)
     {
@@ -120,7 +131,7 @@ namespace spinemet
           }
           const double b = topKMean(blastic, rule.boneQualityK);
           const double l = topKMean(lytic, rule.boneQualityK);
-          chosen = size_t(b >= rule.threshold) + 2 * size_t(l >= rule.threshold);
+          chosen = size_t(b >= rule.blasticThreshold) + 2 * size_t(l >= rule.lyticThreshold);
           probabilities = {float((1 - b) * (1 - l)), float(b * (1 - l)), float((1 - b) * l), float(b * l)};
           break;
         }
@@ -168,7 +179,17 @@ namespace spinemet
       case BoneQualityMethod::MeanProbability: out << "mean_probability"; break;
       case BoneQualityMethod::MajorityVote: out << "majority_vote"; break;
       case BoneQualityMethod::SubtaskTopKMean:
-        out << "subtask_topk_mean(k=" << boneQualityK << ",threshold=" << threshold << ")";
+        out << "subtask_topk_mean(";
+        if (!thresholdPerSubtask)
+        {
+          out << "k=" << boneQualityK << ",threshold=" << blasticThreshold << ")";
+        }
+        else
+        {
+          // Keys in sorted order, as aggregation.py's rule_name writes them.
+          out << "blastic_threshold=" << blasticThreshold << ",k=" << boneQualityK
+              << ",lytic_threshold=" << lyticThreshold << ")";
+        }
         break;
     }
     out << "; posterolateral=";
@@ -208,12 +229,22 @@ namespace spinemet
     {
       rule.boneQuality = AggregationRule::BoneQualityMethod::SubtaskTopKMean;
       rule.boneQualityK = positiveInteger(boneQuality, "bone_quality", "k");
-      const Json::Value& threshold = boneQuality["threshold"];
-      if (!threshold.isNumeric() || threshold.isBool() || threshold.asDouble() <= 0 || threshold.asDouble() >= 1)
+      const bool perSubtask = boneQuality.isMember("blastic_threshold") || boneQuality.isMember("lytic_threshold");
+      if (perSubtask && boneQuality.isMember("threshold"))
       {
-        refuse("bone_quality.threshold", "must be a number between 0 and 1");
+        refuse("bone_quality.threshold", "is given together with blastic_threshold/lytic_threshold: give either "
+                                         "one threshold or both subtask thresholds");
       }
-      rule.threshold = threshold.asDouble();
+      rule.thresholdPerSubtask = perSubtask;
+      if (perSubtask)
+      {
+        rule.blasticThreshold = probabilityThreshold(boneQuality, "blastic_threshold");
+        rule.lyticThreshold = probabilityThreshold(boneQuality, "lytic_threshold");
+      }
+      else
+      {
+        rule.blasticThreshold = rule.lyticThreshold = probabilityThreshold(boneQuality, "threshold");
+      }
     }
     else
     {

@@ -11,9 +11,11 @@
 //   mean_probability           argmax_c mean_s q_s[c]
 //   majority_vote              the most frequent argmax_c q_s[c]; a tie goes to the tied class with
 //                              the larger mean_s q_s[c]
-//   subtask_topk_mean {k, threshold}
+//   subtask_topk_mean {k, blastic_threshold, lytic_threshold} or {k, threshold}
 //                              B = mean of the min(k, n) largest pb_s, L = the same for pl_s;
-//                              blastic = B >= threshold, lytic = L >= threshold; truth table
+//                              blastic = B >= blastic threshold, lytic = L >= lytic threshold
+//                              ("threshold" alone, as models up to 0.4.0 write it: the same for
+//                              both; giving it together with the pair is refused); truth table
 // Posterolateral (r_s = the slice's three-class probabilities):
 //   mean_probability           argmax_c mean_s r_s[c]
 //   topk_involvement_mean {k}  the min(k, n) slices with the largest 1 - r_s[none] (ties: lower
@@ -38,7 +40,9 @@ namespace spinemet
 
     BoneQualityMethod boneQuality = BoneQualityMethod::MeanProbability;
     size_t boneQualityK = 1;          // SubtaskTopKMean
-    double threshold = 0.5;           // SubtaskTopKMean
+    double blasticThreshold = 0.5;    // SubtaskTopKMean: B >= blasticThreshold calls blastic
+    double lyticThreshold = 0.5;      // SubtaskTopKMean: L >= lyticThreshold calls lytic
+    bool thresholdPerSubtask = false; // SubtaskTopKMean: the metadata gave the pair (for name())
     PosterolateralMethod posterolateral = PosterolateralMethod::MeanProbability;
     size_t posterolateralK = 1;       // TopKInvolvementMean
 

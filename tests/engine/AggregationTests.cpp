@@ -147,13 +147,57 @@ namespace spinemet
     AggregationRule rule;
     rule.boneQuality = AggregationRule::BoneQualityMethod::SubtaskTopKMean;
     rule.boneQualityK = 2;
-    rule.threshold = 0.5;
+    rule.blasticThreshold = rule.lyticThreshold = 0.5;
     // B = (0.7 + 0.2) / 2 = 0.45 (not blastic), L = (0.9 + 0.8) / 2 = 0.85 (lytic).
     auto vertebrae = aggregateVertebrae(slices, layout, rule);
     EXPECT_EQ(vertebrae[0].boneQuality, BoneQuality::Lytic);
     EXPECT_NEAR(vertebrae[0].boneQualityProbability, (1 - 0.45) * 0.85, 1e-6);
     rule.boneQualityK = 1;   // B = 0.7, L = 0.9: both, mixed
     EXPECT_EQ(aggregateVertebrae(slices, layout, rule)[0].boneQuality, BoneQuality::Mixed);
+  }
+
+  TEST(Aggregation, SubtaskTopKWithAThresholdPerSubtask)
+  {
+    const SpineLayout layout = layoutWith({{0, 1}}, 2);
+    // B = 0.7, L = 0.6 (k = 1).
+    std::vector<SliceResult> slices = {slice(0, 0, {1, 0, 0, 0}, {1, 0, 0}, 0.7f, 0.2f),
+                                       slice(1, 0, {1, 0, 0, 0}, {1, 0, 0}, 0.3f, 0.6f)};
+    AggregationRule rule;
+    rule.boneQuality = AggregationRule::BoneQualityMethod::SubtaskTopKMean;
+    rule.boneQualityK = 1;
+    rule.blasticThreshold = 0.8;
+    rule.lyticThreshold = 0.5;
+    EXPECT_EQ(aggregateVertebrae(slices, layout, rule)[0].boneQuality, BoneQuality::Lytic);
+    rule.blasticThreshold = 0.5;
+    rule.lyticThreshold = 0.8;
+    EXPECT_EQ(aggregateVertebrae(slices, layout, rule)[0].boneQuality, BoneQuality::Blastic);
+    rule.lyticThreshold = 0.6;   // L >= threshold: called
+    EXPECT_EQ(aggregateVertebrae(slices, layout, rule)[0].boneQuality, BoneQuality::Mixed);
+    rule.blasticThreshold = 0.71;
+    rule.lyticThreshold = 0.61;
+    EXPECT_EQ(aggregateVertebrae(slices, layout, rule)[0].boneQuality, BoneQuality::Normal);
+  }
+
+  TEST(Aggregation, PerSubtaskThresholdsFromMetadata)
+  {
+    const AggregationRule rule = aggregationRuleFromMetadata(metadataWith(
+      R"({"bone_quality": {"method": "subtask_topk_mean", "k": 1, "blastic_threshold": 0.97,
+                           "lytic_threshold": 0.9}, "posterolateral": {"method": "mean_probability"}})"));
+    EXPECT_DOUBLE_EQ(rule.blasticThreshold, 0.97);
+    EXPECT_DOUBLE_EQ(rule.lyticThreshold, 0.9);
+    EXPECT_EQ(rule.name(), "bone_quality=subtask_topk_mean(blastic_threshold=0.97,k=1,lytic_threshold=0.9); "
+                           "posterolateral=mean_probability");
+
+    EXPECT_NE(refusal(R"({"bone_quality": {"method": "subtask_topk_mean", "k": 1, "blastic_threshold": 0.9},
+                          "posterolateral": {"method": "mean_probability"}})")
+                .find("aggregation.bone_quality.lytic_threshold"), std::string::npos);
+    EXPECT_NE(refusal(R"({"bone_quality": {"method": "subtask_topk_mean", "k": 1, "blastic_threshold": 1.5,
+                          "lytic_threshold": 0.9}, "posterolateral": {"method": "mean_probability"}})")
+                .find("aggregation.bone_quality.blastic_threshold"), std::string::npos);
+    EXPECT_NE(refusal(R"({"bone_quality": {"method": "subtask_topk_mean", "k": 1, "threshold": 0.5,
+                          "blastic_threshold": 0.9, "lytic_threshold": 0.9},
+                          "posterolateral": {"method": "mean_probability"}})")
+                .find("given together"), std::string::npos);
   }
 
   TEST(Aggregation, RuleFromMetadata)
@@ -165,7 +209,8 @@ namespace spinemet
           "posterolateral": {"method": "topk_involvement_mean", "k": 2}})"));
     EXPECT_EQ(rule.boneQuality, AggregationRule::BoneQualityMethod::SubtaskTopKMean);
     EXPECT_EQ(rule.boneQualityK, 3u);
-    EXPECT_DOUBLE_EQ(rule.threshold, 0.4);
+    EXPECT_DOUBLE_EQ(rule.blasticThreshold, 0.4);   // the single threshold of models up to 0.4.0: both
+    EXPECT_DOUBLE_EQ(rule.lyticThreshold, 0.4);
     EXPECT_EQ(rule.posterolateral, AggregationRule::PosterolateralMethod::TopKInvolvementMean);
     EXPECT_EQ(rule.posterolateralK, 2u);
     EXPECT_EQ(rule.name(),

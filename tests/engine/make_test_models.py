@@ -123,6 +123,12 @@ def write_gate_models(out: str, inputs: torch.Tensor) -> None:
     save(NoFeaturesMethod(means, precision), os.path.join(out, "gate-no-method.pt"), gate_metadata)
 
 
+# subtask_topk_mean with a threshold per subtask (model 0.4.1 on): not among the candidates the
+# training package chooses by balanced accuracy, so listed here for the agreement check.
+PER_SUBTASK_RULES = [{"method": "subtask_topk_mean", "k": k, "blastic_threshold": b, "lytic_threshold": l}
+                     for k in (1, 3) for b, l in ((0.3, 0.7), (0.8, 0.45), (0.55, 0.55))]
+
+
 def write_aggregation_cases(path: str) -> None:
     """Random vertebrae, and what every candidate rule of the training package makes of them.
     Probabilities are rounded to float32 first, as the engine sees them."""
@@ -136,7 +142,7 @@ def write_aggregation_cases(path: str) -> None:
         r = rng.dirichlet([0.7] * 3, n).astype(np.float32)
         case = {"blastic": blastic.tolist(), "lytic": lytic.tolist(), "bone_quality": q.tolist(),
                 "posterolateral": r.tolist(), "bone_quality_rules": [], "posterolateral_rules": []}
-        for rule in aggregation.BONE_QUALITY_CANDIDATES:
+        for rule in aggregation.BONE_QUALITY_CANDIDATES + PER_SUBTASK_RULES:
             case["bone_quality_rules"].append(
                 {"rule": rule, "class": aggregation.aggregate_bone_quality(rule, blastic, lytic, q)})
         for rule in aggregation.POSTEROLATERAL_CANDIDATES:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import fakeprep
 from spinemet_train.aggregation import aggregate_bone_quality, aggregate_posterolateral, rule_name
@@ -31,6 +32,23 @@ def test_bone_quality_rules_on_a_vertebra_with_a_small_lytic_lesion():
     both = np.array([0.9] * 7)
     assert aggregate_bone_quality({"method": "subtask_topk_mean", "k": 3, "threshold": 0.5}, both, both, q) == 3
     assert rule_name({"method": "subtask_topk_mean", "k": 3, "threshold": 0.5}) == "subtask_topk_mean(k=3,threshold=0.5)"
+    # a threshold per subtask (model 0.4.1 on): L = 0.9 is lytic at 0.85 and not at 0.95; B = 0.2 is
+    # not blastic at 0.25 and is at 0.2
+    per_subtask = {"method": "subtask_topk_mean", "k": 1, "blastic_threshold": 0.25, "lytic_threshold": 0.85}
+    assert aggregate_bone_quality(per_subtask, blastic, lytic, q) == 2
+    assert aggregate_bone_quality(dict(per_subtask, blastic_threshold=0.2), blastic, lytic, q) == 3
+    assert aggregate_bone_quality(dict(per_subtask, lytic_threshold=0.95), blastic, lytic, q) == 0
+    assert rule_name(per_subtask) == "subtask_topk_mean(blastic_threshold=0.25,k=1,lytic_threshold=0.85)"
+
+
+def test_subtask_thresholds_refuse_a_half_or_doubled_rule():
+    blastic, lytic, q = np.array([0.5]), np.array([0.5]), one_hot_rows([0], 4)
+    for rule, field in (({"k": 1, "blastic_threshold": 0.5}, "lytic_threshold is missing"),
+                        ({"k": 1, "threshold": 0.5, "blastic_threshold": 0.5, "lytic_threshold": 0.5}, "not both"),
+                        ({"k": 1, "blastic_threshold": 1.0, "lytic_threshold": 0.5}, "blastic_threshold must be"),
+                        ({"k": 1}, "threshold must be")):
+        with pytest.raises(ValueError, match=field):
+            aggregate_bone_quality(dict(rule, method="subtask_topk_mean"), blastic, lytic, q)
 
 
 def test_majority_vote_tie_goes_to_the_larger_mean_probability():

@@ -2,17 +2,20 @@
 """Figures on real backgrounds (false calls on lesion-free real vertebrae, sensitivity to inserted
 lesions), ROC curves and the operating point chosen for specificity on real bone, on hand-made
 predictions with known answers; then the evaluate command with real-background sets."""
+import argparse
 import json
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import fakeprep
 from spinemet_train.data import load_samples
 from spinemet_train.evaluate import Predictions, bone_quality_figures
-from spinemet_train.real_anatomy import (choose_operating_point, real_anatomy_figures, roc_curve, roc_curves,
-                                         subtask_scores)
+from spinemet_train.real_anatomy import (choose_operating_point, choose_subtask_operating_point,
+                                         lesion_free_scores_by_background, logit, real_anatomy_figures, roc_curve,
+                                         roc_curves, sigmoid, subtask_scores, subtask_threshold)
 
 MAXIMUM = {"method": "subtask_topk_mean", "k": 1, "threshold": 0.5}
 MEAN_POSTEROLATERAL = {"method": "mean_probability"}
@@ -85,6 +88,29 @@ def test_a_real_vertebra_repeated_by_several_seeds_counts_once(tmp_path):
     assert (free["distinct"]["vertebrae"], free["distinct"]["false_lesion_calls"]) == (4, 1)
     assert free["distinct"]["specificity"] == 0.75
     assert free["distinct"]["called"] == ["ct-a vertebra 1"]
+
+
+def test_a_real_vertebra_is_known_by_its_ground_truth_index_where_the_finder_parted_a_seed_otherwise(tmp_path):
+    # the same background twice; in the second seed the spine finder found one more vertebra above,
+    # so its pipeline indices 1-4 are the truth's 0-3 (prep's "truth_index"): still four real vertebrae
+    for seed_name, shift in (("ct-a-s0", 0), ("ct-a-s1", 1)):
+        folder = tmp_path / "real" / seed_name
+        write_lesion_free_study(str(folder))
+        with open(folder / "samples.json") as f:
+            document = json.load(f)
+        for entry in document["vertebrae"]:
+            entry["index"] += shift
+            entry["truth_index"] = entry["index"] - shift
+        for sample in document["samples"]:
+            sample["vertebra_index"] += shift
+        with open(folder / "samples.json", "w") as f:
+            json.dump(document, f)
+    samples = load_samples([str(tmp_path / "real")])
+    predictions = predictions_with(samples, [0.1] * 7 + [0.9], [0.1] * 8)
+    distinct = real_anatomy_figures(predictions, {"bone_quality": MAXIMUM,
+                                                  "posterolateral": MEAN_POSTEROLATERAL})["lesion_free"]["distinct"]
+    assert distinct["vertebrae"] == 4 and distinct["false_lesion_calls"] == 1
+    assert distinct["called"] == ["ct-a vertebra 3"]
 
 
 def test_roc_area_is_the_chance_a_positive_outscores_a_negative():
@@ -242,3 +268,80 @@ def test_real_background_share_of_the_draws_with_classes_balanced_within_each_so
     assert np.allclose(totals, totals[0])
     with pytest.raises(ValueError, match="needs studies of both sources"):
         draw_weights(load_samples([folders[1]]), np.arange(40), np.zeros(40, dtype=np.int64), config)
+
+
+def test_subtask_threshold_keeps_a_margin_on_both_sides_in_logits():
+    normal = np.array([0.3, 0.5, 0.6])
+    # eleven lesions: the 0.1 quantile is the second lowest, 0.9 (the lowest, 0.55, is an outlier
+    # below normal bone's highest; the rule does not sit at its edge)
+    lesions = np.array([0.55, 0.9] + [0.99] * 9)
+    entry = subtask_threshold(normal, lesions, 0.1)
+    assert entry["highest_lesion_free"] == 0.6 and abs(entry["lesion_quantile"] - 0.9) < 1e-9
+    midway = sigmoid(0.5 * (logit(0.6) + logit(0.9)))
+    assert entry["threshold"] >= midway and entry["threshold"] - midway < 1e-4
+    assert 0.6 < entry["threshold"] < 0.9
+    assert abs(entry["gap_logit"] - (logit(0.9) - logit(0.6))) < 1e-9
+    # lesions no higher than normal bone: specificity first, half a logit above normal bone
+    overlap = subtask_threshold(np.array([0.8]), np.array([0.5, 0.7, 0.8]), 0.1)
+    assert overlap["gap_logit"] < 0 and overlap["threshold"] > 0.8
+    assert abs(overlap["threshold"] - sigmoid(logit(0.8) + 0.5)) < 1e-4
+    # never 1: a threshold stays a probability the rule can be read with
+    assert subtask_threshold(np.array([0.99999]), np.array([0.999999]), 0.1)["threshold"] == 0.9999
+
+
+def test_subtask_operating_point_sets_each_threshold_between_its_normal_bone_and_its_lesions(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    # normal real vertebrae: blastic scores up to 0.75, lytic up to 0.2; lesions: blastic 0.93,
+    # lytic 0.98, mixed 0.96 / 0.9. Blastic sees the blastic and mixed lesions, lytic the lytic and
+    # mixed ones: the thresholds differ, each above its own normal bone and below its lesions.
+    real = predictions_with(samples, [0.75, 0.6, 0.1, 0.1, 0.1, 0.93, 0.1, 0.96], [0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.98, 0.9])
+    accuracy = lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"]
+    chosen = choose_subtask_operating_point(None, real, MEAN_POSTEROLATERAL, 0.95, accuracy, lesion_quantile=0.0)
+    rule = chosen["rule"]
+    assert rule["method"] == "subtask_topk_mean" and rule["k"] == 1      # all k score alike: the smaller
+    assert 0.75 < rule["blastic_threshold"] < 0.93 and 0.2 < rule["lytic_threshold"] < 0.9
+    assert rule["blastic_threshold"] != rule["lytic_threshold"]
+    assert abs(rule["blastic_threshold"] - sigmoid(0.5 * (logit(0.75) + logit(0.93)))) < 1e-4
+    assert chosen["target_met_on_validation"] and chosen["sensitivity_floor_met_on_validation"]
+    row = [r for r in chosen["by_k"] if r["rule"] == rule][0]
+    assert row["real_specificity"] == 1.0
+    assert row["real_lesion_right_class"] == {"blastic": 1.0, "lytic": 1.0, "mixed": 1.0}
+    assert len(chosen["by_k"]) == 4
+    # the one threshold 0.4.0's rule would need to keep every normal vertebra (above 0.75) also
+    # misses nothing here, but the per-subtask lytic threshold sits far below it
+    assert rule["lytic_threshold"] < 0.75
+
+
+def test_subtask_operating_point_puts_specificity_first_when_lesions_overlap_normal_bone(tmp_path):
+    samples = lesion_free_and_lesion_studies(tmp_path)
+    # a normal vertebra scores 0.97 on blastic, above the blastic lesion (0.93): specificity on
+    # real bone wins, the blastic lesion is missed and the validation says so
+    real = predictions_with(samples, [0.97, 0.6, 0.1, 0.1, 0.1, 0.93, 0.1, 0.1], [0.1] * 5 + [0.1, 0.98, 0.96])
+    accuracy = lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"]
+    chosen = choose_subtask_operating_point(None, real, MEAN_POSTEROLATERAL, 0.95, accuracy, ks=(1,))
+    assert chosen["rule"]["blastic_threshold"] > 0.97
+    assert chosen["target_met_on_validation"] and not chosen["sensitivity_floor_met_on_validation"]
+    assert chosen["by_k"][0]["real_lesion_sensitivity"]["blastic"] == 0.0
+
+
+def test_each_backgrounds_lesion_free_bone_is_reported_apart(tmp_path):
+    # two lesion-free backgrounds: patient a's normal bone reaches 0.3 blastic, patient b's 0.8
+    # lytic; lesion vertebrae do not count
+    for name in ("ct-a-s0", "ct-b-s0"):
+        write_lesion_free_study(str(tmp_path / "real" / name))
+    samples = load_samples([str(tmp_path / "real")])
+    predictions = predictions_with(samples, [0.3, 0.1, 0.2, 0.1, 0.1, 0.2, 0.1, 0.1],
+                                   [0.1, 0.1, 0.1, 0.2, 0.8, 0.1, 0.1, 0.1])
+    by_background = lesion_free_scores_by_background(predictions, 1)
+    assert set(by_background) == {"ct-a", "ct-b"}
+    assert by_background["ct-a"] == pytest.approx({"copies": 4, "highest_blastic": 0.3, "highest_lytic": 0.2})
+    assert by_background["ct-b"] == pytest.approx({"copies": 4, "highest_blastic": 0.2, "highest_lytic": 0.8})
+
+
+def test_operating_points_table_reads_its_rules_and_refuses_bad_ones():
+    from spinemet_train.operating_points import parse_rule
+    assert parse_rule("1:0.85:0.6") == {"method": "subtask_topk_mean", "k": 1, "blastic_threshold": 0.85,
+                                        "lytic_threshold": 0.6}
+    for bad in ("0.85", "1:0.85", "0:0.5:0.5", "1:1.2:0.5", "x:0.5:0.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--rule"):
+            parse_rule(bad)

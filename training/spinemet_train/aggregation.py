@@ -10,9 +10,10 @@ Bone quality methods:
 - ``mean_probability``: argmax_c mean_s q_s[c].
 - ``majority_vote``: the most frequent argmax_c q_s[c]; a tie goes to the tied class with the
   larger mean_s q_s[c].
-- ``subtask_topk_mean`` (k, threshold): B = mean of the min(k, n) largest pb_s, L = the same for
-  pl_s; blastic = B >= threshold, lytic = L >= threshold; then the truth table (no/no normal,
-  yes/no blastic, no/yes lytic, yes/yes mixed). k = 1 is the maximum over slices.
+- ``subtask_topk_mean`` (k, threshold; or k, blastic_threshold, lytic_threshold): B = mean of the
+  min(k, n) largest pb_s, L = the same for pl_s; blastic = B >= blastic threshold, lytic = L >= lytic
+  threshold (``threshold`` alone: the same for both); then the truth table (no/no normal, yes/no
+  blastic, no/yes lytic, yes/yes mixed). k = 1 is the maximum over slices.
 Posterolateral methods:
 - ``mean_probability``: argmax_c mean_s r_s[c].
 - ``topk_involvement_mean`` (k): the min(k, n) slices with the largest 1 - r_s[none] (ties: the
@@ -49,6 +50,27 @@ def describe_rule(bone_quality: dict, posterolateral: dict, chosen_by: str) -> d
     }
 
 
+def subtask_thresholds(rule: dict):
+    """(blastic threshold, lytic threshold) of a ``subtask_topk_mean`` rule: the pair
+    ``blastic_threshold``/``lytic_threshold`` (model 0.4.1 on), or the older single ``threshold``
+    for both. Raises ValueError naming the field that is missing, doubled or out of (0, 1)."""
+    per_subtask = [key for key in ("blastic_threshold", "lytic_threshold") if key in rule]
+    if per_subtask and "threshold" in rule:
+        raise ValueError("subtask_topk_mean: give either threshold or blastic_threshold and lytic_threshold, "
+                         "not both")
+    if per_subtask and len(per_subtask) != 2:
+        missing = ({"blastic_threshold", "lytic_threshold"} - set(per_subtask)).pop()
+        raise ValueError(f"subtask_topk_mean: {missing} is missing (both subtask thresholds are needed)")
+    keys = ("blastic_threshold", "lytic_threshold") if per_subtask else ("threshold", "threshold")
+    values = []
+    for key in keys:
+        value = rule.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ValueError(f"subtask_topk_mean: {key} must be a number between 0 and 1, not {value!r}")
+        values.append(float(value))
+    return values[0], values[1]
+
+
 def _top_k_mean(values: np.ndarray, k: int) -> float:
     k = min(k, len(values))
     return float(np.sort(values)[::-1][:k].mean())
@@ -64,8 +86,9 @@ def aggregate_bone_quality(rule: dict, blastic: np.ndarray, lytic: np.ndarray, q
         mean = q.mean(0)
         return int(tied[np.argmax(mean[tied])])
     if method == "subtask_topk_mean":
-        is_blastic = _top_k_mean(blastic, rule["k"]) >= rule["threshold"]
-        is_lytic = _top_k_mean(lytic, rule["k"]) >= rule["threshold"]
+        blastic_threshold, lytic_threshold = subtask_thresholds(rule)
+        is_blastic = _top_k_mean(blastic, rule["k"]) >= blastic_threshold
+        is_lytic = _top_k_mean(lytic, rule["k"]) >= lytic_threshold
         return int(is_blastic) + 2 * int(is_lytic)   # normal 0, blastic 1, lytic 2, mixed 3
     raise ValueError(f"unknown bone-quality aggregation {method!r}")
 

@@ -58,7 +58,8 @@ def shipped_model_section(model_path: str) -> list:
     return [f"## The shipped model ({metadata['name']} {metadata['version']}) on real anatomy", "",
             "From the model's metadata (Resources/model/MODEL_CARD.md says the same). The comparison above rerun on",
             "the shipped model's data, realistic phantoms and real CT backgrounds: "
-            "[evaluation-real-anatomy.md](evaluation-real-anatomy.md).", ""] + section
+            "[evaluation-real-anatomy.md](evaluation-real-anatomy.md). Operating points measured on the same",
+            "weights and not shipped, with their test figures: docs/training.md (\"Model 0.4.1\").", ""] + section
 
 
 def main(argv=None) -> int:

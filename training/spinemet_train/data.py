@@ -144,6 +144,11 @@ def load_samples(paths: Sequence[str]) -> SampleSet:
                             f"studies' {preprocessing}")
         study = dict(document.get("study", {}))
         study["folder"] = folder
+        # The ground truth's vertebra behind each pipeline vertebra, where the truth knows it: the
+        # spine finder may part one study of a background into more vertebrae than another
+        # (real_anatomy counts each real vertebra once by it).
+        study["truth_index_by_vertebra"] = {int(v["index"]): v["truth_index"] for v in document.get("vertebrae", [])
+                                            if v.get("truth_index") is not None}
         studies.append(study)
         all_crops.append(crops)
         for n, sample in enumerate(document["samples"]):

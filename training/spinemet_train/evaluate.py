@@ -15,7 +15,8 @@ Real anatomy (real_anatomy.py): --real-test adds figures on held-out studies wit
 background (spinemet-hybrid output): false lesion calls on lesion-free real vertebrae and the
 sensitivity to lesions inserted into them, reported apart from the phantom figures. With --val and
 --real-val, the bone-quality operating point is chosen on validation for specificity on real bone
-(--real-specificity-target). --roc writes the ROC curves per class (a PNG).
+(--real-specificity-target); --operating-point per-subtask chooses a threshold per subtask instead
+(real_anatomy.choose_subtask_operating_point). --roc writes the ROC curves per class (a PNG).
 """
 
 import argparse
@@ -33,7 +34,7 @@ from .data import SampleSet, describe, find_study_folders, load_samples
 from .export import load_exported
 from .model import ModelConfig, build_model
 from .predict import predict
-from .real_anatomy import choose_operating_point, draw_roc_png, real_anatomy_figures, roc_curves
+from .real_anatomy import choose_operating_point, choose_subtask_operating_point, draw_roc_png, real_anatomy_figures, roc_curves
 
 
 def confusion(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
@@ -220,6 +221,10 @@ def main(argv=None) -> int:
                                                       "operating point is chosen for specificity on real bone")
     parser.add_argument("--real-specificity-target", type=float, default=0.95,
                         help="specificity on lesion-free real validation vertebrae the operating point must reach")
+    parser.add_argument("--operating-point", choices=("single", "per-subtask"), default="single",
+                        help="with --real-val: one threshold for both subtasks (model 0.4.0's rule, "
+                             "choose_operating_point) or one per subtask with a margin on both sides (model "
+                             "0.4.1's, choose_subtask_operating_point; docs/training.md)")
     parser.add_argument("--roc", help="PNG to draw the ROC curves per class into")
     parser.add_argument("--out", required=True, help="evaluation.json to write")
     args = parser.parse_args(argv)
@@ -236,7 +241,8 @@ def main(argv=None) -> int:
                      f"balanced accuracy, posterolateral by the mean of accuracy and balanced accuracy")
         if args.real_val:
             real_val = load_samples(args.real_val)
-            operating_point = choose_operating_point(
+            choose = choose_subtask_operating_point if args.operating_point == "per-subtask" else choose_operating_point
+            operating_point = choose(
                 val_predictions, Predictions(real_val, predict(model, real_val.crops)), pl_rule,
                 args.real_specificity_target,
                 lambda truth, called: bone_quality_figures(truth, called)["balanced_accuracy"])

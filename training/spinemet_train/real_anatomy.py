@@ -12,8 +12,13 @@ tool lives or dies by the first:
 
 The operating point is a ``subtask_topk_mean`` rule (k slices, threshold; aggregation.py). Its
 threshold trades the two against each other; ``choose_operating_point`` picks it on validation
-data, never on the test set, for specificity on real bone (its docstring says how).
+data, never on the test set, for specificity on real bone (its docstring says how): model 0.4.0's
+rule, one threshold for both subtasks. ``choose_subtask_operating_point`` (model 0.4.1 on) picks
+a threshold per subtask with a margin on both sides, on a validation set with enough inserted
+lesions to place the lesion-side margin (docs/training.md).
 """
+
+import math
 
 import re
 from typing import Dict, List, Optional, Sequence
@@ -26,6 +31,9 @@ OPERATING_POINT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99)
 OPERATING_POINT_KS = (1, 2, 3, 5)
 LESION_CLASSES = ("blastic", "lytic", "mixed")
 SENSITIVITY_FLOOR = 0.85          # the project's sensitivity target per class
+LESION_QUANTILE = 0.10            # per-subtask rule: the low quantile of the validation lesions' scores
+NO_GAP_MARGIN_LOGIT = 0.5         # per-subtask rule: the margin above normal bone when lesions overlap it
+SUBTASKS = ("blastic", "lytic")
 
 
 def top_k_mean(values: np.ndarray, k: int) -> float:
@@ -65,12 +73,16 @@ def background_name(study: dict) -> str:
 def distinct_lesion_free_vertebrae(predictions, normal: np.ndarray, called: np.ndarray) -> dict:
     """Every seed of one background repeats its lesion-free vertebrae with the same pixels, so the
     per-study count weighs one real vertebra several times. Counted once here, by (background,
-    vertebra), and a false call where any of its copies was called a lesion."""
+    vertebra of the ground truth; the pipeline's index where the truth does not say: the spine
+    finder may part one seed's study into more vertebrae than another's), and a false call where
+    any of its copies was called a lesion."""
     studies = vertebra_studies(predictions)
     vertebrae = np.array([predictions.samples.vertebra[g[0]] for g in predictions.groups], dtype=np.int64)
     distinct: Dict[tuple, bool] = {}
     for index in np.flatnonzero(normal):
-        key = (background_name(predictions.samples.studies[studies[index]]), int(vertebrae[index]))
+        study = predictions.samples.studies[studies[index]]
+        truth_index = study.get("truth_index_by_vertebra", {}).get(int(vertebrae[index]))
+        key = (background_name(study), int(vertebrae[index]) if truth_index is None else int(truth_index))
         distinct[key] = distinct.get(key, False) or bool(called[index] > 0)
     false_calls = sum(distinct.values())
     return {"vertebrae": len(distinct), "false_lesion_calls": false_calls,
@@ -205,6 +217,119 @@ def choose_operating_point(phantom_val, real_val, posterolateral_rule: dict, tar
                   f"specific one was taken")
     return {"rule": chosen["rule"], "reason": reason, "target_real_specificity": target,
             "sensitivity_floor": sensitivity_floor, "target_met_on_validation": bool(meeting), "trade_off": rows}
+
+
+def logit(p: float) -> float:
+    p = min(max(float(p), 1e-7), 1.0 - 1e-7)
+    return math.log(p / (1.0 - p))
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def subtask_threshold(normal_scores: np.ndarray, lesion_scores: np.ndarray,
+                      lesion_quantile: float = LESION_QUANTILE) -> dict:
+    """One subtask's threshold with a margin on both sides, on the logit scale (the subtask heads'
+    own scale: their probabilities crowd at 0.99, where a margin of 0.01 is a wide one):
+
+    - ``normal``: the highest score of a lesion-free real validation vertebra;
+    - ``lesion``: the ``lesion_quantile`` quantile of the scores of the validation lesions the
+      subtask must see;
+    - where lesion > normal, the threshold is their midpoint in logits: as far above normal real
+      bone as below the low lesion quantile;
+    - where they overlap, specificity on real bone comes first: ``NO_GAP_MARGIN_LOGIT`` above normal.
+
+    Rounded up to 4 decimals (the threshold stays above normal bone's highest score), at most 0.9999."""
+    normal = float(np.max(normal_scores)) if len(normal_scores) else None
+    lesion = float(np.quantile(lesion_scores, lesion_quantile)) if len(lesion_scores) else None
+    if normal is None and lesion is None:
+        raise ValueError("a subtask threshold needs lesion-free or lesion validation scores")
+    if normal is None:
+        centre, gap = logit(lesion) - NO_GAP_MARGIN_LOGIT, None
+    elif lesion is None:
+        centre, gap = logit(normal) + NO_GAP_MARGIN_LOGIT, None
+    else:
+        gap = logit(lesion) - logit(normal)
+        centre = 0.5 * (logit(lesion) + logit(normal)) if gap > 0 else logit(normal) + NO_GAP_MARGIN_LOGIT
+    threshold = min(math.ceil(sigmoid(centre) * 1e4) / 1e4, 0.9999)
+    return {"threshold": threshold, "highest_lesion_free": normal, "lesion_quantile": lesion,
+            "gap_logit": gap, "lesions": int(len(lesion_scores)), "lesion_free": int(len(normal_scores))}
+
+
+def choose_subtask_operating_point(phantom_val, real_val, posterolateral_rule: dict, target: float,
+                                   balanced_accuracy, ks: Sequence[int] = OPERATING_POINT_KS,
+                                   lesion_quantile: float = LESION_QUANTILE,
+                                   sensitivity_floor: float = SENSITIVITY_FLOOR) -> dict:
+    """A ``subtask_topk_mean`` rule with a threshold per subtask, chosen on validation data for
+    specificity on real bone (decided before model 0.4.1's test figures were computed; it replaces
+    ``choose_operating_point``, whose last step sat at the edge of 0.4.0's 3 lytic validation
+    lesions):
+
+    1. for each k, each subtask's threshold by ``subtask_threshold``: above the highest score of
+       the lesion-free real validation vertebrae (every copy of each), and below the
+       ``lesion_quantile`` quantile of the real validation lesions that subtask must see (blastic:
+       the blastic and mixed lesions; lytic: the lytic and mixed ones), midway in logits;
+    2. the k whose narrower subtask gap (lesion quantile above normal, logits) is the widest;
+       ties to the smaller k.
+
+    Real lesion-free specificity on validation is then 1 by construction where a gap exists;
+    ``target`` and ``sensitivity_floor`` are checked and reported, not used to choose. The
+    phantom validation set enters only the reported balanced accuracy."""
+    truth, _ = real_val.vertebra_truth()
+    normal = truth == 0
+    sees = {"blastic": (truth == 1) | (truth == 3), "lytic": (truth == 2) | (truth == 3)}
+    rows = []
+    for k in ks:
+        scores = subtask_scores(real_val, k)
+        subtasks = {name: subtask_threshold(scores[normal, column], scores[sees[name], column], lesion_quantile)
+                    for column, name in enumerate(SUBTASKS)}
+        rule = {"method": "subtask_topk_mean", "k": k, "blastic_threshold": subtasks["blastic"]["threshold"],
+                "lytic_threshold": subtasks["lytic"]["threshold"]}
+        real = real_anatomy_figures(real_val, {"bone_quality": rule, "posterolateral": posterolateral_rule})
+        truths, calls = [], []
+        for predictions in (phantom_val, real_val):
+            if predictions is not None:
+                truths.append(predictions.vertebra_truth()[0])
+                calls.append(predictions.vertebra_bone_quality(rule))
+        gaps = [entry["gap_logit"] for entry in subtasks.values()]
+        rows.append({"rule": rule, "subtasks": subtasks,
+                     "narrower_gap_logit": None if None in gaps else min(gaps),
+                     "real_specificity": real["lesion_free"]["distinct"]["specificity"],
+                     "balanced_accuracy": balanced_accuracy(np.concatenate(truths), np.concatenate(calls)),
+                     "real_lesion_sensitivity": {name: entry["called_a_lesion"]
+                                                 for name, entry in real["inserted_lesions"]["sensitivity"].items()},
+                     "real_lesion_right_class": {name: entry["right_class"]
+                                                 for name, entry in real["inserted_lesions"]["sensitivity"].items()}})
+    chosen = max(rows, key=lambda row: (-math.inf if row["narrower_gap_logit"] is None else row["narrower_gap_logit"],
+                                        -row["rule"]["k"]))
+    reason = (f"per-subtask thresholds midway (logits) between the highest lesion-free real validation score and "
+              f"the {lesion_quantile:g} quantile of the real validation lesions' scores, the k with the widest "
+              f"narrower gap")
+    meets_target = chosen["real_specificity"] is not None and chosen["real_specificity"] >= target
+    meets_floor = all(value is None or value >= sensitivity_floor
+                      for value in chosen["real_lesion_sensitivity"].values())
+    return {"rule": chosen["rule"], "reason": reason, "rule_version": "per-subtask margins (model 0.4.1)",
+            "lesion_quantile": lesion_quantile, "target_real_specificity": target,
+            "sensitivity_floor": sensitivity_floor, "target_met_on_validation": bool(meets_target),
+            "sensitivity_floor_met_on_validation": bool(meets_floor), "by_k": rows}
+
+
+def lesion_free_scores_by_background(predictions, k: int) -> Dict[str, dict]:
+    """Per real background (patient), the highest top-k subtask score of its lesion-free vertebrae
+    (every copy): how far each patient's normal bone reaches on each subtask. A threshold learnt
+    on one patient holds on another only where the other's normal bone stays below it."""
+    truth, _ = predictions.vertebra_truth()
+    scores = subtask_scores(predictions, k)
+    studies = vertebra_studies(predictions)
+    names = np.array([background_name(predictions.samples.studies[s]) for s in studies])
+    by_background = {}
+    for name in sorted(set(names[truth == 0])):
+        rows = (truth == 0) & (names == name)
+        by_background[name] = {"copies": int(rows.sum()),
+                               **{f"highest_{subtask}": float(scores[rows, column].max())
+                                  for column, subtask in enumerate(SUBTASKS)}}
+    return by_background
 
 
 def draw_roc_png(curves_by_data: Dict[str, Dict[str, dict]], path: str, title: str,
