@@ -101,6 +101,30 @@ namespace spinemet
     bool force = false;              // analyse again even if the current result covers the key
   };
 
+  // What enqueue() does to the row, whichever store holds it: both stores read the row, call
+  // decideEnqueue and write what it says, in one transaction.
+  struct EnqueueDecision
+  {
+    enum class Write
+    {
+      QueueAfresh,       // Queued with the request's key, study and trigger; attempts, retries, reason cleared
+      UpdateWaiting,     // still Queued: keeps its place, takes the request's key, study and trigger
+      SetWantedKey,      // Running: the wanted key becomes the request's, so that it runs again afterwards
+      ForgetWantedKey,   // Running, forced: the wanted key is cleared, so that it runs once more afterwards
+      ClearGrown,        // up to date: it was looked at, so it no longer counts as grown
+      Nothing            // Running with the same key
+    };
+    EnqueueOutcome outcome = EnqueueOutcome::Queued;
+    Write write = Write::QueueAfresh;
+  };
+
+  // The enqueue rules: a new series is queued; a queued one keeps its place and covers the newest
+  // instances; a running one runs again afterwards when its key changed or the request is forced;
+  // an ended one (done, failed) is up to date when its key is the same (unless forced), otherwise
+  // queued afresh; a receiving, skipped or cancelled one is always queued afresh. `existing` is the
+  // row before the request (none: a new series).
+  EnqueueDecision decideEnqueue(const std::optional<AnalysisRecord>& existing, const EnqueueRequest& request);
+
   struct FinishedAnalysis
   {
     AnalysisKey claimed;             // the wanted key when the analysis was claimed

@@ -533,6 +533,87 @@ namespace spinemet
     }
   }
 
+  // The enqueue rules themselves (decideEnqueue), without a store; the tests above check that both
+  // stores write what it decides.
+  namespace
+  {
+    AnalysisRecord row(AnalysisState state, const std::string& fingerprint, const std::string& model = "demo 1")
+    {
+      AnalysisRecord record;
+      record.series = "a";
+      record.study = "s";
+      record.state = state;
+      record.wanted = {fingerprint, model};
+      return record;
+    }
+
+    EnqueueRequest asking(const std::string& fingerprint, bool force = false, const std::string& model = "demo 1")
+    {
+      EnqueueRequest request;
+      request.series = "a";
+      request.study = "s";
+      request.key = {fingerprint, model};
+      request.trigger = force ? "manual" : "stable-series";
+      request.force = force;
+      return request;
+    }
+
+    void expectDecision(const std::optional<AnalysisRecord>& existing, const EnqueueRequest& request,
+                        EnqueueOutcome outcome, EnqueueDecision::Write write)
+    {
+      const EnqueueDecision decision = decideEnqueue(existing, request);
+      EXPECT_EQ(toString(decision.outcome), std::string(toString(outcome)));
+      EXPECT_EQ(static_cast<int>(decision.write), static_cast<int>(write));
+    }
+  }
+
+  TEST(EnqueueDecision, NewSeriesIsQueued)
+  {
+    expectDecision(std::nullopt, asking("f1"), EnqueueOutcome::Queued, EnqueueDecision::Write::QueueAfresh);
+    expectDecision(std::nullopt, asking("f1", true), EnqueueOutcome::Queued, EnqueueDecision::Write::QueueAfresh);
+  }
+
+  TEST(EnqueueDecision, QueuedSeriesKeepsItsPlaceAndTakesTheNewestKey)
+  {
+    using Write = EnqueueDecision::Write;
+    expectDecision(row(AnalysisState::Queued, "f1"), asking("f1"), EnqueueOutcome::Updated, Write::UpdateWaiting);
+    expectDecision(row(AnalysisState::Queued, "f1"), asking("f2"), EnqueueOutcome::Updated, Write::UpdateWaiting);
+    expectDecision(row(AnalysisState::Queued, "f1"), asking("f1", true), EnqueueOutcome::Updated, Write::UpdateWaiting);
+  }
+
+  TEST(EnqueueDecision, RunningSeriesRunsAgainOnlyForANewKeyOrAForcedRequest)
+  {
+    using Write = EnqueueDecision::Write;
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f1"), EnqueueOutcome::UpToDate, Write::Nothing);
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f2"), EnqueueOutcome::Pending, Write::SetWantedKey);
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f1", false, "demo 2"), EnqueueOutcome::Pending,
+                   Write::SetWantedKey);
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f1", true), EnqueueOutcome::Pending,
+                   Write::ForgetWantedKey);
+  }
+
+  TEST(EnqueueDecision, EndedSeriesIsUpToDateForItsKeyAndQueuedAfreshForAnother)
+  {
+    using Write = EnqueueDecision::Write;
+    for (AnalysisState ended : {AnalysisState::Done, AnalysisState::Failed})
+    {
+      SCOPED_TRACE(toString(ended));
+      expectDecision(row(ended, "f1"), asking("f1"), EnqueueOutcome::UpToDate, Write::ClearGrown);
+      expectDecision(row(ended, "f1"), asking("f2"), EnqueueOutcome::Queued, Write::QueueAfresh);
+      expectDecision(row(ended, "f1"), asking("f1", false, "demo 2"), EnqueueOutcome::Queued, Write::QueueAfresh);
+      expectDecision(row(ended, "f1"), asking("f1", true), EnqueueOutcome::Queued, Write::QueueAfresh);
+    }
+  }
+
+  TEST(EnqueueDecision, ReceivingSkippedOrCancelledSeriesIsQueuedEvenForTheSameKey)
+  {
+    for (AnalysisState state : {AnalysisState::Receiving, AnalysisState::Skipped, AnalysisState::Cancelled})
+    {
+      SCOPED_TRACE(toString(state));
+      expectDecision(row(state, "f1"), asking("f1"), EnqueueOutcome::Queued, EnqueueDecision::Write::QueueAfresh);
+    }
+  }
+
   TEST(RetryDelay, DoublesFromTheDelayUpToTheMaximum)
   {
     QueuePolicy policy;
