@@ -130,6 +130,11 @@ namespace spinemet
 
 namespace spinemet
 {
+  bool holdsClaim(const AnalysisRecord& row, const ClaimHolder& holder)
+  {
+    return row.state == AnalysisState::Running && row.node == holder.node && row.attempts == holder.attempt;
+  }
+
   EnqueueDecision decideEnqueue(const std::optional<AnalysisRecord>& existing, const EnqueueRequest& request)
   {
     using Write = EnqueueDecision::Write;

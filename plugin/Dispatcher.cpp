@@ -51,8 +51,8 @@ namespace spinemet
     size_t interrupted = queue_.requeueInterrupted(node_);
     if (interrupted > 0)
     {
-      host_.log(LogLevel::Warning, std::to_string(interrupted) + " analyses were interrupted by the last stop of Orthanc; "
-                          "they are queued again");
+      host_.log(LogLevel::Warning, std::to_string(interrupted) +
+                " analyses were interrupted by the last stop of Orthanc; they are queued again");
     }
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = false;
@@ -82,8 +82,8 @@ namespace spinemet
         }
         catch (const std::exception& error)
         {
-          host_.log(LogLevel::Warning, std::string("cannot renew the leases of this node's analyses (will retry): ") +
-                              error.what());
+          host_.log(LogLevel::Warning,
+                    std::string("cannot renew the leases of this node's analyses (will retry): ") + error.what());
         }
       }
       lock.lock();
@@ -207,7 +207,8 @@ namespace spinemet
     {
       if (progress->enforceDeadline())
       {
-        host_.log(LogLevel::Warning, "analysis of series " + progress->series() + ": " + progress->timeoutMessage());
+        host_.log(LogLevel::Warning,
+                  "analysis of series " + progress->series() + ": " + progress->timeoutMessage());
       }
       else if (!progress->timedOut())
       {
@@ -239,7 +240,8 @@ namespace spinemet
     }
     catch (const std::exception& error)
     {
-      host_.log(LogLevel::Warning, std::string("cannot read Orthanc's change log now (will retry): ") + error.what());
+      host_.log(LogLevel::Warning,
+                std::string("cannot read Orthanc's change log now (will retry): ") + error.what());
     }
   }
 
@@ -272,9 +274,15 @@ namespace spinemet
         if (runningHere)
         {
           // This node's own claim whose lease ran out while it still ran here (a stall longer
-          // than LeaseSeconds): claiming it again renewed the lease; the run goes on.
-          host_.log(LogLevel::Warning, "the lease of series " + record->series + " ran out while this node analysed it "
-                              "(a stall longer than LeaseSeconds); the analysis goes on here");
+          // than LeaseSeconds): claiming it again renewed the lease; the run goes on, and its end
+          // is recorded under the new claim's attempt.
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            running_.at(record->series).record.attempts = record->attempts;
+            running_.at(record->series).record.node = record->node;
+          }
+          host_.log(LogLevel::Warning, "the lease of series " + record->series + " ran out while this node "
+                    "analysed it (a stall longer than LeaseSeconds); the analysis goes on here");
           continue;
         }
         host_.reached("claimed", record->series);
@@ -302,7 +310,7 @@ namespace spinemet
       std::string message = "the analysis was started " + std::to_string(record.attempts - 1) +
         " times and never finished (Orthanc stopped or crashed during it); MaximumAttempts is " +
         std::to_string(configuration_.maximumAttempts);
-      queue_.end(series, record.wanted, AnalysisError("interrupted", message));
+      queue_.end(series, record.wanted, holderOf(record), AnalysisError("interrupted", message));
       host_.log(LogLevel::Error, "analysis of series " + series + " failed: " + message);
       progress->end(AnalysisEnd::Failed, message);
       return true;
@@ -397,7 +405,16 @@ namespace spinemet
   {
     RunningAnalysis& entry = running_.at(series);
     const AnalysisRecord& record = entry.record;
+    const ClaimHolder holder = holderOf(record);
     const std::shared_ptr<AnalysisProgress> progress = entry.progress;
+    // This node stalled past its lease and the series was claimed again: that claim's end counts,
+    // not this one's (docs/scale-out.md).
+    auto takenOver = [&] {
+      const std::string message = "the series was claimed again while this node analysed it (a stall longer "
+                                  "than LeaseSeconds); this node's end of it is not recorded";
+      host_.log(LogLevel::Warning, "analysis of series " + series + ": " + message);
+      progress->end(AnalysisEnd::Interrupted, message);
+    };
     std::optional<AnalysisError> error = std::move(outcome.error);
     if (!error)
     {
@@ -405,12 +422,18 @@ namespace spinemet
       {
         FinishedAnalysis finished = store(entry, outcome);
         host_.reached("before-done", series);
-        queue_.finish(series, finished);
-        host_.publishAnalysisFigures(finished.seconds, finished.slices, true);
-        host_.log(LogLevel::Info, "series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
-                         std::to_string(finished.slices) + " slices, " + std::to_string(finished.outputs.size()) +
-                         " outputs stored)");
-        progress->end(AnalysisEnd::Done, "");
+        if (!queue_.finish(series, holder, finished))
+        {
+          takenOver();
+        }
+        else
+        {
+          host_.publishAnalysisFigures(finished.seconds, finished.slices, true);
+          host_.log(LogLevel::Info, "series " + series + " analysed in " + std::to_string(finished.seconds) +
+                    " s (" + std::to_string(finished.slices) + " slices, " +
+                    std::to_string(finished.outputs.size()) + " outputs stored)");
+          progress->end(AnalysisEnd::Done, "");
+        }
       }
       catch (...)
       {
@@ -426,25 +449,40 @@ namespace spinemet
         {
           // Left Running in the queue: the next start of Orthanc queues it again.
           host_.log(LogLevel::Warning, "analysis of series " + series +
-                              " interrupted by Orthanc's shutdown; it runs again on the next start");
+                    " interrupted by Orthanc's shutdown; it runs again on the next start");
           progress->end(AnalysisEnd::Interrupted, "Orthanc is stopping");
         }
         else if (progress->cancelRequested())
         {
-          queue_.end(series, record.wanted, AnalysisError("cancelled", "cancelled by a user"));
-          host_.log(LogLevel::Info, "analysis of series " + series + " cancelled");
-          progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
+          if (!queue_.end(series, record.wanted, holder, AnalysisError("cancelled", "cancelled by a user")))
+          {
+            takenOver();
+          }
+          else
+          {
+            host_.log(LogLevel::Info, "analysis of series " + series + " cancelled");
+            progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
+          }
         }
         else if (progress->timedOut())
         {
           const std::string message = progress->timeoutMessage();
-          queue_.end(series, record.wanted, AnalysisError("timeout", message));
-          host_.log(LogLevel::Error, "analysis of series " + series + " failed [timeout]: " + message);
-          progress->end(AnalysisEnd::Failed, "[timeout] " + message);
+          if (!queue_.end(series, record.wanted, holder, AnalysisError("timeout", message)))
+          {
+            takenOver();
+          }
+          else
+          {
+            host_.log(LogLevel::Error, "analysis of series " + series + " failed [timeout]: " + message);
+            progress->end(AnalysisEnd::Failed, "[timeout] " + message);
+          }
+        }
+        else if (!queue_.end(series, record.wanted, holder, *error))
+        {
+          takenOver();
         }
         else
         {
-          queue_.end(series, record.wanted, *error);
           host_.publishAnalysisFigures(0, 0, false);
           std::optional<AnalysisRecord> after = queue_.find(series);
           if (after && after->state == AnalysisState::Queued && after->retries > record.retries)
@@ -460,14 +498,16 @@ namespace spinemet
           }
           else
           {
-            host_.log(LogLevel::Error, "analysis of series " + series + " failed [" + error->code() + "]: " + error->what());
+            host_.log(LogLevel::Error, "analysis of series " + series + " failed [" + error->code() + "]: " +
+                      error->what());
             progress->end(endOf(*error), "[" + error->code() + "] " + error->what());
           }
         }
       }
       catch (const std::exception& failure)
       {
-        host_.log(LogLevel::Error, "cannot record the end of the analysis of series " + series + ": " + failure.what());
+        host_.log(LogLevel::Error, "cannot record the end of the analysis of series " + series + ": " +
+                  failure.what());
         progress->end(AnalysisEnd::Failed, error->what());
       }
     }

@@ -370,7 +370,7 @@ namespace spinemet
                    {number(policy_.leaseSeconds), node}).changed();
   }
 
-  void PostgresAnalysisQueue::finish(const std::string& series, const FinishedAnalysis& finished)
+  bool PostgresAnalysisQueue::finish(const std::string& series, const ClaimHolder& holder, const FinishedAnalysis& finished)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -378,6 +378,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     // As SqliteAnalysisQueue::finish: queued again only when the wanted key changed while it ran.
     bool changedWhileRunning = existing->wanted.fingerprint != finished.claimed.fingerprint ||
@@ -393,9 +397,11 @@ namespace spinemet
              number(finished.seconds), std::to_string(finished.slices), joinStages(finished.stageSeconds),
              wanted.fingerprint, wanted.modelVersion, series});
     transaction.commit();
+    return true;
   }
 
-  void PostgresAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
+  bool PostgresAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const ClaimHolder& holder,
+                               const AnalysisError& reason)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -403,6 +409,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     const double time = execute(std::string("SELECT ") + SERVER_NOW).real(0, 0);
     const QueueEnd decision = decideEnd(*existing, claimed, reason, policy_, time);
@@ -416,6 +426,7 @@ namespace spinemet
              decision.lastFailure, number(decision.retryAt), std::to_string(decision.attempts),
              decision.requeued ? "true" : "false", number(time), queued ? "true" : "false", series});
     transaction.commit();
+    return true;
   }
 
   bool PostgresAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)

@@ -358,7 +358,7 @@ namespace spinemet
     return static_cast<size_t>(sqlite3_changes(db_));
   }
 
-  void SqliteAnalysisQueue::finish(const std::string& series, const FinishedAnalysis& finished)
+  bool SqliteAnalysisQueue::finish(const std::string& series, const ClaimHolder& holder, const FinishedAnalysis& finished)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -366,6 +366,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     // Queued again only when the wanted key changed while the analysis ran (the series grew, a new
     // model, a manual request). Comparing with the analysed key instead would loop forever on a
@@ -387,9 +391,11 @@ namespace spinemet
           .bindDouble(9, time).bind(10, joinStages(finished.stageSeconds))
           .bind(11, wanted.fingerprint).bind(12, wanted.modelVersion).bind(13, series).step();
     transaction.commit();
+    return true;
   }
 
-  void SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
+  bool SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const ClaimHolder& holder,
+                               const AnalysisError& reason)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -397,6 +403,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     const double time = now();
     const QueueEnd decision = decideEnd(*existing, claimed, reason, policy_, time);
@@ -413,6 +423,7 @@ namespace spinemet
           .bind(10, static_cast<int64_t>(queued)).bindDouble(11, time)
           .bind(12, static_cast<int64_t>(queued)).bind(13, series).step();
     transaction.commit();
+    return true;
   }
 
   bool SqliteAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)
