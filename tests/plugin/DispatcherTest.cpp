@@ -309,6 +309,12 @@ namespace spinemet
     ASSERT_TRUE(progress->waitForEnd(std::chrono::seconds(10)));
     EXPECT_EQ(progress->outcome(), AnalysisEnd::Done);
     EXPECT_FLOAT_EQ(progress->progress(), 1.0f);
+    // The entry goes just after the progress ends (on the dispatcher thread).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (dispatcher_->progressOf("small") != nullptr && std::chrono::steady_clock::now() < until)
+    {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     EXPECT_TRUE(dispatcher_->progressOf("small") == nullptr) << "nothing is left running";
   }
 
@@ -347,27 +353,30 @@ namespace spinemet
   TEST_F(DispatcherTest, CancelStopsARunningAnalysisAndAQueuedOne)
   {
     enqueue("small");
-    enqueue("medium");                           // VolumesInFlight 1: waits behind "small"
+    enqueue("medium");                           // VolumesInFlight 1: one waits behind the other
     host_.holdAt("analysing");
     Dispatcher& dispatcher = start();
-    ASSERT_EQ(host_.waitUntilHeld(), "small");
+    const std::string running = host_.waitUntilHeld();
+    ASSERT_FALSE(running.empty()) << host_.logText();
+    const std::string queued = running == "small" ? "medium" : "small";
 
-    EXPECT_TRUE(dispatcher.cancel("medium"));
-    EXPECT_TRUE(dispatcher.cancel("small"));
+    EXPECT_TRUE(dispatcher.cancel(queued));
+    EXPECT_TRUE(dispatcher.cancel(running));
     EXPECT_FALSE(dispatcher.cancel("never-queued"));
     host_.release();
 
-    const AnalysisRecord running = waitForState("small", AnalysisState::Cancelled);
-    ASSERT_EQ(running.state, AnalysisState::Cancelled) << running.errorCode << "\n" << host_.logText();
-    EXPECT_EQ(running.errorCode, "cancelled");
-    const AnalysisRecord queued = waitForState("medium", AnalysisState::Cancelled);
-    EXPECT_EQ(queued.state, AnalysisState::Cancelled);
-    EXPECT_EQ(queued.attempts, 0) << "never claimed";
+    const AnalysisRecord cancelledRunning = waitForState(running, AnalysisState::Cancelled);
+    ASSERT_EQ(cancelledRunning.state, AnalysisState::Cancelled) << cancelledRunning.errorCode << "\n" << host_.logText();
+    EXPECT_EQ(cancelledRunning.errorCode, "cancelled");
+    const AnalysisRecord cancelledQueued = waitForState(queued, AnalysisState::Cancelled);
+    EXPECT_EQ(cancelledQueued.state, AnalysisState::Cancelled);
+    EXPECT_EQ(cancelledQueued.attempts, 0) << "never claimed";
     EXPECT_TRUE(host_.stored().empty());
 
+    ASSERT_EQ(host_.shown().size(), 1u) << "the queued one never became a job";
     std::shared_ptr<AnalysisProgress> progress = lastShown();
-    ASSERT_TRUE(progress != nullptr);
     ASSERT_TRUE(progress->waitForEnd(std::chrono::seconds(10)));
+    EXPECT_EQ(progress->series(), running);
     EXPECT_EQ(progress->outcome(), AnalysisEnd::Cancelled);
   }
 
