@@ -130,6 +130,42 @@ namespace spinemet
 
 namespace spinemet
 {
+  bool holdsClaim(const AnalysisRecord& row, const ClaimHolder& holder)
+  {
+    return row.state == AnalysisState::Running && row.node == holder.node && row.attempts == holder.attempt;
+  }
+
+  EnqueueDecision decideEnqueue(const std::optional<AnalysisRecord>& existing, const EnqueueRequest& request)
+  {
+    using Write = EnqueueDecision::Write;
+    if (!existing)
+    {
+      return {EnqueueOutcome::Queued, Write::QueueAfresh};
+    }
+    const bool sameKey = existing->wanted.fingerprint == request.key.fingerprint &&
+                         existing->wanted.modelVersion == request.key.modelVersion;
+    switch (existing->state)
+    {
+      case AnalysisState::Queued:
+        return {EnqueueOutcome::Updated, Write::UpdateWaiting};
+      case AnalysisState::Running:
+        // finish() and end() compare the wanted key with the claimed one and queue the series again.
+        if (request.force) return {EnqueueOutcome::Pending, Write::ForgetWantedKey};
+        if (!sameKey) return {EnqueueOutcome::Pending, Write::SetWantedKey};
+        return {EnqueueOutcome::UpToDate, Write::Nothing};
+      case AnalysisState::Done:
+      case AnalysisState::Failed:
+        // The current result (or the failure) covers these instances with this model.
+        if (sameKey && !request.force) return {EnqueueOutcome::UpToDate, Write::ClearGrown};
+        return {EnqueueOutcome::Queued, Write::QueueAfresh};
+      case AnalysisState::Receiving:
+      case AnalysisState::Skipped:
+      case AnalysisState::Cancelled:
+        break;
+    }
+    return {EnqueueOutcome::Queued, Write::QueueAfresh};
+  }
+
   QueueEnd decideEnd(const AnalysisRecord& existing, const AnalysisKey& claimed, const AnalysisError& reason,
                      const QueuePolicy& policy, double now)
   {

@@ -101,6 +101,48 @@ namespace spinemet
     bool force = false;              // analyse again even if the current result covers the key
   };
 
+  // What enqueue() does to the row, whichever store holds it: both stores read the row, call
+  // decideEnqueue and write what it says, in one transaction.
+  struct EnqueueDecision
+  {
+    enum class Write
+    {
+      QueueAfresh,       // Queued with the request's key, study and trigger; attempts, retries, reason cleared
+      UpdateWaiting,     // still Queued: keeps its place, takes the request's key, study and trigger
+      SetWantedKey,      // Running: the wanted key becomes the request's, so that it runs again afterwards
+      ForgetWantedKey,   // Running, forced: the wanted key is cleared, so that it runs once more afterwards
+      ClearGrown,        // up to date: it was looked at, so it no longer counts as grown
+      Nothing            // Running with the same key
+    };
+    EnqueueOutcome outcome = EnqueueOutcome::Queued;
+    Write write = Write::QueueAfresh;
+  };
+
+  // The enqueue rules: a new series is queued; a queued one keeps its place and covers the newest
+  // instances; a running one runs again afterwards when its key changed or the request is forced;
+  // an ended one (done, failed) is up to date when its key is the same (unless forced), otherwise
+  // queued afresh; a receiving, skipped or cancelled one is always queued afresh. `existing` is the
+  // row before the request (none: a new series).
+  EnqueueDecision decideEnqueue(const std::optional<AnalysisRecord>& existing, const EnqueueRequest& request);
+
+  // Who holds a running analysis: the node that claimed it and the attempt that claim started
+  // (AnalysisRecord's node and attempts as claim() returned them). finish() and end() count only
+  // while their node still holds the claim: once its lease ran out and the series was claimed again
+  // (by another node, or by the same one), the attempt differs and a late end is refused.
+  struct ClaimHolder
+  {
+    std::string node;
+    int attempt = 0;
+  };
+
+  inline ClaimHolder holderOf(const AnalysisRecord& claimed)
+  {
+    return {claimed.node, claimed.attempts};
+  }
+
+  // Whether `row` is still the running claim of `holder`.
+  bool holdsClaim(const AnalysisRecord& row, const ClaimHolder& holder);
+
   struct FinishedAnalysis
   {
     AnalysisKey claimed;             // the wanted key when the analysis was claimed
@@ -179,8 +221,9 @@ namespace spinemet
     // The heartbeat: extends the lease of every analysis `node` is running. Returns how many.
     virtual size_t renewLeases(const std::string& node) = 0;
 
-    // Done; if the wanted key changed meanwhile (the series grew), straight back to Queued.
-    virtual void finish(const std::string& series, const FinishedAnalysis& finished) = 0;
+    // Done; if the wanted key changed meanwhile (the series grew), straight back to Queued. False,
+    // leaving the row as it is, when `holder` no longer holds the claim (holdsClaim).
+    virtual bool finish(const std::string& series, const ClaimHolder& holder, const FinishedAnalysis& finished) = 0;
 
     // The run claimed with the wanted key `claimed` ended without a result. If the wanted key
     // changed meanwhile (the series grew, a new model, a manual request), the series goes straight
@@ -188,8 +231,10 @@ namespace spinemet
     // `reason` is the one error of the analysis (common/AnalysisError.h): "cancelled" leaves the row
     // Cancelled; a transient failure (isTransientFailure) before the policy's last attempt queues it
     // again with a backoff (retries, lastFailure, retryAt); any other code leaves it Failed with
-    // that code and message (REST: Reason).
-    virtual void end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason) = 0;
+    // that code and message (REST: Reason). False, leaving the row as it is, when `holder` no longer
+    // holds the claim (holdsClaim).
+    virtual bool end(const std::string& series, const AnalysisKey& claimed, const ClaimHolder& holder,
+                     const AnalysisError& reason) = 0;
 
     // Cancels a series that waits in the queue; false if it is not Queued (any more).
     virtual bool cancelQueued(const std::string& series, const std::string& message) = 0;

@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "Dispatcher.h"
 
-#include "Jobs.h"
-#include "Metrics.h"
-#include "OrthancApi.h"
-#include "TestHooks.h"
 #include "common/AnalysisError.h"
 
 #include <algorithm>
@@ -32,10 +28,9 @@ namespace spinemet
     }
   }
 
-  Dispatcher::Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, ChangeListener& listener,
-                         SeriesAnalyser& analyser, std::shared_ptr<Engine> engine) :
-    configuration_(configuration), queue_(queue), listener_(listener), analyser_(analyser),
-    node_(configuration.nodeName)
+  Dispatcher::Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, AnalysisHost& host,
+                         std::shared_ptr<Engine> engine) :
+    configuration_(configuration), queue_(queue), host_(host), node_(configuration.nodeName)
   {
     WorkerOptions options;
     options.maxInFlight = configuration.volumesInFlight;
@@ -56,8 +51,8 @@ namespace spinemet
     size_t interrupted = queue_.requeueInterrupted(node_);
     if (interrupted > 0)
     {
-      orthanc::logWarning(std::to_string(interrupted) + " analyses were interrupted by the last stop of Orthanc; "
-                          "they are queued again");
+      host_.log(LogLevel::Warning, std::to_string(interrupted) +
+                " analyses were interrupted by the last stop of Orthanc; they are queued again");
     }
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = false;
@@ -87,8 +82,8 @@ namespace spinemet
         }
         catch (const std::exception& error)
         {
-          orthanc::logWarning(std::string("cannot renew the leases of this node's analyses (will retry): ") +
-                              error.what());
+          host_.log(LogLevel::Warning,
+                    std::string("cannot renew the leases of this node's analyses (will retry): ") + error.what());
         }
       }
       lock.lock();
@@ -156,7 +151,7 @@ namespace spinemet
 
   void Dispatcher::loop()
   {
-    orthanc::logInfo("worker started");
+    host_.log(LogLevel::Info, "worker started");
     const double startTime = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     bool runBegun = false;
     bool caughtUp = false;
@@ -175,11 +170,11 @@ namespace spinemet
       {
         try
         {
-          publishQueueMetrics(queue_, 0);
+          host_.publishQueueFigures(queue_.countByState(), 0);
         }
         catch (const std::exception& error)
         {
-          orthanc::logError(std::string("the analysis queue failed: ") + error.what());
+          host_.log(LogLevel::Error, std::string("the analysis queue failed: ") + error.what());
         }
       }
 
@@ -197,7 +192,7 @@ namespace spinemet
       }
     }
     finishShutdown();
-    orthanc::logInfo("worker stopped");
+    host_.log(LogLevel::Info, "worker stopped");
   }
 
   AnalysisProgress::Clock::time_point Dispatcher::enforceDeadlines()
@@ -212,7 +207,8 @@ namespace spinemet
     {
       if (progress->enforceDeadline())
       {
-        orthanc::logWarning("analysis of series " + progress->series() + ": " + progress->timeoutMessage());
+        host_.log(LogLevel::Warning,
+                  "analysis of series " + progress->series() + ": " + progress->timeoutMessage());
       }
       else if (!progress->timedOut())
       {
@@ -229,22 +225,23 @@ namespace spinemet
     {
       if (!runBegun)
       {
-        listener_.beginRun(startTime);
+        host_.beginChangeRun(startTime);
         runBegun = true;
       }
-      listener_.followChangeLog([this] {
+      host_.followChangeLog([this] {
         std::lock_guard<std::mutex> lock(mutex_);
         return stopping_;
       });
       if (!caughtUp)
       {
-        listener_.admitInterruptedArrivals();
+        host_.admitInterruptedArrivals();
         caughtUp = true;
       }
     }
     catch (const std::exception& error)
     {
-      orthanc::logWarning(std::string("cannot read Orthanc's change log now (will retry): ") + error.what());
+      host_.log(LogLevel::Warning,
+                std::string("cannot read Orthanc's change log now (will retry): ") + error.what());
     }
   }
 
@@ -277,12 +274,18 @@ namespace spinemet
         if (runningHere)
         {
           // This node's own claim whose lease ran out while it still ran here (a stall longer
-          // than LeaseSeconds): claiming it again renewed the lease; the run goes on.
-          orthanc::logWarning("the lease of series " + record->series + " ran out while this node analysed it "
-                              "(a stall longer than LeaseSeconds); the analysis goes on here");
+          // than LeaseSeconds): claiming it again renewed the lease; the run goes on, and its end
+          // is recorded under the new claim's attempt.
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            running_.at(record->series).record.attempts = record->attempts;
+            running_.at(record->series).record.node = record->node;
+          }
+          host_.log(LogLevel::Warning, "the lease of series " + record->series + " ran out while this node "
+                    "analysed it (a stall longer than LeaseSeconds); the analysis goes on here");
           continue;
         }
-        holdIfAsked("claimed", record->series);
+        host_.reached("claimed", record->series);
         if (!launch(*record)) break;
       }
       size_t runningHere;
@@ -290,11 +293,11 @@ namespace spinemet
         std::lock_guard<std::mutex> lock(mutex_);
         runningHere = running_.size();
       }
-      publishQueueMetrics(queue_, runningHere);
+      host_.publishQueueFigures(queue_.countByState(), runningHere);
     }
     catch (const std::exception& error)
     {
-      orthanc::logError(std::string("the analysis queue failed: ") + error.what());
+      host_.log(LogLevel::Error, std::string("the analysis queue failed: ") + error.what());
     }
   }
 
@@ -307,8 +310,8 @@ namespace spinemet
       std::string message = "the analysis was started " + std::to_string(record.attempts - 1) +
         " times and never finished (Orthanc stopped or crashed during it); MaximumAttempts is " +
         std::to_string(configuration_.maximumAttempts);
-      queue_.end(series, record.wanted, AnalysisError("interrupted", message));
-      orthanc::logError("analysis of series " + series + " failed: " + message);
+      queue_.end(series, record.wanted, holderOf(record), AnalysisError("interrupted", message));
+      host_.log(LogLevel::Error, "analysis of series " + series + " failed: " + message);
       progress->end(AnalysisEnd::Failed, message);
       return true;
     }
@@ -320,14 +323,14 @@ namespace spinemet
       entry.progress = progress;
       entry.start = AnalysisProgress::Clock::now();
     }
-    submitAnalysisJob(progress);
-    orthanc::logInfo("analysing series " + series + " (attempt " + std::to_string(record.attempts) + ")");
+    host_.showAnalysis(progress);
+    host_.log(LogLevel::Info, "analysing series " + series + " (attempt " + std::to_string(record.attempts) + ")");
     progress->report({Stage::Read, 0.0});
 
     RunningAnalysis& entry = running_.at(series);     // only this thread changes the map
     try
     {
-      entry.source = analyser_.source(series);
+      entry.instances = host_.openSeries(series);
     }
     catch (...)
     {
@@ -336,8 +339,8 @@ namespace spinemet
     }
 
     AnalysisRequest request;
-    request.source = entry.source;
-    request.keepSeries = analyser_.needsSeries();
+    request.source = entry.instances.source;
+    request.keepSeries = host_.needsSeries();
     request.onProgress = [progress](const StageProgress& report) { progress->report(report); };
     // The completion callback runs on a worker thread: it only hands the outcome over.
     request.onDone = [this, series](AnalysisOutcome&& outcome) {
@@ -362,11 +365,11 @@ namespace spinemet
     }
     entry.waitingForSlot.reset();
     // The watchdog's clock runs from admission: waiting for a slot is not the analysis' time.
-    entry.progress->startDeadline(analysisTimeLimitSeconds(configuration_, entry.source->instanceIds().size()));
+    entry.progress->startDeadline(analysisTimeLimitSeconds(configuration_, entry.instances.source->count()));
     Worker* worker = worker_.get();
     const Worker::RequestId requestId = *id;
     entry.progress->setCanceller([worker, requestId] { worker->cancel(requestId); });
-    holdIfAsked("analysing", series);
+    host_.reached("analysing", series);
     return true;
   }
 
@@ -391,7 +394,7 @@ namespace spinemet
       catch (const std::exception& error)
       {
         // complete() records what it can itself; this only keeps the dispatcher thread alive.
-        orthanc::logError("cannot end the analysis of series " + completion.first + ": " + error.what());
+        host_.log(LogLevel::Error, "cannot end the analysis of series " + completion.first + ": " + error.what());
         std::lock_guard<std::mutex> lock(mutex_);
         running_.erase(completion.first);
       }
@@ -402,20 +405,35 @@ namespace spinemet
   {
     RunningAnalysis& entry = running_.at(series);
     const AnalysisRecord& record = entry.record;
+    const ClaimHolder holder = holderOf(record);
     const std::shared_ptr<AnalysisProgress> progress = entry.progress;
+    // This node stalled past its lease and the series was claimed again: that claim's end counts,
+    // not this one's (docs/scale-out.md).
+    auto takenOver = [&] {
+      const std::string message = "the series was claimed again while this node analysed it (a stall longer "
+                                  "than LeaseSeconds); this node's end of it is not recorded";
+      host_.log(LogLevel::Warning, "analysis of series " + series + ": " + message);
+      progress->end(AnalysisEnd::Interrupted, message);
+    };
     std::optional<AnalysisError> error = std::move(outcome.error);
     if (!error)
     {
       try
       {
-        FinishedAnalysis finished = analyser_.store(record, *entry.source, outcome, *progress, entry.start);
-        holdIfAsked("before-done", series);
-        queue_.finish(series, finished);
-        publishAnalysisMetrics(finished.seconds, finished.slices, true);
-        orthanc::logInfo("series " + series + " analysed in " + std::to_string(finished.seconds) + " s (" +
-                         std::to_string(finished.slices) + " slices, " + std::to_string(finished.outputs.size()) +
-                         " outputs stored)");
-        progress->end(AnalysisEnd::Done, "");
+        FinishedAnalysis finished = store(entry, outcome);
+        host_.reached("before-done", series);
+        if (!queue_.finish(series, holder, finished))
+        {
+          takenOver();
+        }
+        else
+        {
+          host_.publishAnalysisFigures(finished.seconds, finished.slices, true);
+          host_.log(LogLevel::Info, "series " + series + " analysed in " + std::to_string(finished.seconds) +
+                    " s (" + std::to_string(finished.slices) + " slices, " +
+                    std::to_string(finished.outputs.size()) + " outputs stored)");
+          progress->end(AnalysisEnd::Done, "");
+        }
       }
       catch (...)
       {
@@ -430,27 +448,42 @@ namespace spinemet
         if (progress->shutdownRequested())
         {
           // Left Running in the queue: the next start of Orthanc queues it again.
-          orthanc::logWarning("analysis of series " + series +
-                              " interrupted by Orthanc's shutdown; it runs again on the next start");
+          host_.log(LogLevel::Warning, "analysis of series " + series +
+                    " interrupted by Orthanc's shutdown; it runs again on the next start");
           progress->end(AnalysisEnd::Interrupted, "Orthanc is stopping");
         }
         else if (progress->cancelRequested())
         {
-          queue_.end(series, record.wanted, AnalysisError("cancelled", "cancelled by a user"));
-          orthanc::logInfo("analysis of series " + series + " cancelled");
-          progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
+          if (!queue_.end(series, record.wanted, holder, AnalysisError("cancelled", "cancelled by a user")))
+          {
+            takenOver();
+          }
+          else
+          {
+            host_.log(LogLevel::Info, "analysis of series " + series + " cancelled");
+            progress->end(AnalysisEnd::Cancelled, "cancelled by a user");
+          }
         }
         else if (progress->timedOut())
         {
           const std::string message = progress->timeoutMessage();
-          queue_.end(series, record.wanted, AnalysisError("timeout", message));
-          orthanc::logError("analysis of series " + series + " failed [timeout]: " + message);
-          progress->end(AnalysisEnd::Failed, "[timeout] " + message);
+          if (!queue_.end(series, record.wanted, holder, AnalysisError("timeout", message)))
+          {
+            takenOver();
+          }
+          else
+          {
+            host_.log(LogLevel::Error, "analysis of series " + series + " failed [timeout]: " + message);
+            progress->end(AnalysisEnd::Failed, "[timeout] " + message);
+          }
+        }
+        else if (!queue_.end(series, record.wanted, holder, *error))
+        {
+          takenOver();
         }
         else
         {
-          queue_.end(series, record.wanted, *error);
-          publishAnalysisMetrics(0, 0, false);
+          host_.publishAnalysisFigures(0, 0, false);
           std::optional<AnalysisRecord> after = queue_.find(series);
           if (after && after->state == AnalysisState::Queued && after->retries > record.retries)
           {
@@ -460,24 +493,50 @@ namespace spinemet
               std::to_string(after->retries) + " (attempt " + std::to_string(record.attempts + 1) + " of " +
               std::to_string(configuration_.maximumAttempts) + ") in " +
               std::to_string(static_cast<long>(wait + 0.5)) + " s";
-            orthanc::logWarning("analysis of series " + series + " failed for now: " + message);
+            host_.log(LogLevel::Warning, "analysis of series " + series + " failed for now: " + message);
             progress->end(AnalysisEnd::Failed, message);
           }
           else
           {
-            orthanc::logError("analysis of series " + series + " failed [" + error->code() + "]: " + error->what());
+            host_.log(LogLevel::Error, "analysis of series " + series + " failed [" + error->code() + "]: " +
+                      error->what());
             progress->end(endOf(*error), "[" + error->code() + "] " + error->what());
           }
         }
       }
       catch (const std::exception& failure)
       {
-        orthanc::logError("cannot record the end of the analysis of series " + series + ": " + failure.what());
+        host_.log(LogLevel::Error, "cannot record the end of the analysis of series " + series + ": " +
+                  failure.what());
         progress->end(AnalysisEnd::Failed, error->what());
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);
     running_.erase(series);
+  }
+
+  FinishedAnalysis Dispatcher::store(const RunningAnalysis& entry, const AnalysisOutcome& outcome)
+  {
+    AnalysisProgress& progress = *entry.progress;
+    if (progress.shouldStop())
+    {
+      throw AnalysisError("cancelled", "the analysis was stopped before its outputs were stored");
+    }
+    progress.report({Stage::Write, 0.0});
+    static const Series noSeries;
+    std::vector<std::string> outputs = host_.storeOutputs(entry.record, outcome.result,
+                                                          outcome.series ? *outcome.series : noSeries,
+                                                          [&progress] { return progress.shouldStop(); });
+    const AnalysisProgress::Clock::time_point end = AnalysisProgress::Clock::now();
+
+    FinishedAnalysis finished;
+    finished.claimed = entry.record.wanted;
+    finished.analysed = {instancesFingerprint(entry.instances.instanceIds), entry.record.wanted.modelVersion};
+    finished.outputs = std::move(outputs);
+    finished.seconds = std::chrono::duration<double>(end - entry.start).count();
+    finished.slices = outcome.result.geometry.slices;
+    finished.stageSeconds = progress.stageSeconds(entry.start, end);
+    return finished;
   }
 
   void Dispatcher::finishShutdown()

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "AnalysisHost.h"
 #include "AnalysisProgress.h"
 #include "AnalysisQueue.h"
-#include "ChangeListener.h"
 #include "Configuration.h"
-#include "SeriesAnalyser.h"
 #include "worker/Worker.h"
 
 #include <condition_variable>
@@ -25,11 +24,14 @@ namespace spinemet
   // trySubmit (never waiting: at most VolumesInFlight analyses, each mirrored by an Orthanc job),
   // and, called back by the Worker when a series is classified, stores its outputs and records
   // how it ended in the queue. No thread per analysis, no polling of one.
+  //
+  // Orthanc-free: what it needs from Orthanc (the change log, a series' instances, storing the
+  // outputs, the job list, metrics, logging) goes through AnalysisHost.
   class Dispatcher
   {
   public:
-    Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, ChangeListener& listener,
-               SeriesAnalyser& analyser, std::shared_ptr<Engine> engine);
+    Dispatcher(const PluginConfiguration& configuration, AnalysisQueue& queue, AnalysisHost& host,
+               std::shared_ptr<Engine> engine);
     ~Dispatcher();
 
     void start();
@@ -49,7 +51,7 @@ namespace spinemet
     {
       AnalysisRecord record;
       std::shared_ptr<AnalysisProgress> progress;
-      std::shared_ptr<const OrthancSliceSource> source;
+      HostSeries instances;
       AnalysisProgress::Clock::time_point start;
       std::optional<AnalysisRequest> waitingForSlot;   // refused by trySubmit: tried again on wake-up
     };
@@ -65,11 +67,11 @@ namespace spinemet
     void handleCompletions();
     void complete(const std::string& series, AnalysisOutcome outcome);
     void finishShutdown();
+    FinishedAnalysis store(const RunningAnalysis& entry, const AnalysisOutcome& outcome);
 
     const PluginConfiguration& configuration_;
     AnalysisQueue& queue_;
-    ChangeListener& listener_;
-    SeriesAnalyser& analyser_;
+    AnalysisHost& host_;
     void heartbeat();                                 // the lease thread's loop
 
     const std::string node_;                          // this node's name in the queue (NodeName)

@@ -19,9 +19,8 @@ namespace spinemet
     }
   }
 
-  void publishQueueMetrics(AnalysisQueue& queue, size_t runningOnThisNode)
+  void publishQueueMetrics(std::map<AnalysisState, uint64_t> counts, size_t runningOnThisNode)
   {
-    std::map<AnalysisState, uint64_t> counts = queue.countByState();
     set("spinemet_queue_depth", static_cast<double>(counts[AnalysisState::Queued] + counts[AnalysisState::Running]));
     set("spinemet_analyses_done", static_cast<double>(counts[AnalysisState::Done]));
     set("spinemet_analyses_failed", static_cast<double>(counts[AnalysisState::Failed]));

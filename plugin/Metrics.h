@@ -3,6 +3,9 @@
 
 #include "AnalysisQueue.h"
 
+#include <cstdint>
+#include <map>
+
 namespace spinemet
 {
   // SpineMet's figures in Orthanc's Prometheus endpoint (/tools/metrics-prometheus). The queue's
@@ -16,6 +19,6 @@ namespace spinemet
   //   spinemet_node_failed                 analyses that failed on this node since it started
   //   spinemet_analysis_seconds            duration of this node's last finished analysis
   //   spinemet_slices_per_second           slices of this node's last finished analysis per second
-  void publishQueueMetrics(AnalysisQueue& queue, size_t runningOnThisNode);
+  void publishQueueMetrics(std::map<AnalysisState, uint64_t> counts, size_t runningOnThisNode);
   void publishAnalysisMetrics(double seconds, uint64_t slices, bool succeeded);
 }

@@ -268,72 +268,37 @@ namespace spinemet
                               " ON CONFLICT(series) DO NOTHING", {request.series, request.study});
     const bool isNew = inserted.changed() > 0;
     std::optional<AnalysisRecord> existing = findLocked(request.series, true);
+    const EnqueueDecision decision = decideEnqueue(isNew ? std::nullopt : existing, request);
 
-    EnqueueOutcome outcome;
-    bool requeue;
-    if (isNew)
+    switch (decision.write)
     {
-      outcome = EnqueueOutcome::Queued;
-      requeue = true;
-    }
-    else if (existing->state == AnalysisState::Queued)
-    {
-      outcome = EnqueueOutcome::Updated;
-      requeue = false;
-    }
-    else if (existing->state == AnalysisState::Running)
-    {
-      // finish() compares the wanted key with the claimed one and queues the series again.
-      bool same = existing->wanted.fingerprint == request.key.fingerprint &&
-                  existing->wanted.modelVersion == request.key.modelVersion;
-      outcome = same && !request.force ? EnqueueOutcome::UpToDate : EnqueueOutcome::Pending;
-      if (request.force)
-      {
-        execute("UPDATE spinemet_analyses SET wantedFingerprint = '' WHERE series = $1", {request.series});
-      }
-      else if (!same)
-      {
+      case EnqueueDecision::Write::QueueAfresh:
+        execute(std::string("UPDATE spinemet_analyses SET study = $1, wantedFingerprint = $2, wantedModel = $3,"
+                " trigger = $4, state = 'queued', errorCode = '', message = '', node = '', attempts = 0,"
+                " queuedAt = ") + SERVER_NOW + ", grownAt = 0, retries = 0, lastFailure = '', retryAt = 0,"
+                " leaseUntil = 0 WHERE series = $5",
+                {request.study, request.key.fingerprint, request.key.modelVersion, request.trigger, request.series});
+        break;
+      case EnqueueDecision::Write::UpdateWaiting:
+        execute("UPDATE spinemet_analyses SET study = $1, wantedFingerprint = $2, wantedModel = $3, trigger = $4"
+                " WHERE series = $5",
+                {request.study, request.key.fingerprint, request.key.modelVersion, request.trigger, request.series});
+        break;
+      case EnqueueDecision::Write::SetWantedKey:
         execute("UPDATE spinemet_analyses SET wantedFingerprint = $1, wantedModel = $2 WHERE series = $3",
                 {request.key.fingerprint, request.key.modelVersion, request.series});
-      }
-      transaction.commit();
-      return outcome;
-    }
-    else
-    {
-      bool covered = existing->state != AnalysisState::Receiving &&
-                     existing->state != AnalysisState::Skipped &&
-                     existing->state != AnalysisState::Cancelled &&
-                     existing->wanted.fingerprint == request.key.fingerprint &&
-                     existing->wanted.modelVersion == request.key.modelVersion;
-      if (covered && !request.force)
-      {
-        // Nothing to analyse; the series was looked at, so it no longer counts as grown.
+        break;
+      case EnqueueDecision::Write::ForgetWantedKey:
+        execute("UPDATE spinemet_analyses SET wantedFingerprint = '' WHERE series = $1", {request.series});
+        break;
+      case EnqueueDecision::Write::ClearGrown:
         execute("UPDATE spinemet_analyses SET grownAt = 0 WHERE series = $1 AND grownAt != 0", {request.series});
-        transaction.commit();
-        return EnqueueOutcome::UpToDate;
-      }
-      outcome = EnqueueOutcome::Queued;
-      requeue = true;
-    }
-
-    if (requeue)
-    {
-      execute(std::string("UPDATE spinemet_analyses SET study = $1, wantedFingerprint = $2, wantedModel = $3,"
-              " trigger = $4, state = 'queued', errorCode = '', message = '', node = '', attempts = 0,"
-              " queuedAt = ") + SERVER_NOW + ", grownAt = 0, retries = 0, lastFailure = '', retryAt = 0,"
-              " leaseUntil = 0 WHERE series = $5",
-              {request.study, request.key.fingerprint, request.key.modelVersion, request.trigger, request.series});
-    }
-    else
-    {
-      // Still waiting: it keeps its place in the queue and covers the newest instances.
-      execute("UPDATE spinemet_analyses SET study = $1, wantedFingerprint = $2, wantedModel = $3, trigger = $4"
-              " WHERE series = $5",
-              {request.study, request.key.fingerprint, request.key.modelVersion, request.trigger, request.series});
+        break;
+      case EnqueueDecision::Write::Nothing:
+        break;
     }
     transaction.commit();
-    return outcome;
+    return decision.outcome;
   }
 
   void PostgresAnalysisQueue::noteReceiving(const std::string& series, double notedAt)
@@ -405,7 +370,7 @@ namespace spinemet
                    {number(policy_.leaseSeconds), node}).changed();
   }
 
-  void PostgresAnalysisQueue::finish(const std::string& series, const FinishedAnalysis& finished)
+  bool PostgresAnalysisQueue::finish(const std::string& series, const ClaimHolder& holder, const FinishedAnalysis& finished)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -413,6 +378,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     // As SqliteAnalysisQueue::finish: queued again only when the wanted key changed while it ran.
     bool changedWhileRunning = existing->wanted.fingerprint != finished.claimed.fingerprint ||
@@ -428,9 +397,11 @@ namespace spinemet
              number(finished.seconds), std::to_string(finished.slices), joinStages(finished.stageSeconds),
              wanted.fingerprint, wanted.modelVersion, series});
     transaction.commit();
+    return true;
   }
 
-  void PostgresAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
+  bool PostgresAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const ClaimHolder& holder,
+                               const AnalysisError& reason)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -438,6 +409,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     const double time = execute(std::string("SELECT ") + SERVER_NOW).real(0, 0);
     const QueueEnd decision = decideEnd(*existing, claimed, reason, policy_, time);
@@ -451,6 +426,7 @@ namespace spinemet
              decision.lastFailure, number(decision.retryAt), std::to_string(decision.attempts),
              decision.requeued ? "true" : "false", number(time), queued ? "true" : "false", series});
     transaction.commit();
+    return true;
   }
 
   bool PostgresAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)

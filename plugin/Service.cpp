@@ -95,8 +95,8 @@ namespace spinemet
     }
 
     listener_ = std::make_unique<ChangeListener>(configuration_, *queue_, modelVersion());
-    analyser_ = std::make_unique<SeriesAnalyser>(configuration_);
-    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *listener_, *analyser_, engine_);
+    host_ = std::make_unique<OrthancAnalysisHost>(configuration_, *listener_);
+    dispatcher_ = std::make_unique<Dispatcher>(configuration_, *queue_, *host_, engine_);
     orthanc::logWarning("model " + modelVersion() + " loaded from " + configuration_.modelPath +
                         ", LibTorch device " + deviceName() + ", queue " + queueDescription_ +
                         ", node " + configuration_.nodeName + " (" + toString(configuration_.nodeRole) + ")");

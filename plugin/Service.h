@@ -9,7 +9,7 @@
 #include "ChangeListener.h"
 #include "Configuration.h"
 #include "Dispatcher.h"
-#include "SeriesAnalyser.h"
+#include "OrthancAnalysisHost.h"
 
 #include <json/value.h>
 
@@ -56,7 +56,7 @@ namespace spinemet
     std::unique_ptr<AnalysisQueue> queue_;
     std::string queueDescription_;          // the file, or the PostgreSQL server and database
     std::unique_ptr<ChangeListener> listener_;
-    std::unique_ptr<SeriesAnalyser> analyser_;
+    std::unique_ptr<OrthancAnalysisHost> host_;
     std::unique_ptr<Dispatcher> dispatcher_;
   };
 }

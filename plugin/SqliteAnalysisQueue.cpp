@@ -231,78 +231,56 @@ namespace spinemet
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
     std::optional<AnalysisRecord> existing = findLocked(request.series);
-
-    EnqueueOutcome outcome;
-    bool requeue;
+    const EnqueueDecision decision = decideEnqueue(existing, request);
     if (!existing)
     {
       Statement insert(db_, "INSERT INTO analyses(series, study, state) VALUES(?, ?, 'queued')");
       insert.bind(1, request.series).bind(2, request.study).step();
-      outcome = EnqueueOutcome::Queued;
-      requeue = true;
     }
-    else if (existing->state == AnalysisState::Queued)
+
+    switch (decision.write)
     {
-      outcome = EnqueueOutcome::Updated;
-      requeue = false;
-    }
-    else if (existing->state == AnalysisState::Running)
-    {
-      // finish() compares the wanted key with the analysed one and queues the series again.
-      bool same = existing->wanted.fingerprint == request.key.fingerprint &&
-                  existing->wanted.modelVersion == request.key.modelVersion;
-      outcome = same && !request.force ? EnqueueOutcome::UpToDate : EnqueueOutcome::Pending;
-      if (request.force)
+      case EnqueueDecision::Write::QueueAfresh:
       {
-        Statement reset(db_, "UPDATE analyses SET wantedFingerprint = '' WHERE series = ?");
-        reset.bind(1, request.series).step();
+        Statement update(db_,
+          "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ?, state = 'queued',"
+          " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ?, grownAt = 0, retries = 0,"
+          " lastFailure = '', retryAt = 0, leaseUntil = 0 WHERE series = ?");
+        update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
+              .bind(4, request.trigger).bindDouble(5, now()).bind(6, request.series).step();
+        break;
       }
-      else if (!same)
+      case EnqueueDecision::Write::UpdateWaiting:
+      {
+        Statement update(db_,
+          "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ? WHERE series = ?");
+        update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
+              .bind(4, request.trigger).bind(5, request.series).step();
+        break;
+      }
+      case EnqueueDecision::Write::SetWantedKey:
       {
         Statement update(db_, "UPDATE analyses SET wantedFingerprint = ?, wantedModel = ? WHERE series = ?");
         update.bind(1, request.key.fingerprint).bind(2, request.key.modelVersion).bind(3, request.series).step();
+        break;
       }
-      transaction.commit();
-      return outcome;
-    }
-    else
-    {
-      bool covered = existing->state != AnalysisState::Receiving &&
-                     existing->state != AnalysisState::Skipped &&
-                     existing->state != AnalysisState::Cancelled &&
-                     existing->wanted.fingerprint == request.key.fingerprint &&
-                     existing->wanted.modelVersion == request.key.modelVersion;
-      if (covered && !request.force)
+      case EnqueueDecision::Write::ForgetWantedKey:
       {
-        // Nothing to analyse; the series was looked at, so it no longer counts as grown.
+        Statement reset(db_, "UPDATE analyses SET wantedFingerprint = '' WHERE series = ?");
+        reset.bind(1, request.series).step();
+        break;
+      }
+      case EnqueueDecision::Write::ClearGrown:
+      {
         Statement clear(db_, "UPDATE analyses SET grownAt = 0 WHERE series = ? AND grownAt != 0");
         clear.bind(1, request.series).step();
-        transaction.commit();
-        return EnqueueOutcome::UpToDate;
+        break;
       }
-      outcome = EnqueueOutcome::Queued;
-      requeue = true;
-    }
-
-    if (requeue)
-    {
-      Statement update(db_,
-        "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ?, state = 'queued',"
-        " errorCode = '', message = '', node = '', attempts = 0, queuedAt = ?, grownAt = 0, retries = 0,"
-        " lastFailure = '', retryAt = 0, leaseUntil = 0 WHERE series = ?");
-      update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
-            .bind(4, request.trigger).bindDouble(5, now()).bind(6, request.series).step();
-    }
-    else
-    {
-      // Still waiting: it keeps its place in the queue and covers the newest instances.
-      Statement update(db_,
-        "UPDATE analyses SET study = ?, wantedFingerprint = ?, wantedModel = ?, trigger = ? WHERE series = ?");
-      update.bind(1, request.study).bind(2, request.key.fingerprint).bind(3, request.key.modelVersion)
-            .bind(4, request.trigger).bind(5, request.series).step();
+      case EnqueueDecision::Write::Nothing:
+        break;
     }
     transaction.commit();
-    return outcome;
+    return decision.outcome;
   }
 
   void SqliteAnalysisQueue::noteReceiving(const std::string& series, double notedAt)
@@ -380,7 +358,7 @@ namespace spinemet
     return static_cast<size_t>(sqlite3_changes(db_));
   }
 
-  void SqliteAnalysisQueue::finish(const std::string& series, const FinishedAnalysis& finished)
+  bool SqliteAnalysisQueue::finish(const std::string& series, const ClaimHolder& holder, const FinishedAnalysis& finished)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -388,6 +366,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     // Queued again only when the wanted key changed while the analysis ran (the series grew, a new
     // model, a manual request). Comparing with the analysed key instead would loop forever on a
@@ -409,9 +391,11 @@ namespace spinemet
           .bindDouble(9, time).bind(10, joinStages(finished.stageSeconds))
           .bind(11, wanted.fingerprint).bind(12, wanted.modelVersion).bind(13, series).step();
     transaction.commit();
+    return true;
   }
 
-  void SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
+  bool SqliteAnalysisQueue::end(const std::string& series, const AnalysisKey& claimed, const ClaimHolder& holder,
+                               const AnalysisError& reason)
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Transaction transaction(*this);
@@ -419,6 +403,10 @@ namespace spinemet
     if (!existing)
     {
       throw std::runtime_error("the queue has no analysis of series " + series);
+    }
+    if (!holdsClaim(*existing, holder))
+    {
+      return false;          // taken over once its lease ran out: the new claim's end counts
     }
     const double time = now();
     const QueueEnd decision = decideEnd(*existing, claimed, reason, policy_, time);
@@ -435,6 +423,7 @@ namespace spinemet
           .bind(10, static_cast<int64_t>(queued)).bindDouble(11, time)
           .bind(12, static_cast<int64_t>(queued)).bind(13, series).step();
     transaction.commit();
+    return true;
   }
 
   bool SqliteAnalysisQueue::cancelQueued(const std::string& series, const std::string& message)

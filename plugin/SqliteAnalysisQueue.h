@@ -30,8 +30,9 @@ namespace spinemet
               const std::string& code, const std::string& message) override;
     std::optional<AnalysisRecord> claim(const std::string& node) override;
     size_t renewLeases(const std::string& node) override;
-    void finish(const std::string& series, const FinishedAnalysis& finished) override;
-    void end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason) override;
+    bool finish(const std::string& series, const ClaimHolder& holder, const FinishedAnalysis& finished) override;
+    bool end(const std::string& series, const AnalysisKey& claimed, const ClaimHolder& holder,
+             const AnalysisError& reason) override;
     bool cancelQueued(const std::string& series, const std::string& message) override;
     size_t requeueInterrupted(const std::string& node) override;
     std::optional<AnalysisRecord> find(const std::string& series) override;

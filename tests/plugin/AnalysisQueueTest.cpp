@@ -92,9 +92,33 @@ namespace spinemet
         return finished;
       }
 
+      // claim() as the dispatcher does it: the claim is remembered, and finish() and end() below
+      // present it, as the dispatcher presents its own.
+      std::optional<AnalysisRecord> claim(const std::string& node)
+      {
+        std::optional<AnalysisRecord> claimed = queue_->claim(node);
+        if (claimed) claims_[claimed->series] = holderOf(*claimed);
+        return claimed;
+      }
+
+      bool finish(const std::string& series, const FinishedAnalysis& finished)
+      {
+        const bool recorded = queue_->finish(series, claims_.at(series), finished);
+        EXPECT_TRUE(recorded) << "the test's own claim of " << series << " is refused";
+        return recorded;
+      }
+
+      bool end(const std::string& series, const AnalysisKey& claimed, const AnalysisError& reason)
+      {
+        const bool recorded = queue_->end(series, claimed, claims_.at(series), reason);
+        EXPECT_TRUE(recorded) << "the test's own claim of " << series << " is refused";
+        return recorded;
+      }
+
       std::filesystem::path path_;
       std::string connection_;
       std::unique_ptr<AnalysisQueue> queue_;
+      std::map<std::string, ClaimHolder> claims_;
     };
   }
 
@@ -106,22 +130,22 @@ namespace spinemet
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::Queued);
     EXPECT_EQ(queue_->enqueue(request("b", "f2")), EnqueueOutcome::Queued);
 
-    std::optional<AnalysisRecord> first = queue_->claim("local");
-    std::optional<AnalysisRecord> second = queue_->claim("local");
+    std::optional<AnalysisRecord> first = claim("local");
+    std::optional<AnalysisRecord> second = claim("local");
     ASSERT_TRUE(first && second);
     EXPECT_EQ(first->series, "a");
     EXPECT_EQ(second->series, "b");
     EXPECT_EQ(first->state, AnalysisState::Running);
     EXPECT_EQ(first->attempts, 1);
     EXPECT_EQ(first->wanted.fingerprint, "f1");
-    EXPECT_FALSE(queue_->claim("local"));
+    EXPECT_FALSE(claim("local"));
   }
 
   TEST_P(AnalysisQueueTest, FinishedAnalysisKeepsItsOutputsAndFigures)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
-    queue_->finish("a", finished("f1"));
+    claim("local");
+    finish("a", finished("f1"));
 
     std::optional<AnalysisRecord> record = queue_->find("a");
     ASSERT_TRUE(record);
@@ -138,26 +162,26 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, SameInstancesAndModelAreNotAnalysedAgain)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
-    queue_->finish("a", finished("f1"));
+    claim("local");
+    finish("a", finished("f1"));
 
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::UpToDate);
-    EXPECT_FALSE(queue_->claim("local"));
+    EXPECT_FALSE(claim("local"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Done);
   }
 
   TEST_P(AnalysisQueueTest, GrownSeriesOrNewModelIsAnalysedAgainKeepingOldOutputsToReplace)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
-    queue_->finish("a", finished("f1"));
+    claim("local");
+    finish("a", finished("f1"));
 
     EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Queued);
-    std::optional<AnalysisRecord> regrown = queue_->claim("local");
+    std::optional<AnalysisRecord> regrown = claim("local");
     ASSERT_TRUE(regrown);
     EXPECT_EQ(regrown->wanted.fingerprint, "f2");
     EXPECT_EQ(regrown->outputs, (std::vector<std::string>{"sr-1", "sc-1"}));   // to be replaced
-    queue_->finish("a", finished("f2", "demo 1", {"sr-2"}));
+    finish("a", finished("f2", "demo 1", {"sr-2"}));
     EXPECT_EQ(queue_->find("a")->outputs, std::vector<std::string>{"sr-2"});
 
     EXPECT_EQ(queue_->enqueue(request("a", "f2", "demo 2")), EnqueueOutcome::Queued);
@@ -166,12 +190,12 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, SeriesThatGrowsWhileRunningRunsAgainAfterwards)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
+    claim("local");
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::UpToDate);
     EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Pending);
-    queue_->finish("a", finished("f1"));
+    finish("a", finished("f1"));
 
-    std::optional<AnalysisRecord> again = queue_->claim("local");
+    std::optional<AnalysisRecord> again = claim("local");
     ASSERT_TRUE(again);
     EXPECT_EQ(again->wanted.fingerprint, "f2");
     EXPECT_EQ(again->analysed.fingerprint, "f1");
@@ -180,29 +204,29 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, ManualRequestWhileRunningRunsOnceMoreNotForever)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
+    claim("local");
     EnqueueRequest manual = request("a", "f1");
     manual.force = true;
     EXPECT_EQ(queue_->enqueue(manual), EnqueueOutcome::Pending);
-    queue_->finish("a", finished("f1"));
+    finish("a", finished("f1"));
 
-    std::optional<AnalysisRecord> again = queue_->claim("local");
+    std::optional<AnalysisRecord> again = claim("local");
     ASSERT_TRUE(again) << "the manual request runs after the running analysis";
     FinishedAnalysis second = finished("f1");
     second.claimed = again->wanted;
-    queue_->finish("a", second);
-    EXPECT_FALSE(queue_->claim("local")) << "and then the series is done, not queued again";
+    finish("a", second);
+    EXPECT_FALSE(claim("local")) << "and then the series is done, not queued again";
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::UpToDate);
   }
 
   TEST_P(AnalysisQueueTest, InstanceDeletedDuringTheAnalysisDoesNotLoop)
   {
     queue_->enqueue(request("a", "f-with-x"));
-    std::optional<AnalysisRecord> claimed = queue_->claim("local");
+    std::optional<AnalysisRecord> claimed = claim("local");
     FinishedAnalysis done = finished("f-without-x");
     done.claimed = claimed->wanted;
-    queue_->finish("a", done);
-    EXPECT_FALSE(queue_->claim("local"));
+    finish("a", done);
+    EXPECT_FALSE(claim("local"));
     EXPECT_EQ(queue_->enqueue(request("a", "f-without-x")), EnqueueOutcome::UpToDate);
   }
 
@@ -212,7 +236,7 @@ namespace spinemet
     queue_->enqueue(request("b", "g1"));
     EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Updated);
     EXPECT_EQ(queue_->countByState()[AnalysisState::Queued], 2u);
-    std::optional<AnalysisRecord> first = queue_->claim("local");
+    std::optional<AnalysisRecord> first = claim("local");
     EXPECT_EQ(first->series, "a");
     EXPECT_EQ(first->wanted.fingerprint, "f2");
   }
@@ -220,20 +244,20 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, ForcedRequestAnalysesAnUpToDateSeries)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
-    queue_->finish("a", finished("f1"));
+    claim("local");
+    finish("a", finished("f1"));
     EnqueueRequest manual = request("a", "f1");
     manual.force = true;
     manual.trigger = "manual";
     EXPECT_EQ(queue_->enqueue(manual), EnqueueOutcome::Queued);
-    EXPECT_EQ(queue_->claim("local")->trigger, "manual");
+    EXPECT_EQ(claim("local")->trigger, "manual");
   }
 
   TEST_P(AnalysisQueueTest, QueuedAndRunningAnalysesSurviveARestartAndRunOnce)
   {
     queue_->enqueue(request("running", "f1"));
     queue_->enqueue(request("queued", "f2"));
-    queue_->claim("local");
+    claim("local");
     queue_->setLastChange(42);
 
     reopen();   // as after kill -9: nothing was closed cleanly
@@ -242,19 +266,19 @@ namespace spinemet
     EXPECT_EQ(queue_->requeueInterrupted("local"), 1u);
     EXPECT_EQ(queue_->requeueInterrupted("local"), 0u);
 
-    std::optional<AnalysisRecord> first = queue_->claim("local");
-    std::optional<AnalysisRecord> second = queue_->claim("local");
+    std::optional<AnalysisRecord> first = claim("local");
+    std::optional<AnalysisRecord> second = claim("local");
     ASSERT_TRUE(first && second);
     EXPECT_EQ(first->series, "running");
     EXPECT_EQ(first->attempts, 2);             // restarts count towards MaximumAttempts
     EXPECT_EQ(second->series, "queued");
-    EXPECT_FALSE(queue_->claim("local"));
+    EXPECT_FALSE(claim("local"));
   }
 
   TEST_P(AnalysisQueueTest, OtherNodesRunningAnalysesAreLeftAlone)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("node-1");
+    claim("node-1");
     EXPECT_EQ(queue_->requeueInterrupted("node-2"), 0u);
     EXPECT_EQ(queue_->find("a")->node, "node-1");
   }
@@ -262,8 +286,8 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, FailureKeepsItsReasonAndIsNotRetriedForTheSameKey)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
-    queue_->end("a", {"f1", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 40 slices"));
+    claim("local");
+    end("a", {"f1", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 40 slices"));
     std::optional<AnalysisRecord> failed = queue_->find("a");
     EXPECT_EQ(failed->state, AnalysisState::Failed);
     EXPECT_EQ(failed->errorCode, "no-spine");
@@ -278,18 +302,18 @@ namespace spinemet
     queue_->skip("mr", "s", "not-ct", "Modality is \"MR\"");
     EXPECT_EQ(queue_->find("mr")->state, AnalysisState::Skipped);
     EXPECT_EQ(queue_->find("mr")->errorCode, "not-ct");
-    EXPECT_FALSE(queue_->claim("local"));
+    EXPECT_FALSE(claim("local"));
 
     queue_->enqueue(request("a", "f1"));
     EXPECT_TRUE(queue_->cancelQueued("a", "cancelled while queued"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Cancelled);
     EXPECT_FALSE(queue_->cancelQueued("a", "again"));
-    EXPECT_FALSE(queue_->claim("local"));
+    EXPECT_FALSE(claim("local"));
     EXPECT_EQ(queue_->enqueue(request("a", "f1")), EnqueueOutcome::Queued);
 
-    queue_->claim("local");
+    claim("local");
     EXPECT_FALSE(queue_->cancelQueued("a", "running: the dispatcher cancels the run itself"));
-    queue_->end("a", {"f1", "demo 1"}, AnalysisError("cancelled", "cancelled by a user"));
+    end("a", {"f1", "demo 1"}, AnalysisError("cancelled", "cancelled by a user"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Cancelled);
   }
 
@@ -312,21 +336,21 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, RunThatFailsOrIsCancelledWhileTheSeriesGrewLeavesTheGrownSeriesQueued)
   {
     queue_->enqueue(request("a", "f1"));
-    queue_->claim("local");
+    claim("local");
     EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Pending);
-    queue_->end("a", {"f1", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 10 slices"));
+    end("a", {"f1", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 10 slices"));
     std::optional<AnalysisRecord> record = queue_->find("a");
     EXPECT_EQ(record->state, AnalysisState::Queued);
     EXPECT_EQ(record->wanted.fingerprint, "f2");
     EXPECT_EQ(record->errorCode, "");
 
-    queue_->claim("local");
+    claim("local");
     EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::Pending);
-    queue_->end("a", {"f2", "demo 1"}, AnalysisError("cancelled", "cancelled by a user"));
+    end("a", {"f2", "demo 1"}, AnalysisError("cancelled", "cancelled by a user"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Queued);
 
-    queue_->claim("local");
-    queue_->end("a", {"f3", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 30 slices"));
+    claim("local");
+    end("a", {"f3", "demo 1"}, AnalysisError("no-spine", "no vertebra found in 30 slices"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Failed);
     EXPECT_EQ(queue_->enqueue(request("a", "f3")), EnqueueOutcome::UpToDate);
   }
@@ -335,7 +359,7 @@ namespace spinemet
   {
     queue_->enqueue(request("a", "f1"));
     queue_->enqueue(request("b", "f2"));
-    queue_->claim("local");
+    claim("local");
     EXPECT_EQ(queue_->listStudy("study-of-a").size(), 1u);
     EXPECT_EQ(queue_->listStates({AnalysisState::Queued, AnalysisState::Running}, 10).size(), 2u);
     EXPECT_EQ(queue_->listStates({AnalysisState::Done}, 10).size(), 0u);
@@ -361,8 +385,8 @@ namespace spinemet
   TEST_P(AnalysisQueueTest, SeriesThatGrewAfterItsAnalysisIsFoundAgainAfterARestart)
   {
     queue_->enqueue(request("done-grows", "f1"));
-    queue_->claim("local");
-    queue_->finish("done-grows", finished("f1"));
+    claim("local");
+    finish("done-grows", finished("f1"));
     queue_->skip("skipped-grows", "study", "too-few-slices", "2 instances");
     queue_->enqueue(request("queued", "f3"));
     queue_->noteGrown("done-grows", 100);
@@ -379,8 +403,9 @@ namespace spinemet
     EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
 
     // an instance that came back (same fingerprint): looked at, up to date, no longer grown
-    queue_->claim("local");
-    queue_->finish("done-grows", finished("f2"));
+    ASSERT_EQ(claim("local")->series, "queued");       // queued first
+    ASSERT_EQ(claim("local")->series, "done-grows");
+    ASSERT_TRUE(finish("done-grows", finished("f2")));
     queue_->noteGrown("done-grows", 200);
     EXPECT_EQ(queue_->enqueue(request("done-grows", "f2")), EnqueueOutcome::UpToDate);
     EXPECT_TRUE(queue_->receivingBefore(1e12).empty());
@@ -395,11 +420,11 @@ namespace spinemet
     queue_->enqueue(request("a", "f1"));
     for (int attempt = 1; attempt <= 3; attempt++)
     {
-      std::optional<AnalysisRecord> claimed = queue_->claim("node-1");
+      std::optional<AnalysisRecord> claimed = claim("node-1");
       ASSERT_TRUE(claimed) << "attempt " << attempt;
       EXPECT_EQ(claimed->attempts, attempt);
       EXPECT_EQ(claimed->retries, attempt - 1);
-      queue_->end("a", claimed->wanted, AnalysisError("fetch", "Orthanc answered 503 for slice " +
+      end("a", claimed->wanted, AnalysisError("fetch", "Orthanc answered 503 for slice " +
                                                       std::to_string(attempt)));
       std::optional<AnalysisRecord> after = queue_->find("a");
       if (attempt < 3)
@@ -416,7 +441,7 @@ namespace spinemet
     EXPECT_EQ(failed->errorCode, "fetch");
     EXPECT_NE(failed->message.find("attempt 3 of 3"), std::string::npos) << failed->message;
     EXPECT_EQ(failed->retries, 2);
-    EXPECT_FALSE(queue_->claim("node-1"));
+    EXPECT_FALSE(claim("node-1"));
     // A new key is a new analysis with its own attempts.
     EXPECT_EQ(queue_->enqueue(request("a", "f2")), EnqueueOutcome::Queued);
     EXPECT_EQ(queue_->find("a")->retries, 0);
@@ -430,21 +455,21 @@ namespace spinemet
     reopen(policy);
     queue_->enqueue(request("a", "f1"));
     queue_->enqueue(request("b", "f2"));
-    std::optional<AnalysisRecord> claimed = queue_->claim("node-1");
+    std::optional<AnalysisRecord> claimed = claim("node-1");
     ASSERT_EQ(claimed->series, "a");
-    queue_->end("a", claimed->wanted, AnalysisError("store", "Orthanc refused the SR: 500"));
+    end("a", claimed->wanted, AnalysisError("store", "Orthanc refused the SR: 500"));
     std::optional<AnalysisRecord> waiting = queue_->find("a");
     EXPECT_EQ(waiting->state, AnalysisState::Queued);
     EXPECT_GT(waiting->retryAt, waiting->finishedAt + 900);
-    EXPECT_EQ(queue_->claim("node-1")->series, "b") << "a waits for its backoff";
-    EXPECT_FALSE(queue_->claim("node-1"));
+    EXPECT_EQ(claim("node-1")->series, "b") << "a waits for its backoff";
+    EXPECT_FALSE(claim("node-1"));
   }
 
   TEST_P(AnalysisQueueTest, FailureOfTheSeriesItselfIsNotRetried)
   {
     queue_->enqueue(request("a", "f1"));
-    std::optional<AnalysisRecord> claimed = queue_->claim("node-1");
-    queue_->end("a", claimed->wanted, AnalysisError("gantry-tilt", "Gantry/Detector Tilt is 12 degrees"));
+    std::optional<AnalysisRecord> claimed = claim("node-1");
+    end("a", claimed->wanted, AnalysisError("gantry-tilt", "Gantry/Detector Tilt is 12 degrees"));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Failed);
     EXPECT_EQ(queue_->find("a")->retries, 0);
     EXPECT_EQ(queue_->find("a")->node, "node-1") << "REST says which node analysed it";
@@ -458,7 +483,7 @@ namespace spinemet
     std::unique_ptr<AnalysisQueue> otherNode = open(policy);
     queue_->enqueue(request("a", "f1"));
     queue_->enqueue(request("b", "f2"));
-    ASSERT_EQ(queue_->claim("node-1")->series, "a");
+    ASSERT_EQ(claim("node-1")->series, "a");
     ASSERT_EQ(otherNode->claim("node-2")->series, "b");
     EXPECT_FALSE(otherNode->claim("node-2")) << "node-1's lease still holds";
     EXPECT_GT(queue_->find("a")->leaseUntil, queue_->find("a")->startedAt);
@@ -475,10 +500,65 @@ namespace spinemet
     EXPECT_FALSE(otherNode->claim("node-2")) << "b's lease was renewed";
     EXPECT_EQ(queue_->renewLeases("node-1"), 0u) << "node-1 holds nothing any more";
 
-    otherNode->finish("a", finished("f1"));
+    EXPECT_TRUE(otherNode->finish("a", holderOf(*takenOver), finished("f1")));
     EXPECT_EQ(queue_->find("a")->state, AnalysisState::Done);
     EXPECT_EQ(queue_->find("a")->node, "node-2");
     EXPECT_EQ(queue_->find("a")->leaseUntil, 0);
+  }
+
+  TEST_P(AnalysisQueueTest, StalledNodeWhoseClaimWasTakenOverCannotFinishOrFailIt)
+  {
+    QueuePolicy policy;
+    policy.leaseSeconds = 1;
+    reopen(policy);
+    std::unique_ptr<AnalysisQueue> otherNode = open(policy);
+    queue_->enqueue(request("a", "f1"));
+    std::optional<AnalysisRecord> stalled = queue_->claim("node-1");
+    ASSERT_TRUE(stalled);
+
+    // node-1 stalls past its lease (no heartbeat); node-2 takes the series over.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+    std::optional<AnalysisRecord> takenOver = otherNode->claim("node-2");
+    ASSERT_TRUE(takenOver);
+    ASSERT_EQ(takenOver->series, "a");
+
+    // node-1 wakes up and ends its run in every way it could: each is refused, the row untouched.
+    EXPECT_FALSE(queue_->finish("a", holderOf(*stalled), finished("f1", "demo 1", {"sr-of-node-1"})));
+    EXPECT_FALSE(queue_->end("a", stalled->wanted, holderOf(*stalled), AnalysisError("fetch", "Orthanc answered 503")));
+    EXPECT_FALSE(queue_->end("a", stalled->wanted, holderOf(*stalled), AnalysisError("cancelled", "by a user")));
+    std::optional<AnalysisRecord> row = queue_->find("a");
+    EXPECT_EQ(row->state, AnalysisState::Running);
+    EXPECT_EQ(row->node, "node-2");
+    EXPECT_EQ(row->attempts, 2);
+    EXPECT_EQ(row->retries, 0);
+    EXPECT_TRUE(row->outputs.empty());
+
+    // Only the holder of the claim ends it.
+    EXPECT_TRUE(otherNode->finish("a", holderOf(*takenOver), finished("f1", "demo 1", {"sr-of-node-2"})));
+    row = queue_->find("a");
+    EXPECT_EQ(row->state, AnalysisState::Done);
+    EXPECT_EQ(row->outputs, std::vector<std::string>{"sr-of-node-2"});
+    EXPECT_FALSE(queue_->finish("a", holderOf(*stalled), finished("f1"))) << "nor once it is done";
+  }
+
+  TEST_P(AnalysisQueueTest, NodeThatClaimedItsOwnExpiredClaimAgainEndsItUnderTheNewClaim)
+  {
+    QueuePolicy policy;
+    policy.leaseSeconds = 1;
+    reopen(policy);
+    queue_->enqueue(request("a", "f1"));
+    std::optional<AnalysisRecord> first = queue_->claim("node-1");
+    ASSERT_TRUE(first);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+    std::optional<AnalysisRecord> again = queue_->claim("node-1");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->attempts, first->attempts + 1);
+
+    EXPECT_FALSE(queue_->end("a", first->wanted, holderOf(*first), AnalysisError("no-spine", "no vertebra")));
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Running);
+    EXPECT_TRUE(queue_->end("a", again->wanted, holderOf(*again), AnalysisError("no-spine", "no vertebra")));
+    EXPECT_EQ(queue_->find("a")->state, AnalysisState::Failed);
+    EXPECT_EQ(queue_->find("a")->errorCode, "no-spine");
   }
 
   TEST_P(AnalysisQueueTest, NodesClaimingAtOnceNeverShareASeries)
@@ -499,7 +579,10 @@ namespace spinemet
           while (std::optional<AnalysisRecord> record = nodes[n]->claim("node-" + std::to_string(n)))
           {
             claimed[n].push_back(record->series);
-            nodes[n]->finish(record->series, finished("f"));
+            if (!nodes[n]->finish(record->series, holderOf(*record), finished("f")))
+            {
+              errors[n] = "the claim of " + record->series + " was refused to the node that made it";
+            }
           }
         }
         catch (const std::exception& error)
@@ -530,6 +613,87 @@ namespace spinemet
       // Nodes following the shared change log: one that read less does not take the mark back.
       queue_->setLastChange(60);
       EXPECT_EQ(queue_->lastChange(), 80);
+    }
+  }
+
+  // The enqueue rules themselves (decideEnqueue), without a store; the tests above check that both
+  // stores write what it decides.
+  namespace
+  {
+    AnalysisRecord row(AnalysisState state, const std::string& fingerprint, const std::string& model = "demo 1")
+    {
+      AnalysisRecord record;
+      record.series = "a";
+      record.study = "s";
+      record.state = state;
+      record.wanted = {fingerprint, model};
+      return record;
+    }
+
+    EnqueueRequest asking(const std::string& fingerprint, bool force = false, const std::string& model = "demo 1")
+    {
+      EnqueueRequest request;
+      request.series = "a";
+      request.study = "s";
+      request.key = {fingerprint, model};
+      request.trigger = force ? "manual" : "stable-series";
+      request.force = force;
+      return request;
+    }
+
+    void expectDecision(const std::optional<AnalysisRecord>& existing, const EnqueueRequest& request,
+                        EnqueueOutcome outcome, EnqueueDecision::Write write)
+    {
+      const EnqueueDecision decision = decideEnqueue(existing, request);
+      EXPECT_EQ(toString(decision.outcome), std::string(toString(outcome)));
+      EXPECT_EQ(static_cast<int>(decision.write), static_cast<int>(write));
+    }
+  }
+
+  TEST(EnqueueDecision, NewSeriesIsQueued)
+  {
+    expectDecision(std::nullopt, asking("f1"), EnqueueOutcome::Queued, EnqueueDecision::Write::QueueAfresh);
+    expectDecision(std::nullopt, asking("f1", true), EnqueueOutcome::Queued, EnqueueDecision::Write::QueueAfresh);
+  }
+
+  TEST(EnqueueDecision, QueuedSeriesKeepsItsPlaceAndTakesTheNewestKey)
+  {
+    using Write = EnqueueDecision::Write;
+    expectDecision(row(AnalysisState::Queued, "f1"), asking("f1"), EnqueueOutcome::Updated, Write::UpdateWaiting);
+    expectDecision(row(AnalysisState::Queued, "f1"), asking("f2"), EnqueueOutcome::Updated, Write::UpdateWaiting);
+    expectDecision(row(AnalysisState::Queued, "f1"), asking("f1", true), EnqueueOutcome::Updated, Write::UpdateWaiting);
+  }
+
+  TEST(EnqueueDecision, RunningSeriesRunsAgainOnlyForANewKeyOrAForcedRequest)
+  {
+    using Write = EnqueueDecision::Write;
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f1"), EnqueueOutcome::UpToDate, Write::Nothing);
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f2"), EnqueueOutcome::Pending, Write::SetWantedKey);
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f1", false, "demo 2"), EnqueueOutcome::Pending,
+                   Write::SetWantedKey);
+    expectDecision(row(AnalysisState::Running, "f1"), asking("f1", true), EnqueueOutcome::Pending,
+                   Write::ForgetWantedKey);
+  }
+
+  TEST(EnqueueDecision, EndedSeriesIsUpToDateForItsKeyAndQueuedAfreshForAnother)
+  {
+    using Write = EnqueueDecision::Write;
+    for (AnalysisState ended : {AnalysisState::Done, AnalysisState::Failed})
+    {
+      SCOPED_TRACE(toString(ended));
+      expectDecision(row(ended, "f1"), asking("f1"), EnqueueOutcome::UpToDate, Write::ClearGrown);
+      expectDecision(row(ended, "f1"), asking("f2"), EnqueueOutcome::Queued, Write::QueueAfresh);
+      expectDecision(row(ended, "f1"), asking("f1", false, "demo 2"), EnqueueOutcome::Queued, Write::QueueAfresh);
+      expectDecision(row(ended, "f1"), asking("f1", true), EnqueueOutcome::Queued, Write::QueueAfresh);
+    }
+  }
+
+  TEST(EnqueueDecision, ReceivingSkippedOrCancelledSeriesIsQueuedEvenForTheSameKey)
+  {
+    for (AnalysisState state : {AnalysisState::Receiving, AnalysisState::Skipped, AnalysisState::Cancelled})
+    {
+      SCOPED_TRACE(toString(state));
+      expectDecision(row(state, "f1"), asking("f1"), EnqueueOutcome::Queued, EnqueueDecision::Write::QueueAfresh);
     }
   }
 
