@@ -8,8 +8,11 @@
 
 #include <array>
 #include <chrono>
+#include <exception>
+#include <future>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -56,12 +59,49 @@ namespace spinemet
     // probe batch run at load time), "device" (cuda asked for and not available).
     static std::shared_ptr<Engine> load(const std::string& path, const EngineOptions& options);
 
+    // The model's metadata (its embedded spinemet.json) read from the archive without loading its
+    // graph (milliseconds, not the ~0.5 s of load()), checked as load() checks it: the crop
+    // geometry the stages before the model need, known while the model still loads. Throws
+    // AnalysisError "model-load" (missing, not a TorchScript archive) or "model-contract".
+    static ModelMetadata readMetadata(const std::string& path);
+
     virtual ~Engine() = default;
     virtual const ModelMetadata& metadata() const = 0;
     virtual std::string deviceName() const = 0;
     // One prediction per crop, in batch order. Throws std::invalid_argument for a batch whose
     // channels or size differ from metadata().preprocessing (a programming error, not bad input).
     virtual std::vector<SlicePrediction> predict(const CropBatch& batch) = 0;
+  };
+
+  // An engine whose model is still loading on another thread: its metadata (Engine::readMetadata)
+  // is known at once, so that a Worker can read the series and search the spine meanwhile; the
+  // first predict() waits until provide() hands over the loaded engine, or rethrows what fail()
+  // was given. The command-line tool overlaps the model's loading with reading that way.
+  class PendingEngine : public Engine
+  {
+  public:
+    explicit PendingEngine(ModelMetadata metadata) : metadata_(std::move(metadata)), loaded_(promise_.get_future()) {}
+
+    // Once, with an engine loaded from the same file. An engine whose metadata differs (the file
+    // was replaced between the two reads) is refused: the crops were made for the first.
+    void provide(std::shared_ptr<Engine> engine)
+    {
+      if (engine->metadata().raw != metadata_.raw)
+      {
+        throw std::logic_error("PendingEngine::provide: the loaded model's metadata differs from the one read before");
+      }
+      promise_.set_value(std::move(engine));
+    }
+    void fail(std::exception_ptr error) { promise_.set_exception(std::move(error)); }
+
+    const ModelMetadata& metadata() const override { return metadata_; }
+    std::string deviceName() const override { return loaded_.get()->deviceName(); }
+    std::vector<SlicePrediction> predict(const CropBatch& batch) override { return loaded_.get()->predict(batch); }
+
+  private:
+    ModelMetadata metadata_;
+    std::promise<std::shared_ptr<Engine>> promise_;
+    std::shared_future<std::shared_ptr<Engine>> loaded_;
   };
 
   // Times the model's own calls of another engine without changing them (the CLI's --timings and
