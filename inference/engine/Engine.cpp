@@ -410,6 +410,10 @@ namespace spinemet
     // OMP_WAIT_POLICY=PASSIVE: OpenMP spin-waiting, most likely because libgomp throttles its
     // spinning only once the process has more OpenMP threads than cores, which this thread's team
     // ensures (docs/performance.md, "OpenMP").
+    if (options.beforeProbe)
+    {
+      options.beforeProbe();
+    }
     at::set_num_threads(restore.threads);
     try
     {
