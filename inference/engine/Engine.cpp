@@ -5,6 +5,7 @@
 #include "common/AnalysisError.h"
 #include "engine/Aggregation.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -120,6 +121,27 @@ namespace spinemet
       const at::Tensor difference = f.unsqueeze(1) - gate.classMeans.unsqueeze(0);           // [N, K, D]
       const at::Tensor squared = (torch::matmul(difference, gate.precision) * difference).sum(-1);  // [N, K]
       return std::get<0>(squared.clamp_min(0).sqrt().min(1)).to(torch::kFloat32).contiguous();
+    }
+
+    // The embedded spinemet.json parsed and checked: the same words for load() and readMetadata().
+    ModelMetadata checkedMetadata(const std::string& path, const std::string& metadataText)
+    {
+      if (metadataText.empty())
+      {
+        throw AnalysisError("model-contract", "model file \"" + path + "\" carries no embedded " + METADATA_FILE +
+                                                " (export it with torch.jit.save(..., _extra_files={\"" +
+                                                METADATA_FILE + "\": ...}), docs/model-contract.md)");
+      }
+      try
+      {
+        ModelMetadata metadata = parseModelMetadata(metadataText);
+        aggregationRuleFromMetadata(metadata);     // a rule this build cannot apply is refused now
+        return metadata;
+      }
+      catch (const AnalysisError& error)
+      {
+        throw AnalysisError(error.code(), "model file \"" + path + "\": " + error.what());
+      }
     }
 
     class TorchEngine : public Engine
@@ -282,6 +304,32 @@ namespace spinemet
     };
   }
 
+  ModelMetadata Engine::readMetadata(const std::string& path)
+  {
+    if (!std::ifstream(path, std::ios::binary))
+    {
+      throw AnalysisError("model-load", "model file \"" + path + "\" does not exist or cannot be read");
+    }
+    std::string metadataText;
+    try
+    {
+      // The archive's index and one record: torch::jit::load reads its extra files the same way.
+      caffe2::serialize::PyTorchStreamReader reader(path);
+      const std::string record = std::string("extra/") + METADATA_FILE;
+      if (reader.hasRecord(record))
+      {
+        const auto [data, size] = reader.getRecord(record);
+        metadataText.assign(static_cast<const char*>(data.get()), size);
+      }
+    }
+    catch (const c10::Error& error)
+    {
+      throw AnalysisError("model-load", "model file \"" + path + "\" is not a TorchScript archive that LibTorch " +
+                                          TORCH_VERSION + " can read: " + firstLine(error.what()));
+    }
+    return checkedMetadata(path, metadataText);
+  }
+
   std::shared_ptr<Engine> Engine::load(const std::string& path, const EngineOptions& options)
   {
     if (!std::ifstream(path, std::ios::binary))
@@ -312,23 +360,7 @@ namespace spinemet
                                           TORCH_VERSION + " can load: " + firstLine(error.what()));
     }
 
-    const std::string& metadataText = extraFiles[METADATA_FILE];
-    if (metadataText.empty())
-    {
-      throw AnalysisError("model-contract", "model file \"" + path + "\" carries no embedded " + METADATA_FILE +
-                                              " (export it with torch.jit.save(..., _extra_files={\"" +
-                                              METADATA_FILE + "\": ...}), docs/model-contract.md)");
-    }
-    ModelMetadata metadata;
-    try
-    {
-      metadata = parseModelMetadata(metadataText);
-      aggregationRuleFromMetadata(metadata);     // a rule this build cannot apply is refused now
-    }
-    catch (const AnalysisError& error)
-    {
-      throw AnalysisError(error.code(), "model file \"" + path + "\": " + error.what());
-    }
+    ModelMetadata metadata = checkedMetadata(path, extraFiles[METADATA_FILE]);
 
     module.eval();
     std::optional<GateBuffers> gate;
@@ -378,6 +410,10 @@ namespace spinemet
     // OMP_WAIT_POLICY=PASSIVE: OpenMP spin-waiting, most likely because libgomp throttles its
     // spinning only once the process has more OpenMP threads than cores, which this thread's team
     // ensures (docs/performance.md, "OpenMP").
+    if (options.beforeProbe)
+    {
+      options.beforeProbe();
+    }
     at::set_num_threads(restore.threads);
     try
     {

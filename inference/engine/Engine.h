@@ -8,8 +8,14 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <future>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,6 +37,11 @@ namespace spinemet
                                      // (at::set_num_threads): the last engine loaded sets it for all.
     GraphOptimisation graph = GraphOptimisation::OptimizeForInference;
     bool channelsLast = false;       // NHWC-strided input: no consistent gain measured, so off
+    // Optional: called by load() on its thread once the graph is ready, before the probe batch runs
+    // on the threads asked for. A caller that loads the model beside other work waits there until
+    // that work is over: the probe's OpenMP threads spin-wait for each other at every parallel
+    // region and, beside busy threads, burnt ~1 s of CPU (spinemet classify; docs/performance.md).
+    std::function<void()> beforeProbe;
   };
 
   // The model's outputs for one crop, as probabilities.
@@ -56,12 +67,73 @@ namespace spinemet
     // probe batch run at load time), "device" (cuda asked for and not available).
     static std::shared_ptr<Engine> load(const std::string& path, const EngineOptions& options);
 
+    // The model's metadata (its embedded spinemet.json) read from the archive without loading its
+    // graph (milliseconds, not the ~0.5 s of load()), checked as load() checks it: the crop
+    // geometry the stages before the model need, known while the model still loads. Throws
+    // AnalysisError "model-load" (missing, not a TorchScript archive) or "model-contract".
+    static ModelMetadata readMetadata(const std::string& path);
+
     virtual ~Engine() = default;
     virtual const ModelMetadata& metadata() const = 0;
     virtual std::string deviceName() const = 0;
     // One prediction per crop, in batch order. Throws std::invalid_argument for a batch whose
     // channels or size differ from metadata().preprocessing (a programming error, not bad input).
     virtual std::vector<SlicePrediction> predict(const CropBatch& batch) = 0;
+  };
+
+  // An engine whose model is still loading on another thread: its metadata (Engine::readMetadata)
+  // is known at once, so that a Worker can read the series and search the spine meanwhile; the
+  // first predict() waits until provide() hands over the loaded engine, or rethrows what fail()
+  // was given. The command-line tool overlaps the model's loading with reading that way, and
+  // holds the probe batch (EngineOptions::beforeProbe) until waitUntilWanted().
+  class PendingEngine : public Engine
+  {
+  public:
+    explicit PendingEngine(ModelMetadata metadata) : metadata_(std::move(metadata)), loaded_(promise_.get_future()) {}
+
+    // Once, with an engine loaded from the same file. An engine whose metadata differs (the file
+    // was replaced between the two reads) is refused: the crops were made for the first.
+    void provide(std::shared_ptr<Engine> engine)
+    {
+      if (engine->metadata().raw != metadata_.raw)
+      {
+        throw std::logic_error("PendingEngine::provide: the loaded model's metadata differs from the one read before");
+      }
+      promise_.set_value(std::move(engine));
+    }
+    void fail(std::exception_ptr error) { promise_.set_exception(std::move(error)); }
+
+    // Waits until the first predict() is waiting for the model, or until `stop` says true (asked
+    // every 20 ms); returns whether the model is wanted.
+    bool waitUntilWanted(const std::function<bool()>& stop)
+    {
+      std::unique_lock<std::mutex> lock(wantedMutex_);
+      while (!wanted_ && !stop())
+      {
+        wantedChanged_.wait_for(lock, std::chrono::milliseconds(20));
+      }
+      return wanted_;
+    }
+
+    const ModelMetadata& metadata() const override { return metadata_; }
+    std::string deviceName() const override { return loaded_.get()->deviceName(); }
+    std::vector<SlicePrediction> predict(const CropBatch& batch) override
+    {
+      {
+        const std::lock_guard<std::mutex> lock(wantedMutex_);
+        wanted_ = true;
+      }
+      wantedChanged_.notify_all();
+      return loaded_.get()->predict(batch);
+    }
+
+  private:
+    std::mutex wantedMutex_;
+    std::condition_variable wantedChanged_;
+    bool wanted_ = false;
+    ModelMetadata metadata_;
+    std::promise<std::shared_ptr<Engine>> promise_;
+    std::shared_future<std::shared_ptr<Engine>> loaded_;
   };
 
   // Times the model's own calls of another engine without changing them (the CLI's --timings and

@@ -350,6 +350,119 @@ namespace spinemet
               std::string::npos) << error.what();
   }
 
+  // readMetadata: the metadata load() gives, without the graph, and the same refusals.
+  TEST(EngineReadMetadata, GivesWhatLoadGives)
+  {
+    for (const char* name : {"tiny.pt", "tiny-3ch.pt", "tiny-gate.pt"})
+    {
+      const ModelMetadata read = Engine::readMetadata(modelPath(name));
+      const auto loaded = Engine::load(modelPath(name), cpu());
+      EXPECT_EQ(read.raw, loaded->metadata().raw) << name;
+      EXPECT_EQ(read.preprocessing.inputSize, loaded->metadata().preprocessing.inputSize) << name;
+      EXPECT_EQ(read.preprocessing.channels, loaded->metadata().preprocessing.channels) << name;
+      EXPECT_EQ(read.preprocessing.cropMm, loaded->metadata().preprocessing.cropMm) << name;
+    }
+  }
+
+  TEST(EngineReadMetadata, RefusesWhatLoadRefusesBeforeTheGraph)
+  {
+    const std::pair<const char*, const char*> cases[] = {
+      {"does-not-exist.pt", "model-load"}, {"garbage.pt", "model-load"}, {"no-metadata.pt", "model-contract"},
+      {"bad-metadata.pt", "model-contract"}, {"unknown-rule.pt", "model-contract"}};
+    for (const auto& [name, code] : cases)
+    {
+      try
+      {
+        Engine::readMetadata(modelPath(name));
+        ADD_FAILURE() << name << " was accepted";
+      }
+      catch (const AnalysisError& error)
+      {
+        EXPECT_EQ(error.code(), code) << name << ": " << error.what();
+        EXPECT_NE(std::string(error.what()).find(name), std::string::npos) << error.what();
+        EXPECT_EQ(loadError(name).code(), code) << name;
+      }
+    }
+  }
+
+  // PendingEngine: metadata at once; predict waits for the loaded engine and then gives its outputs.
+  TEST(PendingEngine, PredictWaitsForTheLoadedEngineAndGivesItsOutputs)
+  {
+    auto pending = std::make_shared<PendingEngine>(Engine::readMetadata(modelPath("tiny.pt")));
+    EXPECT_EQ(pending->metadata().preprocessing.inputSize, 32);
+    size_t count = 0;
+    const CropBatch batch = referenceBatch(count);
+    std::vector<SlicePrediction> waited;
+    std::thread modelThread([&] { waited = pending->predict(batch); });
+    const auto loaded = Engine::load(modelPath("tiny.pt"), cpu());
+    pending->provide(loaded);
+    modelThread.join();
+    const std::vector<SlicePrediction> direct = loaded->predict(batch);
+    ASSERT_EQ(waited.size(), count);
+    ASSERT_EQ(direct.size(), count);
+    for (size_t i = 0; i < count; ++i)
+    {
+      EXPECT_EQ(flatten(waited[i]), flatten(direct[i])) << "crop " << i;
+    }
+    EXPECT_EQ(pending->deviceName(), loaded->deviceName());
+  }
+
+  TEST(PendingEngine, PredictRethrowsTheLoadsFailure)
+  {
+    auto pending = std::make_shared<PendingEngine>(Engine::readMetadata(modelPath("tiny.pt")));
+    try
+    {
+      Engine::load(modelPath("garbage.pt"), cpu());
+    }
+    catch (...)
+    {
+      pending->fail(std::current_exception());
+    }
+    size_t count = 0;
+    EXPECT_THROW(pending->predict(referenceBatch(count)), AnalysisError);
+  }
+
+  TEST(PendingEngine, WaitUntilWantedReturnsOnceAPredictWaitsOrWhenStopped)
+  {
+    auto pending = std::make_shared<PendingEngine>(Engine::readMetadata(modelPath("tiny.pt")));
+    EXPECT_FALSE(pending->waitUntilWanted([] { return true; })) << "no predict has asked yet";
+    size_t count = 0;
+    const CropBatch batch = referenceBatch(count);
+    std::vector<SlicePrediction> predictions;
+    std::thread modelThread([&] { predictions = pending->predict(batch); });
+    EXPECT_TRUE(pending->waitUntilWanted([] { return false; }));
+    pending->provide(Engine::load(modelPath("tiny.pt"), cpu()));
+    modelThread.join();
+    EXPECT_EQ(predictions.size(), count);
+  }
+
+  TEST(Engine, CallsBeforeProbeOnceBeforeTheProbeBatch)
+  {
+    EngineOptions options = cpu();
+    int calls = 0;
+    options.beforeProbe = [&] { ++calls; };
+    const auto engine = Engine::load(modelPath("tiny.pt"), options);
+    EXPECT_EQ(calls, 1);
+    // A model refused by its probe batch has had the call too: the probe runs after it.
+    calls = 0;
+    try
+    {
+      Engine::load(modelPath("wrong-outputs.pt"), options);
+      ADD_FAILURE() << "wrong-outputs.pt was accepted";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "model-contract");
+    }
+    EXPECT_EQ(calls, 1);
+  }
+
+  TEST(PendingEngine, RefusesAnEngineOfOtherMetadata)
+  {
+    PendingEngine pending(Engine::readMetadata(modelPath("tiny.pt")));
+    EXPECT_THROW(pending.provide(Engine::load(modelPath("tiny-3ch.pt"), cpu())), std::logic_error);
+  }
+
   TEST(EngineRefuses, AnUnknownDevice)
   {
     EngineOptions options = cpu();

@@ -90,6 +90,19 @@ def main(binary, model, phantoms, work):
     broken_model = run(binary, "classify", study, "--model", os.path.join(os.path.dirname(model), "garbage.pt"))
     assert broken_model.returncode == 2 and "[model-load]" in broken_model.stderr, broken_model.stderr
 
+    # A model whose metadata reads well but whose graph breaks the contract fails only once it has
+    # loaded, while the series is being read (the CLI loads it meanwhile): still exit 2 with the
+    # model's own message, no output written, and its error wins over the input's, as when the
+    # model loaded first.
+    late_json = os.path.join(work, "late-failure.json")
+    late = run(binary, "classify", study, "--model", os.path.join(os.path.dirname(model), "wrong-outputs.pt"),
+               "--quiet", "--json", late_json)
+    assert late.returncode == 2 and "[model-contract]" in late.stderr, (late.returncode, late.stderr)
+    assert "must return a tuple of 4 tensors" in late.stderr, late.stderr
+    assert not os.path.exists(late_json), "a JSON result was written although the model failed"
+    both = run(binary, "classify", bad, "--model", os.path.join(os.path.dirname(model), "wrong-outputs.pt"), "--quiet")
+    assert both.returncode == 2 and "[model-contract]" in both.stderr, (both.returncode, both.stderr)
+
     # Usage errors: exit 1.
     for args in (["classify"], ["classify", study, "--device", "tpu"], ["frobnicate"], ["classify", study, "--threads", "0"]):
         usage = run(binary, *args)

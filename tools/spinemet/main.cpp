@@ -22,12 +22,18 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iomanip>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -92,6 +98,61 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       }
       return 0;
     }
+
+    // The peak of anonymous resident memory (the heap: the volume, LibTorch's arenas; not the
+    // libraries' file-backed pages, which other processes share), which /proc keeps no peak of:
+    // sampled from /proc/self/statm (resident minus shared pages) every 5 ms while it lives
+    // (--timings only). A peak shorter than 5 ms can be missed; VmHWM is the exact peak of both.
+    class AnonymousPeakSampler
+    {
+    public:
+      AnonymousPeakSampler() : thread_([this] { sample(); }) {}
+      ~AnonymousPeakSampler()
+      {
+        {
+          const std::lock_guard<std::mutex> lock(mutex_);
+          stop_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+      }
+
+      double peakMiB()
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return peakPages_ * pageMiB_;
+      }
+
+      // The current anonymous resident memory, in MiB.
+      static double nowMiB() { return pages() * pageMiB_; }
+
+    private:
+      static long pages()
+      {
+        std::ifstream statm("/proc/self/statm");
+        long size = 0, resident = 0, shared = 0;
+        statm >> size >> resident >> shared;
+        return resident - shared;
+      }
+
+      void sample()
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stop_)
+        {
+          peakPages_ = std::max(peakPages_, pages());
+          wake_.wait_for(lock, std::chrono::milliseconds(5));
+        }
+        peakPages_ = std::max(peakPages_, pages());
+      }
+
+      static inline const double pageMiB_ = sysconf(_SC_PAGESIZE) / 1048576.0;
+      std::mutex mutex_;
+      std::condition_variable wake_;
+      bool stop_ = false;
+      long peakPages_ = 0;
+      std::thread thread_;
+    };
 
     double since(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to)
     {
@@ -186,6 +247,7 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         {
           return;
         }
+        const std::lock_guard<std::mutex> lock(mutex_);
         const double fraction = overallFraction(progress);
         const int width = 40;
         const int filled = static_cast<int>(fraction * width + 0.5);
@@ -202,18 +264,35 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
 
       void finish()
       {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        clearLine();
+      }
+
+      // Prints above the bar while the worker may be reporting (the header, once the model has
+      // loaded beside the reading); the next report draws the bar again.
+      void printAbove(const std::function<void()>& print)
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        clearLine();
+        lastPercent_ = -1;
+        print();
+      }
+
+    private:
+      void clearLine()
+      {
         if (enabled_ && lastPercent_ >= 0)
         {
           std::cerr << "\r" << std::string(72, ' ') << "\r" << std::flush;
         }
       }
 
-    private:
       static std::string padded(const std::string& text, size_t width)
       {
         return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
       }
 
+      std::mutex mutex_;
       bool enabled_;
       int lastPercent_ = -1;
       Stage lastStage_ = Stage::Read;
@@ -401,24 +480,42 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       checkOutputPaths(jsonPath, dicomOut);
       // A missing input is reported before the model loads.
       const auto source = std::make_shared<const FileSliceSource>(inputs);
-      std::shared_ptr<Engine> engine = Engine::load(modelPath, engineOptions);
+
+      // The model loads on this thread while the worker reads the series and searches its spine:
+      // those need only the crop geometry, which the model file's metadata gives at once
+      // (docs/performance.md). A file whose metadata cannot be read is loaded before anything
+      // else, as Engine::load reports its problem in its own words.
+      std::shared_ptr<PendingEngine> pendingEngine;
+      try
+      {
+        pendingEngine = std::make_shared<PendingEngine>(Engine::readMetadata(modelPath));
+      }
+      catch (const AnalysisError&)
+      {
+      }
       std::shared_ptr<TimedEngine> timedEngine;
+      double modelReadyEpoch = 0, residentAtModelReady = 0, residentFileAtModelReady = 0;
+      std::chrono::steady_clock::time_point modelReady;
+      auto loadModel = [&]() -> std::shared_ptr<Engine> {
+        std::shared_ptr<Engine> loaded = Engine::load(modelPath, engineOptions);
+        modelReady = std::chrono::steady_clock::now();
+        if (timings)
+        {
+          modelReadyEpoch = epochSeconds();
+          residentAtModelReady = residentMiB("VmRSS");
+          residentFileAtModelReady = residentMiB("RssFile");
+          timedEngine = std::make_shared<TimedEngine>(loaded);
+          loaded = timedEngine;
+        }
+        return loaded;
+      };
+      std::optional<AnonymousPeakSampler> anonymousPeak;
       if (timings)
       {
-        std::fprintf(stderr, "timings: main-entered-epoch %.6f\n", mainEnteredEpoch);
-        std::fprintf(stderr, "timings: model-ready-epoch %.6f\n", epochSeconds());
-        // Resident: file-backed (the libraries' pages, shared with other processes) and anonymous.
-        std::fprintf(stderr, "timings: resident-model-ready-mib %.1f\ntimings: resident-file-model-ready-mib %.1f\n",
-                     residentMiB("VmRSS"), residentMiB("RssFile"));
-        timedEngine = std::make_shared<TimedEngine>(engine);
-        engine = timedEngine;
+        anonymousPeak.emplace();
       }
+      const std::shared_ptr<Engine> engine = pendingEngine ? std::shared_ptr<Engine>(pendingEngine) : loadModel();
       const AggregationRule rule = aggregationRuleFromMetadata(engine->metadata());
-      if (!quiet)
-      {
-        printHeader(std::cout, *engine, rule);
-        std::cout << std::flush;
-      }
 
       ProgressBar bar(!quiet);
       const auto start = std::chrono::steady_clock::now();
@@ -430,30 +527,63 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       AnalysisOutcome outcome;
       {
         Worker worker(engine, workerOptions);
-        outcome = worker
-                    .analyse(source,
-                             [&](const StageProgress& p) {
-                               if (p.stage == Stage::Spine)
-                               {
-                                 spineDone = std::chrono::steady_clock::now();
-                                 if (!spineStarted)
-                                 {
-                                   readDone = spineDone;
-                                   spineStarted = true;
-                                   if (timings)
-                                   {
-                                     peakAfterRead = residentMiB("VmHWM");
-                                   }
-                                 }
-                                 if (timings && p.fraction >= 1.0)
-                                 {
-                                   peakAfterSpine = residentMiB("VmHWM");
-                                 }
-                               }
-                               bar.update(p);
-                             },
-                             !dicomOut.empty())
-                    .outcome.get();
+        Worker::Analysis analysis = worker.analyse(
+          source,
+          [&](const StageProgress& p) {
+            if (p.stage == Stage::Spine)
+            {
+              spineDone = std::chrono::steady_clock::now();
+              if (!spineStarted)
+              {
+                readDone = spineDone;
+                spineStarted = true;
+                if (timings)
+                {
+                  peakAfterRead = residentMiB("VmHWM");
+                }
+              }
+              if (timings && p.fraction >= 1.0)
+              {
+                peakAfterSpine = residentMiB("VmHWM");
+              }
+            }
+
+            bar.update(p);
+          },
+          !dicomOut.empty());
+        if (pendingEngine)
+        {
+          // The graph is read, frozen and optimised on one thread beside the reading and the
+          // spine search; the probe batch, which runs on the model's threads, waits until the
+          // model is wanted (or the analysis has ended without it): beside the search's busy
+          // threads its OpenMP threads spin-waited for each other for ~1 s of CPU.
+          engineOptions.beforeProbe = [&] {
+            pendingEngine->waitUntilWanted([&] {
+              return analysis.outcome.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+            });
+          };
+          try
+          {
+            pendingEngine->provide(loadModel());
+          }
+          catch (...)
+          {
+            // The model's problem is reported, as when it loaded first; the analysis stops.
+            pendingEngine->fail(std::current_exception());
+            worker.cancel(analysis.id);
+            worker.shutdown(Worker::Shutdown::Abandon);
+            bar.finish();
+            throw;
+          }
+        }
+        if (!quiet)
+        {
+          bar.printAbove([&] {
+            printHeader(std::cout, *engine, rule);
+            std::cout << std::flush;
+          });
+        }
+        outcome = analysis.outcome.get();
         worker.shutdown(Worker::Shutdown::Finish);
       }
       if (outcome.error)
@@ -501,11 +631,21 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         std::fprintf(stderr, "timings: model %.4f\ntimings: model-calls %zu\ntimings: write %.4f\n",
                      timedEngine->seconds, timedEngine->calls, since(classifyDone, writeDone));
         std::fprintf(stderr, "timings: analysis %.4f\n", since(start, writeDone));
+        // Process start to model ready is the caller's to compute from these two moments; the
+        // model now loads during the analysis (model-ready-in-analysis: how far into it).
+        std::fprintf(stderr, "timings: main-entered-epoch %.6f\ntimings: model-ready-epoch %.6f\n", mainEnteredEpoch,
+                     modelReadyEpoch);
+        std::fprintf(stderr, "timings: model-ready-in-analysis %.4f\n", since(start, modelReady));
+        // Resident: file-backed (the libraries' pages, shared with other processes) and anonymous.
+        std::fprintf(stderr, "timings: resident-model-ready-mib %.1f\ntimings: resident-file-model-ready-mib %.1f\n",
+                     residentAtModelReady, residentFileAtModelReady);
         std::fprintf(stderr, "timings: resident-peak-after-read-mib %.1f\n", peakAfterRead);
         std::fprintf(stderr, "timings: resident-peak-after-spine-mib %.1f\n", peakAfterSpine);
         std::fprintf(stderr, "timings: resident-peak-after-classify-mib %.1f\n", peakAfterClassify);
         std::fprintf(stderr, "timings: resident-end-mib %.1f\ntimings: resident-peak-mib %.1f\n",
                      residentMiB("VmRSS"), residentMiB("VmHWM"));
+        std::fprintf(stderr, "timings: resident-anon-end-mib %.1f\ntimings: resident-anon-peak-mib %.1f\n",
+                     AnonymousPeakSampler::nowMiB(), anonymousPeak->peakMiB());
       }
 
       if (!quiet)
