@@ -388,9 +388,18 @@ namespace spinemet
       // has its centre inside its box (normal bone keeps its candidates as they were), and only
       // when its cortical shell shows: below boneHu, the shell is what tells a body from a disc,
       // muscle or an organ.
+      // A slice whose body boneHu already saw whole (a candidate with a spinal canal behind it
+      // and most of its shell) needs no second look: normal bone costs no more than before.
+      const bool bodySeen = std::any_of(found.begin(), found.end(), [](const BodyCandidate& candidate) {
+        return candidate.canal && candidate.rim >= 0.5 && candidate.score >= 0.5;
+      });
       bool looked = false;
       for (const double porousHu : options_.porousBoneHu)
       {
+        if (bodySeen)
+        {
+          break;
+        }
         if (!(porousHu > 0 && porousHu < options_.boneHu))
         {
           continue;
