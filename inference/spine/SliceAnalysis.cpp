@@ -44,6 +44,10 @@ namespace spinemet
       // A candidate found before with its centre inside a porous one's box and at least this
       // share of its area saw that body whole already; a smaller one saw a fragment of it.
       constexpr double SEEN_WHOLE_AREA = 0.6;
+      // A candidate of boneHu with a canal behind it, at least this much of its shell and this
+      // score is a whole body: its slice needs no porous look.
+      constexpr double WHOLE_BODY_RIM = 0.5;
+      constexpr double WHOLE_BODY_SCORE = 0.5;
 
       int sectorOf(double dx, double dy)
       {
@@ -384,14 +388,13 @@ namespace spinemet
       }
       // An osteopenic body is mostly below boneHu: at that threshold it is fragments or nothing,
       // and the posterior elements (denser) may win the slice. Look again at each porous
-      // threshold, highest first. A body seen there is added unless a candidate already found
-      // has its centre inside its box (normal bone keeps its candidates as they were), and only
-      // when its cortical shell shows: below boneHu, the shell is what tells a body from a disc,
-      // muscle or an organ.
-      // A slice whose body boneHu already saw whole (a candidate with a spinal canal behind it
-      // and most of its shell) needs no second look: normal bone costs no more than before.
+      // threshold, highest first. A body seen there is added unless a candidate found before
+      // saw it whole (normal bone keeps its candidates as they were), and only when its
+      // cortical shell shows: below boneHu, the shell is what tells a body from a disc, muscle
+      // or an organ. A slice whose body boneHu already saw whole (a candidate with a spinal
+      // canal behind it and most of its shell) needs no second look.
       const bool bodySeen = std::any_of(found.begin(), found.end(), [](const BodyCandidate& candidate) {
-        return candidate.canal && candidate.rim >= 0.5 && candidate.score >= 0.5;
+        return candidate.canal && candidate.rim >= WHOLE_BODY_RIM && candidate.score >= WHOLE_BODY_SCORE;
       });
       bool looked = false;
       for (const double porousHu : options_.porousBoneHu)
