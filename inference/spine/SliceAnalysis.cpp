@@ -37,6 +37,17 @@ namespace spinemet
       // How far from the patient's midline the front of a sacral body is looked for.
       constexpr double SACRAL_BODY_SEARCH_MM = 35;
       constexpr double PI = 3.14159265358979323846;
+      // A body seen only at the porous threshold must show its cortical shell in at least this
+      // fraction of the sectors: below boneHu the shell is what tells a porous body from a
+      // disc, muscle or an organ.
+      constexpr double POROUS_MINIMUM_RIM = 0.25;
+      // A candidate found before with its centre inside a porous one's box and at least this
+      // share of its area saw that body whole already; a smaller one saw a fragment of it.
+      constexpr double SEEN_WHOLE_AREA = 0.6;
+      // A candidate of boneHu with a canal behind it, at least this much of its shell and this
+      // score is a whole body: its slice needs no porous look.
+      constexpr double WHOLE_BODY_RIM = 0.5;
+      constexpr double WHOLE_BODY_SCORE = 0.5;
 
       int sectorOf(double dx, double dy)
       {
@@ -172,7 +183,7 @@ namespace spinemet
     {
       smooth(hu);
       findPatient();
-      markBone(true);
+      markBone(options_.boneHu, true);
     }
 
 
@@ -188,7 +199,7 @@ namespace spinemet
       patientMidColumn_ = outline.midColumn;
       patientAnteriorRow_ = outline.anteriorRow;
       patientPosteriorRow_ = outline.posteriorRow;
-      markBone(false);
+      markBone(options_.boneHu, false);
     }
 
 
@@ -262,13 +273,13 @@ namespace spinemet
     }
 
 
-    void SliceAnalyser::markBone(bool withDensity)
+    void SliceAnalyser::markBone(double thresholdHu, bool withDensity)
     {
       const size_t columns = grid_.columns;
       const size_t rows = grid_.rows;
       for (size_t p = 0; p < smoothed_.size(); ++p)
       {
-        bone_[p] = patient_[p] && smoothed_[p] >= options_.boneHu;
+        bone_[p] = patient_[p] && smoothed_[p] >= thresholdHu;
       }
       densityReady_ = withDensity;
       if (!withDensity)
@@ -370,6 +381,62 @@ namespace spinemet
       {
         throw std::logic_error("SliceAnalyser::candidates needs load(), not loadWithOutline()");
       }
+      std::vector<BodyCandidate> found = candidatesOfBoneMask();
+      if (!patientFound_)
+      {
+        return found;
+      }
+      // An osteopenic body is mostly below boneHu: at that threshold it is fragments or nothing,
+      // and the posterior elements (denser) may win the slice. Look again at each porous
+      // threshold, highest first. A body seen there is added unless a candidate found before
+      // saw it whole (normal bone keeps its candidates as they were), and only when its
+      // cortical shell shows: below boneHu, the shell is what tells a body from a disc, muscle
+      // or an organ. A slice whose body boneHu already saw whole (a candidate with a spinal
+      // canal behind it and most of its shell) needs no second look.
+      const bool bodySeen = std::any_of(found.begin(), found.end(), [](const BodyCandidate& candidate) {
+        return candidate.canal && candidate.rim >= WHOLE_BODY_RIM && candidate.score >= WHOLE_BODY_SCORE;
+      });
+      bool looked = false;
+      for (const double porousHu : options_.porousBoneHu)
+      {
+        if (bodySeen)
+        {
+          break;
+        }
+        if (!(porousHu > 0 && porousHu < options_.boneHu))
+        {
+          continue;
+        }
+        markBone(porousHu, true);
+        looked = true;
+        std::vector<BodyCandidate> porous = candidatesOfBoneMask(true);
+        const size_t before = found.size();
+        for (const BodyCandidate& candidate : porous)
+        {
+          const bool seen = std::any_of(found.begin(), found.begin() + static_cast<long>(before), [&](const BodyCandidate& other) {
+            return other.column >= candidate.body.column0 && other.column <= candidate.body.column1 &&
+                   other.row >= candidate.body.row0 && other.row <= candidate.body.row1 &&
+                   other.areaMm2 >= SEEN_WHOLE_AREA * candidate.areaMm2;
+          });
+          if (!seen && candidate.rim >= POROUS_MINIMUM_RIM)
+          {
+            found.push_back(candidate);
+            found.back().foundAtHu = porousHu;
+          }
+        }
+      }
+      if (looked)
+      {
+        markBone(options_.boneHu, true);     // the state load() left, for the other calls
+      }
+      std::stable_sort(found.begin(), found.end(),
+                       [](const BodyCandidate& a, const BodyCandidate& b) { return a.score > b.score; });
+      return found;
+    }
+
+
+    std::vector<BodyCandidate> SliceAnalyser::candidatesOfBoneMask(bool wallFromFront)
+    {
       std::vector<BodyCandidate> found;
       if (!patientFound_)
       {
@@ -432,6 +499,20 @@ namespace spinemet
         }
         long cx = std::lround(s.sumColumns / static_cast<double>(s.area));
         long cy = std::lround(s.sumRows / static_cast<double>(s.area));
+        if (wallFromFront)
+        {
+          // At the porous threshold the pedicles carry the body's component on to the arch, and
+          // its centroid can lie in the canal: walk to the wall from the body's front instead.
+          for (size_t k = 0; k <= s.row1 - s.row0; ++k)
+          {
+            const size_t r = sign > 0 ? s.row0 + k : s.row1 - k;
+            if (labels_[r * columns + static_cast<size_t>(cx)] == label)
+            {
+              cy = static_cast<long>(r);
+              break;
+            }
+          }
+        }
 
         // The body's posterior wall: going back from the centre along the midline of the
         // structure, the first 4 mm without thick bone (the spinal canal). Pedicles that are
@@ -616,6 +697,32 @@ namespace spinemet
         candidate.column = (c0 + c1) / 2;
         candidate.row = (r0 + r1) / 2;
         candidate.areaMm2 = areaMm2;
+        candidate.foundAtHu = options_.boneHu;
+        {
+          // The body's trabecular density: the median inside the inner 0.6 of its box (the
+          // shell and the end plates' rim stay out).
+          std::vector<int16_t>& values = cancellousValues_;
+          values.clear();
+          const double halfWidth = (c1 - c0 + 1) / 2;
+          const double halfDepth = (r1 - r0 + 1) / 2;
+          for (size_t r = static_cast<size_t>(r0); r <= static_cast<size_t>(r1); ++r)
+          {
+            for (size_t c = static_cast<size_t>(c0); c <= static_cast<size_t>(c1); ++c)
+            {
+              const double dx = (static_cast<double>(c) - candidate.column) / halfWidth;
+              const double dy = (static_cast<double>(r) - candidate.row) / halfDepth;
+              if (dx * dx + dy * dy <= 0.36)
+              {
+                values.push_back(hu(c, r));
+              }
+            }
+          }
+          if (!values.empty())
+          {
+            std::nth_element(values.begin(), values.begin() + static_cast<long>(values.size() / 2), values.end());
+            candidate.cancellousHu = values[values.size() / 2];
+          }
+        }
         const double widthMm = (c1 - c0 + 1) * grid_.columnMm;
         const double depthMm = (r1 - r0 + 1) * grid_.rowMm;
 

@@ -86,7 +86,10 @@ namespace spinemet
       double density(long column, long row) const;   // bone fraction in the core window
       void findPatient();
       void smooth(const int16_t* hu);
-      void markBone(bool withDensity);
+      void markBone(double thresholdHu, bool withDensity);
+      // candidates() at the bone mask marked last. `wallFromFront`: the posterior wall is looked
+      // for from the component's front along its centre column, not from its centroid.
+      std::vector<BodyCandidate> candidatesOfBoneMask(bool wallFromFront = false);
 
       SliceGrid grid_;
       SpineOptions options_;
@@ -102,6 +105,7 @@ namespace spinemet
       std::vector<int32_t> labels_;
       std::vector<size_t> stack_;
       std::vector<size_t> areas_;          // of the patient mask's components
+      std::vector<int16_t> cancellousValues_;
 
       bool densityReady_ = false;           // integral_ belongs to the loaded slice
       bool patientFound_ = false;

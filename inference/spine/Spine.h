@@ -91,6 +91,16 @@ namespace spinemet
 
     double patientHu = -400;         // the patient outline: anything denser than air and lung
     double boneHu = 150;             // cancellous bone and denser (discs are ~80)
+    // Porous (osteopenic) cancellous bone: 50-160 HU in elderly spines, so much of such a body
+    // is not bone at boneHu and the denser posterior elements may win its slices. On each slice
+    // the candidates are looked for again at each of these thresholds in turn (down to above
+    // muscle, ~50 HU) where no candidate lies on a body yet; a body seen only there must show
+    // its cortical shell. The column through all candidates is taken when its bodies are
+    // osteopenic (median cancellousHu below osteopenicColumnHu: opportunistic CT calls L1 below
+    // about 160 HU osteopenic) or when boneHu alone finds no column; otherwise the column of
+    // boneHu alone, as without the porous look. Empty: no porous look.
+    std::vector<double> porousBoneHu{100, 70};
+    double osteopenicColumnHu = 160;
     double cortexHu = 350;           // cortical shell and end plates (after 3x3 smoothing)
 
     // Side of the square window over which the bone fraction is measured: structures thinner
@@ -140,6 +150,8 @@ namespace spinemet
     bool canal = false;              // soft tissue then bone behind it: a spinal canal
     double midlineOffsetMm = 0;      // lateral distance from the patient's midline
     double score = 0;                // 0..1, the product of all the evidence
+    double cancellousHu = 0;         // median smoothed HU within the inner 0.6 of its box
+    double foundAtHu = 0;            // the bone threshold it was found at (boneHu, or porous)
   };
 
   // The candidates on one slice, best first.

@@ -283,37 +283,67 @@ namespace spinemet
     const SliceGrid grid = spine_detail::makeSliceGrid(geometry);
     const double sliceMm = geometry.sliceSpacing > 0 ? geometry.sliceSpacing : 1.0;
 
-    // Pass 1: candidates on every slice (options.threads share the slices).
-    std::vector<std::vector<BodyCandidate>> candidates(n);
+    // Pass 1: candidates on every slice (options.threads share the slices): those of the bone
+    // threshold, and with them those of the porous look (SpineOptions::porousBoneHu).
+    std::vector<std::vector<BodyCandidate>> candidates(n);       // the column's, once chosen
+    std::vector<std::vector<BodyCandidate>> withPorous(n);
     std::vector<uint8_t> patientOnSlice(n, 0);
     std::vector<spine_detail::PatientOutline> outlines(n);      // for pass 2: a few kB a slice
     forEachSlice(0, n, grid, options, [&](SliceAnalyser& analyser, size_t s) {
       analyser.load(volume.slice(s));
       patientOnSlice[s] = analyser.patientFound() ? 1 : 0;
       outlines[s] = analyser.patientOutline();
-      candidates[s] = analyser.candidates();
-      if (candidates[s].size() > CANDIDATES_PER_SLICE)
+      withPorous[s] = analyser.candidates();
+      for (const BodyCandidate& candidate : withPorous[s])
       {
-        candidates[s].resize(CANDIDATES_PER_SLICE);
+        if (candidate.foundAtHu >= options.boneHu && candidates[s].size() < CANDIDATES_PER_SLICE)
+        {
+          candidates[s].push_back(candidate);
+        }
+      }
+      if (withPorous[s].size() > CANDIDATES_PER_SLICE)
+      {
+        withPorous[s].resize(CANDIDATES_PER_SLICE);
       }
     }, options.progress);
     const size_t slicesWithPatient = static_cast<size_t>(std::count(patientOnSlice.begin(), patientOnSlice.end(), 1));
-    const size_t slicesWithCandidates = static_cast<size_t>(
-      std::count_if(candidates.begin(), candidates.end(), [](const auto& found) { return !found.empty(); }));
     if (slicesWithPatient == 0)
     {
       throw AnalysisError("no-spine", "no spine found: no slice shows anything denser than air");
     }
-    if (slicesWithCandidates == 0)
+    auto trackLengthMm = [&](const std::vector<TrackPoint>& chosen) {
+      return chosen.empty() ? 0.0 : static_cast<double>(chosen.back().slice - chosen.front().slice + 1) * sliceMm;
+    };
+    std::vector<TrackPoint> track = chooseTrack(candidates, grid, sliceMm, options);
+    if (!options.porousBoneHu.empty())
+    {
+      // The column of all candidates, where its bodies are osteopenic or boneHu alone finds no
+      // column. Normal bone keeps the column of boneHu alone: its layout is what it was.
+      const std::vector<TrackPoint> porousTrack = chooseTrack(withPorous, grid, sliceMm, options);
+      std::vector<double> densities;
+      for (const TrackPoint& point : porousTrack)
+      {
+        densities.push_back(withPorous[point.slice][static_cast<size_t>(point.candidate)].cancellousHu);
+      }
+      const bool boneColumn = trackLengthMm(track) >= options.minimumColumnMm;
+      const bool porousColumn = trackLengthMm(porousTrack) >= options.minimumColumnMm;
+      // Without any column, the longer track says what was found (the no-spine message).
+      const bool longer = !boneColumn && !porousColumn && trackLengthMm(porousTrack) > trackLengthMm(track);
+      if ((porousColumn && (!boneColumn || median(densities) < options.osteopenicColumnHu)) || longer)
+      {
+        track = porousTrack;
+        candidates.swap(withPorous);
+      }
+    }
+    if (track.empty())
     {
       throw AnalysisError("no-spine", "no spine found: no slice shows a dense, compact bone "
                           "structure of the size of a vertebral body near the midline");
     }
 
-    const std::vector<TrackPoint> track = chooseTrack(candidates, grid, sliceMm, options);
     const size_t first = track.front().slice;
     const size_t last = track.back().slice;
-    const double trackMm = static_cast<double>(last - first + 1) * sliceMm;
+    const double trackMm = trackLengthMm(track);
     if (trackMm < options.minimumColumnMm)
     {
       throw AnalysisError("no-spine", "no spine found: the longest column of vertebral-body "
