@@ -2,201 +2,36 @@
 #include "Configuration.h"
 
 #include "TextPattern.h"
-
-#include <json/writer.h>
+#include "common/JsonFields.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
-#include <map>
-#include <set>
 
 namespace spinemet
 {
   namespace
   {
-    std::string typeName(const Json::Value& value)
+    // A regular expression of the series selection: checked here, where it is read, so that a
+    // mistake is one problem line naming the setting (TextPattern says what is wrong with it).
+    void pattern(JsonSettings& settings, const char* key, std::string& target)
     {
-      switch (value.type())
-      {
-        case Json::nullValue: return "null";
-        case Json::intValue:
-        case Json::uintValue: return "an integer";
-        case Json::realValue: return "a number";
-        case Json::stringValue: return "a string";
-        case Json::booleanValue: return "a boolean";
-        case Json::arrayValue: return "an array";
-        case Json::objectValue: return "an object";
-      }
-      return "a value";
-    }
-
-    std::string show(const Json::Value& value)
-    {
-      Json::StreamWriterBuilder builder;
-      builder["indentation"] = "";
-      return Json::writeString(builder, value);
-    }
-
-    // Reads one JSON object, reporting wrong types and unknown keys under its dotted path.
-    class SectionReader
-    {
-    public:
-      SectionReader(const Json::Value& section, std::string path, std::vector<std::string>& problems) :
-        section_(section), path_(std::move(path)), problems_(problems)
-      {
-      }
-
-      void boolean(const char* key, bool& target)
-      {
-        read(key, [&](const Json::Value& value) {
-          if (!value.isBool()) return expected(key, "true or false", value);
-          target = value.asBool();
-        });
-      }
-
-      // `why` says what the maximum protects (threads started, memory): the message explains it.
-      void count(const char* key, unsigned& target, unsigned minimum, unsigned maximum, const char* why)
-      {
-        read(key, [&](const Json::Value& value) {
-          // asInt64() throws past INT64_MAX: a huge value is compared as unsigned.
-          if (!value.isIntegral() || (!value.isUInt64() && value.asInt64() < 0) ||
-              (value.isUInt64() && value.asUInt64() < minimum))
-          {
-            return expected(key, "an integer of at least " + std::to_string(minimum), value);
-          }
-          if (value.asUInt64() > maximum)
-          {
-            return expected(key, "an integer of at most " + std::to_string(maximum) + " (" + why + ")", value);
-          }
-          target = static_cast<unsigned>(value.asUInt64());
-        });
-      }
-
-      void text(const char* key, std::string& target)
-      {
-        read(key, [&](const Json::Value& value) {
-          if (!value.isString()) return expected(key, "a string", value);
+      settings.read(key, [&](const Json::Value& value) {
+        if (!value.isString()) return settings.expected(key, "a regular expression (string)", value);
+        try
+        {
+          TextPattern check(value.asString());
           target = value.asString();
-        });
-      }
-
-      void choice(const char* key, std::string& target, const std::vector<std::string>& choices)
-      {
-        read(key, [&](const Json::Value& value) {
-          std::string list;
-          for (const std::string& choice : choices) list += (list.empty() ? "\"" : ", \"") + choice + "\"";
-          if (!value.isString()) return expected(key, "one of " + list, value);
-          for (const std::string& choice : choices)
-          {
-            if (value.asString() == choice)
-            {
-              target = choice;
-              return;
-            }
-          }
-          expected(key, "one of " + list, value);
-        });
-      }
-
-      void pattern(const char* key, std::string& target)
-      {
-        read(key, [&](const Json::Value& value) {
-          if (!value.isString()) return expected(key, "a regular expression (string)", value);
-          try
-          {
-            TextPattern check(value.asString());
-            target = value.asString();
-          }
-          catch (const std::invalid_argument& error)
-          {
-            problem(key, "\"" + value.asString() + "\" is not a valid regular expression for SpineMet (" + error.what() +
-                         "; see config/README.md)");
-          }
-        });
-      }
-
-      void names(const char* key, std::vector<std::string>& target)
-      {
-        read(key, [&](const Json::Value& value) {
-          bool valid = value.isArray();
-          for (Json::ArrayIndex i = 0; valid && i < value.size(); i++) valid = value[i].isString();
-          if (!valid) return expected(key, "an array of strings", value);
-          target.clear();
-          for (const Json::Value& name : value) target.push_back(name.asString());
-        });
-      }
-
-      void range(const char* key, double& low, double& high)
-      {
-        read(key, [&](const Json::Value& value) {
-          if (!value.isArray() || value.size() != 2 || !value[0].isNumeric() || !value[1].isNumeric() ||
-              value[0].asDouble() < 0 || value[0].asDouble() > value[1].asDouble())
-          {
-            return expected(key, "[minimum, maximum] in millimetres, 0 <= minimum <= maximum", value);
-          }
-          low = value[0].asDouble();
-          high = value[1].asDouble();
-        });
-      }
-
-      // A nested object: `readBody` gets a reader for it.
-      void section(const char* key, const std::function<void(SectionReader&)>& readBody)
-      {
-        read(key, [&](const Json::Value& value) {
-          if (!value.isObject()) return expected(key, "an object", value);
-          SectionReader nested(value, path_ + "." + key, problems_);
-          readBody(nested);
-          nested.reportUnknownKeys();
-        });
-      }
-
-      bool has(const char* key) const
-      {
-        return section_.isMember(key);
-      }
-
-      void problem(const std::string& key, const std::string& message)
-      {
-        problems_.push_back(path_ + "." + key + ": " + message);
-      }
-
-      void reportUnknownKeys()
-      {
-        for (const std::string& key : section_.getMemberNames())
-        {
-          if (known_.count(key) == 0)
-          {
-            std::string list;
-            for (const std::string& name : known_) list += (list.empty() ? "" : ", ") + name;
-            problems_.push_back(path_ + ": unknown setting \"" + key + "\" (known settings: " + list + ")");
-          }
         }
-      }
-
-    private:
-      void read(const char* key, const std::function<void(const Json::Value&)>& parse)
-      {
-        known_.insert(key);
-        if (section_.isMember(key))
+        catch (const std::invalid_argument& error)
         {
-          parse(section_[key]);
+          settings.problem(key, "\"" + value.asString() + "\" is not a valid regular expression for SpineMet (" +
+                                error.what() + "; see config/README.md)");
         }
-      }
-
-      void expected(const std::string& key, const std::string& what, const Json::Value& value)
-      {
-        problem(key, "expected " + what + ", got " + show(value) + " (" + typeName(value) + ")");
-      }
-
-      const Json::Value& section_;
-      std::string path_;
-      std::vector<std::string>& problems_;
-      std::set<std::string> known_;
-    };
+      });
+    }
 
     // A value in a libpq connection string: quoted, with ' and \ escaped.
     std::string connectionValue(const std::string& value)
@@ -331,12 +166,12 @@ namespace spinemet
     const Json::Value& section = orthanc["SpineMet"];
     if (!section.isObject())
     {
-      problems.push_back("SpineMet: expected an object, got " + show(section) + " (" + typeName(section) + ")");
+      problems.push_back("SpineMet: " + JsonFields::expectedButGot("an object", section));
       return reading;
     }
 
-    SectionReader reader(section, "SpineMet", problems);
-    reader.boolean("Enabled", configuration.enabled);
+    JsonSettings reader(section, "SpineMet", problems);
+    reader.flag("Enabled", configuration.enabled);
     reader.text("ModelPath", configuration.modelPath);
     reader.choice("Device", configuration.device, {"auto", "cpu", "cuda"});
     reader.count("Threads", configuration.threads, 0, MAXIMUM_THREADS, "each is a LibTorch thread started with Orthanc");
@@ -361,19 +196,19 @@ namespace spinemet
                  "seconds before the first retry of a transient failure");
     reader.count("MaximumRetryDelay", configuration.maximumRetryDelaySeconds, 0, MAXIMUM_RETRY_DELAY,
                  "seconds between two retries at most");
-    reader.section("Selection", [&](SectionReader& selection) {
+    reader.section("Selection", [&](JsonSettings& selection) {
       selection.count("MinimumSlices", configuration.selection.minimumSlices, 1, MAXIMUM_MINIMUM_SLICES,
                       "a series with more slices is not a CT");
       selection.range("SliceThickness", configuration.selection.minimumSliceThickness,
-                      configuration.selection.maximumSliceThickness);
-      selection.pattern("BodyPart", configuration.selection.bodyPartPattern);
-      selection.pattern("SeriesDescription", configuration.selection.seriesDescriptionPattern);
+                      configuration.selection.maximumSliceThickness, "millimetres");
+      pattern(selection, "BodyPart", configuration.selection.bodyPartPattern);
+      pattern(selection, "SeriesDescription", configuration.selection.seriesDescriptionPattern);
     });
-    reader.section("Outputs", [&](SectionReader& outputs) {
-      outputs.boolean("StructuredReport", configuration.outputs.structuredReport);
-      outputs.boolean("Overlays", configuration.outputs.overlays);
+    reader.section("Outputs", [&](JsonSettings& outputs) {
+      outputs.flag("StructuredReport", configuration.outputs.structuredReport);
+      outputs.flag("Overlays", configuration.outputs.overlays);
     });
-    reader.section("Forward", [&](SectionReader& forward) {
+    reader.section("Forward", [&](JsonSettings& forward) {
       forward.names("Modalities", configuration.forward.modalities);
       forward.text("Webhook", configuration.forward.webhook);
       forward.count("WebhookTimeout", configuration.forward.webhookTimeoutSeconds, 1, MAXIMUM_WEBHOOK_TIMEOUT,
