@@ -32,6 +32,7 @@ sys.path[:0] = [os.path.join(ROOT, "tests", "support"), os.path.join(ROOT, "test
 from orthanc_server import OrthancServer, storescu  # noqa: E402
 from phantom_cli import generate_phantom  # noqa: E402
 from plugin_fixtures import source_series_id, spinemet_config  # noqa: E402
+from plugin import wait_done  # noqa: E402  (benchmarks/plugin.py: the throughput benchmark)
 
 PHANTOM_ARGS = ["--seed", "90101", "--levels", "T9-L3", "--slice-thickness", "0.625", "--matrix", "512",
                 "--pixel-spacing", "0.7"]
@@ -60,19 +61,6 @@ def kind_of(dso, symbol):
         if re.search(pattern, text):
             return name
     return "other"
-
-
-def wait_done(orthanc, series_id, timeout=600):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            status = orthanc.get(f"/spinemet/series/{series_id}")
-        except Exception:
-            status = {}
-        if status.get("State") in ("done", "failed", "skipped", "cancelled"):
-            return time.monotonic(), status
-        time.sleep(0.02)
-    raise RuntimeError(f"series {series_id} not analysed within {timeout} s")
 
 
 def samples(perf_data):
