@@ -34,21 +34,8 @@ py() { PYTHONPATH=$root/training nice -n 10 /usr/bin/python3 -m "$@"; }
 py spinemet_train.evaluate --checkpoint "$checkpoint" --val "$data/phantom/val" --real-val $real_val $real_val_balanced \
    --operating-point per-subtask --test "$data/phantom/test" --real-test $real_test \
    --roc "$run/roc-spinemet-demo-0.4.1.png" --out "$run/evaluation.json"
-py spinemet_train.export --checkpoint "$checkpoint" --evaluation "$run/evaluation.json" --version 0.4.1 \
-   --out "$run/model.pt"
-py spinemet_train.fixed_check --model "$run/model.pt" --phantom "$build/tools/phantom/spinemet-phantom" \
-   --prep "$build/tools/prep/spinemet-prep" --out "$run/check.json"
-py spinemet_train.export --checkpoint "$checkpoint" --evaluation "$run/evaluation.json" \
-   --fixed-check "$run/check.json" --version 0.4.1 --out "$model"
-# shellcheck disable=SC2086
-py spinemet_train.out_of_distribution fit --model "$model" --train "$data/phantom/train" "$hybrid/train" \
-   --val "$data/phantom/val" $real_val --test "$data/phantom/test" \
-   --slice-thickness-mm 1.0 4.0 --pixel-spacing-mm 0.5 1.0 --out "$model" --report "$run/gate.json"
-# shellcheck disable=SC2086
-py spinemet_train.out_of_distribution score --model "$model" --data $real_test --json "$run/gate-real-test.json"
-py spinemet_train.real_ct_check --spinemet "$build/tools/spinemet/spinemet" --model "$model" \
-   --real-ct "$root/../shared/testdata/real-ct" --split "$root/training/hybrid_split.json" \
-   --out "$run/real-ct-check.json"
-py spinemet_train.model_card --model "$model" --real-ct-check "$run/real-ct-check.json" \
-   --note-file "$root/training/model-0.4.1-note.md" --out "$run/MODEL_CARD.md"
+# The gate is fitted with real_val only (0.4.0's inputs), as package_real_model does.
+. "$root/training/package_real.sh"
+package_real_model "$checkpoint" "$run/evaluation.json" "$run" "$model" "$run/real-ct-check.json" \
+   "$run/MODEL_CARD.md" "$root/training/model-0.4.1-note.md" --version 0.4.1
 echo "candidate model 0.4.1 in $run: compare $run/evaluation.json's real_anatomy and $run/real-ct-check.json with 0.4.0's"

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Sourced by train_real.sh and compare.sh (needs $root): the folders of the real-anatomy data that
-# train_real.sh makes (docs/training.md, "Model 0.4.0"), split as training/hybrid_split.json says.
+# Sourced by train_real.sh, operating_point_real.sh and compare.sh (needs $root): the folders of
+# the real-anatomy data that train_real.sh makes (docs/training.md, "Model 0.4.0"), split as
+# training/hybrid_split.json says.
 #   real_val   the held-out vertebrae of thorax-4dct (patient A): chooses the operating point
 #   real_test  the held-out vertebrae of chest-lidc-0314 (patient B) and all of abdomen-crlm-1006
 #              (patient C, never trained on): the real-anatomy rows

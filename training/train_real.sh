@@ -35,21 +35,6 @@ py spinemet_train.train --data "$data/phantom/train" "$hybrid/train" --val "$dat
 py spinemet_train.evaluate --checkpoint "$run/best.pt" --val "$data/phantom/val" --real-val $real_val \
    --test "$data/phantom/test" --real-test $real_test --roc "$root/docs/images/roc-spinemet-demo-0.4.0.png" \
    --out "$run/evaluation.json"
-py spinemet_train.export --checkpoint "$run/best.pt" --evaluation "$run/evaluation.json" --out "$run/model.pt"
-py spinemet_train.fixed_check --model "$run/model.pt" --phantom "$build/tools/phantom/spinemet-phantom" \
-   --prep "$build/tools/prep/spinemet-prep" --out "$run/check.json"
-py spinemet_train.export --checkpoint "$run/best.pt" --evaluation "$run/evaluation.json" \
-   --fixed-check "$run/check.json" --out "$model"
-# The gate learns real backgrounds as in distribution only where training saw them; the real test
-# studies are scored against it afterwards, never used to fit it.
-# shellcheck disable=SC2086
-py spinemet_train.out_of_distribution fit --model "$model" --train "$data/phantom/train" "$hybrid/train" \
-   --val "$data/phantom/val" $real_val --test "$data/phantom/test" \
-   --slice-thickness-mm 1.0 4.0 --pixel-spacing-mm 0.5 1.0 --out "$model" --report "$run/gate.json"
-# shellcheck disable=SC2086
-py spinemet_train.out_of_distribution score --model "$model" --data $real_test --json "$run/gate-real-test.json"
-py spinemet_train.real_ct_check --spinemet "$build/tools/spinemet/spinemet" --model "$model" \
-   --real-ct "$root/../shared/testdata/real-ct" --split "$root/training/hybrid_split.json" \
-   --out "$root/Resources/model/real-ct-check.json"
-py spinemet_train.model_card --model "$model" --real-ct-check "$root/Resources/model/real-ct-check.json" \
-   --out "$root/Resources/model/MODEL_CARD.md"
+. "$root/training/package_real.sh"
+package_real_model "$run/best.pt" "$run/evaluation.json" "$run" "$model" "$root/Resources/model/real-ct-check.json" \
+   "$root/Resources/model/MODEL_CARD.md" "$root/training/model-0.4.0-note.md"
