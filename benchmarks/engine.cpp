@@ -69,6 +69,24 @@ namespace spinemet
       return now.tv_sec + 1e-9 * now.tv_nsec;
     }
 
+    // `all` cut into batches of `batchSize` crops (the last one shorter), before any timed loop.
+    std::vector<CropBatch> cutIntoBatches(const CropBatch& all, size_t batchSize)
+    {
+      const size_t cropValues = all.channels * all.size * all.size;
+      std::vector<CropBatch> batches;
+      for (size_t first = 0; first < all.count(); first += batchSize)
+      {
+        const size_t count = std::min(batchSize, all.count() - first);
+        CropBatch batch;
+        batch.channels = all.channels;
+        batch.size = all.size;
+        batch.sliceIndices.assign(all.sliceIndices.begin() + first, all.sliceIndices.begin() + first + count);
+        batch.values.assign(all.crop(first), all.crop(first) + count * cropValues);
+        batches.push_back(std::move(batch));
+      }
+      return batches;
+    }
+
     double peakMiB()
     {
       rusage usage{};
@@ -228,18 +246,7 @@ namespace spinemet
       const CropBatch all = makeCrops(prepared.series.volume, prepared.layout, prepared.sliceIndices, preprocessing);
 
       // Cut once, outside the timed loop: only the model calls count.
-      const size_t cropValues = all.channels * all.size * all.size;
-      std::vector<CropBatch> batches;
-      for (size_t first = 0; first < all.count(); first += batchSize)
-      {
-        const size_t count = std::min(batchSize, all.count() - first);
-        CropBatch batch;
-        batch.channels = all.channels;
-        batch.size = all.size;
-        batch.sliceIndices.assign(all.sliceIndices.begin() + first, all.sliceIndices.begin() + first + count);
-        batch.values.assign(all.crop(first), all.crop(first) + count * cropValues);
-        batches.push_back(std::move(batch));
-      }
+      const std::vector<CropBatch> batches = cutIntoBatches(all, batchSize);
       // On a thread of its own, as the Worker's model thread calls it: OpenMP then runs the same
       // teams as in spinemet classify (one on the loading thread, one on the model thread), and
       // waits as it does there (docs/performance.md, "OpenMP").
@@ -409,7 +416,6 @@ namespace spinemet
       std::printf("  model load + probe: with gate %.2f s, without %.2f s\n", variants[0].loadSeconds,
                   variants[1].loadSeconds);
 
-      const size_t cropValues = all.channels * all.size * all.size;
       const int rounds = flags.count("--rounds") ? std::stoi(flags.at("--rounds")) : 5;
       std::printf("  %6s %14s %14s %10s %14s %14s %10s\n", "batch", "with ms/crop", "without", "gate cost",
                   "with CPU ms", "without CPU", "CPU cost");
@@ -417,17 +423,7 @@ namespace spinemet
       {
         const size_t batchSize = std::stoul(batchText);
         // The batches are cut once, outside the timed loop: only the model calls are compared.
-        std::vector<CropBatch> batches;
-        for (size_t first = 0; first < all.count(); first += batchSize)
-        {
-          const size_t count = std::min(batchSize, all.count() - first);
-          CropBatch batch;
-          batch.channels = all.channels;
-          batch.size = all.size;
-          batch.sliceIndices = std::vector<size_t>(sample.begin() + first, sample.begin() + first + count);
-          batch.values = std::vector<float>(all.crop(first), all.crop(first) + count * cropValues);
-          batches.push_back(std::move(batch));
-        }
+        const std::vector<CropBatch> batches = cutIntoBatches(all, batchSize);
         // The two variants alternate batch by batch (which goes first alternates by round), and
         // each batch's best time over the rounds counts: a burst of load from the machine's other
         // work then rarely hits one variant only.

@@ -3,7 +3,8 @@
 model's own forward time and to a plain Python pipeline, side by side in one run, best of N.
 
     /usr/bin/python3 benchmarks/overhead.py [BUILD_DIR] [--runs N] [--threads N] [--model FILE]
-                                            [--series DIR] [--baseline SPINEMET_BINARY] [--no-python]
+                                            [--series DIR] [--baseline SPINEMET_BINARY]
+                                            [--baseline-env NAME=VALUE ...] [--no-python]
 
 On the issue's phantom (generated unless --series names it: `spinemet-phantom --seed 90101 --levels
 T9-L3 --slice-thickness 0.625 --matrix 512 --pixel-spacing 0.7`, 322 slices), every run in turn:
@@ -42,12 +43,12 @@ PHANTOM_ARGS = ["--seed", "90101", "--levels", "T9-L3", "--slice-thickness", "0.
                 "--pixel-spacing", "0.7"]
 
 
-def run_timed(command, stderr_path):
-    """Runs command; returns (wall seconds, peak RSS MiB, spawn epoch, CPU seconds user + system)."""
+def run_timed(command, stderr_path, env=None):
+    """Runs command (in `env`, default this process' environment); returns (wall seconds, peak RSS MiB, spawn epoch, CPU seconds user + system)."""
     with open(stderr_path, "wb") as err, open(os.devnull, "wb") as out:
         spawned = time.time()
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err)
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -57,14 +58,14 @@ def run_timed(command, stderr_path):
     return wall, usage.ru_maxrss / 1024.0, spawned, usage.ru_utime + usage.ru_stime
 
 
-def classify_once(binary, series, model, threads, work, name):
+def classify_once(binary, series, model, threads, work, name, env=None):
     json_path = os.path.join(work, f"{name}.json")
     dicom_out = os.path.join(work, f"{name}-dicom")
     shutil.rmtree(dicom_out, ignore_errors=True)
     stderr_path = os.path.join(work, f"{name}.stderr")
     command = [binary, "classify", series, "--model", model, "--threads", str(threads), "--json", json_path,
                "--dicom-out", dicom_out, "--quiet", "--timings"]
-    wall, peak, spawned, cpu = run_timed(command, stderr_path)
+    wall, peak, spawned, cpu = run_timed(command, stderr_path, env)
     figures = {"process": wall, "peak": peak, "cpu": cpu}
     with open(stderr_path) as f:
         for line in f:
@@ -126,8 +127,21 @@ def main():
     parser.add_argument("--model", default=os.path.join(ROOT, "Resources", "model", "spinemet-demo.pt"))
     parser.add_argument("--series", help="a folder with the phantom already written")
     parser.add_argument("--baseline", help="another spinemet binary (a build from before a change)")
+    parser.add_argument("--baseline-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set for the baseline's runs only (repeatable); with --baseline naming the same "
+                             "binary, pairs one setting against another, e.g. OMP_WAIT_POLICY=PASSIVE")
     parser.add_argument("--no-python", action="store_true")
     args = parser.parse_args()
+    if args.baseline_env and not args.baseline:
+        parser.error("--baseline-env needs --baseline (which may be the same binary)")
+    baseline_env = None
+    if args.baseline_env:
+        baseline_env = dict(os.environ)
+        for setting in args.baseline_env:
+            name, equals, value = setting.partition("=")
+            if not name or not equals:
+                parser.error(f"--baseline-env {setting!r}: expected NAME=VALUE")
+            baseline_env[name] = value
 
     build = os.path.abspath(args.build)
     subprocess.run(["cmake", "--build", build, "--target", "spinemet", "spinemet-phantom", "spinemet-engine-bench",
@@ -147,6 +161,8 @@ def main():
                 f.read()
         model_bytes = os.path.getsize(args.model)
         print(f"series: {series} ({len(files)} files; spinemet-phantom {' '.join(PHANTOM_ARGS)})")
+        if args.baseline_env:
+            print(f"baseline's environment: {' '.join(args.baseline_env)}")
         print(f"model: {args.model} ({model_bytes / 2**20:.1f} MiB); threads {args.threads}, batch {args.batch}, "
               f"{args.runs} runs; load average {open('/proc/loadavg').read().split()[:3]}")
 
@@ -162,7 +178,8 @@ def main():
             # Which binary goes first alternates, so that a burst of load does not always hit one.
             order = candidates if run % 2 == 0 else candidates[::-1]
             for name, path in order:
-                figures, json_paths[name] = classify_once(path, series, args.model, args.threads, work, name)
+                figures, json_paths[name] = classify_once(path, series, args.model, args.threads, work, name,
+                                                          baseline_env if name == "baseline" else None)
                 results[name].append(figures)
             if not args.no_python:
                 python_runs.append(python_once(series, args.model, centres, args.threads, args.batch, work))
