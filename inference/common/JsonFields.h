@@ -6,7 +6,7 @@
 // - JsonFields stops at the first problem: a field that is missing or of the wrong type is refused
 //   with an AnalysisError that names the document and the field by its dotted path
 //   (model metadata: "preprocessing.crop_mm" must be a number). The model contract, its
-//   aggregation rule and the phantom ground truth read through it.
+//   aggregation rule, the phantom ground truth and the analysis result read back read through it.
 // - JsonSettings collects every problem of a settings object (wrong types, values out of range,
 //   unknown keys) as one line each and leaves the default of a setting it refused: the plugin's
 //   configuration reads through it, so that one start names every mistake.
@@ -122,12 +122,52 @@ namespace spinemet
       return value.asUInt();
     }
 
+    size_t count(const Json::Value& object, const std::string& parent, const char* key) const
+    {
+      const Json::Value& value = member(object, parent, key);
+      if (!isNumber(value) || !value.isUInt64())
+      {
+        refuse(name(parent, key), "must be a non-negative integer");
+      }
+      return static_cast<size_t>(value.asUInt64());
+    }
+
+    // Null where "unknown" is the meaning: NaN.
+    double numberOrNull(const Json::Value& object, const std::string& parent, const char* key) const
+    {
+      const Json::Value& value = member(object, parent, key);
+      if (value.isNull())
+      {
+        return std::nan("");
+      }
+      if (!isNumber(value) || !std::isfinite(value.asDouble()))
+      {
+        refuse(name(parent, key), "must be a number or null");
+      }
+      return value.asDouble();
+    }
+
     std::string text(const Json::Value& object, const std::string& parent, const char* key) const
     {
       const Json::Value& value = member(object, parent, key);
       if (!value.isString())
       {
         refuse(name(parent, key), "must be a string");
+      }
+      return value.asString();
+    }
+
+    // Null where "unknown" is the meaning: the empty string.
+    std::string textOrNull(const Json::Value& object, const std::string& parent, const char* key) const
+    {
+      const Json::Value& value = member(object, parent, key);
+      if (value.isNull())
+      {
+        return std::string();
+      }
+      if (!value.isString())
+      {
+        refuse(name(parent, key), "must be a string or null");
       }
       return value.asString();
     }
@@ -148,6 +188,16 @@ namespace spinemet
       if (!value.isObject())
       {
         refuse(name(parent, key), "must be a JSON object");
+      }
+      return value;
+    }
+
+    const Json::Value& array(const Json::Value& parentObject, const std::string& parent, const char* key) const
+    {
+      const Json::Value& value = member(parentObject, parent, key);
+      if (!value.isArray())
+      {
+        refuse(name(parent, key), "must be an array");
       }
       return value;
     }

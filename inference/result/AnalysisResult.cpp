@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "result/AnalysisResult.h"
 
+#include "common/JsonFields.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -8,6 +10,9 @@ namespace spinemet
 {
   namespace
   {
+    // Reading a result back refuses a malformed document with the field's dotted path.
+    const JsonFields RESULT_FIELDS("result-json", "spinemet result JSON");
+
     const char* const BONE_QUALITY_NAMES[] = {"normal", "blastic", "lytic", "mixed"};
     const char* const POSTEROLATERAL_NAMES[] = {"none", "unilateral", "bilateral"};
     const char* const NOT_ASSESSABLE_NAMES[] = {"out-of-distribution", "hu-calibration", "slice-thickness",
@@ -25,86 +30,6 @@ namespace spinemet
         case BoneQuality::Normal: return 0;
       }
       return 0;
-    }
-
-    [[noreturn]] void refuse(const std::string& field, const std::string& what)
-    {
-      throw std::invalid_argument("spinemet result JSON: \"" + field + "\" " + what);
-    }
-
-    const Json::Value& member(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const std::string field = path.empty() ? key : path + "." + key;
-      if (!object.isObject() || !object.isMember(key))
-      {
-        refuse(field, "is missing");
-      }
-      return object[key];
-    }
-
-    std::string text(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!value.isString())
-      {
-        refuse(path.empty() ? key : path + "." + key, "must be a string");
-      }
-      return value.asString();
-    }
-
-    // Empty strings are written as null where "unknown" is the meaning (the level).
-    std::string optionalText(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (value.isNull())
-      {
-        return std::string();
-      }
-      if (!value.isString())
-      {
-        refuse(path + "." + key, "must be a string or null");
-      }
-      return value.asString();
-    }
-
-    double number(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!value.isNumeric())
-      {
-        refuse(path.empty() ? key : path + "." + key, "must be a number");
-      }
-      return value.asDouble();
-    }
-
-    size_t count(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!value.isUInt64())
-      {
-        refuse(path + "." + key, "must be a non-negative integer");
-      }
-      return static_cast<size_t>(value.asUInt64());
-    }
-
-    int integer(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!value.isInt())
-      {
-        refuse(path + "." + key, "must be an integer");
-      }
-      return value.asInt();
-    }
-
-    const Json::Value& array(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (!value.isArray())
-      {
-        refuse(path.empty() ? key : path + "." + key, "must be an array");
-      }
-      return value;
     }
 
     Json::Value withheld(std::initializer_list<const char*> keys)
@@ -126,23 +51,9 @@ namespace spinemet
       return std::isnan(value) ? Json::Value() : Json::Value(value);
     }
 
-    double optionalNumber(const Json::Value& object, const std::string& path, const char* key)
-    {
-      const Json::Value& value = member(object, path, key);
-      if (value.isNull())
-      {
-        return std::numeric_limits<double>::quiet_NaN();
-      }
-      if (!value.isNumeric())
-      {
-        refuse(path + "." + key, "must be a number or null");
-      }
-      return value.asDouble();
-    }
-
     float optionalScoreFromJson(const Json::Value& object, const std::string& path, const char* key)
     {
-      return static_cast<float>(optionalNumber(object, path, key));
+      return static_cast<float>(RESULT_FIELDS.numberOrNull(object, path, key));
     }
 
     Json::Value reasonsToJson(const std::vector<NotAssessable>& reasons)
@@ -160,7 +71,7 @@ namespace spinemet
 
     std::vector<NotAssessable> reasonsFromJson(const Json::Value& object, const std::string& path, const char* key)
     {
-      const Json::Value& json = array(object, path, key);
+      const Json::Value& json = RESULT_FIELDS.array(object, path, key);
       std::vector<NotAssessable> reasons;
       for (Json::ArrayIndex i = 0; i < json.size(); ++i)
       {
@@ -168,13 +79,13 @@ namespace spinemet
         NotAssessable entry;
         try
         {
-          entry.reason = parseNotAssessableReason(text(json[i], itemPath, "reason"));
+          entry.reason = parseNotAssessableReason(RESULT_FIELDS.text(json[i], itemPath, "reason"));
         }
         catch (const std::invalid_argument& error)
         {
-          refuse(itemPath + ".reason", error.what());
+          RESULT_FIELDS.refuse(itemPath + ".reason", error.what());
         }
-        entry.detail = text(json[i], itemPath, "detail");
+        entry.detail = RESULT_FIELDS.text(json[i], itemPath, "detail");
         reasons.push_back(std::move(entry));
       }
       return reasons;
@@ -192,10 +103,10 @@ namespace spinemet
 
     Vector3 vectorFromJson(const Json::Value& object, const std::string& path, const char* key)
     {
-      const Json::Value& json = array(object, path, key);
-      if (json.size() != 3 || !json[0].isNumeric() || !json[1].isNumeric() || !json[2].isNumeric())
+      const Json::Value& json = RESULT_FIELDS.array(object, path, key);
+      if (json.size() != 3 || !JsonFields::isNumber(json[0]) || !JsonFields::isNumber(json[1]) || !JsonFields::isNumber(json[2]))
       {
-        refuse(path + "." + key, "must be three numbers");
+        RESULT_FIELDS.refuse(path + "." + key, "must be three numbers");
       }
       return {json[0].asDouble(), json[1].asDouble(), json[2].asDouble()};
     }
@@ -215,11 +126,11 @@ namespace spinemet
     std::array<float, N> probabilitiesFromJson(const Json::Value& object, const std::string& path, const char* key,
                                                const char* const (&names)[N])
     {
-      const Json::Value& json = member(object, path, key);
+      const Json::Value& json = RESULT_FIELDS.member(object, path, key);
       std::array<float, N> values{};
       for (size_t i = 0; i < N; ++i)
       {
-        values[i] = static_cast<float>(number(json, path + "." + key, names[i]));
+        values[i] = static_cast<float>(RESULT_FIELDS.number(json, path + "." + key, names[i]));
       }
       return values;
     }
@@ -274,13 +185,13 @@ namespace spinemet
     {
       const std::string path = "geometry";
       VolumeGeometry g;
-      g.columns = count(json, path, "columns");
-      g.rows = count(json, path, "rows");
-      g.slices = count(json, path, "slices");
-      g.columnSpacing = number(json, path, "column_spacing_mm");
-      g.rowSpacing = number(json, path, "row_spacing_mm");
-      g.sliceSpacing = number(json, path, "slice_spacing_mm");
-      g.sliceThickness = number(json, path, "slice_thickness_mm");
+      g.columns = RESULT_FIELDS.count(json, path, "columns");
+      g.rows = RESULT_FIELDS.count(json, path, "rows");
+      g.slices = RESULT_FIELDS.count(json, path, "slices");
+      g.columnSpacing = RESULT_FIELDS.number(json, path, "column_spacing_mm");
+      g.rowSpacing = RESULT_FIELDS.number(json, path, "row_spacing_mm");
+      g.sliceSpacing = RESULT_FIELDS.number(json, path, "slice_spacing_mm");
+      g.sliceThickness = RESULT_FIELDS.number(json, path, "slice_thickness_mm");
       g.origin = vectorFromJson(json, path, "origin");
       g.rowDirection = vectorFromJson(json, path, "row_direction");
       g.columnDirection = vectorFromJson(json, path, "column_direction");
@@ -345,51 +256,51 @@ namespace spinemet
     VertebraResult vertebraFromJson(const Json::Value& json, const std::string& path, bool withAssessment)
     {
       VertebraResult v;
-      v.index = integer(json, path, "index");
-      v.level = optionalText(json, path, "level");
-      v.displayName = text(json, path, "display_name");
+      v.index = RESULT_FIELDS.integer(json, path, "index");
+      v.level = RESULT_FIELDS.textOrNull(json, path, "level");
+      v.displayName = RESULT_FIELDS.text(json, path, "display_name");
       // Added to spinemet-result/2 later: absent in earlier documents.
-      if (json.isMember("level_confidence") && json["level_confidence"].isNumeric())
+      if (json.isMember("level_confidence") && JsonFields::isNumber(json["level_confidence"]))
       {
         v.levelConfidence = json["level_confidence"].asFloat();
       }
-      v.levelLandmark = json.isMember("level_landmark") ? optionalText(json, path, "level_landmark") : std::string();
-      v.firstSlice = count(json, path, "first_slice");
-      v.lastSlice = count(json, path, "last_slice");
-      v.keySlice = count(json, path, "key_slice");
-      v.keySliceSopInstanceUid = text(json, path, "key_slice_sop_instance_uid");
-      const Json::Value& outline = array(json, path, "key_slice_outline");
+      v.levelLandmark = json.isMember("level_landmark") ? RESULT_FIELDS.textOrNull(json, path, "level_landmark") : std::string();
+      v.firstSlice = RESULT_FIELDS.count(json, path, "first_slice");
+      v.lastSlice = RESULT_FIELDS.count(json, path, "last_slice");
+      v.keySlice = RESULT_FIELDS.count(json, path, "key_slice");
+      v.keySliceSopInstanceUid = RESULT_FIELDS.text(json, path, "key_slice_sop_instance_uid");
+      const Json::Value& outline = RESULT_FIELDS.array(json, path, "key_slice_outline");
       for (Json::ArrayIndex i = 0; i < outline.size(); ++i)
       {
         const Json::Value& point = outline[i];
-        if (!point.isArray() || point.size() != 2 || !point[0].isNumeric() || !point[1].isNumeric())
+        if (!point.isArray() || point.size() != 2 || !JsonFields::isNumber(point[0]) || !JsonFields::isNumber(point[1]))
         {
-          refuse(path + ".key_slice_outline[" + std::to_string(i) + "]", "must be [column, row]");
+          RESULT_FIELDS.refuse(path + ".key_slice_outline[" + std::to_string(i) + "]", "must be [column, row]");
         }
         v.keySliceOutline.push_back({point[0].asDouble(), point[1].asDouble()});
       }
       if (withAssessment)
       {
-        const Json::Value& assessable = member(json, path, "assessable");
+        const Json::Value& assessable = RESULT_FIELDS.member(json, path, "assessable");
         if (!assessable.isBool())
         {
-          refuse(path + ".assessable", "must be true or false");
+          RESULT_FIELDS.refuse(path + ".assessable", "must be true or false");
         }
         v.assessable = assessable.asBool();
         v.notAssessableBecause = reasonsFromJson(json, path, "not_assessable_reasons");
         v.outOfDistributionScore = optionalScoreFromJson(json, path, "out_of_distribution_score");
         if (v.assessable != v.notAssessableBecause.empty())
         {
-          refuse(path + ".not_assessable_reasons", v.assessable ? "must be empty for an assessable vertebra"
+          RESULT_FIELDS.refuse(path + ".not_assessable_reasons", v.assessable ? "must be empty for an assessable vertebra"
                                                                 : "must name why the vertebra is not assessable");
         }
         if (!v.assessable)
         {
           for (const char* key : {"bone_quality", "posterolateral", "sins"})
           {
-            if (member(json, path, key) != (std::string(key) == "sins" ? WITHHELD_SINS : WITHHELD_FINDING))
+            if (RESULT_FIELDS.member(json, path, key) != (std::string(key) == "sins" ? WITHHELD_SINS : WITHHELD_FINDING))
             {
-              refuse(path + "." + key, "must hold nothing but nulls for a vertebra that is not assessable");
+              RESULT_FIELDS.refuse(path + "." + key, "must hold nothing but nulls for a vertebra that is not assessable");
             }
           }
           return v;
@@ -397,39 +308,39 @@ namespace spinemet
       }
 
       const std::string bonePath = path + ".bone_quality";
-      const Json::Value& boneQuality = member(json, path, "bone_quality");
+      const Json::Value& boneQuality = RESULT_FIELDS.member(json, path, "bone_quality");
       try
       {
-        v.boneQuality = parseBoneQuality(text(boneQuality, bonePath, "class"));
+        v.boneQuality = parseBoneQuality(RESULT_FIELDS.text(boneQuality, bonePath, "class"));
       }
       catch (const std::invalid_argument& error)
       {
-        refuse(bonePath + ".class", error.what());
+        RESULT_FIELDS.refuse(bonePath + ".class", error.what());
       }
-      v.boneQualityProbability = static_cast<float>(number(boneQuality, bonePath, "probability"));
+      v.boneQualityProbability = static_cast<float>(RESULT_FIELDS.number(boneQuality, bonePath, "probability"));
       v.boneQualityProbabilities = probabilitiesFromJson(boneQuality, bonePath, "probabilities", BONE_QUALITY_NAMES);
 
       const std::string posteroPath = path + ".posterolateral";
-      const Json::Value& posterolateral = member(json, path, "posterolateral");
+      const Json::Value& posterolateral = RESULT_FIELDS.member(json, path, "posterolateral");
       try
       {
-        v.posterolateral = parsePosterolateral(text(posterolateral, posteroPath, "class"));
+        v.posterolateral = parsePosterolateral(RESULT_FIELDS.text(posterolateral, posteroPath, "class"));
       }
       catch (const std::invalid_argument& error)
       {
-        refuse(posteroPath + ".class", error.what());
+        RESULT_FIELDS.refuse(posteroPath + ".class", error.what());
       }
-      v.posterolateralProbability = static_cast<float>(number(posterolateral, posteroPath, "probability"));
+      v.posterolateralProbability = static_cast<float>(RESULT_FIELDS.number(posterolateral, posteroPath, "probability"));
       v.posterolateralProbabilities =
         probabilitiesFromJson(posterolateral, posteroPath, "probabilities", POSTEROLATERAL_NAMES);
 
-      const Json::Value& sins = member(json, path, "sins");
-      v.sinsBoneLesion = integer(sins, path + ".sins", "bone_lesion");
-      v.sinsPosterolateral = integer(sins, path + ".sins", "posterolateral");
+      const Json::Value& sins = RESULT_FIELDS.member(json, path, "sins");
+      v.sinsBoneLesion = RESULT_FIELDS.integer(sins, path + ".sins", "bone_lesion");
+      v.sinsPosterolateral = RESULT_FIELDS.integer(sins, path + ".sins", "posterolateral");
       if (v.sinsBoneLesion != sinsBoneLesionScore(v.boneQuality) ||
           v.sinsPosterolateral != sinsPosterolateralScore(v.posterolateral))
       {
-        refuse(path + ".sins", "does not match the classes (SINS: lytic 2, mixed 1, blastic 0, normal 0; "
+        RESULT_FIELDS.refuse(path + ".sins", "does not match the classes (SINS: lytic 2, mixed 1, blastic 0, normal 0; "
                                "bilateral 3, unilateral 1, none 0)");
       }
       return v;
@@ -452,11 +363,11 @@ namespace spinemet
     SliceResult sliceFromJson(const Json::Value& json, const std::string& path, bool withAssessment)
     {
       SliceResult s;
-      s.sliceIndex = count(json, path, "slice_index");
-      s.sopInstanceUid = text(json, path, "sop_instance_uid");
-      s.vertebra = integer(json, path, "vertebra");
-      s.blastic = static_cast<float>(number(json, path, "blastic"));
-      s.lytic = static_cast<float>(number(json, path, "lytic"));
+      s.sliceIndex = RESULT_FIELDS.count(json, path, "slice_index");
+      s.sopInstanceUid = RESULT_FIELDS.text(json, path, "sop_instance_uid");
+      s.vertebra = RESULT_FIELDS.integer(json, path, "vertebra");
+      s.blastic = static_cast<float>(RESULT_FIELDS.number(json, path, "blastic"));
+      s.lytic = static_cast<float>(RESULT_FIELDS.number(json, path, "lytic"));
       s.boneQuality = probabilitiesFromJson(json, path, "bone_quality", BONE_QUALITY_NAMES);
       s.posterolateral = probabilitiesFromJson(json, path, "posterolateral", POSTEROLATERAL_NAMES);
       if (withAssessment)
@@ -614,11 +525,11 @@ namespace spinemet
   {
     const std::string path = "assessment.input_measurements";
     InputMeasurements m;
-    m.bodyMedianHu = optionalNumber(json, path, "body_median_hu");
-    m.softTissueFraction = number(json, path, "soft_tissue_fraction");
-    m.denseFraction = number(json, path, "dense_fraction");
-    m.imageNoiseHu = optionalNumber(json, path, "image_noise_hu");
-    m.sampledVoxels = count(json, path, "sampled_voxels");
+    m.bodyMedianHu = RESULT_FIELDS.numberOrNull(json, path, "body_median_hu");
+    m.softTissueFraction = RESULT_FIELDS.number(json, path, "soft_tissue_fraction");
+    m.denseFraction = RESULT_FIELDS.number(json, path, "dense_fraction");
+    m.imageNoiseHu = RESULT_FIELDS.numberOrNull(json, path, "image_noise_hu");
+    m.sampledVoxels = RESULT_FIELDS.count(json, path, "sampled_voxels");
     return m;
   }
 
@@ -697,53 +608,53 @@ namespace spinemet
   {
     if (!json.isObject())
     {
-      throw std::invalid_argument("spinemet result JSON: the document must be an object");
+      throw AnalysisError("result-json", "spinemet result JSON: the document must be an object");
     }
-    const std::string schema = text(json, "", "schema");
+    const std::string schema = RESULT_FIELDS.text(json, "", "schema");
     if (schema != RESULT_SCHEMA && schema != RESULT_SCHEMA_1)
     {
-      refuse("schema", "is \"" + schema + "\", this build reads \"" + RESULT_SCHEMA + "\" and \"" +
+      RESULT_FIELDS.refuse("schema", "is \"" + schema + "\", this build reads \"" + RESULT_SCHEMA + "\" and \"" +
                          RESULT_SCHEMA_1 + "\"");
     }
     const bool withAssessment = schema != RESULT_SCHEMA_1;
 
     AnalysisResult result;
-    const Json::Value& series = member(json, "", "series");
+    const Json::Value& series = RESULT_FIELDS.member(json, "", "series");
     for (const auto& field : SERIES_FIELDS)
     {
-      result.series.*field.field = text(series, "series", field.key);
+      result.series.*field.field = RESULT_FIELDS.text(series, "series", field.key);
     }
-    result.geometry = geometryFromJson(member(json, "", "geometry"));
+    result.geometry = geometryFromJson(RESULT_FIELDS.member(json, "", "geometry"));
 
-    const Json::Value& model = member(json, "", "model");
-    result.model.name = text(model, "model", "name");
-    result.model.version = text(model, "model", "version");
-    result.model.architecture = text(model, "model", "architecture");
-    result.model.trainedOn = text(model, "model", "trained_on");
+    const Json::Value& model = RESULT_FIELDS.member(json, "", "model");
+    result.model.name = RESULT_FIELDS.text(model, "model", "name");
+    result.model.version = RESULT_FIELDS.text(model, "model", "version");
+    result.model.architecture = RESULT_FIELDS.text(model, "model", "architecture");
+    result.model.trainedOn = RESULT_FIELDS.text(model, "model", "trained_on");
 
     if (withAssessment)
     {
-      const Json::Value& assessment = member(json, "", "assessment");
-      const Json::Value& gate = member(assessment, "assessment", "out_of_distribution_gate");
+      const Json::Value& assessment = RESULT_FIELDS.member(json, "", "assessment");
+      const Json::Value& gate = RESULT_FIELDS.member(assessment, "assessment", "out_of_distribution_gate");
       if (!gate.isBool())
       {
-        refuse("assessment.out_of_distribution_gate", "must be true or false");
+        RESULT_FIELDS.refuse("assessment.out_of_distribution_gate", "must be true or false");
       }
       result.assessment.outOfDistributionGate = gate.asBool();
       if (result.assessment.outOfDistributionGate)
       {
-        result.assessment.outOfDistributionThreshold = number(assessment, "assessment", "out_of_distribution_threshold");
+        result.assessment.outOfDistributionThreshold = RESULT_FIELDS.number(assessment, "assessment", "out_of_distribution_threshold");
       }
       result.assessment.seriesReasons = reasonsFromJson(assessment, "assessment", "series_reasons");
-      result.assessment.measurements = inputMeasurementsFromJson(member(assessment, "assessment", "input_measurements"));
+      result.assessment.measurements = inputMeasurementsFromJson(RESULT_FIELDS.member(assessment, "assessment", "input_measurements"));
     }
 
-    const Json::Value& vertebrae = array(json, "", "vertebrae");
+    const Json::Value& vertebrae = RESULT_FIELDS.array(json, "", "vertebrae");
     for (Json::ArrayIndex i = 0; i < vertebrae.size(); ++i)
     {
       result.vertebrae.push_back(vertebraFromJson(vertebrae[i], "vertebrae[" + std::to_string(i) + "]", withAssessment));
     }
-    const Json::Value& slices = array(json, "", "slices");
+    const Json::Value& slices = RESULT_FIELDS.array(json, "", "slices");
     for (Json::ArrayIndex i = 0; i < slices.size(); ++i)
     {
       const std::string path = "slices[" + std::to_string(i) + "]";
@@ -751,27 +662,27 @@ namespace spinemet
       const int vertebra = result.slices.back().vertebra;
       if (vertebra < 0 || static_cast<size_t>(vertebra) >= result.vertebrae.size())
       {
-        refuse(path + ".vertebra", "is not the index of a vertebra in \"vertebrae\"");
+        RESULT_FIELDS.refuse(path + ".vertebra", "is not the index of a vertebra in \"vertebrae\"");
       }
     }
-    const Json::Value& warnings = array(json, "", "warnings");
+    const Json::Value& warnings = RESULT_FIELDS.array(json, "", "warnings");
     for (Json::ArrayIndex i = 0; i < warnings.size(); ++i)
     {
       if (!warnings[i].isString())
       {
-        refuse("warnings[" + std::to_string(i) + "]", "must be a string");
+        RESULT_FIELDS.refuse("warnings[" + std::to_string(i) + "]", "must be a string");
       }
       result.warnings.push_back(warnings[i].asString());
     }
-    result.levelNote = json.isMember("level_note") ? optionalText(json, "", "level_note") : std::string();
+    result.levelNote = json.isMember("level_note") ? RESULT_FIELDS.textOrNull(json, "", "level_note") : std::string();
 
-    const Json::Value& summary = member(json, "", "summary");
-    const Json::Value& lesionSuspected = member(summary, "summary", "lesion_suspected");
+    const Json::Value& summary = RESULT_FIELDS.member(json, "", "summary");
+    const Json::Value& lesionSuspected = RESULT_FIELDS.member(summary, "summary", "lesion_suspected");
     if (!lesionSuspected.isBool() || lesionSuspected.asBool() != result.lesionSuspected() ||
-        text(summary, "summary", "highest_bone_quality") != toString(result.highestBoneQuality()) ||
-        (withAssessment && text(summary, "summary", "state") != toString(result.state())))
+        RESULT_FIELDS.text(summary, "summary", "highest_bone_quality") != toString(result.highestBoneQuality()) ||
+        (withAssessment && RESULT_FIELDS.text(summary, "summary", "state") != toString(result.state())))
     {
-      refuse("summary", "does not match the vertebrae");
+      RESULT_FIELDS.refuse("summary", "does not match the vertebrae");
     }
     return result;
   }

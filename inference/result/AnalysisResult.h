@@ -142,7 +142,7 @@ namespace spinemet
   };
 
   Json::Value toJson(const InputMeasurements& measurements);
-  InputMeasurements inputMeasurementsFromJson(const Json::Value& json);   // throws std::invalid_argument
+  InputMeasurements inputMeasurementsFromJson(const Json::Value& json);   // throws AnalysisError "result-json"
 
   // How assessability was decided for this result.
   struct AssessmentSettings
@@ -177,5 +177,5 @@ namespace spinemet
   void markNotAssessable(VertebraResult& vertebra, const std::vector<NotAssessable>& reasons);
 
   Json::Value toJson(const AnalysisResult& result);
-  AnalysisResult resultFromJson(const Json::Value& json);     // throws std::invalid_argument
+  AnalysisResult resultFromJson(const Json::Value& json);     // throws AnalysisError "result-json"
 }

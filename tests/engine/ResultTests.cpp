@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The analysis result: SINS partial scores, the study summary, and its JSON form.
 
+#include "common/AnalysisError.h"
 #include "result/AnalysisResult.h"
 
 #include <gtest/gtest.h>
@@ -97,7 +98,7 @@ namespace spinemet
       {
         resultFromJson(json);
       }
-      catch (const std::invalid_argument& error)
+      catch (const AnalysisError& error)
       {
         return error.what();
       }
@@ -213,6 +214,35 @@ namespace spinemet
     EXPECT_NE(refusal(wrongState).find("\"summary\" does not match"), std::string::npos);
 
     EXPECT_NE(refusal(Json::Value("text")).find("must be an object"), std::string::npos);
+
+    // The one JSON field reader's rules: true is not a number, a count is not negative, null
+    // only where "unknown" is a meaning.
+    Json::Value booleanProbability = good;
+    booleanProbability["vertebrae"][0]["bone_quality"]["probability"] = true;
+    EXPECT_EQ(refusal(booleanProbability),
+              "spinemet result JSON: \"vertebrae[0].bone_quality.probability\" must be a number");
+    Json::Value negativeCount = good;
+    negativeCount["geometry"]["rows"] = -1;
+    EXPECT_EQ(refusal(negativeCount), "spinemet result JSON: \"geometry.rows\" must be a non-negative integer");
+    Json::Value numericLevel = good;
+    numericLevel["vertebrae"][0]["level"] = 7;
+    EXPECT_EQ(refusal(numericLevel), "spinemet result JSON: \"vertebrae[0].level\" must be a string or null");
+  }
+
+  TEST(ResultJson, RefusalIsTheOneErrorTypeWithItsCode)
+  {
+    Json::Value missing = toJson(sample());
+    missing.removeMember("warnings");
+    try
+    {
+      resultFromJson(missing);
+      FAIL() << "a result without warnings was accepted";
+    }
+    catch (const AnalysisError& error)
+    {
+      EXPECT_EQ(error.code(), "result-json");
+      EXPECT_STREQ(error.what(), "spinemet result JSON: \"warnings\" is missing");
+    }
   }
 
   TEST(Assessability, AVertebraThatIsNotAssessableCarriesNoFinding)
