@@ -7,6 +7,7 @@
 #include "Dispatcher.h"
 #include "SqliteAnalysisQueue.h"
 #include "engine/Engine.h"
+#include "WorkerFixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -24,24 +25,11 @@ namespace spinemet
 {
   namespace
   {
+    using test::phantomFolder;
+    using test::tinyEngine;
+
     const char* const NODE = "test-node";
     const char* const MODEL = "tiny 1";
-
-    std::string phantomFolder(const std::string& name)
-    {
-      return std::string(SPINEMET_WORKER_PHANTOMS) + "/" + name;
-    }
-
-    std::shared_ptr<Engine> tinyEngine()
-    {
-      static std::shared_ptr<Engine> engine = [] {
-        EngineOptions options;
-        options.device = "cpu";
-        options.threads = 1;
-        return Engine::load(std::string(SPINEMET_ENGINE_MODELS) + "/tiny.pt", options);
-      }();
-      return engine;
-    }
 
     // The DICOM files of a phantom folder, as the volume loader picks them (not its ground truth).
     std::vector<std::string> instancesOf(const std::string& folder)

@@ -3,6 +3,7 @@
 // it), on phantom series: the result is consistent with the series and the spine.
 
 #include "worker/Worker.h"
+#include "WorkerFixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -15,19 +16,8 @@ namespace spinemet
 {
   namespace
   {
-    // Where the test fixtures write (tests/worker/CMakeLists.txt).
-    std::string phantomFolder(const std::string& name)
-    {
-      return std::string(SPINEMET_WORKER_PHANTOMS) + "/" + name;
-    }
-
-    std::shared_ptr<Engine> tinyEngine()
-    {
-      EngineOptions options;
-      options.device = "cpu";
-      options.threads = 1;
-      return Engine::load(std::string(SPINEMET_ENGINE_MODELS) + "/tiny.pt", options);
-    }
+    using test::phantomFolder;
+    using test::tinyEngine;
 
     WorkerOptions oneSeries(size_t batchSize = 16)
     {

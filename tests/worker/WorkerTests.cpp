@@ -3,6 +3,7 @@
 // model (made by tests/engine/make_test_models.py).
 
 #include "worker/Worker.h"
+#include "WorkerFixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -21,26 +22,12 @@ namespace spinemet
 {
   namespace
   {
-    // Where the test fixtures write (tests/worker/CMakeLists.txt).
-    std::string phantomFolder(const std::string& name)
-    {
-      return std::string(SPINEMET_WORKER_PHANTOMS) + "/" + name;
-    }
+    using test::phantomFolder;
+    using test::tinyEngine;
 
     std::string study(const std::string& name)
     {
       return phantomFolder(name);
-    }
-
-    std::shared_ptr<Engine> tinyEngine()
-    {
-      static std::shared_ptr<Engine> engine = [] {
-        EngineOptions options;
-        options.device = "cpu";
-        options.threads = 1;
-        return Engine::load(std::string(SPINEMET_ENGINE_MODELS) + "/tiny.pt", options);
-      }();
-      return engine;
     }
 
     std::shared_ptr<const SliceSource> source(const std::string& name)
