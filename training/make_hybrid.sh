@@ -12,17 +12,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || { sed -n '3,13p' "$0" >&2; exit 2; }
-out=$1
-count=${2:-8}
-build=${3:-$root/build}
-shared=${4:-$root/../shared/testdata}
-hybrid=$build/tools/hybrid/spinemet-hybrid
-prep=$build/tools/prep/spinemet-prep
-for tool in "$hybrid" "$prep"; do
-  [ -x "$tool" ] || { echo "missing $tool: cmake --build $build --target spinemet-hybrid spinemet-prep" >&2; exit 2; }
-done
-split=$root/training/hybrid_split.json
-preprocessing=$root/training/configs/demo-preprocessing.json
+default_count=8
+. "$root/training/hybrid_common.sh"
 
 # "train" or "evaluate" levels of one CT, comma-separated
 levels() {
@@ -43,7 +34,7 @@ for ct in thorax-4dct chest-lidc-0314 abdomen-crlm-1006; do
       probability=0.6
       [ "$seed" -eq 0 ] && probability=0          # the lesion-free study of this side
       set -- --background "$background" --out "$out/studies/$side/$ct-s$seed" \
-             --seed "$((seed + 1000 * $(printf '%s' "$ct" | cksum | cut -c1-3)))" --lesion-probability "$probability"
+             --seed "$(hybrid_seed "$ct" "$seed")" --lesion-probability "$probability"
       [ -n "$withhold" ] && set -- "$@" --withhold "$withhold"
       nice -n 10 "$hybrid" "$@"
       seed=$((seed + 1))

@@ -21,17 +21,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || { sed -n '3,20p' "$0" >&2; exit 2; }
-out=$1
-count=${2:-9}
-build=${3:-$root/build}
-shared=${4:-$root/../shared/testdata}
-hybrid=$build/tools/hybrid/spinemet-hybrid
-prep=$build/tools/prep/spinemet-prep
-for tool in "$hybrid" "$prep"; do
-  [ -x "$tool" ] || { echo "missing $tool: cmake --build $build --target spinemet-hybrid spinemet-prep" >&2; exit 2; }
-done
-split=$root/training/hybrid_split.json
-preprocessing=$root/training/configs/demo-preprocessing.json
+default_count=9
+. "$root/training/hybrid_common.sh"
 ct=thorax-4dct
 background=$shared/real-ct/$ct
 [ -d "$background" ] || { echo "missing background $background" >&2; exit 1; }
@@ -56,7 +47,7 @@ study=0
 while [ "$study" -lt "$count" ]; do
   seed=$((101 + study))
   nice -n 10 "$hybrid" --background "$background" --out "$out/studies/eval/$ct-s$seed" \
-    --seed "$((seed + 1000 * $(printf '%s' "$ct" | cksum | cut -c1-3)))" \
+    --seed "$(hybrid_seed "$ct" "$seed")" \
     --labels "$(split_value labels "$study")" --withhold "$withhold"
   study=$((study + 1))
 done
