@@ -48,6 +48,12 @@ namespace spinemet
     // A rib crosses the band beside the column within about 10 mm of z; crossings of one piece
     // further apart than this are two ribs joined further out.
     constexpr double SEPARATE_CROSSINGS_MM = 8;
+    // Beside a vertebra found, a rib is looked up within this distance of its head.
+    constexpr double ASSIGNMENT_TOLERANCE_MM = 6;
+    // How far below the column's caudal end the ribs are followed: the lower ribs' posterior
+    // arcs fall 20-35 mm from the column to 120 mm out (the real CTs' pieces span 20-50 mm of
+    // z), and the column's last body can end a disc or more short of its true lower end.
+    constexpr double CAUDAL_EXTENSION_MM = 30;
 
     struct Piece
     {
@@ -80,18 +86,32 @@ namespace spinemet
       }
     }
     layout.levelEvidence.resize(layout.vertebrae.size());
-    if (first > last)
+    if (first > last || layout.vertebrae.empty())
     {
       return;
+    }
+    const double sliceMm = geometry.sliceSpacing > 0 ? geometry.sliceSpacing : 1.0;
+    // The step along slice indices towards the feet.
+    const double caudalSign = geometry.sliceDirection[2] >= 0 ? -1 : 1;
+    // The grid runs on beyond the column's caudal end, beside the end slice's body: the ribs
+    // slope down from where they leave the column, and the column can end short of its last
+    // body (an osteopenic or cut body whose lower slices the finder did not keep).
+    const size_t columnFirst = first;
+    const size_t columnLast = last;
+    const size_t extension = static_cast<size_t>(std::lround(CAUDAL_EXTENSION_MM / sliceMm));
+    if (caudalSign < 0)
+    {
+      first = first > extension ? first - extension : 0;
+    }
+    else
+    {
+      last = std::min(n - 1, last + extension);
     }
     const size_t depth = last - first + 1;
     const size_t lateralSteps = static_cast<size_t>(std::ceil((OUTER_LATERAL_MM - COLUMN_HALF_WIDTH_MM) / grid.columnMm));
     const size_t apSteps = static_cast<size_t>(std::ceil((BACK_MM - FRONT_MM) / grid.rowMm));
-    const double sliceMm = geometry.sliceSpacing > 0 ? geometry.sliceSpacing : 1.0;
     // +1: columns run towards the patient's left (LPS +x).
     const double leftColumnSign = geometry.rowDirection[0] >= 0 ? 1 : -1;
-    // The step along slice indices towards the feet.
-    const double caudalSign = geometry.sliceDirection[2] >= 0 ? -1 : 1;
 
     for (int side = 0; side < 2; ++side)
     {
@@ -102,7 +122,7 @@ namespace spinemet
       for (size_t z = 0; z < depth; ++z)
       {
         const size_t s = first + z;
-        const PixelBox& body = layout.slices[s].vertebralBody;
+        const PixelBox& body = layout.slices[std::clamp(s, columnFirst, columnLast)].vertebralBody;
         const double centreColumn = (body.column0 + body.column1) / 2;
         const double centreRow = (body.row0 + body.row1) / 2;
         const int16_t* hu = volume.slice(s);
@@ -232,8 +252,8 @@ namespace spinemet
         }
         for (const auto& crossing : crossings)
         {
-          const double headIndex = static_cast<double>(first) + crossing.first / static_cast<double>(crossing.second) +
-                                   caudalSign * HEAD_SHIFT_MM / sliceMm;
+          const double crossingIndex = static_cast<double>(first) + crossing.first / static_cast<double>(crossing.second);
+          const double headIndex = crossingIndex + caudalSign * HEAD_SHIFT_MM / sliceMm;
           const size_t headSlice = static_cast<size_t>(std::clamp(std::lround(headIndex), 0L, static_cast<long>(n) - 1));
           int best = -1;
           double bestDistance = 1e9;
@@ -248,9 +268,25 @@ namespace spinemet
               best = vertebra.index;
             }
           }
-          if (best < 0 || bestDistance * sliceMm > 6)
+          if (best < 0 || bestDistance * sliceMm > ASSIGNMENT_TOLERANCE_MM)
           {
-            continue;
+            // Below the column's last vertebra the head meets nothing found. Where the rib
+            // leaves the column beside that vertebra itself (within the same tolerance), it is
+            // that vertebra's rib: the finder cut the body short (its lower slices osteopenic,
+            // or the column's end not seen as bone), and no vertebra below it was found to take
+            // the rib. A rib of an unfound vertebra further down leaves the column lower still;
+            // and were one taken here, it could only add a rib to a vertebra above a rib-bearing
+            // one, which bears its own.
+            const Vertebra& lowest = layout.vertebrae.back();
+            const double crossingDistanceMm = sliceMm * std::max({0.0, static_cast<double>(lowest.firstSlice) - crossingIndex,
+                                                                  crossingIndex - static_cast<double>(lowest.lastSlice)});
+            const bool headBelowColumn = caudalSign < 0 ? headSlice < lowest.firstSlice : headSlice > lowest.lastSlice;
+            const bool crossesBesideLowest = crossingDistanceMm <= ASSIGNMENT_TOLERANCE_MM;
+            if (!headBelowColumn || !crossesBesideLowest)
+            {
+              continue;
+            }
+            best = lowest.index;
           }
           VertebraLevelEvidence& evidence = layout.levelEvidence[static_cast<size_t>(best)];
           const bool firstRib = !evidence.ribLeft && !evidence.ribRight;

@@ -2,9 +2,10 @@
 // spinemet-spine-accuracy: the spine finder against the phantom ground truth over many seeds
 // with random acquisitions (docs/spine.md, "Accuracy"). Figures are on phantoms only.
 //   spinemet-spine-accuracy [first seed] [seed count] [--verbose] [--bone simple|realistic]
-//                           [--landmarks|--variants]
+//                           [--bone-density HU] [--landmarks|--variants]
 // --landmarks: levels drawn so that a landmark (first rib, last rib, sacrum) is in view;
-// --variants: the same with a rib or lumbosacral variant (PhantomEvaluation.h). The exit status
+// --variants: the same with a rib or lumbosacral variant (PhantomEvaluation.h); --bone-density:
+// every phantom's cancellous density (realistic bone, 50-350 HU) instead of the seed's draw. The exit status
 // is 1 when a level is wrong and not flagged uncertain (confidence >= 0.8), or when more than 1 %
 // of the vertebrae get a wrong level (--landmarks), so that a test can run it.
 
@@ -13,9 +14,12 @@
 #include "common/AnalysisError.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 
 using namespace spinemet;
 
@@ -25,6 +29,7 @@ int main(int argc, char** argv)
   const uint64_t count = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 50;
   bool verbose = false, landmarks = false, variants = false;
   PhantomBoneModel bone = PhantomBoneModel::Simple;
+  std::optional<double> boneDensityHu;
   for (int a = 3; a < argc; ++a)
   {
     if (std::strcmp(argv[a], "--verbose") == 0)
@@ -43,11 +48,26 @@ int main(int argc, char** argv)
     {
       bone = parsePhantomBoneModel(argv[++a]);
     }
+    else if (std::strcmp(argv[a], "--bone-density") == 0 && a + 1 < argc)
+    {
+      char* end = nullptr;
+      boneDensityHu = std::strtod(argv[++a], &end);
+      if (end == argv[a] || *end != '\0')
+      {
+        std::fprintf(stderr, "--bone-density needs a number of HU, not \"%s\"\n", argv[a]);
+        return 2;
+      }
+    }
     else
     {
-      std::fprintf(stderr, "unknown argument \"%s\" (expected --verbose, --landmarks, --variants or --bone simple|realistic)\n", argv[a]);
+      std::fprintf(stderr, "unknown argument \"%s\" (expected --verbose, --landmarks, --variants, --bone simple|realistic or --bone-density HU)\n", argv[a]);
       return 2;
     }
+  }
+  if (boneDensityHu && (bone != PhantomBoneModel::Realistic || !(*boneDensityHu >= 50 && *boneDensityHu <= 350)))
+  {
+    std::fprintf(stderr, "--bone-density needs --bone realistic and 50 to 350 HU\n");
+    return 2;
   }
   const SpineOptions options;
 
@@ -64,6 +84,7 @@ int main(int argc, char** argv)
       settings = test::landmarkPhantomSettings(seed, variants);
     }
     settings.bone = bone;
+    settings.boneDensityHu = boneDensityHu;
     const PhantomStudy study = generatePhantom(settings);
     const auto start = std::chrono::steady_clock::now();
     test::SpineEvaluation evaluation;
@@ -120,10 +141,11 @@ int main(int argc, char** argv)
       }
     }
   }
-  std::printf("\n%llu phantoms (random acquisitions%s, %s bone; figures on phantoms only)\n",
+  const std::string density = boneDensityHu ? ", cancellous density " + std::to_string(std::lround(*boneDensityHu)) + " HU" : "";
+  std::printf("\n%llu phantoms (random acquisitions%s, %s bone%s; figures on phantoms only)\n",
               static_cast<unsigned long long>(count),
               variants ? ", a landmark and a rib or lumbosacral variant in view" : landmarks ? ", a landmark in view" : "",
-              toString(bone));
+              toString(bone), density.c_str());
   std::printf("vertebra count correct:        %zu/%llu (%.0f%%)\n", countCorrect, static_cast<unsigned long long>(count),
               100.0 * static_cast<double>(countCorrect) / static_cast<double>(count));
   std::printf("all criteria met:              %zu/%llu\n", acceptable, static_cast<unsigned long long>(count));

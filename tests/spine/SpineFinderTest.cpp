@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <thread>
+#include <utility>
 
 namespace spinemet
 {
@@ -808,6 +809,55 @@ namespace spinemet
         if (!found.level.empty() && found.level != study.truth.vertebrae[v].level)
         {
           EXPECT_LT(layout.levelEvidence[v].confidence, UNCERTAIN_LEVEL_CONFIDENCE) << name << ": " << found.level;
+        }
+      }
+    }
+  }
+
+
+  // Osteopenic spines (figures on phantoms only): the column can end short of its last body (the
+  // lower slices of an osteopenic body read as no bone), so the rib that leaves the column beside
+  // that body met no vertebra 10 mm below its crossing and was dropped: the last body looked
+  // rib-free, the rib above it was taken for the last rib. Before the fix, C6-T5 (cancellous
+  // bone 90 HU, 2.5 mm slices) and C7-T5 (90 HU, 0.625 mm) were not named (the first and the
+  // last rib disagreed), and T7-T9 (seed 34's random acquisition, 130 HU) was named T11-L1
+  // (flagged uncertain).
+  TEST(SpineLevels, AnOsteopenicBodyAtTheColumnsLowerEndKeepsItsRib)
+  {
+    auto osteopenic = [](PhantomSettings settings, double densityHu)
+    {
+      settings.bone = PhantomBoneModel::Realistic;
+      settings.boneDensityHu = densityHu;
+      return settings;
+    };
+    PhantomSettings randomAcquisition;
+    randomAcquisition.seed = 34;
+    randomAcquisition.randomAcquisition = true;
+    const std::vector<std::pair<PhantomSettings, bool>> cases = {
+      {osteopenic(base(34, "C6-T5", 512, 0.7, 2.5), 90), true},
+      {osteopenic(base(34, "C7-T5", 512, 0.7, 0.625), 90), true},
+      {osteopenic(randomAcquisition, 130), false}};   // T7-T9: no landmark in view
+    for (const auto& [settings, firstRib] : cases)
+    {
+      const PhantomStudy study = generatePhantom(settings);
+      const SpineLayout layout = findSpine(study.series.volume);
+      const test::SpineEvaluation evaluation = test::evaluateSpine(study, layout, SpineOptions().cropMm);
+      const std::string name = study.acquisition.firstLevel + "-" + study.acquisition.lastLevel;
+      ASSERT_TRUE(evaluation.countMatches) << name << ": " << test::summarise(evaluation);
+      EXPECT_TRUE(layout.levelEvidence.back().ribLeft && layout.levelEvidence.back().ribRight) << name;
+      for (size_t v = 0; v < layout.vertebrae.size(); ++v)
+      {
+        const Vertebra& found = layout.vertebrae[v];
+        if (firstRib)
+        {
+          // named from the first rib, every level right and certain
+          EXPECT_EQ(found.level, study.truth.vertebrae[v].level) << name << ": " << layout.levelNote;
+          EXPECT_GE(layout.levelEvidence[v].confidence, UNCERTAIN_LEVEL_CONFIDENCE) << name << ": " << found.level;
+        }
+        else
+        {
+          // ribs on every vertebra to the scan's ends: no landmark, so no level
+          EXPECT_EQ(found.level, "") << name << ": " << layout.levelNote;
         }
       }
     }
