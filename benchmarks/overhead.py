@@ -18,7 +18,9 @@ T9-L3 --slice-thickness 0.625 --matrix 512 --pixel-spacing 0.7`, 322 slices), ev
   read to the SR written, its stages (read, spine, classify with the model's own share, write),
   the whole process, and the peak resident memory (wait4) against the series' pixel bytes (int16)
   plus the model file, with the peak of anonymous memory alone beside it (--timings samples it;
-  the libraries' file-backed pages, shared with other processes, are the difference);
+  the libraries' file-backed pages, shared with other processes, are the difference), and the
+  floor under it: the peak of `spinemet --version` (no model) and of `spinemet model-info` (the model
+  loaded and probed, no series), to which any analysis adds the series' pixels;
 - the Python reference (benchmarks/engine.py: pydicom reads every file, numpy makes the HU volume,
   torch crops at the centres the C++ spine finder chose and runs the same TorchScript file with the
   same threads and batch; no spine search, no SR: both favour Python), model loaded, read to last
@@ -108,6 +110,16 @@ def forward_once(bench, series, model, threads, batch, work, rounds):
     return float(line.split()[-2]), int(line.split()[2]), line, centres
 
 
+def floor_once(binary, model, work):
+    """The peak resident memory (MiB, wait4) of `spinemet --version` (LibTorch's libraries and static
+    initialisation, no model) and of `spinemet model-info` (the model loaded, frozen, optimised and
+    probed, no series): what any analysis holds before the series' pixels."""
+    stderr_path = os.path.join(work, "floor.stderr")
+    _, empty, _, _ = run_timed([binary, "--version"], stderr_path)
+    _, model_only, _, _ = run_timed([binary, "model-info", model], stderr_path)
+    return {"peak-empty": empty, "peak-model-only": model_only}
+
+
 def best(runs, key):
     values = [r[key] for r in runs if key in r]
     return min(values) if values else float("nan")
@@ -181,6 +193,9 @@ def main():
                 figures, json_paths[name] = classify_once(path, series, args.model, args.threads, work, name,
                                                           baseline_env if name == "baseline" else None)
                 results[name].append(figures)
+            floor = floor_once(binary, args.model, work)
+            for name in floor:
+                results["spinemet"][-1][name] = floor[name]
             if not args.no_python:
                 python_runs.append(python_once(series, args.model, centres, args.threads, args.batch, work))
             print(f"  run {run + 1}: forward {seconds:.2f} s, " +
@@ -216,6 +231,8 @@ def main():
             ("peak resident memory (wait4, = VmHWM), MiB", "peak", f"<= {(2 * pixel_bytes + model_bytes) / 2**20:.0f} MiB"),
             ("  file-backed (libraries) at model ready", "resident-file-model-ready-mib", ""),
             ("peak anonymous resident (sampled 5 ms), MiB", "resident-anon-peak-mib", "(shown beside; the target is judged on the line above)"),
+            ("floor: `spinemet --version`, peak MiB", "peak-empty", "(LibTorch's libraries and static init)"),
+            ("floor: `spinemet model-info`, peak MiB", "peak-model-only", "(the model loaded and probed, no series)"),
         ]
         header = f"{'best of ' + str(args.runs):44s}" + "".join(f"{n:>12s}" for n in names)
         header += f"{'python':>12s}" if python_runs else ""
@@ -242,6 +259,10 @@ def main():
         anonymous = best(results["spinemet"], "resident-anon-peak-mib")
         print(f"    (not the target's measure: peak anonymous memory alone / the same limit "
               f"{anonymous * 2**20 / limit:6.2f}; the libraries' file-backed pages are shared with other processes)")
+        model_only = best(results["spinemet"], "peak-model-only")
+        print(f"    (the floor: the model alone {model_only:.0f} MiB + the pixels {pixel_bytes / 2**20:.0f} MiB = "
+              f"{model_only + pixel_bytes / 2**20:.0f} MiB, {(model_only * 2**20 + pixel_bytes) / limit:.2f} x the limit, "
+              f"before any decoding buffer, crop or activation)")
         share = s["classify-minus-model"] / s["analysis"]
         print(f"  classify minus model / total {100 * share:6.1f} %  (< 10 %: {verdict(share < 0.10)})")
         print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
