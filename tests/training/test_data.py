@@ -220,3 +220,23 @@ def test_thick_slice_repeats_one_averaged_slice_with_one_noise_field():
     mixed = augment(batch, preprocessing, still, torch.Generator().manual_seed(4))
     same = (mixed[:, 0] == mixed[:, 1]).flatten(1).all(1)
     assert 0 < int(same.sum()) < 32                                         # only a share of the samples
+
+
+def test_scanner_traits_find_the_marrow_of_a_vertebral_body_not_its_arch():
+    from spinemet_train.scanner_traits import crop_traits
+    preprocessing = {"mean": 0.0, "std": 1.0, "window": [-250.0, 1250.0]}
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    hu = torch.full((64, 64), 40.0)                                   # soft tissue
+    body = (y - 22) ** 2 + (x - 32) ** 2
+    hu[body <= 15 ** 2] = 900.0                                       # cortical shell ...
+    hu[body <= 13 ** 2] = 220.0                                       # ... around marrow at 220 HU
+    hu[38:58, 30:34] = 900.0                                          # a thin dense arch (4 px): not marrow
+    hu[22, 20:44] += torch.tensor([30.0, -30.0] * 12)                 # some fine texture in the marrow
+    crop = ((hu + 250.0) / 1500.0).expand(3, 64, 64).numpy().copy()
+    crop[0] += 0.02                                                   # the neighbouring slices differ by 30 HU
+    traits = crop_traits(crop, preprocessing)
+    assert abs(traits["marrow_median_hu"] - 220.0) < 1.0
+    assert traits["marrow_highpass_std_hu"] > 0.0
+    assert abs(traits["channel_difference_hu"] - 15.0) < 1.0          # median of |30| and |0|
+    assert traits["cortex_edge_hu_per_px"] > 100.0
+    assert crop_traits(((torch.full((3, 64, 64), 40.0) + 250.0) / 1500.0).numpy(), preprocessing) is None

@@ -3,7 +3,8 @@
 HU, texture and noise, sharpness, and the through-plane smoothness of the channels, measured on
 the crops spinemet-prep made (docs/evaluation.md, "Experiment: scanner augmentation").
 
-    PYTHONPATH=training /usr/bin/python3 -m spinemet_train.scanner_traits --data FOLDERS... [--out traits.json]
+    PYTHONPATH=training /usr/bin/python3 -m spinemet_train.scanner_traits --data FOLDERS... [--pool LABEL]
+        [--max-crops N] [--out traits.json]
 
 Only lesion-free vertebrae, only slices the truth puts on a vertebra. Per crop (the centre channel,
 back to HU through the preprocessing window):
@@ -108,18 +109,18 @@ def summarise(values):
             "p95": float(np.percentile(values, 95))}
 
 
-def traits_by_background(samples, max_crops_per_background: int = 400) -> dict:
+def traits_by_background(samples, max_crops_per_background: int = 400, pool: str = None) -> dict:
     rows = np.flatnonzero((samples.bone_quality == 0) & samples.on_vertebra)
     by_background = defaultdict(list)
     for row in rows:
-        by_background[background_name(samples.studies[samples.study[row]])].append(row)
+        by_background[pool or background_name(samples.studies[samples.study[row]])].append(row)
     report = {}
     for name, members in sorted(by_background.items()):
         # Every seed of a hybrid background repeats its lesion-free slices: one copy of each slice.
         seen, unique = set(), []
         for row in members:
             study = samples.studies[samples.study[row]]
-            key = (int(samples.slice_index[row]), study.get("slice_spacing_mm"))
+            key = (background_name(study), int(samples.slice_index[row]))
             if study.get("kind") == "hybrid" and key in seen:
                 continue
             seen.add(key)
@@ -142,10 +143,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", nargs="+", required=True, help="spinemet-prep output folders")
     parser.add_argument("--max-crops", type=int, default=400, help="crops measured per background at most")
+    parser.add_argument("--pool", metavar="LABEL", help="one entry for all studies (e.g. phantoms), not one per background")
     parser.add_argument("--out", help="JSON to write")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    report = traits_by_background(load_samples(args.data), args.max_crops)
+    report = traits_by_background(load_samples(args.data), args.max_crops, args.pool)
     for name, entry in report.items():
         parts = [f"{key} {value['median']:.1f} [{value['p5']:.1f}, {value['p95']:.1f}]"
                  for key, value in entry.items() if isinstance(value, dict)]
