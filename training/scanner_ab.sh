@@ -10,7 +10,8 @@
 # Nothing is exported or installed. The data: training/data-real as train_real.sh makes it.
 # Usage: training/scanner_ab.sh CONFIG RUN_DIR [CHECKPOINT [EVALUATION_OF_CHECKPOINT]]
 #   defaults: training/runs/real/best.pt and its evaluation.json (model 0.4.0)
-#   CONFIG "-" skips training and evaluates CHECKPOINT as it is (the 0.4.0 row).
+#   CONFIG "-" skips training (the 0.4.0 row): copies EVALUATION_OF_CHECKPOINT, then operating_points.
+# Tables: PYTHONPATH=training python3 -m spinemet_train.scanner_table --reference 0.4.0 0.4.0=RUN ...
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:?usage: scanner_ab.sh CONFIG RUN_DIR [CHECKPOINT [EVALUATION_OF_CHECKPOINT]]}
@@ -37,6 +38,8 @@ if [ "$config" != "-" ]; then
   # shellcheck disable=SC2086
   py spinemet_train.evaluate --checkpoint "$checkpoint" --aggregation-from "$reference_evaluation" \
      --test "$data/phantom/test" --real-test $real_test --out "$run/evaluation-at-reference-point.json"
+else
+  cp "$reference_evaluation" "$run/evaluation.json"   # the reference model, evaluated at its own point
 fi
 # shellcheck disable=SC2086
 py spinemet_train.operating_points --checkpoint "$checkpoint" --real-val $real_val --real-test $real_test \
