@@ -174,3 +174,69 @@ def test_slab_blur_mixes_neighbouring_slices_like_a_thicker_slice():
     assert bool((centre <= 0.9 + 1e-6).all() and (centre < 0.88).any())     # the lesion dims ...
     assert bool((below >= 0.3 - 1e-6).all() and (below > 0.32).any())       # ... and spreads along z
     assert torch.allclose(mixed[:, :, :4, :4], torch.tensor(0.3))           # uniform bone is unchanged
+
+
+def hu_to_unit(hu: float) -> float:
+    return (hu + 250.0) / 1500.0      # the window [-250, 1250] of the real-anatomy data
+
+
+def test_marrow_offset_moves_cancellous_bone_only():
+    preprocessing = {"mean": 0.0, "std": 1.0, "window": [-250.0, 1250.0]}
+    batch = torch.full((16, 3, 40, 40), hu_to_unit(40.0))       # soft tissue
+    batch[:, :, 8:32, 8:32] = hu_to_unit(1000.0)                  # cortex ...
+    batch[:, :, 11:29, 11:29] = hu_to_unit(250.0)                 # ... around cancellous bone
+    batch[:, :, :, :3] = 0.0                                      # air (below the window)
+    still = AugmentConfig(shift_fraction=0, rotation_degrees=0, scale=0, window_shift=0, window_scale=0, noise_max=0,
+                          marrow_offset_low_hu=30.0, marrow_offset_high_hu=30.0)
+    shifted = augment(batch, preprocessing, still, torch.Generator().manual_seed(2))
+    change_hu = (shifted - batch) * 1500.0
+    assert torch.allclose(change_hu[:, :, 13:27, 13:27], torch.tensor(30.0), atol=1e-3)   # marrow +30 HU
+    assert torch.allclose(change_hu[:, :, 9:10, 9:31], torch.tensor(0.0), atol=1e-3)      # cortex kept
+    assert torch.allclose(change_hu[:, :, 34:, :], torch.tensor(0.0), atol=1e-3)          # soft tissue kept
+    assert torch.equal(shifted[:, :, :, :3], batch[:, :, :, :3])                          # air kept
+    still.marrow_offset_low_hu, still.marrow_offset_high_hu = -20.0, 40.0
+    drawn = augment(batch, preprocessing, still, torch.Generator().manual_seed(2))
+    marrow_change = ((drawn - batch) * 1500.0)[:, 1, 20, 20]
+    assert bool((marrow_change >= -20.0 - 1e-3).all() and (marrow_change <= 40.0 + 1e-3).all())
+    assert float(marrow_change.max() - marrow_change.min()) > 10.0           # drawn per sample
+    still.marrow_offset_low_hu = 50.0
+    with pytest.raises(ValueError, match="marrow_offset_low_hu"):
+        augment(batch, preprocessing, still, torch.Generator().manual_seed(2))
+
+
+def test_thick_slice_repeats_one_averaged_slice_with_one_noise_field():
+    preprocessing = {"mean": 0.0, "std": 1.0}
+    batch = torch.full((32, 3, 24, 24), 0.3)
+    batch[:, 1, 8:16, 8:16] = 0.9          # a focus on the centre slice only
+    still = AugmentConfig(shift_fraction=0, rotation_degrees=0, scale=0, window_shift=0, window_scale=0, noise_max=0,
+                          thick_slice_probability=1.0)
+    thick = augment(batch, preprocessing, still, torch.Generator().manual_seed(4))
+    assert torch.allclose(thick[:, :, 10, 10], torch.tensor(0.5))          # (0.3 + 0.9 + 0.3) / 3 on every channel
+    still.noise_max = 0.03
+    noisy = augment(batch, preprocessing, still, torch.Generator().manual_seed(4))
+    assert torch.equal(noisy[:, 0], noisy[:, 1]) and torch.equal(noisy[:, 1], noisy[:, 2])
+    assert not torch.equal(noisy[:, 0, :, :4], batch[:, 0, :, :4])        # the noise is there
+    still.thick_slice_probability = 0.5
+    mixed = augment(batch, preprocessing, still, torch.Generator().manual_seed(4))
+    same = (mixed[:, 0] == mixed[:, 1]).flatten(1).all(1)
+    assert 0 < int(same.sum()) < 32                                         # only a share of the samples
+
+
+def test_scanner_traits_find_the_marrow_of_a_vertebral_body_not_its_arch():
+    from spinemet_train.scanner_traits import crop_traits
+    preprocessing = {"mean": 0.0, "std": 1.0, "window": [-250.0, 1250.0]}
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    hu = torch.full((64, 64), 40.0)                                   # soft tissue
+    body = (y - 22) ** 2 + (x - 32) ** 2
+    hu[body <= 15 ** 2] = 900.0                                       # cortical shell ...
+    hu[body <= 13 ** 2] = 220.0                                       # ... around marrow at 220 HU
+    hu[38:58, 30:34] = 900.0                                          # a thin dense arch (4 px): not marrow
+    hu[22, 20:44] += torch.tensor([30.0, -30.0] * 12)                 # some fine texture in the marrow
+    crop = ((hu + 250.0) / 1500.0).expand(3, 64, 64).numpy().copy()
+    crop[0] += 0.02                                                   # the neighbouring slices differ by 30 HU
+    traits = crop_traits(crop, preprocessing)
+    assert abs(traits["marrow_median_hu"] - 220.0) < 1.0
+    assert traits["marrow_highpass_std_hu"] > 0.0
+    assert abs(traits["channel_difference_hu"] - 15.0) < 1.0          # median of |30| and |0|
+    assert traits["cortex_edge_hu_per_px"] > 100.0
+    assert crop_traits(((torch.full((3, 64, 64), 40.0) + 250.0) / 1500.0).numpy(), preprocessing) is None

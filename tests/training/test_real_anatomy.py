@@ -334,8 +334,11 @@ def test_each_backgrounds_lesion_free_bone_is_reported_apart(tmp_path):
                                    [0.1, 0.1, 0.1, 0.2, 0.8, 0.1, 0.1, 0.1])
     by_background = lesion_free_scores_by_background(predictions, 1)
     assert set(by_background) == {"ct-a", "ct-b"}
-    assert by_background["ct-a"] == pytest.approx({"copies": 4, "highest_blastic": 0.3, "highest_lytic": 0.2})
-    assert by_background["ct-b"] == pytest.approx({"copies": 4, "highest_blastic": 0.2, "highest_lytic": 0.8})
+    # the 95th percentile over the four distinct vertebrae interpolates between the two highest
+    assert by_background["ct-a"] == pytest.approx({"copies": 4, "distinct_vertebrae": 4, "highest_blastic": 0.3,
+                                                   "highest_lytic": 0.2, "p95_blastic": 0.285, "p95_lytic": 0.185})
+    assert by_background["ct-b"] == pytest.approx({"copies": 4, "distinct_vertebrae": 4, "highest_blastic": 0.2,
+                                                   "highest_lytic": 0.8, "p95_blastic": 0.185, "p95_lytic": 0.695})
 
 
 def test_operating_points_table_reads_its_rules_and_refuses_bad_ones():

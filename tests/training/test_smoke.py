@@ -91,6 +91,38 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path):
     assert all(torch.equal(full[k], cut[k]) for k in full)
 
 
+def test_init_starts_from_another_runs_weights_with_a_fresh_optimiser(data, tmp_path):
+    train(TrainConfig.from_json(dict(TINY, epochs=1)), [str(data / "train")], None, str(tmp_path / "base"), log=quiet)
+    base = str(tmp_path / "base" / "best.pt")
+    # a learning rate of 0: every weight stays the checkpoint's (batch-norm statistics still move)
+    still = dict(TINY, epochs=1, learning_rate=0.0, seed=5)
+    lines = []
+    train(TrainConfig.from_json(still), [str(data / "train")], None, str(tmp_path / "ft"), log=lines.append,
+          init_checkpoint=base)
+    assert "initialised from" in lines[0]
+    weights = lambda path: {k: v for k, v in torch.load(path)["model_state"].items()
+                            if "running" not in k and "num_batches" not in k}
+    started, tuned = weights(base), weights(str(tmp_path / "ft" / "last.pt"))
+    assert all(torch.equal(started[k], tuned[k]) for k in started)
+    train(TrainConfig.from_json(still), [str(data / "train")], None, str(tmp_path / "fresh"), log=quiet)
+    fresh = weights(str(tmp_path / "fresh" / "last.pt"))
+    assert not all(torch.equal(started[k], fresh[k]) for k in started)     # without --init: seed 5's own weights
+    state = torch.load(str(tmp_path / "ft" / "last.pt"))
+    assert state["training"]["initialised_from"]["checkpoint"] == os.path.abspath(base)
+    assert state["training"]["initialised_from"]["epoch"] == 1
+    assert len(state["history"]) == 1                                       # its own schedule and history
+    other_model = dict(still, model={"backbone": dict(TINY["model"]["backbone"], growth_rate=6)})
+    with pytest.raises(ValueError, match="--init: .* holds model"):
+        train(TrainConfig.from_json(other_model), [str(data / "train")], None, str(tmp_path / "x"), log=quiet,
+              init_checkpoint=base)
+    with pytest.raises(ValueError, match="exclude each other"):
+        train(TrainConfig.from_json(still), [str(data / "train")], None, str(tmp_path / "ft"), resume=True,
+              log=quiet, init_checkpoint=base)
+    with pytest.raises(FileNotFoundError, match="--init"):
+        train(TrainConfig.from_json(still), [str(data / "train")], None, str(tmp_path / "y"), log=quiet,
+              init_checkpoint=str(tmp_path / "missing.pt"))
+
+
 def test_command_line_trains_the_baseline_and_the_ablations(data, tmp_path):
     config_path = tmp_path / "tiny.json"
     config_path.write_text(json.dumps(dict(TINY, epochs=1)))

@@ -46,7 +46,9 @@ def row(predictions: Predictions, rule: dict) -> dict:
             "lesion_free_studies": free["studies_without_inserted_lesion"],
             "right_class": {c: e["right_class"] for c, e in sensitivity.items()},
             "called_a_lesion": {c: e["called_a_lesion"] for c, e in sensitivity.items()},
-            "lesions": {c: e["n"] for c, e in sensitivity.items()}}
+            "lesions": {c: e["n"] for c, e in sensitivity.items()},
+            "posterolateral_accuracy": figures["inserted_lesions"]["posterolateral_accuracy"],
+            "posterolateral_n": figures["inserted_lesions"]["posterolateral_n"]}
 
 
 def main(argv=None) -> int:
@@ -75,7 +77,9 @@ def main(argv=None) -> int:
         for name, backgrounds in by_set.items():
             for background, entry in backgrounds.items():
                 print(f"{k} {name} {background}: lesion-free highest blastic {entry['highest_blastic']:.4f}, "
-                      f"lytic {entry['highest_lytic']:.4f} ({entry['copies']} copies)")
+                      f"lytic {entry['highest_lytic']:.4f}; 95th percentile blastic {entry['p95_blastic']:.4f}, "
+                      f"lytic {entry['p95_lytic']:.4f} ({entry['distinct_vertebrae']} vertebrae, "
+                      f"{entry['copies']} copies)")
     for entry in report["rules"]:
         rule = entry["rule"]
         for name in ("validation", "test"):

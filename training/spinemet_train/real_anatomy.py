@@ -318,16 +318,28 @@ def choose_subtask_operating_point(phantom_val, real_val, posterolateral_rule: d
 def lesion_free_scores_by_background(predictions, k: int) -> Dict[str, dict]:
     """Per real background (patient), the highest top-k subtask score of its lesion-free vertebrae
     (every copy): how far each patient's normal bone reaches on each subtask. A threshold learnt
-    on one patient holds on another only where the other's normal bone stays below it."""
+    on one patient holds on another only where the other's normal bone stays below it. Also the
+    95th percentile over its distinct lesion-free vertebrae (each counted once, by the ground
+    truth's vertebra, at the highest score of its copies): the tail without the single worst."""
     truth, _ = predictions.vertebra_truth()
     scores = subtask_scores(predictions, k)
     studies = vertebra_studies(predictions)
+    vertebrae = np.array([predictions.samples.vertebra[g[0]] for g in predictions.groups], dtype=np.int64)
     names = np.array([background_name(predictions.samples.studies[s]) for s in studies])
     by_background = {}
     for name in sorted(set(names[truth == 0])):
         rows = (truth == 0) & (names == name)
-        by_background[name] = {"copies": int(rows.sum()),
+        distinct: Dict[int, np.ndarray] = {}
+        for index in np.flatnonzero(rows):
+            truth_index = predictions.samples.studies[studies[index]].get("truth_index_by_vertebra", {}).get(
+                int(vertebrae[index]))
+            key = int(vertebrae[index]) if truth_index is None else int(truth_index)
+            distinct[key] = np.maximum(distinct.get(key, scores[index]), scores[index])
+        highest_per_vertebra = np.array(list(distinct.values())).reshape(-1, 2)
+        by_background[name] = {"copies": int(rows.sum()), "distinct_vertebrae": len(distinct),
                                **{f"highest_{subtask}": float(scores[rows, column].max())
+                                  for column, subtask in enumerate(SUBTASKS)},
+                               **{f"p95_{subtask}": float(np.percentile(highest_per_vertebra[:, column], 95))
                                   for column, subtask in enumerate(SUBTASKS)}}
     return by_background
 

@@ -2,12 +2,14 @@
 """Train a SpineMet classifier on spinemet-prep output.
 
     PYTHONPATH=training /usr/bin/python3 -m spinemet_train.train --data DATA/train --val DATA/val \
-        --out RUN_DIR --config training/configs/demo.json [--epochs N] [--seed S] [--resume]
+        --out RUN_DIR --config training/configs/demo.json [--epochs N] [--seed S] [--resume | --init CHECKPOINT]
         [--no-fusion-mlp] [--no-aux-task] [--no-self-paced] [--baseline | --baseline-densenet121]
 
 Writes RUN_DIR/last.pt after every epoch (everything needed to resume), RUN_DIR/best.pt (best
 validation score), RUN_DIR/config.json and RUN_DIR/history.json. Deterministic from the seed on
 one device and thread count: the data order and augmentation of epoch e come from seed + e.
+--init CHECKPOINT starts from another run's weights (a fine-tune: weights only, a fresh optimiser,
+schedule and self-paced state); the checkpoint's model configuration must be the configured one.
 """
 
 import argparse
@@ -124,8 +126,28 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def load_initial_weights(model, config: TrainConfig, path: str, device: str) -> dict:
+    """Copies a checkpoint's weights into ``model`` (weights only: optimiser, schedule and
+    self-paced state start fresh); refused unless the checkpoint was made with this model
+    configuration. Returns what the run records about where it started."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--init: {path} does not exist")
+    state = torch.load(path, map_location=device)
+    if "model_state" not in state or "model_config" not in state:
+        raise ValueError(f"--init: {path} is not a checkpoint of spinemet_train.train (no model_state/model_config)")
+    if state["model_config"] != config.model.to_json():
+        raise ValueError(f"--init: {path} holds model {state['model_config']}, the configuration asks for "
+                         f"{config.model.to_json()}")
+    model.load_state_dict(state["model_state"])
+    training = state.get("training", {})
+    return {"checkpoint": os.path.abspath(path), "name": training.get("name"), "version": training.get("version"),
+            "epoch": training.get("epoch")}
+
+
 def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool = False, device: str = "cpu",
-          log=print) -> dict:
+          log=print, init_checkpoint: str = None) -> dict:
+    if resume and init_checkpoint:
+        raise ValueError("--init and --resume exclude each other: a resumed run continues from its own last.pt")
     torch.set_num_threads(config.threads)
     os.makedirs(out_dir, exist_ok=True)
     train_set = load_samples(data_dirs)
@@ -152,6 +174,7 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
 
     torch.manual_seed(config.seed)
     model = build_model(config.model).to(device)
+    initialised_from = load_initial_weights(model, config, init_checkpoint, device) if init_checkpoint else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     spl = SelfPacedWeighting(config.self_paced, len(indices), groups=targets[0].numpy())
     samples_per_epoch = config.samples_per_epoch or len(indices)
@@ -173,13 +196,15 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
         optimizer.load_state_dict(state["optimizer_state"])
         spl.load_state_dict(state["self_paced"])
         history, start_epoch, best_score = state["history"], state["epoch"] + 1, state["best_score"]
+        initialised_from = state["training"].get("initialised_from")
         log(f"resuming after epoch {state['epoch'] + 1}")
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(config.to_json(), f, indent=1)
     log(f"{config.name}: {config.model.variant}, {parameter_count(model)} parameters, "
         f"{indices.size} training slices ({data_description['train']['studies']} studies, "
         f"{data_description['train']['vertebrae']} vertebrae, by class {data_description['train']['vertebrae_by_bone_quality']}), "
-        f"{steps_per_epoch} steps of {config.batch_size} per epoch, {config.epochs} epochs, device {device}")
+        f"{steps_per_epoch} steps of {config.batch_size} per epoch, {config.epochs} epochs, device {device}"
+        + (f", initialised from {initialised_from['checkpoint']}" if initialised_from else ""))
 
     epoch_seconds = []
     for epoch in range(start_epoch, config.epochs):
@@ -223,7 +248,8 @@ def train(config: TrainConfig, data_dirs, val_dirs, out_dir: str, resume: bool =
                  "history": history, "best_score": max(best_score, score),
                  "preprocessing": train_set.preprocessing, "trained_on": trained_on(train_set),
                  "training": {"config": config.to_json(), "data": data_description, "name": config.name,
-                              "version": config.version, "aux_task": config.aux_task, "epoch": epoch + 1}}
+                              "version": config.version, "aux_task": config.aux_task, "epoch": epoch + 1,
+                              "initialised_from": initialised_from}}
         torch.save(state, last_path + ".tmp")
         os.replace(last_path + ".tmp", last_path)
         improved = score > best_score
@@ -253,7 +279,10 @@ def main(argv=None) -> int:
     parser.add_argument("--samples-per-epoch", type=int, help="draws per epoch (a smaller budget than the configuration's)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--name")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    start.add_argument("--init", metavar="CHECKPOINT",
+                       help="start from this checkpoint's weights (fresh optimiser, schedule and self-paced state)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (cuda when available)")
     parser.add_argument("--no-fusion-mlp", action="store_true", help="ablation: truth table instead of the MLP")
     parser.add_argument("--no-aux-task", action="store_true", help="ablation: no posterolateral loss")
@@ -280,7 +309,7 @@ def main(argv=None) -> int:
         config.name = args.name
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     train(config, args.data, args.val, args.out, resume=args.resume, device=device,
-          log=lambda line: print(line, flush=True))
+          log=lambda line: print(line, flush=True), init_checkpoint=args.init)
     return 0
 
 
