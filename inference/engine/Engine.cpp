@@ -7,6 +7,8 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 #include <ATen/Parallel.h>
@@ -148,12 +150,13 @@ namespace spinemet
     {
     public:
       TorchEngine(torch::jit::Module module, ModelMetadata metadata, torch::Device device, bool channelsLast,
-                  std::optional<GateBuffers> gate) :
+                  std::optional<GateBuffers> gate, bool graphPrepared) :
         module_(std::move(module)),
         metadata_(std::move(metadata)),
         device_(device),
         channelsLast_(channelsLast),
-        gate_(std::move(gate))
+        gate_(std::move(gate)),
+        graphPrepared_(graphPrepared)
       {
       }
 
@@ -198,6 +201,13 @@ namespace spinemet
       std::vector<SlicePrediction> run(const at::Tensor& hostInput, size_t count)
       {
         torch::InferenceMode inferenceMode;
+        // TorchScript's profiling executor instruments a method's first call, optimises the
+        // graph again on its second (for the shapes it saw), and keeps that plan. On a graph
+        // that load() already froze and optimised for inference this gave the same operators,
+        // but cost ~0.25 s on the first batch of the real size and ~0.05 s on the probe
+        // (spinemet classify, docs/performance.md). So such a graph runs as it is, from its
+        // first call. The switch is per thread (every calling thread sets it, for this call).
+        const torch::jit::GraphOptimizerEnabledGuard executorOptimises(!graphPrepared_);
         at::Tensor input = hostInput;
         if (channelsLast_)
         {
@@ -301,6 +311,7 @@ namespace spinemet
       torch::Device device_;
       bool channelsLast_;
       std::optional<GateBuffers> gate_;
+      bool graphPrepared_;     // frozen and optimised for inference at load: the executor adds nothing
     };
   }
 
@@ -398,7 +409,8 @@ namespace spinemet
 
     const std::string probedMethod = gate ? gate->method : std::string("forward");
     auto engine = std::make_shared<TorchEngine>(std::move(module), std::move(metadata), device, options.channelsLast,
-                                                std::move(gate));
+                                                std::move(gate),
+                                                options.graph == GraphOptimisation::OptimizeForInference);
 
     // The probe batch: a model whose outputs break the contract is refused now, not on the first
     // series. Two crops, so that a model that drops the batch dimension is caught.
