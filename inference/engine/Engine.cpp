@@ -7,10 +7,13 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 #include <ATen/Parallel.h>
 
+#include <chrono>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -148,12 +151,13 @@ namespace spinemet
     {
     public:
       TorchEngine(torch::jit::Module module, ModelMetadata metadata, torch::Device device, bool channelsLast,
-                  std::optional<GateBuffers> gate) :
+                  std::optional<GateBuffers> gate, bool graphPrepared) :
         module_(std::move(module)),
         metadata_(std::move(metadata)),
         device_(device),
         channelsLast_(channelsLast),
-        gate_(std::move(gate))
+        gate_(std::move(gate)),
+        graphPrepared_(graphPrepared)
       {
       }
 
@@ -198,6 +202,13 @@ namespace spinemet
       std::vector<SlicePrediction> run(const at::Tensor& hostInput, size_t count)
       {
         torch::InferenceMode inferenceMode;
+        // TorchScript's profiling executor instruments a method's first call, optimises the
+        // graph again on its second (for the shapes it saw), and keeps that plan. On a graph
+        // that load() already froze and optimised for inference this gave the same operators,
+        // but cost ~0.25 s on the first batch of the real size and ~0.05 s on the probe
+        // (spinemet classify, docs/performance.md). So such a graph runs as it is, from its
+        // first call. The switch is per thread (every calling thread sets it, for this call).
+        const torch::jit::GraphOptimizerEnabledGuard executorOptimises(!graphPrepared_);
         at::Tensor input = hostInput;
         if (channelsLast_)
         {
@@ -301,6 +312,7 @@ namespace spinemet
       torch::Device device_;
       bool channelsLast_;
       std::optional<GateBuffers> gate_;
+      bool graphPrepared_;     // frozen and optimised for inference at load: the executor adds nothing
     };
   }
 
@@ -340,19 +352,42 @@ namespace spinemet
     // Loading, freezing and optimising run many tiny parallel regions: with more than one
     // intra-op thread each waits for every OpenMP thread to be scheduled, and on a busy or
     // shared machine that spin-waiting cost 2-3 s of a 3.5 s startup (docs/performance.md). So
-    // they run on one thread; the probe and the model's own calls get the threads asked for.
+    // they run on one thread, and so does the probe batch (~150 parallel regions: with two
+    // threads beside other busy threads it waited 2-8 s at load 7-10); the model's own calls
+    // get the threads asked for.
     struct ThreadsForModelCalls
     {
       int threads;
       ~ThreadsForModelCalls() { at::set_num_threads(threads); }
     } restore{options.threads > 0 ? options.threads : at::get_num_threads()};
+    // But first one empty parallel region with those threads, on this thread: its OpenMP team
+    // (this thread and a worker, asleep after it) stays in the process, and with more OpenMP
+    // threads than cores libgomp spins far less before it sleeps. Without a team here, the
+    // model's calls on another thread took 10-55 s instead of ~1 s on the loaded 2-core machine,
+    // their threads spinning at every parallel region (docs/performance.md, "OpenMP").
+    at::set_num_threads(restore.threads);
+    if (restore.threads > 1)
+    {
+      at::parallel_for(0, restore.threads, 1, [](int64_t, int64_t) {});
+    }
     at::set_num_threads(1);
+
+    EngineLoadSeconds unused;
+    EngineLoadSeconds& seconds = options.loadSeconds ? *options.loadSeconds : unused;
+    auto stepStart = std::chrono::steady_clock::now();
+    auto stepSeconds = [&stepStart] {
+      const auto now = std::chrono::steady_clock::now();
+      const double elapsed = std::chrono::duration<double>(now - stepStart).count();
+      stepStart = now;
+      return elapsed;
+    };
 
     torch::jit::ExtraFilesMap extraFiles{{METADATA_FILE, ""}};
     torch::jit::Module module;
     try
     {
       module = torch::jit::load(path, device, extraFiles);
+      seconds.read = stepSeconds();
     }
     catch (const c10::Error& error)
     {
@@ -383,11 +418,14 @@ namespace spinemet
       const std::vector<std::string> methods = gate ? std::vector<std::string>{gate->method} : std::vector<std::string>{};
       if (options.graph == GraphOptimisation::Freeze || options.graph == GraphOptimisation::OptimizeForInference)
       {
+        stepSeconds();
         module = torch::jit::freeze(module, methods);
+        seconds.freeze = stepSeconds();
       }
       if (options.graph == GraphOptimisation::OptimizeForInference)
       {
         module = torch::jit::optimize_for_inference(module, methods);
+        seconds.optimise = stepSeconds();
       }
     }
     catch (const c10::Error& error)
@@ -398,26 +436,25 @@ namespace spinemet
 
     const std::string probedMethod = gate ? gate->method : std::string("forward");
     auto engine = std::make_shared<TorchEngine>(std::move(module), std::move(metadata), device, options.channelsLast,
-                                                std::move(gate));
+                                                std::move(gate),
+                                                options.graph == GraphOptimisation::OptimizeForInference);
 
     // The probe batch: a model whose outputs break the contract is refused now, not on the first
     // series. Two crops, so that a model that drops the batch dimension is caught.
     const Preprocessing& p = engine->metadata().preprocessing;
     const at::Tensor probe = torch::zeros({2, p.channels, p.inputSize, p.inputSize}, torch::kFloat32);
-    // The probe runs with the model's threads, on this thread, as all of the loading did before.
-    // Run with one thread instead (and the model's calls with two), the model took 3-20 s
-    // instead of 1 s in 6 of 7 runs on the loaded 2-core machine, and the same as before with
-    // OMP_WAIT_POLICY=PASSIVE: OpenMP spin-waiting, most likely because libgomp throttles its
-    // spinning only once the process has more OpenMP threads than cores, which this thread's team
-    // ensures (docs/performance.md, "OpenMP").
+    // On one thread (above), so it need not wait for idle cores.
     if (options.beforeProbe)
     {
+      stepSeconds();
       options.beforeProbe();
+      seconds.beforeProbe = stepSeconds();
     }
-    at::set_num_threads(restore.threads);
     try
     {
+      stepSeconds();
       engine->run(probe, 2);
+      seconds.probe = stepSeconds();
     }
     catch (const AnalysisError& error)
     {

@@ -30,6 +30,16 @@ namespace spinemet
     OptimizeForInference     // freeze + torch::jit::optimize_for_inference (oneDNN/MKLDNN layouts on CPU)
   };
 
+  // Where Engine::load spent its time (spinemet classify --timings), seconds of wall time.
+  struct EngineLoadSeconds
+  {
+    double read = 0;             // torch::jit::load: the archive read, its code compiled
+    double freeze = 0;           // torch::jit::freeze
+    double optimise = 0;         // torch::jit::optimize_for_inference
+    double beforeProbe = 0;      // in EngineOptions::beforeProbe (waiting until the model is wanted)
+    double probe = 0;            // the probe batch
+  };
+
   struct EngineOptions
   {
     std::string device = "auto";    // "auto" (CUDA when LibTorch sees a GPU), "cpu", "cuda"
@@ -37,11 +47,13 @@ namespace spinemet
                                      // (at::set_num_threads): the last engine loaded sets it for all.
     GraphOptimisation graph = GraphOptimisation::OptimizeForInference;
     bool channelsLast = false;       // NHWC-strided input: no consistent gain measured, so off
-    // Optional: called by load() on its thread once the graph is ready, before the probe batch runs
-    // on the threads asked for. A caller that loads the model beside other work waits there until
-    // that work is over: the probe's OpenMP threads spin-wait for each other at every parallel
-    // region and, beside busy threads, burnt ~1 s of CPU (spinemet classify; docs/performance.md).
+    // Optional: called by load() on its thread once the graph is ready, before the probe batch.
+    // The probe runs on one thread now, so that it need not wait for idle cores (it used to run
+    // on the threads asked for, and spinemet classify waited here until the model was wanted:
+    // docs/performance.md); kept for a caller that wants the probe later.
     std::function<void()> beforeProbe;
+    // Optional: filled by load() as it goes (the caller's, alive until load() returns).
+    EngineLoadSeconds* loadSeconds = nullptr;
   };
 
   // The model's outputs for one crop, as probabilities.
@@ -84,8 +96,9 @@ namespace spinemet
   // An engine whose model is still loading on another thread: its metadata (Engine::readMetadata)
   // is known at once, so that a Worker can read the series and search the spine meanwhile; the
   // first predict() waits until provide() hands over the loaded engine, or rethrows what fail()
-  // was given. The command-line tool overlaps the model's loading with reading that way, and
-  // holds the probe batch (EngineOptions::beforeProbe) until waitUntilWanted().
+  // was given. The command-line tool overlaps the model's loading with reading that way.
+  // waitUntilWanted() can hold the probe batch (EngineOptions::beforeProbe) until the model is
+  // wanted; the tool no longer does, since the probe runs on one thread.
   class PendingEngine : public Engine
   {
   public:

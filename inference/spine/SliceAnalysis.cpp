@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace spinemet
@@ -96,8 +98,24 @@ namespace spinemet
       std::fill(labels.begin(), labels.end(), 0);
       const size_t reach = eightConnected ? 1 : 0;
       int count = 0;
-      for (size_t start = 0; start < mask.size(); ++start)
+      const size_t pixels = mask.size();
+      for (size_t start = 0; start < pixels; ++start)
       {
+        // Most of a bone or core mask is 0: eight bytes at a time past it.
+        while (start + 8 <= pixels)
+        {
+          uint64_t word;
+          std::memcpy(&word, mask.data() + start, sizeof word);
+          if (word != 0)
+          {
+            break;
+          }
+          start += 8;
+        }
+        if (start >= pixels)
+        {
+          break;
+        }
         if (!mask[start] || labels[start] != 0)
         {
           continue;
@@ -173,6 +191,8 @@ namespace spinemet
       patient_.resize(pixels);
       bone_.resize(pixels);
       integral_.resize((grid.columns + 1) * (grid.rows + 1));
+      porousBone_.resize(pixels);
+      porousIntegral_.resize(integral_.size());     // its first row and column stay 0, as integral_'s
       rowSums_.resize(pixels);
       core_.resize(pixels);
       labels_.resize(pixels);
@@ -277,22 +297,42 @@ namespace spinemet
     {
       const size_t columns = grid_.columns;
       const size_t rows = grid_.rows;
-      for (size_t p = 0; p < smoothed_.size(); ++p)
+      // The smoothed values are whole numbers: v >= thresholdHu exactly when v >= the threshold
+      // rounded up, compared as int16 without a branch (the loop vectorises).
+      if (!(thresholdHu <= std::numeric_limits<int16_t>::max()))       // above every value, or NaN
       {
-        bone_[p] = patient_[p] && smoothed_[p] >= thresholdHu;
+        std::fill(bone_.begin(), bone_.end(), 0);
+      }
+      else
+      {
+        const auto threshold = static_cast<int16_t>(
+          std::max<double>(std::ceil(thresholdHu), std::numeric_limits<int16_t>::min()));
+        const uint8_t* patient = patient_.data();
+        const int16_t* smoothed = smoothed_.data();
+        uint8_t* bone = bone_.data();
+        const size_t pixels = smoothed_.size();      // read once: a byte store may alias it
+        for (size_t p = 0; p < pixels; ++p)
+        {
+          bone[p] = static_cast<uint8_t>(patient[p] & static_cast<uint8_t>(smoothed[p] >= threshold));
+        }
       }
       densityReady_ = withDensity;
       if (!withDensity)
       {
         return;
       }
+      const uint8_t* bone = bone_.data();
+      int32_t* integral = integral_.data();
       for (size_t r = 0; r < rows; ++r)
       {
+        const uint8_t* boneRow = bone + r * columns;
+        const int32_t* above = integral + r * (columns + 1) + 1;
+        int32_t* sums = integral + (r + 1) * (columns + 1) + 1;
         int32_t lineSum = 0;
         for (size_t c = 0; c < columns; ++c)
         {
-          lineSum += bone_[r * columns + c];
-          integral_[(r + 1) * (columns + 1) + c + 1] = integral_[r * (columns + 1) + c + 1] + lineSum;
+          lineSum += boneRow[c];
+          sums[c] = above[c] + lineSum;
         }
       }
     }
@@ -396,7 +436,30 @@ namespace spinemet
       const bool bodySeen = std::any_of(found.begin(), found.end(), [](const BodyCandidate& candidate) {
         return candidate.canal && candidate.rim >= WHOLE_BODY_RIM && candidate.score >= WHOLE_BODY_SCORE;
       });
-      bool looked = false;
+      // The porous masks go into buffers of their own, so that the bone mask and its sums of
+      // boneHu stay as load() left them (marking them again cost a fourth pass over the slice).
+      struct PorousBuffers
+      {
+        SliceAnalyser& analyser;
+        bool swapped = false;
+        void use()
+        {
+          if (!swapped)
+          {
+            std::swap(analyser.bone_, analyser.porousBone_);
+            std::swap(analyser.integral_, analyser.porousIntegral_);
+            swapped = true;
+          }
+        }
+        ~PorousBuffers()
+        {
+          if (swapped)
+          {
+            std::swap(analyser.bone_, analyser.porousBone_);
+            std::swap(analyser.integral_, analyser.porousIntegral_);
+          }
+        }
+      } porousBuffers{*this};
       for (const double porousHu : options_.porousBoneHu)
       {
         if (bodySeen)
@@ -407,8 +470,8 @@ namespace spinemet
         {
           continue;
         }
+        porousBuffers.use();
         markBone(porousHu, true);
-        looked = true;
         std::vector<BodyCandidate> porous = candidatesOfBoneMask(true);
         const size_t before = found.size();
         for (const BodyCandidate& candidate : porous)
@@ -424,10 +487,6 @@ namespace spinemet
             found.back().foundAtHu = porousHu;
           }
         }
-      }
-      if (looked)
-      {
-        markBone(options_.boneHu, true);     // the state load() left, for the other calls
       }
       std::stable_sort(found.begin(), found.end(),
                        [](const BodyCandidate& a, const BodyCandidate& b) { return a.score > b.score; });
@@ -451,15 +510,13 @@ namespace spinemet
       // laminae, transverse processes, a calcified vessel wall, the table) does not qualify;
       // a vertebral body does, and so does the bone around a small lytic hole in it.
       std::vector<uint8_t>& core = core_;
-      std::fill(core.begin(), core.end(), 0);
       for (size_t r = 0; r < rows; ++r)
       {
+        const uint8_t* boneRow = bone_.data() + r * columns;
+        uint8_t* coreRow = core.data() + r * columns;
         for (size_t c = 0; c < columns; ++c)
         {
-          if (bone(c, r) && density(static_cast<long>(c), static_cast<long>(r)) >= 0.5)
-          {
-            core[r * columns + c] = 1;
-          }
+          coreRow[c] = boneRow[c] != 0 && density(static_cast<long>(c), static_cast<long>(r)) >= 0.5;
         }
       }
       const int count = labelComponents(core, columns, rows, true, labels_, stack_);
@@ -479,8 +536,8 @@ namespace spinemet
           continue;
         }
         Stats& s = stats[static_cast<size_t>(labels_[p])];
-        const size_t c = p % columns;
         const size_t r = p / columns;
+        const size_t c = p - r * columns;
         ++s.area;
         s.sumColumns += static_cast<double>(c);
         s.sumRows += static_cast<double>(r);

@@ -517,6 +517,8 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
       std::shared_ptr<TimedEngine> timedEngine;
       double modelReadyEpoch = 0, residentAtModelReady = 0, residentFileAtModelReady = 0;
       std::chrono::steady_clock::time_point modelReady;
+      EngineLoadSeconds loadSeconds;
+      engineOptions.loadSeconds = &loadSeconds;
       auto loadModel = [&]() -> std::shared_ptr<Engine> {
         std::shared_ptr<Engine> loaded = Engine::load(modelPath, engineOptions);
         modelReady = std::chrono::steady_clock::now();
@@ -574,15 +576,10 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
           !dicomOut.empty());
         if (pendingEngine)
         {
-          // The graph is read, frozen and optimised on one thread beside the reading and the
-          // spine search; the probe batch, which runs on the model's threads, waits until the
-          // model is wanted (or the analysis has ended without it): beside the search's busy
-          // threads its OpenMP threads spin-waited for each other for ~1 s of CPU.
-          engineOptions.beforeProbe = [&] {
-            pendingEngine->waitUntilWanted([&] {
-              return analysis.outcome.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-            });
-          };
+          // The graph is read, frozen and optimised, and the probe batch run, on one thread
+          // beside the reading and the spine search (Engine::load): the probe no longer waits
+          // until the model is wanted (EngineOptions::beforeProbe), as it did while it ran on
+          // the model's threads, whose OpenMP threads spin-waited beside the search's.
           try
           {
             pendingEngine->provide(loadModel());
@@ -657,6 +654,12 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         std::fprintf(stderr, "timings: main-entered-epoch %.6f\ntimings: model-ready-epoch %.6f\n", mainEnteredEpoch,
                      modelReadyEpoch);
         std::fprintf(stderr, "timings: model-ready-in-analysis %.4f\n", since(start, modelReady));
+        // The model's loading, step by step (the probe waits until the model is wanted).
+        std::fprintf(stderr, "timings: model-load-read %.4f\ntimings: model-load-freeze %.4f\n"
+                             "timings: model-load-optimise %.4f\ntimings: model-load-wait-before-probe %.4f\n"
+                             "timings: model-load-probe %.4f\n",
+                     loadSeconds.read, loadSeconds.freeze, loadSeconds.optimise, loadSeconds.beforeProbe,
+                     loadSeconds.probe);
         // Resident: file-backed (the libraries' pages, shared with other processes) and anonymous.
         std::fprintf(stderr, "timings: resident-model-ready-mib %.1f\ntimings: resident-file-model-ready-mib %.1f\n",
                      residentAtModelReady, residentFileAtModelReady);
