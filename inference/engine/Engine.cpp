@@ -444,12 +444,6 @@ namespace spinemet
     const Preprocessing& p = engine->metadata().preprocessing;
     const at::Tensor probe = torch::zeros({2, p.channels, p.inputSize, p.inputSize}, torch::kFloat32);
     // On one thread (above), so it need not wait for idle cores.
-    if (options.beforeProbe)
-    {
-      stepSeconds();
-      options.beforeProbe();
-      seconds.beforeProbe = stepSeconds();
-    }
     try
     {
       stepSeconds();

@@ -8,13 +8,10 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
-#include <functional>
 #include <future>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,7 +33,6 @@ namespace spinemet
     double read = 0;             // torch::jit::load: the archive read, its code compiled
     double freeze = 0;           // torch::jit::freeze
     double optimise = 0;         // torch::jit::optimize_for_inference
-    double beforeProbe = 0;      // in EngineOptions::beforeProbe (waiting until the model is wanted)
     double probe = 0;            // the probe batch
   };
 
@@ -47,11 +43,6 @@ namespace spinemet
                                      // (at::set_num_threads): the last engine loaded sets it for all.
     GraphOptimisation graph = GraphOptimisation::OptimizeForInference;
     bool channelsLast = false;       // NHWC-strided input: no consistent gain measured, so off
-    // Optional: called by load() on its thread once the graph is ready, before the probe batch.
-    // The probe runs on one thread now, so that it need not wait for idle cores (it used to run
-    // on the threads asked for, and spinemet classify waited here until the model was wanted:
-    // docs/performance.md); kept for a caller that wants the probe later.
-    std::function<void()> beforeProbe;
     // Optional: filled by load() as it goes (the caller's, alive until load() returns).
     EngineLoadSeconds* loadSeconds = nullptr;
   };
@@ -97,8 +88,6 @@ namespace spinemet
   // is known at once, so that a Worker can read the series and search the spine meanwhile; the
   // first predict() waits until provide() hands over the loaded engine, or rethrows what fail()
   // was given. The command-line tool overlaps the model's loading with reading that way.
-  // waitUntilWanted() can hold the probe batch (EngineOptions::beforeProbe) until the model is
-  // wanted; the tool no longer does, since the probe runs on one thread.
   class PendingEngine : public Engine
   {
   public:
@@ -116,34 +105,14 @@ namespace spinemet
     }
     void fail(std::exception_ptr error) { promise_.set_exception(std::move(error)); }
 
-    // Waits until the first predict() is waiting for the model, or until `stop` says true (asked
-    // every 20 ms); returns whether the model is wanted.
-    bool waitUntilWanted(const std::function<bool()>& stop)
-    {
-      std::unique_lock<std::mutex> lock(wantedMutex_);
-      while (!wanted_ && !stop())
-      {
-        wantedChanged_.wait_for(lock, std::chrono::milliseconds(20));
-      }
-      return wanted_;
-    }
-
     const ModelMetadata& metadata() const override { return metadata_; }
     std::string deviceName() const override { return loaded_.get()->deviceName(); }
     std::vector<SlicePrediction> predict(const CropBatch& batch) override
     {
-      {
-        const std::lock_guard<std::mutex> lock(wantedMutex_);
-        wanted_ = true;
-      }
-      wantedChanged_.notify_all();
       return loaded_.get()->predict(batch);
     }
 
   private:
-    std::mutex wantedMutex_;
-    std::condition_variable wantedChanged_;
-    bool wanted_ = false;
     ModelMetadata metadata_;
     std::promise<std::shared_ptr<Engine>> promise_;
     std::shared_future<std::shared_ptr<Engine>> loaded_;

@@ -422,41 +422,6 @@ namespace spinemet
     EXPECT_THROW(pending->predict(referenceBatch(count)), AnalysisError);
   }
 
-  TEST(PendingEngine, WaitUntilWantedReturnsOnceAPredictWaitsOrWhenStopped)
-  {
-    auto pending = std::make_shared<PendingEngine>(Engine::readMetadata(modelPath("tiny.pt")));
-    EXPECT_FALSE(pending->waitUntilWanted([] { return true; })) << "no predict has asked yet";
-    size_t count = 0;
-    const CropBatch batch = referenceBatch(count);
-    std::vector<SlicePrediction> predictions;
-    std::thread modelThread([&] { predictions = pending->predict(batch); });
-    EXPECT_TRUE(pending->waitUntilWanted([] { return false; }));
-    pending->provide(Engine::load(modelPath("tiny.pt"), cpu()));
-    modelThread.join();
-    EXPECT_EQ(predictions.size(), count);
-  }
-
-  TEST(Engine, CallsBeforeProbeOnceBeforeTheProbeBatch)
-  {
-    EngineOptions options = cpu();
-    int calls = 0;
-    options.beforeProbe = [&] { ++calls; };
-    const auto engine = Engine::load(modelPath("tiny.pt"), options);
-    EXPECT_EQ(calls, 1);
-    // A model refused by its probe batch has had the call too: the probe runs after it.
-    calls = 0;
-    try
-    {
-      Engine::load(modelPath("wrong-outputs.pt"), options);
-      ADD_FAILURE() << "wrong-outputs.pt was accepted";
-    }
-    catch (const AnalysisError& error)
-    {
-      EXPECT_EQ(error.code(), "model-contract");
-    }
-    EXPECT_EQ(calls, 1);
-  }
-
   TEST(PendingEngine, RefusesAnEngineOfOtherMetadata)
   {
     PendingEngine pending(Engine::readMetadata(modelPath("tiny.pt")));

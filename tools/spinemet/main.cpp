@@ -577,9 +577,8 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         if (pendingEngine)
         {
           // The graph is read, frozen and optimised, and the probe batch run, on one thread
-          // beside the reading and the spine search (Engine::load): the probe no longer waits
-          // until the model is wanted (EngineOptions::beforeProbe), as it did while it ran on
-          // the model's threads, whose OpenMP threads spin-waited beside the search's.
+          // beside the reading and the spine search (Engine::load): run on the model's threads,
+          // their OpenMP threads spin-waited beside the search's (docs/performance.md).
           try
           {
             pendingEngine->provide(loadModel());
@@ -654,12 +653,10 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
         std::fprintf(stderr, "timings: main-entered-epoch %.6f\ntimings: model-ready-epoch %.6f\n", mainEnteredEpoch,
                      modelReadyEpoch);
         std::fprintf(stderr, "timings: model-ready-in-analysis %.4f\n", since(start, modelReady));
-        // The model's loading, step by step (the probe waits until the model is wanted).
+        // The model's loading, step by step.
         std::fprintf(stderr, "timings: model-load-read %.4f\ntimings: model-load-freeze %.4f\n"
-                             "timings: model-load-optimise %.4f\ntimings: model-load-wait-before-probe %.4f\n"
-                             "timings: model-load-probe %.4f\n",
-                     loadSeconds.read, loadSeconds.freeze, loadSeconds.optimise, loadSeconds.beforeProbe,
-                     loadSeconds.probe);
+                             "timings: model-load-optimise %.4f\ntimings: model-load-probe %.4f\n",
+                     loadSeconds.read, loadSeconds.freeze, loadSeconds.optimise, loadSeconds.probe);
         // Resident: file-backed (the libraries' pages, shared with other processes) and anonymous.
         std::fprintf(stderr, "timings: resident-model-ready-mib %.1f\ntimings: resident-file-model-ready-mib %.1f\n",
                      residentAtModelReady, residentFileAtModelReady);
