@@ -19,7 +19,6 @@
 
 #include <json/writer.h>
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -162,25 +161,6 @@ Exit status: 0 done, 1 usage error, 2 bad input or model (the message says what 
     }
 
     double mainEnteredEpoch = 0;
-
-    // glibc gives the threads that allocate their own malloc arenas (up to 8 per core), and memory
-    // freed in one arena is reused only by the threads that allocate from it: the reading thread's
-    // decoding buffers and the spine search's, the model loading's temporaries and the model
-    // thread's activations each stayed resident beside the others, ~30 MiB of the peak on the
-    // issue-18 phantom. One series in one process is served as fast by a single arena (measured
-    // side by side: docs/performance.md, "Memory"). MALLOC_ARENA_MAX or glibc.malloc.arena_max in
-    // the environment still decide.
-    void shareOneMallocArena()
-    {
-#ifdef __GLIBC__
-      const char* tunables = std::getenv("GLIBC_TUNABLES");
-      if (std::getenv("MALLOC_ARENA_MAX") == nullptr &&
-          (tunables == nullptr || std::string(tunables).find("glibc.malloc.arena_max") == std::string::npos))
-      {
-        mallopt(M_ARENA_MAX, 1);
-      }
-#endif
-    }
 
     std::string defaultModelPath()
     {
@@ -742,7 +722,6 @@ int main(int argc, char** argv)
 {
   using namespace spinemet;
   mainEnteredEpoch = epochSeconds();
-  shareOneMallocArena();      // before the first thread is started
   try
   {
     return run(std::vector<std::string>(argv + 1, argv + argc));
