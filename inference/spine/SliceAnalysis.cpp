@@ -215,6 +215,7 @@ namespace spinemet
       {
         std::fill(patient_.begin() + outline.runs[i], patient_.begin() + outline.runs[i + 1], 1);
       }
+      patientRuns_ = outline.runs;
       patientFound_ = outline.found;
       patientMidColumn_ = outline.midColumn;
       patientAnteriorRow_ = outline.anteriorRow;
@@ -230,27 +231,8 @@ namespace spinemet
       outline.midColumn = patientMidColumn_;
       outline.anteriorRow = patientAnteriorRow_;
       outline.posteriorRow = patientPosteriorRow_;
-      const size_t columns = grid_.columns;
-      for (size_t r = 0; r < grid_.rows; ++r)
-      {
-        // Runs end at the row's end, so that each stays within its row.
-        const uint8_t* row = patient_.data() + r * columns;
-        for (size_t c = 0; c < columns;)
-        {
-          if (!row[c])
-          {
-            ++c;
-            continue;
-          }
-          const size_t begin = c;
-          while (c < columns && row[c])
-          {
-            ++c;
-          }
-          outline.runs.push_back(static_cast<uint32_t>(r * columns + begin));
-          outline.runs.push_back(static_cast<uint32_t>(r * columns + c));
-        }
-      }
+      // findPatient's runs: the mask's runs in raster order, each within its row.
+      outline.runs = patientRuns_;
       return outline;
     }
 
@@ -342,48 +324,190 @@ namespace spinemet
     {
       // The patient is the largest connected region denser than air and lung. The table and
       // arms lying apart from the trunk fall outside it, and with them their dense parts.
+      // Labelled as runs of pixels along the rows joined by union-find rather than pixel by
+      // pixel: the same components (4-connected), numbered in the same order (by their first
+      // pixel in raster order, as labelComponents numbers them), the same largest one (the
+      // first of the largest), and its runs are the outline pass 2 needs.
+      const size_t columns = grid_.columns;
+      const size_t rows = grid_.rows;
       std::vector<uint8_t>& mask = patient_;
-      for (size_t p = 0; p < smoothed_.size(); ++p)
-      {
-        mask[p] = smoothed_[p] > options_.patientHu;
-      }
-      std::vector<size_t>& areas = areas_;
-      const int count = labelComponents(mask, grid_.columns, grid_.rows, false, labels_, stack_, &areas);
-      patientFound_ = false;
-      if (count == 0)
+      const size_t pixels = smoothed_.size();
+      const double patientHu = options_.patientHu;
+      if (!(patientHu < std::numeric_limits<int16_t>::max()))           // above every value, or NaN
       {
         std::fill(mask.begin(), mask.end(), 0);
+      }
+      else
+      {
+        // A whole number v is > patientHu exactly when it is > floor(patientHu): an integer
+        // compare without a branch, so the loop vectorises.
+        const int16_t* smoothed = smoothed_.data();
+        uint8_t* out = mask.data();
+        if (patientHu < std::numeric_limits<int16_t>::min())
+        {
+          std::fill(mask.begin(), mask.end(), 1);
+        }
+        else
+        {
+          const auto threshold = static_cast<int16_t>(std::floor(patientHu));
+          for (size_t p = 0; p < pixels; ++p)
+          {
+            out[p] = static_cast<uint8_t>(smoothed[p] > threshold);
+          }
+        }
+      }
+
+      // The runs, row by row; rowRunStart_[r] is the index of row r's first run.
+      std::vector<uint32_t>& runs = maskRuns_;
+      std::vector<uint32_t>& rowRunStart = rowRunStart_;
+      runs.clear();
+      rowRunStart.assign(rows + 1, 0);
+      for (size_t r = 0; r < rows; ++r)
+      {
+        rowRunStart[r] = static_cast<uint32_t>(runs.size() / 2);
+        const uint8_t* row = mask.data() + r * columns;
+        size_t c = 0;
+        while (c < columns)
+        {
+          // Eight bytes at a time past the outside (0) and through the inside (1).
+          while (c + 8 <= columns)
+          {
+            uint64_t word;
+            std::memcpy(&word, row + c, sizeof word);
+            if (word != 0)
+            {
+              break;
+            }
+            c += 8;
+          }
+          while (c < columns && !row[c])
+          {
+            ++c;
+          }
+          if (c >= columns)
+          {
+            break;
+          }
+          const size_t begin = c;
+          while (c + 8 <= columns)
+          {
+            uint64_t word;
+            std::memcpy(&word, row + c, sizeof word);
+            if (word != 0x0101010101010101ULL)
+            {
+              break;
+            }
+            c += 8;
+          }
+          while (c < columns && row[c])
+          {
+            ++c;
+          }
+          runs.push_back(static_cast<uint32_t>(r * columns + begin));
+          runs.push_back(static_cast<uint32_t>(r * columns + c));
+        }
+      }
+      const size_t runCount = runs.size() / 2;
+      rowRunStart[rows] = static_cast<uint32_t>(runCount);
+
+      // Union-find over the runs; a set's root is its first run in raster order, so the roots
+      // in ascending order are the components in labelComponents' order.
+      std::vector<uint32_t>& parent = runParent_;
+      parent.resize(runCount);
+      for (size_t i = 0; i < runCount; ++i)
+      {
+        parent[i] = static_cast<uint32_t>(i);
+      }
+      auto find = [&parent](uint32_t i)
+      {
+        while (parent[i] != i)
+        {
+          parent[i] = parent[parent[i]];
+          i = parent[i];
+        }
+        return i;
+      };
+      for (size_t r = 1; r < rows; ++r)
+      {
+        // Runs of the row above and of this row that share a column touch (4-connected).
+        uint32_t above = rowRunStart[r - 1];
+        const uint32_t aboveEnd = rowRunStart[r];
+        const size_t aboveOffset = (r - 1) * columns;
+        const size_t offset = r * columns;
+        for (uint32_t here = rowRunStart[r]; here < rowRunStart[r + 1]; ++here)
+        {
+          const size_t begin = runs[2 * here] - offset;
+          const size_t end = runs[2 * here + 1] - offset;
+          while (above < aboveEnd && runs[2 * above + 1] - aboveOffset <= begin)
+          {
+            ++above;
+          }
+          for (uint32_t a = above; a < aboveEnd && runs[2 * a] - aboveOffset < end; ++a)
+          {
+            const uint32_t rootHere = find(here);
+            const uint32_t rootAbove = find(a);
+            if (rootHere < rootAbove)
+            {
+              parent[rootAbove] = rootHere;
+            }
+            else if (rootAbove < rootHere)
+            {
+              parent[rootHere] = rootAbove;
+            }
+          }
+        }
+      }
+      // A parent's index is never above its child's (unions hang the later root under the
+      // earlier, path halving keeps that), so one ascending pass points every run at its root.
+      std::vector<size_t>& areas = runAreas_;
+      areas.assign(runCount, 0);
+      for (uint32_t i = 0; i < runCount; ++i)
+      {
+        parent[i] = parent[parent[i]];
+        areas[parent[i]] += runs[2 * i + 1] - runs[2 * i];
+      }
+      size_t largestArea = 0;
+      uint32_t largest = 0;
+      for (uint32_t i = 0; i < runCount; ++i)
+      {
+        if (parent[i] == i && areas[i] > largestArea)
+        {
+          largestArea = areas[i];
+          largest = i;
+        }
+      }
+
+      // The mask and the outline: the largest component's runs only.
+      std::fill(mask.begin(), mask.end(), 0);
+      patientRuns_.clear();
+      patientFound_ = false;
+      if (runCount == 0)
+      {
         return;
       }
-      const int largest = static_cast<int>(std::max_element(areas.begin(), areas.end()) - areas.begin());
-
-      // Whole-number sums (exact, as the sum of doubles was: far below 2^53), per row: the inner
-      // loop has no branch.
+      // Whole-number sums (exact, as the sum of doubles was: far below 2^53).
       uint64_t sumColumns = 0;
       size_t area = 0;
-      size_t rowMin = grid_.rows;
+      size_t rowMin = rows;
       size_t rowMax = 0;
-      for (size_t r = 0; r < grid_.rows; ++r)
+      for (uint32_t i = 0; i < runCount; ++i)
       {
-        const size_t rowStart = r * grid_.columns;
-        const int32_t* rowLabels = labels_.data() + rowStart;
-        uint8_t* rowMask = mask.data() + rowStart;
-        uint64_t rowSum = 0;
-        size_t rowArea = 0;
-        for (size_t c = 0; c < grid_.columns; ++c)
+        if (parent[i] != largest)            // every parent is a root now
         {
-          const bool inside = rowLabels[c] == largest;
-          rowMask[c] = inside;
-          rowSum += inside ? c : 0;
-          rowArea += inside ? 1 : 0;
+          continue;
         }
-        if (rowArea > 0)
-        {
-          sumColumns += rowSum;
-          area += rowArea;
-          rowMin = std::min(rowMin, r);
-          rowMax = std::max(rowMax, r);
-        }
+        const uint32_t begin = runs[2 * i];
+        const uint32_t end = runs[2 * i + 1];
+        std::fill(mask.begin() + begin, mask.begin() + end, 1);
+        patientRuns_.push_back(begin);
+        patientRuns_.push_back(end);
+        const size_t r = begin / columns;
+        const uint64_t first = begin - r * columns;
+        const uint64_t last = end - r * columns;      // one past
+        sumColumns += (first + last - 1) * (last - first) / 2;
+        area += end - begin;
+        rowMin = std::min(rowMin, r);
+        rowMax = std::max(rowMax, r);
       }
       patientFound_ = area > 0;
       if (patientFound_)

@@ -106,7 +106,11 @@ namespace spinemet
       std::vector<uint8_t> core_;
       std::vector<int32_t> labels_;
       std::vector<size_t> stack_;
-      std::vector<size_t> areas_;          // of the patient mask's components
+      std::vector<uint32_t> maskRuns_;      // findPatient: the mask's runs, [begin, end) pairs
+      std::vector<uint32_t> rowRunStart_;   // index of each row's first run
+      std::vector<uint32_t> runParent_;     // union-find over the runs
+      std::vector<size_t> runAreas_;        // pixels per component, at its root run
+      std::vector<uint32_t> patientRuns_;   // the outline's runs (patientOutline())
       std::vector<int16_t> cancellousValues_;
 
       bool densityReady_ = false;           // integral_ belongs to the loaded slice
