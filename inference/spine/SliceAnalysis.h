@@ -102,7 +102,7 @@ namespace spinemet
       std::vector<int32_t> integral_;       // (columns + 1) x (rows + 1) sums of bone_
       std::vector<uint8_t> porousBone_;     // bone_ and integral_ of the porous look (candidates())
       std::vector<int32_t> porousIntegral_;
-      std::vector<int32_t> rowSums_;        // the 3x3 mean's first pass
+      std::vector<int32_t> rowSums_;        // the 3x3 mean's first pass: three rows, a ring
       std::vector<uint8_t> core_;
       std::vector<int32_t> labels_;
       std::vector<size_t> stack_;
