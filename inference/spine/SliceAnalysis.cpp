@@ -286,8 +286,7 @@ namespace spinemet
         int16_t* out = smoothed_.data() + r * columns;
         for (size_t c = 0; c < columns; ++c)
         {
-          const int32_t sum = above[c] + here[c] + below[c];
-          out[c] = static_cast<int16_t>(sum / 9);
+          out[c] = ninthOfSum(above[c] + here[c] + below[c]);
         }
       }
     }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -126,4 +127,26 @@ TEST(SliceAnalysis, PatientOutlineIsTheFirstLargestComponentOfTheFloodFill)
   }
   // The comparison means something only where there was a choice of component.
   EXPECT_GT(slicesWithSeveralComponents, 100);
+}
+
+
+TEST(SliceAnalysis, NinthOfSumIsTheIntegerQuotientForEverySumOfNineInt16)
+{
+  // The 3x3 mean divides in float; it must equal C++'s truncating integer division for every
+  // sum nine int16 values can make.
+  const int32_t lowest = 9 * int32_t{std::numeric_limits<int16_t>::min()};
+  const int32_t highest = 9 * int32_t{std::numeric_limits<int16_t>::max()};
+  int32_t mismatches = 0;
+  int32_t firstMismatch = 0;
+  for (int32_t sum = lowest; sum <= highest; ++sum)
+  {
+    if (ninthOfSum(sum) != static_cast<int16_t>(sum / 9))
+    {
+      if (mismatches++ == 0)
+      {
+        firstMismatch = sum;
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "first at sum " << firstMismatch;
 }
