@@ -60,7 +60,11 @@ def test_three_nodes_analyse_each_series_once_and_take_over_the_claims_of_a_kill
         storage = tmp_path / "storage"
         settings = dict(LeaseSeconds=LEASE_SECONDS, VolumesInFlight=1)
         node_a = cluster_node(postgres, "orthanc", storage, tiny_model, "node-a", "analyse", **settings)
-        node_b = cluster_node(postgres, "orthanc", storage, tiny_model, "node-b", "analyse", **settings)
+        # node-b holds its first analysis (plugin/TestHooks.h) until it is killed: with analyses
+        # faster than the series become stable, the queue could drain before node-b's own series
+        # were queued, leaving no analysis on node-b to kill (seen once in 3 CI runs).
+        node_b = cluster_node(postgres, "orthanc", storage, tiny_model, "node-b", "analyse",
+                              environment={"SPINEMET_TEST_HOLD_AT": "analysing"}, **settings)
         node_c = cluster_node(postgres, "orthanc", storage, tiny_model, "node-c", "ingest", **settings)
         with node_a, node_b, node_c:
             for node, name, role in ((node_a, "node-a", "analyse"), (node_b, "node-b", "analyse"),
@@ -104,6 +108,7 @@ def test_three_nodes_analyse_each_series_once_and_take_over_the_claims_of_a_kill
             node_b.process.kill()
             node_b.process.wait(timeout=30)
             logs_b = node_b.logs()
+            assert "test hook: holding at analysing (series %s)" % killed in logs_b, "node-b was not held"
             for sender in senders:
                 sender.join()
 
